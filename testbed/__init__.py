@@ -1,0 +1,1 @@
+"""Testbed: the pilot tracker of a network of innovative school districts."""

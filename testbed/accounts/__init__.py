@@ -1,0 +1,1 @@
+"""Accounts, organizations, memberships, sessions, tokens and the security audit log."""

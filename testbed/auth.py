@@ -1,0 +1,191 @@
+"""Who is asking: the principal of a request, the middleware that finds it, and the guards.
+
+Pages authenticate with the server-side session; the API with a personal access token
+(`Authorization: Bearer ...`). On /api/ the session is honoured for reading only, because API
+writes carry no CSRF token: scripts use tokens.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
+from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
+
+from testbed.errors import Forbidden, NotAuthenticated
+from testbed.tables import AccessToken, Membership, User
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+TOKEN_TOUCH_INTERVAL = timedelta(minutes=5)
+
+ROLE_LABELS = {
+    "district": "district coordinator",
+    "vendor": "entrepreneur",
+    "research": "researcher",
+    "network": "network staff",
+}
+
+
+@dataclass(frozen=True)
+class OrgMembership:
+    organization_id: int
+    kind: str
+    name: str
+    slug: str
+    role: str
+    verified: bool
+
+
+@dataclass(frozen=True)
+class Principal:
+    user_id: int
+    email: str
+    name: str
+    is_network_admin: bool
+    memberships: tuple[OrgMembership, ...] = field(default_factory=tuple)
+    via_token: bool = False
+
+    @property
+    def kinds(self) -> set[str]:
+        return {m.kind for m in self.memberships}
+
+    @property
+    def role_label(self) -> str:
+        if self.is_network_admin:
+            return "network admin"
+        labels = [ROLE_LABELS[m.kind] for m in self.memberships if m.kind in ROLE_LABELS]
+        return ", ".join(dict.fromkeys(labels)) or "member"
+
+    def membership(self, organization_id: int) -> OrgMembership | None:
+        return next((m for m in self.memberships if m.organization_id == organization_id), None)
+
+    def is_member_of(self, organization_id: int) -> bool:
+        return self.membership(organization_id) is not None
+
+    def is_admin_of(self, organization_id: int) -> bool:
+        found = self.membership(organization_id)
+        return found is not None and found.role == "admin"
+
+    def organizations_of_kind(self, kind: str, *, verified_only: bool = False) -> list[int]:
+        return [
+            m.organization_id
+            for m in self.memberships
+            if m.kind == kind and (m.verified or not verified_only)
+        ]
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def load_principal(user_id: int, *, via_token: bool = False) -> Principal | None:
+    user = (
+        await User.select(User.id, User.email, User.name, User.is_network_admin)
+        .where((User.id == user_id) & (User.active.eq(True)))
+        .first()
+    )
+    if user is None:
+        return None
+    rows = await Membership.select(
+        Membership.organization.id.as_alias("organization_id"),
+        Membership.organization.kind.as_alias("kind"),
+        Membership.organization.name.as_alias("name"),
+        Membership.organization.slug.as_alias("slug"),
+        Membership.organization.verified.as_alias("verified"),
+        Membership.role,
+    ).where(Membership.user == user_id).order_by(Membership.id)
+    return Principal(
+        user_id=user["id"],
+        email=user["email"],
+        name=user["name"],
+        is_network_admin=user["is_network_admin"],
+        memberships=tuple(OrgMembership(**row) for row in rows),
+        via_token=via_token,
+    )
+
+
+async def _user_for_token(token: str) -> int | None:
+    row = (
+        await AccessToken.select(AccessToken.id, AccessToken.user, AccessToken.last_used_at)
+        .where((AccessToken.token_hash == hash_token(token)) & AccessToken.revoked_at.is_null())
+        .first()
+    )
+    if row is None:
+        return None
+    now = datetime.now(UTC)
+    if row["last_used_at"] is None or now - row["last_used_at"] > TOKEN_TOUCH_INTERVAL:
+        await AccessToken.update({AccessToken.last_used_at: now}).where(
+            AccessToken.id == row["id"]
+        )
+    return row["user"]
+
+
+class PrincipalMiddleware(AbstractAuthenticationMiddleware):
+    """Finds the principal; never refuses by itself (the guards do that)."""
+
+    async def authenticate_request(self, connection: ASGIConnection) -> AuthenticationResult:
+        authorization = connection.headers.get("authorization", "")
+        if authorization.lower().startswith("bearer "):
+            user_id = await _user_for_token(authorization[7:].strip())
+            if user_id is None:
+                raise NotAuthenticated("The access token is unknown or has been revoked.")
+            return AuthenticationResult(user=await load_principal(user_id, via_token=True), auth="token")
+        is_api = connection.url.path.startswith("/api/")
+        if is_api and connection.scope.get("method") not in SAFE_METHODS:
+            return AuthenticationResult(user=None, auth=None)
+        session = connection.scope.get("session") or {}
+        user_id = session.get("user_id") if isinstance(session, dict) else None
+        if user_id is None:
+            return AuthenticationResult(user=None, auth=None)
+        return AuthenticationResult(user=await load_principal(int(user_id)), auth="session")
+
+
+def current_principal(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal | None:
+    user = connection.scope.get("user")
+    return user if isinstance(user, Principal) else None
+
+
+def require_principal(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
+    principal = current_principal(connection)
+    if principal is None:
+        raise NotAuthenticated("Sign in to continue.")
+    return principal
+
+
+# --- guards ---------------------------------------------------------------------------------
+
+
+def signed_in(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    require_principal(connection)
+
+
+def network_admin(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    if not require_principal(connection).is_network_admin:
+        raise Forbidden("Only network administrators can do this.")
+
+
+def member_of(*kinds: str, verified: bool = False):
+    """A guard: the user belongs to an organization of one of these kinds (admins pass)."""
+
+    wanted = ", ".join(ROLE_LABELS.get(k, k) + "s" for k in kinds)
+
+    def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+        principal = require_principal(connection)
+        if principal.is_network_admin:
+            return
+        matching = [m for m in principal.memberships if m.kind in kinds]
+        if not matching:
+            raise Forbidden(f"This is for {wanted}.")
+        if verified and not any(m.verified for m in matching):
+            raise Forbidden(
+                "Your organization has not been verified by the network yet. "
+                "You can browse, but not volunteer, propose or upload until it is."
+            )
+
+    guard.__name__ = f"member_of_{'_'.join(kinds)}{'_verified' if verified else ''}"
+    return guard
+

@@ -1,0 +1,74 @@
+"""The home page, the network's live numbers and the health check."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import msgspec
+from litestar import Controller, MediaType, Response, get
+from litestar.response import Template
+from piccolo.query.functions.aggregate import Count, Sum
+
+from testbed.tables import Dataset, DistrictProfile, Organization, Pilot, Product
+
+PILOT_STAGES = ("open", "matching", "active", "analysis", "published")
+
+
+class NetworkNumbers(msgspec.Struct, frozen=True):
+    districts: int
+    states: int
+    vendors: int
+    products: int
+    pilots: int
+    pilots_by_status: dict[str, int]
+    students_in_pilots: int
+
+
+async def network_numbers() -> NetworkNumbers:
+    organizations = await Organization.select(Organization.kind, Count(alias="n")).group_by(
+        Organization.kind
+    )
+    by_kind = {row["kind"]: row["n"] for row in organizations}
+    states = await DistrictProfile.select(DistrictProfile.organization.state).distinct()
+    pilots = await Pilot.select(Pilot.status, Count(alias="n")).group_by(Pilot.status)
+    by_status = {row["status"]: row["n"] for row in pilots}
+    students = await Dataset.select(Sum(Dataset.row_count, alias="n")).where(
+        Dataset.is_current.eq(True)
+    ).first()
+    return NetworkNumbers(
+        districts=by_kind.get("district", 0),
+        states=len(states),
+        vendors=by_kind.get("vendor", 0),
+        products=await Product.count(),
+        pilots=sum(by_status.values()),
+        pilots_by_status=by_status,
+        students_in_pilots=int((students or {}).get("n") or 0),
+    )
+
+
+@dataclass
+class Health:
+    status: str
+    database: str
+
+
+class HomeController(Controller):
+    tags = ["network"]
+    opt = {"access": "public"}
+
+    @get("/", media_type=MediaType.HTML, include_in_schema=False)
+    async def home(self) -> Template:
+        numbers = await network_numbers()
+        return Template("home.html.j2", context={"numbers": numbers, "stages": PILOT_STAGES})
+
+    @get("/api/v1/network/numbers", summary="Live counts of the network")
+    async def numbers(self) -> NetworkNumbers:
+        return await network_numbers()
+
+    @get("/health", summary="Liveness and database check")
+    async def health(self) -> Response[Health]:
+        try:
+            await Organization.count()
+        except Exception:  # any database failure means unhealthy, whatever the driver raised
+            return Response(Health(status="unavailable", database="unreachable"), status_code=503)
+        return Response(Health(status="ok", database="ok"))

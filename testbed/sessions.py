@@ -1,0 +1,74 @@
+"""A Litestar session store kept in the database, so sessions survive restarts and are shared
+by every worker and host that serves the same database."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from litestar.stores.base import Store
+
+from testbed.tables import SessionRecord
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _seconds(value: int | timedelta | None) -> int | None:
+    if value is None:
+        return None
+    return int(value.total_seconds()) if isinstance(value, timedelta) else int(value)
+
+
+class DatabaseSessionStore(Store):
+    async def set(self, key: str, value: str | bytes, expires_in: int | timedelta | None = None):
+        data = value.encode() if isinstance(value, str) else value
+        seconds = _seconds(expires_in)
+        expires_at = _now() + timedelta(seconds=seconds) if seconds is not None else None
+        await SessionRecord.insert(
+            SessionRecord(key=key, value=data, expires_at=expires_at)
+        ).on_conflict(
+            target=SessionRecord.key,
+            action="DO UPDATE",
+            values=[SessionRecord.value, SessionRecord.expires_at],
+        )
+
+    async def get(self, key: str, renew_for: int | timedelta | None = None) -> bytes | None:
+        row = (
+            await SessionRecord.select(SessionRecord.value, SessionRecord.expires_at)
+            .where(SessionRecord.key == key)
+            .first()
+        )
+        if row is None:
+            return None
+        if row["expires_at"] is not None and row["expires_at"] <= _now():
+            await self.delete(key)
+            return None
+        seconds = _seconds(renew_for)
+        if seconds is not None and row["expires_at"] is not None:
+            await SessionRecord.update(
+                {SessionRecord.expires_at: _now() + timedelta(seconds=seconds)}
+            ).where(SessionRecord.key == key)
+        return bytes(row["value"])
+
+    async def delete(self, key: str) -> None:
+        await SessionRecord.delete().where(SessionRecord.key == key)
+
+    async def delete_all(self) -> None:
+        await SessionRecord.delete(force=True)
+
+    async def delete_expired(self) -> None:
+        await SessionRecord.delete().where(SessionRecord.expires_at <= _now())
+
+    async def exists(self, key: str) -> bool:
+        return await self.get(key) is not None
+
+    async def expires_in(self, key: str) -> int | None:
+        row = (
+            await SessionRecord.select(SessionRecord.expires_at)
+            .where(SessionRecord.key == key)
+            .first()
+        )
+        if row is None or row["expires_at"] is None:
+            return None
+        return max(0, int((row["expires_at"] - _now()).total_seconds()))

@@ -1,0 +1,71 @@
+"""Settings, read from the environment in this one place.
+
+| variable             | meaning                                             | default            |
+|----------------------|-----------------------------------------------------|--------------------|
+| TESTBED_DATA_DIR     | where the SQLite file, secret key and uploads live  | ./data             |
+| DATABASE_URL         | postgresql://user@host:port/db to use PostgreSQL    | (SQLite)           |
+| TESTBED_SECRET_KEY   | signs CSRF tokens and hashes student keys           | generated, kept in |
+|                      |                                                     | DATA_DIR/secret.key|
+| TESTBED_DEBUG        | 1 shows tracebacks instead of the friendly 500 page | 0                  |
+| TESTBED_SECURE_COOKIES | 1 marks cookies Secure (serve over HTTPS)         | 0                  |
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    database_url: str | None
+    secret_key: str
+    debug: bool = False
+    secure_cookies: bool = False
+
+    @property
+    def uses_postgres(self) -> bool:
+        return self.database_url is not None
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.data_dir / "testbed.sqlite"
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        data_dir = Path(env.get("TESTBED_DATA_DIR") or ROOT / "data").resolve()
+        database_url = env.get("DATABASE_URL") or None
+        if database_url and not database_url.startswith(("postgresql://", "postgres://")):
+            raise ValueError(
+                f"DATABASE_URL must start with postgresql:// (got {database_url.split(':')[0]}://);"
+                " leave it unset to use SQLite in TESTBED_DATA_DIR"
+            )
+        secret_key = env.get("TESTBED_SECRET_KEY") or _stored_secret(data_dir)
+        return cls(
+            data_dir=data_dir,
+            database_url=database_url,
+            secret_key=secret_key,
+            debug=_flag(env.get("TESTBED_DEBUG")),
+            secure_cookies=_flag(env.get("TESTBED_SECURE_COOKIES")),
+        )
+
+
+def _stored_secret(data_dir: Path) -> str:
+    """A random key made once per data directory, so sessions survive restarts."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / "secret.key"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()

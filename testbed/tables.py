@@ -1,0 +1,315 @@
+"""The tables of Testbed (Piccolo). Migrations in migrations/ build exactly these.
+
+Lists of tags (grades, subjects, pillars, platforms) are arrays of short codes; no code is a
+substring of another, because SQLite's array search is a LIKE.
+"""
+
+from __future__ import annotations
+
+from piccolo.columns import (
+    JSON,
+    Array,
+    BigInt,
+    Boolean,
+    Bytea,
+    Date,
+    DoublePrecision,
+    ForeignKey,
+    Integer,
+    Text,
+    Timestamptz,
+    Varchar,
+)
+from piccolo.columns.defaults.timestamptz import TimestamptzNow
+from piccolo.columns.indexes import IndexMethod
+from piccolo.table import Table
+
+# --- organizations and people -------------------------------------------------------------
+
+
+class Organization(Table):
+    """A district, vendor, research organization or the network itself."""
+
+    kind = Varchar(length=16, index=True)  # district | vendor | research | network
+    name = Varchar(length=200)
+    slug = Varchar(length=120, unique=True)
+    state = Varchar(length=2, null=True, default=None)
+    website = Varchar(length=300, default="")
+    description = Text(default="")
+    verified = Boolean(default=False)
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+class DistrictProfile(Table):
+    organization = ForeignKey(references=Organization, unique=True, index=True)
+    nces_lea_id = Varchar(length=7, unique=True)
+    locale = Varchar(length=8, index=True)  # city | suburb | town | rural
+    enrollment = Integer()
+    frl_share = DoublePrecision()  # eligible for free or reduced-price lunch, 0..1
+    el_share = DoublePrecision()  # English learners, 0..1
+    swd_share = DoublePrecision()  # students with disabilities, 0..1
+    grades_served = Array(base_column=Varchar(length=4))
+    device_ratio = DoublePrecision()  # devices per student
+    platforms = Array(base_column=Varchar(length=32))
+    signed_ndpa = Boolean(default=False)
+    max_concurrent_pilots = Integer(default=2)
+    updated_at = Timestamptz(default=TimestamptzNow())
+
+
+class User(Table, tablename="account"):
+    email = Varchar(length=254, unique=True)
+    name = Varchar(length=120)
+    password_hash = Varchar(length=200)
+    is_network_admin = Boolean(default=False)
+    active = Boolean(default=True)
+    created_at = Timestamptz(default=TimestamptzNow())
+    last_login_at = Timestamptz(null=True, default=None)
+
+
+class Membership(Table):
+    user = ForeignKey(references=User, index=True)
+    organization = ForeignKey(references=Organization, index=True)
+    role = Varchar(length=16, default="member")  # admin | member
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+# --- the catalog ----------------------------------------------------------------------------
+
+
+class Need(Table):
+    """A district's problem statement."""
+
+    district = ForeignKey(references=Organization, index=True)
+    title = Varchar(length=200)
+    statement = Text()
+    pillars = Array(base_column=Integer())
+    grade_band = Varchar(length=8)  # k2 | g35 | g68 | g912
+    subject = Varchar(length=32)
+    is_open = Boolean(default=True)
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+class Product(Table):
+    vendor = ForeignKey(references=Organization, index=True)
+    name = Varchar(length=200)
+    description = Text()
+    grade_bands = Array(base_column=Varchar(length=8))
+    subjects = Array(base_column=Varchar(length=32))
+    pillars = Array(base_column=Integer())
+    platforms = Array(base_column=Varchar(length=32))
+    student_data_collected = Text(default="")
+    privacy_policy_url = Varchar(length=300, default="")
+    essa_tier_claimed = Integer(null=True, default=None)
+    evidence_url = Varchar(length=300, default="")
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+class Pilot(Table):
+    """A call for sites, then a study."""
+
+    product = ForeignKey(references=Product, index=True)
+    title = Varchar(length=200)
+    research_question = Text()
+    grades = Array(base_column=Varchar(length=4))
+    subjects = Array(base_column=Varchar(length=32))
+    pillars = Array(base_column=Integer())
+    sites_wanted = Integer()
+    students_per_site = Integer()
+    weeks = Integer()
+    start_window = Varchar(length=100, default="")
+    starts_on = Date(null=True, default=None)
+    ends_on = Date(null=True, default=None)
+    devices_required = Varchar(length=200, default="")
+    training_hours = Integer(default=0)
+    sites_receive = Text(default="")
+    status = Varchar(length=16, default="draft", index=True)
+    created_at = Timestamptz(default=TimestamptzNow())
+    updated_at = Timestamptz(default=TimestamptzNow())
+
+
+class PilotRole(Table):
+    """A person given a role on one pilot (e.g. an outside researcher)."""
+
+    pilot = ForeignKey(references=Pilot, index=True)
+    user = ForeignKey(references=User, index=True)
+    role = Varchar(length=16, default="researcher")
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+class Enrollment(Table):
+    """A district's volunteering for a pilot, through matching to becoming a site."""
+
+    pilot = ForeignKey(references=Pilot, index=True)
+    district = ForeignKey(references=Organization, index=True)
+    status = Varchar(length=24, default="volunteered", index=True)
+    capacity_students = Integer()
+    capacity_classrooms = Integer(default=0)
+    grades = Array(base_column=Varchar(length=4))
+    note = Text(default="")
+    fit_score = DoublePrecision(null=True, default=None)
+    fit_explanation = JSON(default=[])
+    created_at = Timestamptz(default=TimestamptzNow())
+    updated_at = Timestamptz(default=TimestamptzNow())
+
+
+# --- the study ------------------------------------------------------------------------------
+
+
+class DesignVersion(Table):
+    """One version of a pilot's design; registered versions are frozen."""
+
+    pilot = ForeignKey(references=Pilot, index=True)
+    version = Integer()
+    document = JSON()  # design type, arms, outcomes, subgroups, power, analysis plan
+    registered_at = Timestamptz(null=True, default=None)
+    sha256 = Varchar(length=64, default="")
+    amendment_reason = Text(default="")
+    author = ForeignKey(references=User, null=True)
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+class Assignment(Table):
+    """A randomization run by the service, reproducible from its seed."""
+
+    pilot = ForeignKey(references=Pilot, index=True)
+    site = ForeignKey(references=Organization, index=True)
+    seed = BigInt()
+    algorithm = Varchar(length=200)
+    arms = JSON()  # {unit key: arm}
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+class Dataset(Table):
+    """One uploaded file for one site; a newer upload for the site supersedes it."""
+
+    pilot = ForeignKey(references=Pilot, index=True)
+    site = ForeignKey(references=Organization, index=True)
+    version = Integer()
+    kind = Varchar(length=16, default="students")  # students | aggregates
+    filename = Varchar(length=255, default="")
+    sha256 = Varchar(length=64)
+    row_count = Integer()
+    uploaded_by = ForeignKey(references=User, null=True)
+    uploaded_at = Timestamptz(default=TimestamptzNow())
+    is_current = Boolean(default=True, index=True)
+
+
+class Observation(Table):
+    """One student's record in one dataset. The key is a keyed hash, never a district id."""
+
+    dataset = ForeignKey(references=Dataset, index=True, index_method=IndexMethod.btree)
+    student_key = Varchar(length=64)
+    cluster = Varchar(length=64, default="")
+    arm = Varchar(length=32)
+    frl = Boolean(null=True, default=None)
+    el = Boolean(null=True, default=None)
+    swd = Boolean(null=True, default=None)
+    gender = Varchar(length=16, default="")
+    race_ethnicity = Varchar(length=32, default="")
+    baseline = DoublePrecision(null=True, default=None)
+    dosage = DoublePrecision(null=True, default=None)
+    outcomes = JSON()  # {outcome name: value or null}
+
+
+class SummaryRow(Table):
+    """Aggregates for districts that cannot share student rows."""
+
+    dataset = ForeignKey(references=Dataset, index=True)
+    arm = Varchar(length=32)
+    outcome = Varchar(length=64)
+    randomized = Integer(null=True, default=None)
+    n = Integer()
+    mean = DoublePrecision(null=True, default=None)
+    sd = DoublePrecision(null=True, default=None)
+    successes = Integer(null=True, default=None)
+
+
+class Finding(Table):
+    """The frozen result of an analysis, with the exact inputs it used."""
+
+    pilot = ForeignKey(references=Pilot, index=True)
+    design_version = ForeignKey(references=DesignVersion)
+    dataset_ids = JSON()
+    results = JSON()
+    headline = Text(default="")
+    computed_at = Timestamptz(default=TimestamptzNow())
+    published_at = Timestamptz(null=True, default=None)
+    retracted_at = Timestamptz(null=True, default=None)
+    retraction_reason = Text(default="")
+
+
+# --- security and audit ---------------------------------------------------------------------
+
+
+class AuditEvent(Table):
+    actor = ForeignKey(references=User, null=True, index=True)
+    action = Varchar(length=48, index=True)
+    object_type = Varchar(length=32, default="")
+    object_id = Varchar(length=64, default="")
+    detail = JSON(default={})
+    ip_address = Varchar(length=64, default="")
+    created_at = Timestamptz(default=TimestamptzNow(), index=True)
+
+
+class SessionRecord(Table, tablename="web_session"):
+    """Server-side session data (Litestar's store interface), shared by every worker."""
+
+    key = Varchar(length=128, unique=True)
+    value = Bytea()
+    expires_at = Timestamptz(null=True, default=None, index=True)
+
+
+class AccessToken(Table):
+    """A personal access token for the API; only its SHA-256 is stored."""
+
+    user = ForeignKey(references=User, index=True)
+    name = Varchar(length=100)
+    token_hash = Varchar(length=64, unique=True)
+    created_at = Timestamptz(default=TimestamptzNow())
+    last_used_at = Timestamptz(null=True, default=None)
+    revoked_at = Timestamptz(null=True, default=None)
+
+
+class Invitation(Table):
+    """An organization admin's invitation of a colleague; only the token's SHA-256 is stored."""
+
+    organization = ForeignKey(references=Organization, index=True)
+    email = Varchar(length=254)
+    role = Varchar(length=16, default="member")
+    token_hash = Varchar(length=64, unique=True)
+    invited_by = ForeignKey(references=User, null=True)
+    created_at = Timestamptz(default=TimestamptzNow())
+    accepted_at = Timestamptz(null=True, default=None)
+
+
+class LoginAttempt(Table):
+    """Recent sign-in attempts, for rate limiting across workers."""
+
+    email = Varchar(length=254, index=True)
+    ip_address = Varchar(length=64, index=True)
+    succeeded = Boolean(default=False)
+    created_at = Timestamptz(default=TimestamptzNow(), index=True)
+
+
+TABLES: list[type[Table]] = [
+    Organization,
+    DistrictProfile,
+    User,
+    Membership,
+    Need,
+    Product,
+    Pilot,
+    PilotRole,
+    Enrollment,
+    DesignVersion,
+    Assignment,
+    Dataset,
+    Observation,
+    SummaryRow,
+    Finding,
+    AuditEvent,
+    SessionRecord,
+    AccessToken,
+    Invitation,
+    LoginAttempt,
+]
