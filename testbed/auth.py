@@ -90,14 +90,18 @@ async def load_principal(user_id: int, *, via_token: bool = False) -> Principal 
     )
     if user is None:
         return None
-    rows = await Membership.select(
-        Membership.organization.id.as_alias("organization_id"),
-        Membership.organization.kind.as_alias("kind"),
-        Membership.organization.name.as_alias("name"),
-        Membership.organization.slug.as_alias("slug"),
-        Membership.organization.verified.as_alias("verified"),
-        Membership.role,
-    ).where(Membership.user == user_id).order_by(Membership.id)
+    rows = (
+        await Membership.select(
+            Membership.organization.id.as_alias("organization_id"),
+            Membership.organization.kind.as_alias("kind"),
+            Membership.organization.name.as_alias("name"),
+            Membership.organization.slug.as_alias("slug"),
+            Membership.organization.verified.as_alias("verified"),
+            Membership.role,
+        )
+        .where(Membership.user == user_id)
+        .order_by(Membership.id)
+    )
     return Principal(
         user_id=user["id"],
         email=user["email"],
@@ -118,9 +122,7 @@ async def _user_for_token(token: str) -> int | None:
         return None
     now = datetime.now(UTC)
     if row["last_used_at"] is None or now - row["last_used_at"] > TOKEN_TOUCH_INTERVAL:
-        await AccessToken.update({AccessToken.last_used_at: now}).where(
-            AccessToken.id == row["id"]
-        )
+        await AccessToken.update({AccessToken.last_used_at: now}).where(AccessToken.id == row["id"])
     return row["user"]
 
 
@@ -133,7 +135,9 @@ class PrincipalMiddleware(AbstractAuthenticationMiddleware):
             user_id = await _user_for_token(authorization[7:].strip())
             if user_id is None:
                 raise NotAuthenticated("The access token is unknown or has been revoked.")
-            return AuthenticationResult(user=await load_principal(user_id, via_token=True), auth="token")
+            return AuthenticationResult(
+                user=await load_principal(user_id, via_token=True), auth="token"
+            )
         is_api = connection.url.path.startswith("/api/")
         if is_api and connection.scope.get("method") not in SAFE_METHODS:
             return AuthenticationResult(user=None, auth=None)
@@ -188,4 +192,3 @@ def member_of(*kinds: str, verified: bool = False):
 
     guard.__name__ = f"member_of_{'_'.join(kinds)}{'_verified' if verified else ''}"
     return guard
-

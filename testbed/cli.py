@@ -44,7 +44,9 @@ def serve(host: str, port: int, workers: int, reload: bool) -> None:
 
     settings = Settings.from_env()
     click.echo(asyncio.run(apply_migrations()))
-    database = settings.database_url.split("@")[-1] if settings.uses_postgres else settings.sqlite_path
+    database = (
+        settings.database_url.split("@")[-1] if settings.uses_postgres else settings.sqlite_path
+    )
     click.echo(f"Database: {database}")
     click.echo(f"Serving Testbed at http://{host}:{port} with {workers} worker(s)")
     uvicorn.run(
@@ -59,8 +61,13 @@ def serve(host: str, port: int, workers: int, reload: bool) -> None:
 
 
 @main.command()
-@click.option("--scale", default=1, show_default=True, type=click.IntRange(min=1),
-              help="Multiply the network's size (10 and 100 are used by the benchmarks).")
+@click.option(
+    "--scale",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Multiply the network's size (10 and 100 are used by the benchmarks).",
+)
 @click.option("--seed", default=2026, show_default=True, type=int)
 @click.option("--reset", is_flag=True, help="Delete everything in the database first.")
 def demo(scale: int, seed: int, reset: bool) -> None:
@@ -76,8 +83,10 @@ def demo(scale: int, seed: int, reset: bool) -> None:
 @main.command()
 @click.option("--email", prompt=True)
 @click.option("--name", prompt=True)
-@click.password_option(help="Prompted for when not given (or set TESTBED_ADMIN_PASSWORD).",
-                       envvar="TESTBED_ADMIN_PASSWORD")
+@click.password_option(
+    help="Prompted for when not given (or set TESTBED_ADMIN_PASSWORD).",
+    envvar="TESTBED_ADMIN_PASSWORD",
+)
 def createadmin(email: str, name: str, password: str) -> None:
     """Create a network administrator (or promote an existing user)."""
     from testbed.accounts.services import create_network_admin

@@ -32,9 +32,11 @@ async def network_numbers() -> NetworkNumbers:
     states = await DistrictProfile.select(DistrictProfile.organization.state).distinct()
     pilots = await Pilot.select(Pilot.status, Count(alias="n")).group_by(Pilot.status)
     by_status = {row["status"]: row["n"] for row in pilots}
-    students = await Dataset.select(Sum(Dataset.row_count, alias="n")).where(
-        Dataset.is_current.eq(True)
-    ).first()
+    students = (
+        await Dataset.select(Sum(Dataset.row_count, alias="n"))
+        .where(Dataset.is_current.eq(True))
+        .first()
+    )
     return NetworkNumbers(
         districts=by_kind.get("district", 0),
         states=len(states),

@@ -69,7 +69,11 @@ async def create_organization(
 ) -> int:
     rows = await Organization.insert(
         Organization(
-            kind=kind, name=name.strip(), slug=await unique_slug(name), state=state, verified=verified
+            kind=kind,
+            name=name.strip(),
+            slug=await unique_slug(name),
+            state=state,
+            verified=verified,
         )
     )
     return rows[0]["id"]
@@ -80,7 +84,9 @@ async def add_membership(user_id: int, organization_id: int, role: str = "member
 
 
 async def network_organization_id() -> int:
-    row = await Organization.select(Organization.id).where(Organization.slug == NETWORK_SLUG).first()
+    row = (
+        await Organization.select(Organization.id).where(Organization.slug == NETWORK_SLUG).first()
+    )
     if row:
         return row["id"]
     rows = await Organization.insert(
@@ -94,11 +100,19 @@ async def create_network_admin(*, email: str, name: str, password: str) -> bool:
     existing = await User.select(User.id).where(User.email == normalize_email(email)).first()
     if existing:
         await User.update({User.is_network_admin: True}).where(User.id == existing["id"])
-        await audit.record("role_changed", object_type="user", object_id=existing["id"],
-                           detail={"is_network_admin": True, "via": "cli"})
+        await audit.record(
+            "role_changed",
+            object_type="user",
+            object_id=existing["id"],
+            detail={"is_network_admin": True, "via": "cli"},
+        )
         return False
     user_id = await create_user(email=email, name=name, password=password, is_network_admin=True)
     await add_membership(user_id, await network_organization_id(), role="admin")
-    await audit.record("user_created", object_type="user", object_id=user_id,
-                       detail={"is_network_admin": True, "via": "cli"})
+    await audit.record(
+        "user_created",
+        object_type="user",
+        object_id=user_id,
+        detail={"is_network_admin": True, "via": "cli"},
+    )
     return True
