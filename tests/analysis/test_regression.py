@@ -1,0 +1,107 @@
+"""ANCOVA against R's lm()."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from analysis.regression import ancova
+
+# mtcars (R datasets; Henderson & Velleman 1981): mpg, wt and am (1 = manual) of 32 cars.
+MPG = [21, 21, 22.8, 21.4, 18.7, 18.1, 14.3, 24.4, 22.8, 19.2, 17.8, 16.4, 17.3, 15.2, 10.4,
+       10.4, 14.7, 32.4, 30.4, 33.9, 21.5, 15.5, 15.2, 13.3, 19.2, 27.3, 26, 30.4, 15.8, 19.7,
+       15, 21.4]  # fmt: skip
+WT = [2.62, 2.875, 2.32, 3.215, 3.44, 3.46, 3.57, 3.19, 3.15, 3.44, 3.44, 4.07, 3.73, 3.78,
+      5.25, 5.424, 5.345, 2.2, 1.615, 1.835, 2.465, 3.52, 3.435, 3.84, 3.845, 1.935, 2.14,
+      1.513, 3.17, 2.77, 3.57, 2.78]  # fmt: skip
+AM = [1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 1, 1, 1, 1,
+      1, 1, 1]  # fmt: skip
+
+
+def test_ancova_matches_lm_on_mtcars() -> None:
+    """R: summary(lm(mpg ~ wt + am, data = mtcars)) -> am -0.02362 (SE 1.54565,
+    t -0.015, p 0.988), wt -5.35281 (SE 0.78824), residual df 29, R^2 0.7528
+    (output reproduced on many course pages, e.g. RPubs regression-models projects)."""
+    result = ancova(MPG, AM, {"wt": WT})
+    assert result.coefficient == pytest.approx(-0.02362, abs=5e-6)
+    assert result.se == pytest.approx(1.54565, abs=5e-6)
+    assert result.t == pytest.approx(-0.015, abs=5e-4)
+    assert result.p == pytest.approx(0.988, abs=5e-4)
+    assert result.df == 29
+    assert result.covariate_coefficients["wt"] == pytest.approx(-5.35281, abs=5e-6)
+    assert result.r_squared == pytest.approx(0.7528, abs=5e-5)
+
+
+def test_ancova_without_covariates_matches_lm_d9() -> None:
+    """R ?lm example (Dobson 1990, plant weights): summary(lm(weight ~ group)) ->
+    groupTrt -0.3710, SE 0.3114, t -1.191, p 0.249, 18 df."""
+    ctl = [4.17, 5.58, 5.18, 6.11, 4.50, 4.61, 5.17, 4.53, 5.33, 5.14]
+    trt = [4.81, 4.17, 4.41, 3.59, 5.87, 3.83, 6.03, 4.89, 4.32, 4.69]
+    result = ancova(ctl + trt, [0] * 10 + [1] * 10)
+    assert result.coefficient == pytest.approx(-0.3710, abs=5e-5)
+    assert result.se == pytest.approx(0.3114, abs=5e-5)
+    assert result.t == pytest.approx(-1.191, abs=5e-4)
+    assert result.p == pytest.approx(0.249, abs=5e-4)
+    assert result.df == 18
+
+
+def test_site_fixed_effects_equal_site_dummies() -> None:
+    rng = np.random.default_rng(11)
+    n = 600
+    sites = rng.integers(0, 6, n)
+    treated = rng.integers(0, 2, n)
+    baseline = rng.normal(0, 1, n) + 0.3 * sites
+    y = 0.25 * treated + 0.6 * baseline + 0.5 * sites + rng.normal(0, 1, n)
+    result = ancova(y, treated, baseline, sites=sites)
+
+    dummies = (sites[:, None] == np.arange(1, 6)).astype(float)
+    design = np.column_stack([np.ones(n), treated, baseline, dummies])
+    beta, residual_ss, *_ = np.linalg.lstsq(design, y, rcond=None)
+    df = n - design.shape[1]
+    covariance = residual_ss[0] / df * np.linalg.inv(design.T @ design)
+    assert result.coefficient == pytest.approx(beta[1])
+    assert result.se == pytest.approx(np.sqrt(covariance[1, 1]))
+    assert result.df == df
+    assert result.n_sites == 6
+
+
+def test_adjusted_effect_size_uses_the_unadjusted_pooled_sd() -> None:
+    """WWC Procedures Handbook 4.1, Appendix E: g = omega * adjusted difference / S_pooled,
+    S_pooled the unadjusted within-arm SD of the outcome."""
+    result = ancova(MPG, AM, {"wt": WT})
+    y, arm = np.array(MPG), np.array(AM)
+    sd_t, sd_c = y[arm == 1].std(ddof=1), y[arm == 0].std(ddof=1)
+    pooled = np.sqrt((12 * sd_t**2 + 18 * sd_c**2) / 30)
+    omega = 1 - 3 / (4 * 32 - 9)
+    assert result.effect_size.g == pytest.approx(omega * result.coefficient / pooled)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (([1, 2, 3, 4, 5], [0, 1, 2, 1, 0]), "treated must contain only 0"),
+        (([1, 2, 3, 4, 5], [0, 1, 0, 1]), "same length"),
+        (([1, 2, 3, 4, 5], [0, 0, 0, 0, 1]), "at least 2 students in each arm"),
+        (([1, 2, float("nan"), 4, 5], [0, 0, 1, 1, 1]), "y contains 1 missing"),
+        (([1, 2, 3, 4, 5, 6], [0, 0, 0, 1, 1, 1], [1, 2, 3]), "has 3 values but y has 6"),
+    ],
+)
+def test_ancova_rejects_bad_input(arguments: tuple, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        ancova(*arguments)
+
+
+def test_ancova_rejects_collinear_covariates() -> None:
+    y = [3.0, 4.0, 5.0, 4.5, 6.0, 7.0, 6.5, 8.0]
+    treated = [0, 0, 0, 0, 1, 1, 1, 1]
+    x = np.arange(8.0)
+    with pytest.raises(ValueError, match="collinear"):
+        ancova(y, treated, {"x": x, "two x": 2 * x})
+
+
+def test_ancova_rejects_treatment_constant_within_sites() -> None:
+    y = [3.0, 4.0, 5.0, 4.5, 6.0, 7.0, 6.5, 8.0]
+    treated = [0, 0, 0, 0, 1, 1, 1, 1]
+    sites = ["a", "a", "a", "a", "b", "b", "b", "b"]
+    with pytest.raises(ValueError, match="treated does not vary within any site"):
+        ancova(y, treated, sites=sites)
