@@ -6,28 +6,28 @@ from litestar import Litestar
 from litestar.config.csrf import CSRFConfig
 from litestar.exceptions import HTTPException
 from litestar.middleware import DefineMiddleware
-from litestar.middleware.session.server_side import ServerSideSessionConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.static_files import create_static_files_router
 
+from testbed.accounts import controllers as accounts_controllers
 from testbed.auth import PrincipalMiddleware
 from testbed.errors import TestbedError, handle_error
 from testbed.home import HomeController
-from testbed.sessions import DatabaseSessionStore
+from testbed.sessions import DatabaseSessionStore, SessionConfig
 from testbed.settings import ROOT, Settings
 from testbed.tables import Organization
 from testbed.web import template_config
 
 SESSION_MAX_AGE_SECONDS = 14 * 24 * 3600
 
-ROUTE_HANDLERS = [HomeController]
+ROUTE_HANDLERS = [HomeController, *accounts_controllers.ROUTE_HANDLERS]
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     session_store = DatabaseSessionStore()
-    session_config = ServerSideSessionConfig(
+    session_config = SessionConfig(
         key="testbed_session",
         max_age=SESSION_MAX_AGE_SECONDS,
         httponly=True,

@@ -99,6 +99,7 @@ def createadmin(email: str, name: str, password: str) -> None:
     except TestbedError as error:
         click.echo(f"Error: {error.detail}", err=True)
         for problem in error.errors:
-            click.echo(f"  - {problem}", err=True)
+            message = problem.get("message") if isinstance(problem, dict) else problem
+            click.echo(f"  - {message}", err=True)
         sys.exit(2)
     click.echo(f"{'Created' if created else 'Promoted'} network administrator {email}")

@@ -3,8 +3,14 @@ by every worker and host that serves the same database."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from litestar.connection import ASGIConnection
+from litestar.middleware.session.server_side import (
+    ServerSideSessionBackend,
+    ServerSideSessionConfig,
+)
 from litestar.stores.base import Store
 
 from testbed.tables import SessionRecord
@@ -72,3 +78,22 @@ class DatabaseSessionStore(Store):
         if row is None or row["expires_at"] is None:
             return None
         return max(0, int((row["expires_at"] - _now()).total_seconds()))
+
+
+RENEW_SESSION_ID = "testbed.renew_session_id"
+
+
+class RenewingSessionBackend(ServerSideSessionBackend):
+    """Issues a fresh session id when a handler asks (at sign-in), so an id planted in a
+    browser before sign-in is never the signed-in one."""
+
+    def get_session_id(self, connection: ASGIConnection) -> str:
+        if connection.scope.get(RENEW_SESSION_ID) is True:
+            connection.scope[RENEW_SESSION_ID] = self.generate_session_id()  # type: ignore[literal-required]
+        renewed = connection.scope.get(RENEW_SESSION_ID)
+        return renewed if isinstance(renewed, str) else super().get_session_id(connection)
+
+
+@dataclass
+class SessionConfig(ServerSideSessionConfig):
+    _backend_class = RenewingSessionBackend

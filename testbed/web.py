@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.response import Template
 from litestar.template import TemplateConfig
 
 from testbed.auth import current_principal
+from testbed.errors import TestbedError
 from testbed.settings import ROOT
 
 PILLARS = {
@@ -43,3 +47,33 @@ def template_config() -> TemplateConfig[JinjaTemplateEngine]:
     environment.globals["PILLARS"] = PILLARS
     environment.globals["principal_of"] = current_principal
     return TemplateConfig(engine=JinjaTemplateEngine.from_environment(environment))
+
+
+SECRET_FIELDS = frozenset({"password", "_csrf_token"})
+
+
+def form_page(
+    template: str,
+    *,
+    values: dict[str, Any],
+    error: TestbedError | None = None,
+    status_code: int = 200,
+    extra: dict[str, Any] | None = None,
+) -> Template:
+    """A page with a form: what the user typed (never a password), and each error next to its
+    field, with the ones that belong to no field listed at the top."""
+    field_errors: dict[str, str] = {}
+    messages: list[str] = []
+    for item in error.errors if error else []:
+        if isinstance(item, dict) and item.get("field"):
+            field_errors[item["field"]] = item.get("message", "Check this field.")
+        else:
+            messages.append(str(item.get("message", item)) if isinstance(item, dict) else str(item))
+    context = {
+        "values": {k: v for k, v in values.items() if k not in SECRET_FIELDS},
+        "field_errors": field_errors,
+        "error": error.detail if error else None,
+        "messages": messages,
+        **(extra or {}),
+    }
+    return Template(template, context=context, status_code=status_code)

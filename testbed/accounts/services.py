@@ -3,14 +3,29 @@
 from __future__ import annotations
 
 import re
+import secrets
 import unicodedata
+from datetime import UTC, datetime, timedelta
 
 from testbed import audit
-from testbed.accounts.passwords import hash_password, password_problems
-from testbed.errors import Conflict, InvalidInput
-from testbed.tables import Membership, Organization, User
+from testbed.accounts.passwords import hash_password, password_problems, verify_password
+from testbed.auth import Principal, hash_token
+from testbed.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyAttempts
+from testbed.tables import (
+    AccessToken,
+    AuditEvent,
+    Invitation,
+    LoginAttempt,
+    Membership,
+    Organization,
+    PilotRole,
+    User,
+)
 
 ORGANIZATION_KINDS = ("district", "vendor", "research")
+MEMBERSHIP_ROLES = ("admin", "member")
+PILOT_ROLES = ("researcher", "observer")
+TOKEN_PREFIX = "tb_"  # noqa: S105  (a visible prefix lets secret scanners spot leaked tokens)
 NETWORK_SLUG = "network"
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -45,12 +60,20 @@ async def create_user(
 ) -> int:
     email = normalize_email(email)
     if not EMAIL_PATTERN.match(email):
-        raise InvalidInput("Enter a valid email address.", errors=[{"field": "email"}])
+        raise InvalidInput(
+            "Enter a valid email address.",
+            errors=[{"field": "email", "message": "Enter a valid email address."}],
+        )
     if not name.strip():
-        raise InvalidInput("Enter your name.", errors=[{"field": "name"}])
+        raise InvalidInput(
+            "Enter your name.", errors=[{"field": "name", "message": "Enter your name."}]
+        )
     problems = password_problems(password, email=email)
     if problems:
-        raise InvalidInput("Choose a stronger password.", errors=problems)
+        raise InvalidInput(
+            "Choose a stronger password.",
+            errors=[{"field": "password", "message": " ".join(problems)}],
+        )
     if await User.exists().where(User.email == email):
         raise Conflict("An account with this email already exists; sign in instead.")
     rows = await User.insert(
@@ -116,3 +139,416 @@ async def create_network_admin(*, email: str, name: str, password: str) -> bool:
         detail={"is_network_admin": True, "via": "cli"},
     )
     return True
+
+
+# --- signing in -----------------------------------------------------------------------------
+
+LOGIN_WINDOW = timedelta(minutes=15)
+MAX_FAILURES_PER_ACCOUNT = 5
+MAX_FAILURES_PER_ADDRESS = 20
+
+
+async def _recent_failures(where) -> int:
+    since = datetime.now(UTC) - LOGIN_WINDOW
+    return await LoginAttempt.count().where(
+        where & LoginAttempt.succeeded.eq(False) & (LoginAttempt.created_at >= since)
+    )
+
+
+async def authenticate(*, email: str, password: str, ip_address: str) -> int:
+    """The user id for these credentials; raises after too many recent failures."""
+    email = normalize_email(email)
+    minutes = int(LOGIN_WINDOW.total_seconds() // 60)
+    if await _recent_failures(LoginAttempt.email == email) >= MAX_FAILURES_PER_ACCOUNT:
+        raise TooManyAttempts(
+            f"Too many failed sign-ins for this account. Wait {minutes} minutes and try again, "
+            "or ask your organization's administrator to help."
+        )
+    if await _recent_failures(LoginAttempt.ip_address == ip_address) >= MAX_FAILURES_PER_ADDRESS:
+        raise TooManyAttempts(
+            f"Too many failed sign-ins from your network address. Wait {minutes} minutes."
+        )
+    user = (
+        await User.select(User.id, User.password_hash, User.active)
+        .where(User.email == email)
+        .first()
+    )
+    valid = user is not None and user["active"] and verify_password(user["password_hash"], password)
+    await LoginAttempt.insert(LoginAttempt(email=email, ip_address=ip_address, succeeded=valid))
+    if not valid:
+        await audit.record(
+            "login_failed",
+            object_type="user",
+            object_id=user["id"] if user else "",
+            detail={"email": email},
+            ip_address=ip_address,
+        )
+        raise InvalidInput("The email or password is not right.")
+    await User.update({User.last_login_at: datetime.now(UTC)}).where(User.id == user["id"])
+    await audit.record(
+        "login",
+        actor_id=user["id"],
+        object_type="user",
+        object_id=user["id"],
+        ip_address=ip_address,
+    )
+    return user["id"]
+
+
+# --- sign-up, organizations and invitations -------------------------------------------------
+
+
+async def sign_up(
+    *,
+    name: str,
+    email: str,
+    password: str,
+    organization_kind: str,
+    organization_name: str,
+    state: str | None,
+    invitation_token: str | None = None,
+    ip_address: str = "",
+) -> int:
+    """Create an account that joins an organization by invitation, or creates a new one
+    (unverified until a network admin verifies it) with the new user as its admin."""
+    invitation = await invitation_for_token(invitation_token) if invitation_token else None
+    errors: list[dict[str, str]] = []
+    if invitation is None:
+        if organization_kind not in ORGANIZATION_KINDS:
+            errors.append(
+                {
+                    "field": "organization_kind",
+                    "message": "Choose district, vendor or research organization.",
+                }
+            )
+        if not organization_name.strip():
+            errors.append({"field": "organization_name", "message": "Name your organization."})
+        if state and not re.fullmatch(r"[A-Z]{2}", state.strip().upper()):
+            errors.append({"field": "state", "message": "Use the two-letter state code."})
+    if errors:
+        raise InvalidInput("Some of what you entered needs fixing.", errors=errors)
+    async with User._meta.db.transaction():
+        user_id = await create_user(email=email, name=name, password=password)
+        if invitation is not None:
+            await _accept(invitation, user_id)
+        else:
+            organization_id = await create_organization(
+                kind=organization_kind,
+                name=organization_name,
+                state=state.strip().upper() if state else None,
+            )
+            await add_membership(user_id, organization_id, role="admin")
+        await audit.record(
+            "user_created",
+            actor_id=user_id,
+            object_type="user",
+            object_id=user_id,
+            ip_address=ip_address,
+        )
+    return user_id
+
+
+async def invitation_for_token(token: str) -> dict | None:
+    return (
+        await Invitation.select(
+            Invitation.id,
+            Invitation.email,
+            Invitation.role,
+            Invitation.organization,
+            Invitation.organization.name.as_alias("organization_name"),
+        )
+        .where((Invitation.token_hash == hash_token(token)) & Invitation.accepted_at.is_null())
+        .first()
+    )
+
+
+async def create_invitation(
+    principal: Principal, *, organization_id: int, email: str, role: str = "member"
+) -> str:
+    """Invite a colleague; returns the one-time token for the invitation link."""
+    require_org_admin(principal, organization_id)
+    email = normalize_email(email)
+    if not EMAIL_PATTERN.match(email):
+        raise InvalidInput(
+            "Enter a valid email address.",
+            errors=[{"field": "email", "message": "Enter a valid email address."}],
+        )
+    if role not in MEMBERSHIP_ROLES:
+        raise InvalidInput(
+            "The role must be admin or member.",
+            errors=[{"field": "role", "message": "Choose admin or member."}],
+        )
+    token = secrets.token_urlsafe(32)
+    await Invitation.insert(
+        Invitation(
+            organization=organization_id,
+            email=email,
+            role=role,
+            token_hash=hash_token(token),
+            invited_by=principal.user_id,
+        )
+    )
+    await audit.record(
+        "invitation_created",
+        actor_id=principal.user_id,
+        object_type="organization",
+        object_id=organization_id,
+        detail={"email": email, "role": role},
+    )
+    return token
+
+
+async def _accept(invitation: dict, user_id: int) -> None:
+    already = await Membership.exists().where(
+        (Membership.user == user_id) & (Membership.organization == invitation["organization"])
+    )
+    if not already:
+        await add_membership(user_id, invitation["organization"], role=invitation["role"])
+    await Invitation.update({Invitation.accepted_at: datetime.now(UTC)}).where(
+        Invitation.id == invitation["id"]
+    )
+    await audit.record(
+        "invitation_accepted",
+        actor_id=user_id,
+        object_type="organization",
+        object_id=invitation["organization"],
+    )
+
+
+async def accept_invitation(principal: Principal, token: str) -> int:
+    invitation = await invitation_for_token(token)
+    if invitation is None:
+        raise NotFound("This invitation is unknown or has already been used.")
+    await _accept(invitation, principal.user_id)
+    return invitation["organization"]
+
+
+def require_org_admin(principal: Principal, organization_id: int) -> None:
+    if not (principal.is_network_admin or principal.is_admin_of(organization_id)):
+        raise Forbidden("Only this organization's administrators can do this.")
+
+
+async def get_organization(organization_id: int) -> dict:
+    row = await Organization.select().where(Organization.id == organization_id).first()
+    if row is None:
+        raise NotFound("There is no such organization.")
+    return row
+
+
+async def list_members(principal: Principal, organization_id: int) -> list[dict]:
+    if not (principal.is_network_admin or principal.is_member_of(organization_id)):
+        raise Forbidden("Only this organization's members can see who belongs to it.")
+    return (
+        await Membership.select(
+            Membership.id,
+            Membership.role,
+            Membership.user.name.as_alias("name"),
+            Membership.user.email.as_alias("email"),
+        )
+        .where(Membership.organization == organization_id)
+        .order_by(Membership.user.name)
+    )
+
+
+async def change_member_role(
+    principal: Principal, *, organization_id: int, membership_id: int, role: str
+) -> None:
+    require_org_admin(principal, organization_id)
+    if role not in MEMBERSHIP_ROLES:
+        raise InvalidInput("The role must be admin or member.")
+    membership = (
+        await Membership.select(Membership.id, Membership.user, Membership.role)
+        .where((Membership.id == membership_id) & (Membership.organization == organization_id))
+        .first()
+    )
+    if membership is None:
+        raise NotFound("There is no such member in this organization.")
+    if membership["role"] == "admin" and role != "admin":
+        admins = await Membership.count().where(
+            (Membership.organization == organization_id) & (Membership.role == "admin")
+        )
+        if admins <= 1:
+            raise Conflict("An organization needs at least one administrator.")
+    await Membership.update({Membership.role: role}).where(Membership.id == membership_id)
+    await audit.record(
+        "role_changed",
+        actor_id=principal.user_id,
+        object_type="membership",
+        object_id=membership_id,
+        detail={"user": membership["user"], "from": membership["role"], "to": role},
+    )
+
+
+async def list_organizations(*, verified: bool | None = None) -> list[dict]:
+    query = (
+        Organization.select(
+            Organization.id,
+            Organization.kind,
+            Organization.name,
+            Organization.slug,
+            Organization.state,
+            Organization.verified,
+            Organization.created_at,
+        )
+        .where(Organization.kind != "network")
+        .order_by(Organization.name)
+    )
+    if verified is not None:
+        query = query.where(Organization.verified.eq(verified))
+    return await query
+
+
+async def verify_organization(principal: Principal, organization_id: int) -> None:
+    if not principal.is_network_admin:
+        raise Forbidden("Only network administrators verify organizations.")
+    await get_organization(organization_id)
+    await Organization.update({Organization.verified: True}).where(
+        Organization.id == organization_id
+    )
+    await audit.record(
+        "organization_verified",
+        actor_id=principal.user_id,
+        object_type="organization",
+        object_id=organization_id,
+    )
+
+
+# --- personal access tokens -----------------------------------------------------------------
+
+
+async def create_access_token(principal: Principal, name: str) -> tuple[int, str]:
+    """Returns the token's id and the token itself, which is shown once and never stored."""
+    name = name.strip()
+    if not name or len(name) > 100:
+        raise InvalidInput(
+            'Name the token (up to 100 characters), e.g. "nightly upload".',
+            errors=[{"field": "name", "message": "Name the token."}],
+        )
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    rows = await AccessToken.insert(
+        AccessToken(user=principal.user_id, name=name, token_hash=hash_token(token))
+    )
+    await audit.record(
+        "token_created",
+        actor_id=principal.user_id,
+        object_type="token",
+        object_id=rows[0]["id"],
+        detail={"name": name},
+    )
+    return rows[0]["id"], token
+
+
+async def list_access_tokens(principal: Principal) -> list[dict]:
+    return (
+        await AccessToken.select(
+            AccessToken.id,
+            AccessToken.name,
+            AccessToken.created_at,
+            AccessToken.last_used_at,
+            AccessToken.revoked_at,
+        )
+        .where(AccessToken.user == principal.user_id)
+        .order_by(AccessToken.id, ascending=False)
+    )
+
+
+async def revoke_access_token(principal: Principal, token_id: int) -> None:
+    updated = (
+        await AccessToken.update({AccessToken.revoked_at: datetime.now(UTC)})
+        .where(
+            (AccessToken.id == token_id)
+            & (AccessToken.user == principal.user_id)
+            & AccessToken.revoked_at.is_null()
+        )
+        .returning(AccessToken.id)
+    )
+    if not updated:
+        raise NotFound("You have no active token with this id.")
+    await audit.record(
+        "token_revoked", actor_id=principal.user_id, object_type="token", object_id=token_id
+    )
+
+
+# --- per-pilot roles ------------------------------------------------------------------------
+
+
+async def list_pilot_roles(pilot_id: int) -> list[dict]:
+    return (
+        await PilotRole.select(
+            PilotRole.id,
+            PilotRole.role,
+            PilotRole.user.name.as_alias("name"),
+            PilotRole.user.email.as_alias("email"),
+        )
+        .where(PilotRole.pilot == pilot_id)
+        .order_by(PilotRole.id)
+    )
+
+
+async def grant_pilot_role(principal: Principal, pilot_id: int, *, email: str, role: str) -> None:
+    if role not in PILOT_ROLES:
+        raise InvalidInput(
+            f"The role must be one of: {', '.join(PILOT_ROLES)}.",
+            errors=[{"field": "role", "message": "Choose a role."}],
+        )
+    user = await User.select(User.id).where(User.email == normalize_email(email)).first()
+    if user is None:
+        raise InvalidInput(
+            "Nobody with this email has an account yet; invite them first.",
+            errors=[{"field": "email", "message": "No account with this email."}],
+        )
+    if await PilotRole.exists().where(
+        (PilotRole.pilot == pilot_id) & (PilotRole.user == user["id"])
+    ):
+        raise Conflict("This person already has a role on this pilot.")
+    await PilotRole.insert(PilotRole(pilot=pilot_id, user=user["id"], role=role))
+    await audit.record(
+        "pilot_role_granted",
+        actor_id=principal.user_id,
+        object_type="pilot",
+        object_id=pilot_id,
+        detail={"user": user["id"], "role": role},
+    )
+
+
+async def revoke_pilot_role(principal: Principal, pilot_id: int, role_id: int) -> None:
+    removed = (
+        await PilotRole.delete()
+        .where((PilotRole.id == role_id) & (PilotRole.pilot == pilot_id))
+        .returning(PilotRole.user, PilotRole.role)
+    )
+    if not removed:
+        raise NotFound("There is no such role on this pilot.")
+    await audit.record(
+        "pilot_role_revoked",
+        actor_id=principal.user_id,
+        object_type="pilot",
+        object_id=pilot_id,
+        detail=removed[0],
+    )
+
+
+# --- the audit log --------------------------------------------------------------------------
+
+
+async def audit_events(
+    *, action: str | None = None, limit: int = 100, offset: int = 0
+) -> list[dict]:
+    query = (
+        AuditEvent.select(
+            AuditEvent.id,
+            AuditEvent.action,
+            AuditEvent.object_type,
+            AuditEvent.object_id,
+            AuditEvent.detail,
+            AuditEvent.ip_address,
+            AuditEvent.created_at,
+            AuditEvent.actor.email.as_alias("actor_email"),
+        )
+        .order_by(AuditEvent.id, ascending=False)
+        .limit(limit)
+        .offset(offset)
+    )
+    if action:
+        query = query.where(AuditEvent.action == action)
+    return await query.output(load_json=True)

@@ -1,0 +1,86 @@
+"""Who may see and do what with a pilot: the ownership rules every pilot service applies.
+
+A pilot that a principal may not see answers 404, exactly like one that does not exist, so ids
+cannot be probed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from testbed.auth import Principal
+from testbed.errors import Forbidden, NotFound
+from testbed.tables import Enrollment, Pilot, PilotRole
+
+PUBLIC_STATUSES = frozenset({"published", "closed"})
+CALL_STATUSES = frozenset({"open", "matching"})
+SITE_STATUSES = frozenset({"accepted_by_district", "accepted_by_vendor", "site"})
+
+
+@dataclass(frozen=True)
+class PilotAccess:
+    pilot_id: int
+    status: str
+    vendor_id: int
+    is_network_admin: bool = False
+    is_vendor: bool = False
+    is_researcher: bool = False
+    site_district_ids: frozenset[int] = frozenset()
+
+    @property
+    def is_site_district(self) -> bool:
+        return bool(self.site_district_ids)
+
+    @property
+    def can_manage(self) -> bool:
+        """Edit the call, manage its team."""
+        return self.is_network_admin or self.is_vendor
+
+    def require_manage(self) -> None:
+        if not self.can_manage:
+            raise Forbidden("Only the pilot's vendor or a network administrator can do this.")
+
+
+async def pilot_access(principal: Principal | None, pilot_id: int) -> PilotAccess:
+    pilot = (
+        await Pilot.select(Pilot.id, Pilot.status, Pilot.product.vendor.as_alias("vendor_id"))
+        .where(Pilot.id == pilot_id)
+        .first()
+    )
+    if pilot is None:
+        raise NotFound("There is no such pilot.")
+    access = PilotAccess(pilot_id=pilot_id, status=pilot["status"], vendor_id=pilot["vendor_id"])
+    if principal is not None:
+        district_ids = principal.organizations_of_kind("district")
+        sites = await Enrollment.select(Enrollment.district).where(
+            (Enrollment.pilot == pilot_id)
+            & Enrollment.district.is_in(district_ids or [-1])
+            & Enrollment.status.is_in(list(SITE_STATUSES))
+        )
+        access = PilotAccess(
+            pilot_id=pilot_id,
+            status=pilot["status"],
+            vendor_id=pilot["vendor_id"],
+            is_network_admin=principal.is_network_admin,
+            is_vendor=principal.is_member_of(pilot["vendor_id"]),
+            is_researcher=await PilotRole.exists().where(
+                (PilotRole.pilot == pilot_id) & (PilotRole.user == principal.user_id)
+            ),
+            site_district_ids=frozenset(row["district"] for row in sites),
+        )
+    if not _may_see(principal, access):
+        raise NotFound("There is no such pilot.")
+    return access
+
+
+def _may_see(principal: Principal | None, access: PilotAccess) -> bool:
+    if access.status in PUBLIC_STATUSES:
+        return True
+    if principal is None:
+        return False
+    if access.is_network_admin or access.is_vendor or access.is_researcher:
+        return True
+    if access.is_site_district:
+        return True
+    # An open call is advertised to districts and researchers, not to competing vendors.
+    return access.status in CALL_STATUSES and bool(principal.kinds & {"district", "research"})

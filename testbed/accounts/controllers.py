@@ -1,0 +1,531 @@
+"""Pages and API for signing in, sign-up, the account page, organizations, invitations,
+access tokens, per-pilot roles and the network admin's pages."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Controller, Request, delete, get, post
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter, URLEncodedBody
+from litestar.response import Redirect, Template
+from litestar.status_codes import HTTP_204_NO_CONTENT
+
+from testbed.access import pilot_access
+from testbed.accounts import services
+from testbed.accounts.schemas import (
+    AuditEventOut,
+    InvitationCreated,
+    InvitationIn,
+    Me,
+    MemberOut,
+    MembershipOut,
+    OrganizationOut,
+    PilotRoleIn,
+    PilotRoleOut,
+    TokenCreated,
+    TokenIn,
+    TokenOut,
+)
+from testbed.auth import network_admin, require_principal, signed_in
+from testbed.errors import Forbidden, InvalidInput, NotFound, TestbedError
+from testbed.sessions import RENEW_SESSION_ID
+from testbed.web import form_page
+
+Form = URLEncodedBody[dict[str, str]]
+
+
+def _client_address(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
+def _safe_next(target: str | None) -> str:
+    # Only local paths: an open redirect would let a phishing link borrow our domain.
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/account"
+
+
+def _invitation_link(request: Request, token: str) -> str:
+    return str(request.base_url).rstrip("/") + f"/invitations/{token}"
+
+
+# --- pages ----------------------------------------------------------------------------------
+
+
+class SessionController(Controller):
+    """Signing in and out."""
+
+    tags = ["accounts"]
+    include_in_schema = False
+    opt = {"access": "public"}
+
+    @get("/login")
+    async def login_page(
+        self, next_page: Annotated[str | None, QueryParameter(name="next")] = None
+    ) -> Template:
+        return form_page("accounts/login.html.j2", values={"next": next_page or ""})
+
+    @post("/login")
+    async def login(self, request: Request, data: Form) -> Template | Redirect:
+        try:
+            user_id = await services.authenticate(
+                email=data.get("email", ""),
+                password=data.get("password", ""),
+                ip_address=_client_address(request),
+            )
+        except InvalidInput as error:
+            return form_page("accounts/login.html.j2", values=data, error=error, status_code=400)
+        except TestbedError as error:
+            return form_page(
+                "accounts/login.html.j2", values=data, error=error, status_code=error.status_code
+            )
+        old_session = request.cookies.get("testbed_session")
+        if old_session:
+            await request.app.stores.get("sessions").delete(old_session)
+        request.scope[RENEW_SESSION_ID] = True  # type: ignore[literal-required]
+        request.set_session({"user_id": user_id})
+        return Redirect(_safe_next(data.get("next")))
+
+    @post("/logout", opt={"access": "signed_in"}, guards=[signed_in])
+    async def logout(self, request: Request) -> Redirect:
+        principal = require_principal(request)
+        request.clear_session()
+        await services.audit.record(
+            "logout", actor_id=principal.user_id, ip_address=_client_address(request)
+        )
+        return Redirect("/")
+
+
+class SignupController(Controller):
+    path = "/signup"
+    tags = ["accounts"]
+    include_in_schema = False
+    opt = {"access": "public"}
+
+    @get("/")
+    async def signup_page(self) -> Template:
+        return form_page("accounts/signup.html.j2", values={})
+
+    @post("/")
+    async def signup(self, request: Request, data: Form) -> Template | Redirect:
+        try:
+            user_id = await services.sign_up(
+                name=data.get("name", ""),
+                email=data.get("email", ""),
+                password=data.get("password", ""),
+                organization_kind=data.get("organization_kind", ""),
+                organization_name=data.get("organization_name", ""),
+                state=data.get("state") or None,
+                invitation_token=data.get("invitation") or None,
+                ip_address=_client_address(request),
+            )
+        except TestbedError as error:
+            template = "accounts/invitation.html.j2" if data.get("invitation") else None
+            return form_page(
+                template or "accounts/signup.html.j2",
+                values=data,
+                error=error,
+                status_code=error.status_code,
+                extra={"invitation": await _invitation_or_none(data.get("invitation"))},
+            )
+        request.scope[RENEW_SESSION_ID] = True  # type: ignore[literal-required]
+        request.set_session({"user_id": user_id})
+        return Redirect("/account")
+
+
+async def _invitation_or_none(token: str | None) -> dict | None:
+    return await services.invitation_for_token(token) if token else None
+
+
+class AccountController(Controller):
+    path = "/account"
+    tags = ["accounts"]
+    include_in_schema = False
+    guards = [signed_in]
+    opt = {"access": "signed_in"}
+
+    @get("/")
+    async def account_page(self, request: Request) -> Template:
+        return await _account_page(request)
+
+    @post("/tokens")
+    async def create_token(self, request: Request, data: Form) -> Template:
+        try:
+            _, token = await services.create_access_token(
+                require_principal(request), data.get("name", "")
+            )
+        except InvalidInput as error:
+            return await _account_page(request, error=error, values=data, status_code=422)
+        return await _account_page(request, new_token=token)
+
+    @post("/tokens/{token_id:int}/revoke")
+    async def revoke_token(self, request: Request, token_id: FromPath[int]) -> Redirect:
+        await services.revoke_access_token(require_principal(request), token_id)
+        return Redirect("/account#tokens")
+
+
+async def _account_page(
+    request: Request,
+    *,
+    new_token: str | None = None,
+    error: TestbedError | None = None,
+    values: dict | None = None,
+    status_code: int = 200,
+) -> Template:
+    principal = require_principal(request)
+    return form_page(
+        "accounts/account.html.j2",
+        values=values or {},
+        error=error,
+        status_code=status_code,
+        extra={
+            "tokens": await services.list_access_tokens(principal),
+            "new_token": new_token,
+        },
+    )
+
+
+class OrganizationController(Controller):
+    path = "/organizations/{organization_id:int}"
+    tags = ["accounts"]
+    include_in_schema = False
+    guards = [signed_in]
+    opt = {"access": "org_member"}
+
+    @get("/members")
+    async def members_page(self, request: Request, organization_id: FromPath[int]) -> Template:
+        return await _members_page(request, organization_id)
+
+    @post("/invitations", opt={"access": "org_admin"})
+    async def invite(
+        self, request: Request, organization_id: FromPath[int], data: Form
+    ) -> Template:
+        principal = require_principal(request)
+        try:
+            token = await services.create_invitation(
+                principal,
+                organization_id=organization_id,
+                email=data.get("email", ""),
+                role=data.get("role", "member"),
+            )
+        except InvalidInput as error:
+            return await _members_page(
+                request, organization_id, error=error, values=data, status_code=422
+            )
+        return await _members_page(
+            request, organization_id, invitation_link=_invitation_link(request, token)
+        )
+
+    @post("/members/{membership_id:int}/role", opt={"access": "org_admin"})
+    async def change_role(
+        self,
+        request: Request,
+        organization_id: FromPath[int],
+        membership_id: FromPath[int],
+        data: Form,
+    ) -> Redirect:
+        await services.change_member_role(
+            require_principal(request),
+            organization_id=organization_id,
+            membership_id=membership_id,
+            role=data.get("role", ""),
+        )
+        return Redirect(f"/organizations/{organization_id}/members")
+
+
+async def _members_page(
+    request: Request,
+    organization_id: int,
+    *,
+    invitation_link: str | None = None,
+    error: TestbedError | None = None,
+    values: dict | None = None,
+    status_code: int = 200,
+) -> Template:
+    principal = require_principal(request)
+    members = await services.list_members(principal, organization_id)
+    return form_page(
+        "accounts/members.html.j2",
+        values=values or {},
+        error=error,
+        status_code=status_code,
+        extra={
+            "organization": await services.get_organization(organization_id),
+            "members": members,
+            "is_admin": principal.is_network_admin or principal.is_admin_of(organization_id),
+            "invitation_link": invitation_link,
+        },
+    )
+
+
+class InvitationController(Controller):
+    path = "/invitations/{token:str}"
+    tags = ["accounts"]
+    include_in_schema = False
+    opt = {"access": "public"}
+
+    @get("/")
+    async def invitation_page(self, request: Request, token: FromPath[str]) -> Template:
+        invitation = await services.invitation_for_token(token)
+        if invitation is None:
+            raise NotFound("This invitation is unknown or has already been used.")
+        return form_page(
+            "accounts/invitation.html.j2",
+            values={"email": invitation["email"], "invitation": token},
+            extra={"invitation": invitation},
+        )
+
+    @post("/accept", guards=[signed_in], opt={"access": "signed_in"})
+    async def accept(self, request: Request, token: FromPath[str]) -> Redirect:
+        organization_id = await services.accept_invitation(require_principal(request), token)
+        return Redirect(f"/organizations/{organization_id}/members")
+
+
+class AdminController(Controller):
+    path = "/admin"
+    tags = ["admin"]
+    include_in_schema = False
+    guards = [network_admin]
+    opt = {"access": "network_admin"}
+
+    @get("/")
+    async def admin_page(self, action: FromQuery[str | None] = None) -> Template:
+        return Template(
+            "accounts/admin.html.j2",
+            context={
+                "unverified": await services.list_organizations(verified=False),
+                "events": await services.audit_events(action=action or None, limit=200),
+                "action": action or "",
+            },
+        )
+
+    @post("/organizations/{organization_id:int}/verify")
+    async def verify(self, request: Request, organization_id: FromPath[int]) -> Redirect:
+        await services.verify_organization(require_principal(request), organization_id)
+        return Redirect("/admin")
+
+
+class PilotTeamController(Controller):
+    path = "/pilots/{pilot_id:int}/team"
+    tags = ["pilots"]
+    include_in_schema = False
+    guards = [signed_in]
+    opt = {"access": "pilot_manager"}
+
+    @get("/")
+    async def team_page(self, request: Request, pilot_id: FromPath[int]) -> Template:
+        return await _team_page(request, pilot_id)
+
+    @post("/")
+    async def grant(
+        self, request: Request, pilot_id: FromPath[int], data: Form
+    ) -> Template | Redirect:
+        principal = require_principal(request)
+        (await pilot_access(principal, pilot_id)).require_manage()
+        try:
+            await services.grant_pilot_role(
+                principal, pilot_id, email=data.get("email", ""), role=data.get("role", "")
+            )
+        except TestbedError as error:
+            return await _team_page(
+                request, pilot_id, error=error, values=data, status_code=error.status_code
+            )
+        return Redirect(f"/pilots/{pilot_id}/team")
+
+    @post("/{role_id:int}/revoke")
+    async def revoke(
+        self, request: Request, pilot_id: FromPath[int], role_id: FromPath[int]
+    ) -> Redirect:
+        principal = require_principal(request)
+        (await pilot_access(principal, pilot_id)).require_manage()
+        await services.revoke_pilot_role(principal, pilot_id, role_id)
+        return Redirect(f"/pilots/{pilot_id}/team")
+
+
+async def _team_page(
+    request: Request,
+    pilot_id: int,
+    *,
+    error: TestbedError | None = None,
+    values: dict | None = None,
+    status_code: int = 200,
+) -> Template:
+    access = await pilot_access(require_principal(request), pilot_id)
+    access.require_manage()
+    return form_page(
+        "accounts/team.html.j2",
+        values=values or {},
+        error=error,
+        status_code=status_code,
+        extra={
+            "pilot_id": pilot_id,
+            "roles": await services.list_pilot_roles(pilot_id),
+            "pilot_roles": [(role, role.capitalize()) for role in services.PILOT_ROLES],
+        },
+    )
+
+
+# --- JSON API -------------------------------------------------------------------------------
+
+
+def _me(request: Request) -> Me:
+    principal = require_principal(request)
+    return Me(
+        id=principal.user_id,
+        email=principal.email,
+        name=principal.name,
+        is_network_admin=principal.is_network_admin,
+        role=principal.role_label,
+        memberships=[MembershipOut(**vars(m)) for m in principal.memberships],
+    )
+
+
+class AccountApiController(Controller):
+    path = "/api/v1"
+    tags = ["accounts"]
+    guards = [signed_in]
+    opt = {"access": "signed_in"}
+
+    @get("/me", summary="Who am I")
+    async def me(self, request: Request) -> Me:
+        return _me(request)
+
+    @get("/tokens", summary="My personal access tokens")
+    async def list_tokens(self, request: Request) -> list[TokenOut]:
+        rows = await services.list_access_tokens(require_principal(request))
+        return [TokenOut(**row) for row in rows]
+
+    @post("/tokens", summary="Create a personal access token (shown once)")
+    async def create_token(self, request: Request, data: JSONBody[TokenIn]) -> TokenCreated:
+        token_id, token = await services.create_access_token(require_principal(request), data.name)
+        return TokenCreated(id=token_id, name=data.name.strip(), token=token)
+
+    @delete(
+        "/tokens/{token_id:int}",
+        summary="Revoke a personal access token",
+        status_code=HTTP_204_NO_CONTENT,
+        raises=[NotFound],
+    )
+    async def revoke_token(self, request: Request, token_id: FromPath[int]) -> None:
+        await services.revoke_access_token(require_principal(request), token_id)
+
+
+class OrganizationApiController(Controller):
+    path = "/api/v1/organizations/{organization_id:int}"
+    tags = ["accounts"]
+    guards = [signed_in]
+    opt = {"access": "org_member"}
+
+    @get("/members", summary="Members of an organization", raises=[Forbidden, NotFound])
+    async def members(self, request: Request, organization_id: FromPath[int]) -> list[MemberOut]:
+        await services.get_organization(organization_id)
+        rows = await services.list_members(require_principal(request), organization_id)
+        return [MemberOut(**row) for row in rows]
+
+    @post(
+        "/invitations",
+        summary="Invite a colleague (returns the one-time link)",
+        opt={"access": "org_admin"},
+        raises=[Forbidden, NotFound],
+    )
+    async def invite(
+        self, request: Request, organization_id: FromPath[int], data: JSONBody[InvitationIn]
+    ) -> InvitationCreated:
+        await services.get_organization(organization_id)
+        token = await services.create_invitation(
+            require_principal(request),
+            organization_id=organization_id,
+            email=data.email,
+            role=data.role,
+        )
+        return InvitationCreated(
+            email=services.normalize_email(data.email),
+            role=data.role,
+            link=_invitation_link(request, token),
+        )
+
+
+class PilotRoleApiController(Controller):
+    path = "/api/v1/pilots/{pilot_id:int}/roles"
+    tags = ["pilots"]
+    guards = [signed_in]
+    opt = {"access": "pilot_manager"}
+
+    @get("/", summary="People with a role on a pilot", raises=[NotFound, Forbidden])
+    async def list_roles(self, request: Request, pilot_id: FromPath[int]) -> list[PilotRoleOut]:
+        (await pilot_access(require_principal(request), pilot_id)).require_manage()
+        return [PilotRoleOut(**row) for row in await services.list_pilot_roles(pilot_id)]
+
+    @post("/", summary="Give a person a role on a pilot", raises=[NotFound, Forbidden])
+    async def grant(
+        self, request: Request, pilot_id: FromPath[int], data: JSONBody[PilotRoleIn]
+    ) -> list[PilotRoleOut]:
+        principal = require_principal(request)
+        (await pilot_access(principal, pilot_id)).require_manage()
+        await services.grant_pilot_role(principal, pilot_id, email=data.email, role=data.role)
+        return [PilotRoleOut(**row) for row in await services.list_pilot_roles(pilot_id)]
+
+    @delete(
+        "/{role_id:int}",
+        summary="Remove a person's role on a pilot",
+        status_code=HTTP_204_NO_CONTENT,
+        raises=[NotFound, Forbidden],
+    )
+    async def revoke(
+        self, request: Request, pilot_id: FromPath[int], role_id: FromPath[int]
+    ) -> None:
+        principal = require_principal(request)
+        (await pilot_access(principal, pilot_id)).require_manage()
+        await services.revoke_pilot_role(principal, pilot_id, role_id)
+
+
+class AdminApiController(Controller):
+    path = "/api/v1/admin"
+    tags = ["admin"]
+    guards = [network_admin]
+    opt = {"access": "network_admin"}
+
+    @get("/organizations", summary="Organizations, optionally only (un)verified ones")
+    async def organizations(self, verified: FromQuery[bool | None] = None) -> list[OrganizationOut]:
+        rows = await services.list_organizations(verified=verified)
+        return [
+            OrganizationOut(**{k: row[k] for k in OrganizationOut.__struct_fields__})
+            for row in rows
+        ]
+
+    @post(
+        "/organizations/{organization_id:int}/verify",
+        summary="Verify an organization",
+        raises=[NotFound],
+    )
+    async def verify(self, request: Request, organization_id: FromPath[int]) -> OrganizationOut:
+        await services.verify_organization(require_principal(request), organization_id)
+        row = await services.get_organization(organization_id)
+        return OrganizationOut(**{k: row[k] for k in OrganizationOut.__struct_fields__})
+
+    @get("/audit", summary="The security audit log, newest first")
+    async def audit(
+        self,
+        action: FromQuery[str | None] = None,
+        limit: FromQuery[int] = 100,
+        offset: FromQuery[int] = 0,
+    ) -> list[AuditEventOut]:
+        rows = await services.audit_events(
+            action=action, limit=max(1, min(limit, 1000)), offset=max(0, offset)
+        )
+        return [AuditEventOut(**row) for row in rows]
+
+
+ROUTE_HANDLERS: list[Any] = [
+    SessionController,
+    SignupController,
+    AccountController,
+    OrganizationController,
+    InvitationController,
+    AdminController,
+    PilotTeamController,
+    AccountApiController,
+    OrganizationApiController,
+    PilotRoleApiController,
+    AdminApiController,
+]

@@ -1,0 +1,359 @@
+"""Accounts through HTTP: sign-up, sign-in, sessions, CSRF, rate limits, tokens, invitations,
+verification, roles and the audit log."""
+
+from __future__ import annotations
+
+import re
+
+from litestar.testing import TestClient
+
+from tests.web.conftest import EMAILS, PASSWORD, csrf_token, other_browser, post_form, sign_in
+
+
+def _signup(client, **overrides):
+    form = {
+        "name": "Morgan Lee",
+        "email": "morgan@riverbend.example",
+        "password": "granite-harbor-quill-7",
+        "organization_kind": "district",
+        "organization_name": "Riverbend Schools",
+        "state": "oh",
+    }
+    return post_form(client, "/signup", {**form, **overrides})
+
+
+def test_signup_creates_an_unverified_organization_with_the_user_as_admin(client, call):
+    response = _signup(client)
+    assert response.status_code in (302, 303)
+    assert response.headers["location"] == "/account"
+
+    page = client.get("/account")
+    assert page.status_code == 200
+    assert "Riverbend Schools" in page.text
+    assert "not yet verified" in page.text
+    me = client.get("/api/v1/me").json()
+    assert me["memberships"][0]["kind"] == "district"
+    assert me["memberships"][0]["role"] == "admin"
+    assert me["memberships"][0]["verified"] is False
+
+
+def test_signup_with_weak_password_shows_the_error_and_keeps_what_was_typed(client):
+    response = _signup(client, password="password2026!")
+    assert response.status_code == 422
+    assert "commonly used password" in response.text
+    assert 'aria-invalid="true"' in response.text
+    assert 'value="Morgan Lee"' in response.text
+    assert "password2026!" not in response.text
+
+
+def test_signup_refuses_a_taken_email_and_a_bad_state(client, people):
+    taken = _signup(client, email=EMAILS["vendor"])
+    assert taken.status_code == 409
+    assert "already exists" in taken.text
+    bad_state = _signup(client, state="Ohio")
+    assert bad_state.status_code == 422
+    assert "two-letter state code" in bad_state.text
+
+
+def test_session_cookie_is_httponly_and_samesite(client, people):
+    response = post_form(client, "/login", {"email": EMAILS["vendor"], "password": PASSWORD})
+    assert response.status_code in (302, 303)
+    cookie = next(
+        value
+        for key, value in response.headers.multi_items()
+        if key == "set-cookie" and value.startswith("testbed_session=")
+    )
+    assert "HttpOnly" in cookie
+    assert "SameSite=lax" in cookie or "SameSite=Lax" in cookie
+    assert "Secure" not in cookie
+
+
+def test_secure_cookies_when_served_over_https(settings):
+    from dataclasses import replace
+
+    from testbed.app import create_app
+
+    with TestClient(create_app(replace(settings, secure_cookies=True))) as client:
+        response = client.get("/login")
+    assert "Secure" in response.headers["set-cookie"]
+
+
+def test_wrong_password_is_refused_with_a_clear_message(client, people):
+    response = post_form(
+        client, "/login", {"email": EMAILS["vendor"], "password": "nope-nope-nope"}
+    )
+    assert response.status_code == 400
+    assert "email or password is not right" in response.text
+    assert client.get("/account", follow_redirects=False).status_code in (302, 303)
+
+
+def test_form_without_csrf_token_is_refused(client, people):
+    client.get("/login")
+    response = client.post(
+        "/login", data={"email": EMAILS["vendor"], "password": PASSWORD}, follow_redirects=False
+    )
+    assert response.status_code == 403
+
+
+def test_login_redirects_back_but_never_off_site(client, people):
+    response = post_form(
+        client,
+        "/login",
+        {"email": EMAILS["vendor"], "password": PASSWORD, "next": "https://evil.example/x"},
+    )
+    assert response.headers["location"] == "/account"
+    client.cookies.clear()
+    response = post_form(
+        client, "/login", {"email": EMAILS["vendor"], "password": PASSWORD, "next": "/admin"}
+    )
+    assert response.headers["location"] == "/admin"
+
+
+def test_anonymous_member_page_redirects_to_login_and_api_answers_401(client):
+    page = client.get("/account", follow_redirects=False)
+    assert page.status_code in (302, 303)
+    assert page.headers["location"] == "/login?next=/account"
+    api = client.get("/api/v1/me")
+    assert api.status_code == 401
+    assert api.headers["content-type"] == "application/problem+json"
+
+
+def test_logout_revokes_the_session_on_the_server(client, people):
+    sign_in(client, "vendor")
+    stolen = client.cookies["testbed_session"]
+    assert client.get("/account").status_code == 200
+
+    assert post_form(client, "/logout").status_code in (302, 303)
+
+    with other_browser(client) as replay:
+        replay.cookies.set("testbed_session", stolen, domain="testserver.local")
+        assert replay.get("/account", follow_redirects=False).status_code in (302, 303)
+
+
+def test_sign_in_issues_a_new_session_id(client, people):
+    client.cookies.set("testbed_session", "planted-by-an-attacker", domain="testserver.local")
+    sign_in(client, "vendor")
+    assert client.cookies["testbed_session"] != "planted-by-an-attacker"
+    assert client.get("/api/v1/me").json()["email"] == EMAILS["vendor"]
+
+
+def test_session_survives_a_restart_of_the_app(settings):
+    from testbed.app import create_app
+    from tests.web.conftest import seed_people
+
+    with TestClient(create_app(settings)) as before:
+        before.blocking_portal.call(seed_people)
+        sign_in(before, "vendor")
+        session = before.cookies["testbed_session"]
+    with TestClient(create_app(settings)) as restarted:
+        restarted.cookies.set("testbed_session", session, domain="testserver.local")
+        assert restarted.get("/api/v1/me").json()["email"] == EMAILS["vendor"]
+
+
+def test_too_many_failed_logins_for_an_account_are_refused_even_with_the_right_password(
+    client, people
+):
+    for _ in range(5):
+        post_form(client, "/login", {"email": EMAILS["vendor"], "password": "wrong-wrong-wrong"})
+    response = post_form(client, "/login", {"email": EMAILS["vendor"], "password": PASSWORD})
+    assert response.status_code == 429
+    assert "Too many failed sign-ins for this account" in response.text
+    other = post_form(client, "/login", {"email": EMAILS["district"], "password": PASSWORD})
+    assert other.status_code in (302, 303)
+
+
+def test_too_many_failed_logins_from_one_address_are_refused(client, people):
+    for number in range(20):
+        post_form(
+            client, "/login", {"email": f"guess{number}@x.example", "password": "wrong-wrong-wrong"}
+        )
+    response = post_form(client, "/login", {"email": EMAILS["district"], "password": PASSWORD})
+    assert response.status_code == 429
+    assert "from your network address" in response.text
+
+
+def test_access_token_life_cycle(client, people):
+    sign_in(client, "district")
+    page = post_form(client, "/account/tokens", {"name": "nightly upload"})
+    assert page.status_code == 200
+    token = re.search(r"<code>(tb_[A-Za-z0-9_\-]+)</code>", page.text).group(1)
+    assert "shown only once" in page.text
+    assert token not in client.get("/account").text
+
+    headers = {"Authorization": f"Bearer {token}"}
+    with other_browser(client) as script:
+        assert script.get("/api/v1/me", headers=headers).json()["email"] == EMAILS["district"]
+        listed = script.get("/api/v1/tokens", headers=headers).json()
+        assert [t["name"] for t in listed] == ["nightly upload"]
+        assert "token" not in listed[0]
+
+    revoke = post_form(client, f"/account/tokens/{listed[0]['id']}/revoke")
+    assert revoke.status_code in (302, 303)
+    with other_browser(client) as script:
+        refused = script.get("/api/v1/me", headers=headers)
+        assert refused.status_code == 401
+        assert "revoked" in refused.json()["detail"]
+
+
+def test_tokens_through_the_api_and_writes_need_a_token_not_a_session(client, people):
+    sign_in(client, "vendor")
+    with_session = client.post("/api/v1/tokens", json={"name": "ci"})
+    assert with_session.status_code == 401
+
+    token_id, token = client.blocking_portal.call(_make_token, people.vendor_user)
+    headers = {"Authorization": f"Bearer {token}"}
+    created = client.post("/api/v1/tokens", json={"name": "second"}, headers=headers)
+    assert created.status_code == 201
+    second = created.json()
+    assert second["token"].startswith("tb_")
+    assert client.delete(f"/api/v1/tokens/{second['id']}", headers=headers).status_code == 204
+    assert client.delete(f"/api/v1/tokens/{second['id']}", headers=headers).status_code == 404
+    assert client.post("/api/v1/tokens", json={"name": ""}, headers=headers).status_code == 422
+    assert client.post("/api/v1/tokens", json={"nom": 1}, headers=headers).status_code == 400
+    bogus = {"Authorization": "Bearer tb_not-a-real-token"}
+    assert client.get("/api/v1/me", headers=bogus).status_code == 401
+
+
+async def _make_token(user_id: int):
+    from testbed.accounts.services import create_access_token
+    from testbed.auth import load_principal
+
+    return await create_access_token(await load_principal(user_id), "test")
+
+
+def test_invitation_lets_a_colleague_join_the_organization(client, people):
+    sign_in(client, "vendor")
+    page = post_form(
+        client,
+        f"/organizations/{people.vendor}/invitations",
+        {"email": "colleague@brightpath.example", "role": "member"},
+    )
+    assert page.status_code == 200
+    link = re.search(r"<code>(http[^<]+/invitations/[^<]+)</code>", page.text).group(1)
+    path = link.split("testserver.local", 1)[-1]
+
+    with other_browser(client) as colleague:
+        assert "Join Brightpath Learning" in colleague.get(path).text
+        joined = post_form(
+            colleague,
+            "/signup",
+            {
+                "invitation": path.rsplit("/", 1)[-1],
+                "name": "Cole League",
+                "email": "colleague@brightpath.example",
+                "password": "meadow-copper-violin-3",
+            },
+        )
+        assert joined.status_code in (302, 303)
+        me = colleague.get("/api/v1/me").json()
+        assert [(m["name"], m["role"]) for m in me["memberships"]] == [
+            ("Brightpath Learning", "member")
+        ]
+        assert colleague.get(path).status_code == 404
+
+    members = client.get(f"/organizations/{people.vendor}/members").text
+    assert "colleague@brightpath.example" in members
+
+
+def test_only_organization_admins_invite(client, people, call):
+    from testbed.tables import Membership
+
+    call(
+        lambda: Membership.update({Membership.role: "member"}).where(
+            Membership.user == people.vendor_user
+        )
+    )
+    sign_in(client, "vendor")
+    response = post_form(
+        client, f"/organizations/{people.vendor}/invitations", {"email": "x@y.example"}
+    )
+    assert response.status_code == 403
+    assert "administrators" in response.text
+
+
+def test_members_of_other_organizations_cannot_see_the_member_list(client, people):
+    sign_in(client, "other_vendor")
+    assert client.get(f"/organizations/{people.vendor}/members").status_code == 403
+    assert client.get("/organizations/999999/members").status_code == 403
+
+
+def test_the_last_admin_cannot_be_demoted(client, people, call):
+    from testbed.tables import Membership
+
+    membership = call(
+        lambda: (
+            Membership.select(Membership.id).where(Membership.user == people.vendor_user).first()
+        )
+    )
+    sign_in(client, "vendor")
+    response = post_form(
+        client,
+        f"/organizations/{people.vendor}/members/{membership['id']}/role",
+        {"role": "member"},
+    )
+    assert response.status_code == 409
+    assert "at least one administrator" in response.text
+
+
+def test_network_admin_verifies_an_organization_and_sees_the_audit_log(client, people):
+    sign_in(client, "unverified")
+    assert client.get("/api/v1/me").json()["memberships"][0]["verified"] is False
+    client.cookies.clear()
+
+    sign_in(client, "admin")
+    admin_page = client.get("/admin")
+    assert "Fresh Vendor" in admin_page.text
+    assert post_form(
+        client, f"/admin/organizations/{people.unverified_vendor}/verify"
+    ).status_code in (302, 303)
+    audit = client.get("/admin?action=organization_verified").text
+    assert "organization_verified" in audit
+    assert "admin@network.example" in audit
+    log = client.get("/admin").text
+    assert "login" in log
+
+    with other_browser(client) as member:
+        sign_in(member, "unverified")
+        assert member.get("/api/v1/me").json()["memberships"][0]["verified"] is True
+
+
+def test_failed_logins_and_token_events_are_audited(client, people, call):
+    from testbed.tables import AuditEvent
+
+    post_form(client, "/login", {"email": EMAILS["vendor"], "password": "not-the-password"})
+    sign_in(client, "vendor")
+    post_form(client, "/account/tokens", {"name": "audit me"})
+    actions = [row["action"] for row in call(lambda: AuditEvent.select(AuditEvent.action))]
+    assert {"login_failed", "login", "token_created"} <= set(actions)
+
+
+def test_non_admins_get_a_friendly_403_page_on_admin_pages(client, people):
+    sign_in(client, "district")
+    response = client.get("/admin")
+    assert response.status_code == 403
+    assert "You do not have access to this" in response.text
+    assert "network administrators" in response.text
+
+
+def test_vendor_gives_a_researcher_a_role_on_its_pilot(client, people):
+    sign_in(client, "vendor")
+    team = f"/pilots/{people.open_pilot}/team"
+    added = post_form(client, team, {"email": EMAILS["researcher"], "role": "researcher"})
+    assert added.status_code in (302, 303)
+    assert "Rae Researcher" in client.get(team).text
+    again = post_form(client, team, {"email": EMAILS["researcher"], "role": "researcher"})
+    assert again.status_code == 409
+    unknown = post_form(client, team, {"email": "nobody@x.example", "role": "researcher"})
+    assert unknown.status_code == 422
+    assert "No account with this email" in unknown.text
+
+
+def test_another_vendor_cannot_find_a_pilot_by_guessing_its_id(client, people):
+    sign_in(client, "other_vendor")
+    for pilot in (people.active_pilot, people.open_pilot):
+        assert client.get(f"/pilots/{pilot}/team").status_code == 404
+    token_headers = {"X-CSRFToken": csrf_token(client)}
+    assert (
+        client.get(f"/api/v1/pilots/{people.active_pilot}/roles", headers=token_headers).status_code
+        == 404
+    )
