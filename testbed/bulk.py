@@ -93,9 +93,7 @@ def _encoded_records(
     defaults = [_default_value(column) for column in columns]
     fields = list(zip(names, encoders, defaults, strict=True))
     for row in rows:
-        yield tuple(
-            encode(row.get(name, default)) for name, encode, default in fields
-        )
+        yield tuple(encode(row.get(name, default)) for name, encode, default in fields)
 
 
 async def bulk_insert(
