@@ -45,7 +45,7 @@ class Descriptives:
 
 
 @dataclass(frozen=True)
-class TestResult:
+class SignificanceTest:
     """One hypothesis test: its name, statistic, degrees of freedom (if any) and p-value."""
 
     name: str
@@ -60,8 +60,8 @@ class ContinuousComparison:
     control: Descriptives
     difference: float
     ci: tuple[float, float]
-    test: TestResult
-    sensitivity: TestResult
+    test: SignificanceTest
+    sensitivity: SignificanceTest
     effect_size: EffectSize
 
     @property
@@ -82,7 +82,7 @@ class BinaryComparison:
     control: ArmProportion
     difference: float
     ci: tuple[float, float]
-    test: TestResult
+    test: SignificanceTest
     effect_size: EffectSize | None
     notes: tuple[str, ...]
 
@@ -97,8 +97,8 @@ class PairedComparison:
     after: Descriptives
     mean_change: float
     ci: tuple[float, float]
-    test: TestResult
-    sensitivity: TestResult
+    test: SignificanceTest
+    sensitivity: SignificanceTest
     effect_size: EffectSize
 
     @property
@@ -131,7 +131,7 @@ def _has_ties(values: np.ndarray) -> bool:
     return np.unique(values).size < values.size
 
 
-def _rank_sum_test(treatment: np.ndarray, control: np.ndarray) -> TestResult:
+def _rank_sum_test(treatment: np.ndarray, control: np.ndarray) -> SignificanceTest:
     small = treatment.size < EXACT_RANK_TEST_LIMIT and control.size < EXACT_RANK_TEST_LIMIT
     exact = small and not _has_ties(np.concatenate([treatment, control]))
     result = stats.mannwhitneyu(
@@ -142,7 +142,7 @@ def _rank_sum_test(treatment: np.ndarray, control: np.ndarray) -> TestResult:
         method="exact" if exact else "asymptotic",
     )
     approach = "exact" if exact else "normal approximation"
-    return TestResult(
+    return SignificanceTest(
         name=f"Wilcoxon-Mann-Whitney rank-sum test ({approach})",
         statistic=float(result.statistic),
         p=float(result.pvalue),
@@ -170,7 +170,7 @@ def compare_continuous(
     df = (share_t + share_c) ** 2 / (share_t**2 / (treated.n - 1) + share_c**2 / (compared.n - 1))
     t_value = difference / se
     half_width = float(stats.t.ppf(0.5 + level / 2.0, df)) * se
-    welch = TestResult(
+    welch = SignificanceTest(
         name="Welch two-sample t test",
         statistic=t_value,
         p=_two_sided_t_p(t_value, df),
@@ -194,23 +194,25 @@ def compare_continuous(
     )
 
 
-def _binary_test(table: np.ndarray) -> TestResult:
+def _binary_test(table: np.ndarray) -> SignificanceTest:
     row_totals = table.sum(axis=1, keepdims=True)
     column_totals = table.sum(axis=0, keepdims=True)
     expected = row_totals * column_totals / table.sum()
     if (column_totals == 0).any():
         # Every student in both arms had the same outcome: nothing differs.
-        return TestResult(name="no test: every student had the same outcome", statistic=0.0, p=1.0)
+        return SignificanceTest(
+            name="no test: every student had the same outcome", statistic=None, p=1.0
+        )
     if expected.min() < MINIMUM_EXPECTED_COUNT:
         # Fisher's test has no statistic worth showing; its sample odds ratio can be infinite.
         _, p = stats.fisher_exact(table, alternative="two-sided")
-        return TestResult(
+        return SignificanceTest(
             name="Fisher's exact test (an expected count is below 5)",
             statistic=None,
             p=float(p),
         )
     chi2, p, df, _ = stats.chi2_contingency(table, correction=True)
-    return TestResult(
+    return SignificanceTest(
         name="Pearson's chi-squared test with Yates' continuity correction",
         statistic=float(chi2),
         p=float(p),
@@ -257,10 +259,10 @@ def compare_binary(
     )
 
 
-def _signed_rank_test(changes: np.ndarray) -> TestResult:
+def _signed_rank_test(changes: np.ndarray) -> SignificanceTest:
     nonzero = changes[changes != 0]
     if nonzero.size == 0:
-        return TestResult(name="no test: no student changed", statistic=0.0, p=1.0)
+        return SignificanceTest(name="no test: no student changed", statistic=0.0, p=1.0)
     exact = nonzero.size < EXACT_RANK_TEST_LIMIT and nonzero.size == changes.size
     exact = exact and not _has_ties(np.abs(nonzero))
     result = stats.wilcoxon(
@@ -273,7 +275,7 @@ def _signed_rank_test(changes: np.ndarray) -> TestResult:
     ranks = stats.rankdata(np.abs(nonzero))
     positive_rank_sum = float(ranks[nonzero > 0].sum())
     approach = "exact" if exact else "normal approximation"
-    return TestResult(
+    return SignificanceTest(
         name=f"Wilcoxon signed-rank test ({approach})",
         statistic=positive_rank_sum,
         p=float(result.pvalue),
@@ -305,7 +307,7 @@ def compare_paired(before: object, after: object, level: float = 0.95) -> Paired
     t_value = mean_change / se
     df = float(n - 1)
     half_width = float(stats.t.ppf(0.5 + level / 2.0, df)) * se
-    paired_t = TestResult(
+    paired_t = SignificanceTest(
         name="paired t test", statistic=t_value, p=_two_sided_t_p(t_value, df), df=df
     )
     return PairedComparison(

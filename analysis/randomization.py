@@ -21,11 +21,12 @@ from numbers import Integral
 
 import numpy as np
 
-ALGORITHM = (
-    "numpy PCG64 permutation, blocked by site: Fisher-Yates shuffle of a balanced arm "
-    "list per block, indices from PCG64(seed) raw 64-bit draws by rejection sampling; "
-    "blocks and units sorted by key"
+_METHOD = (
+    "Fisher-Yates shuffle of a balanced arm list per block, indices from PCG64(seed) raw "
+    "64-bit draws by rejection sampling; blocks and units sorted by key"
 )
+ALGORITHM = f"numpy PCG64 permutation, blocked by site: {_METHOD}"
+ALGORITHM_UNBLOCKED = f"numpy PCG64 permutation, unblocked: {_METHOD}"
 _UNBLOCKED = "all units"
 _TWO_TO_64 = 1 << 64
 
@@ -159,4 +160,5 @@ def assign(units: object, arms: object, seed: int, blocks: object = None) -> Ass
         for arm, number in block_counts.items():
             totals[arm] += number
         counts[block] = block_counts
-    return Assignment(mapping=mapping, seed=seed, algorithm=ALGORITHM, counts=counts)
+    algorithm = ALGORITHM if blocks is not None else ALGORITHM_UNBLOCKED
+    return Assignment(mapping=mapping, seed=seed, algorithm=algorithm, counts=counts)

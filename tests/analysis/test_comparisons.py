@@ -158,3 +158,10 @@ def test_compare_binary_rejects_bad_input(arguments: tuple, message: str) -> Non
 def test_compare_paired_rejects_unequal_lengths() -> None:
     with pytest.raises(ValueError, match="before has 4, after has 3"):
         compare_paired([1, 2, 3, 4], [1, 2, 3])
+
+
+def test_binary_comparison_where_nobody_has_the_outcome() -> None:
+    result = compare_binary(0, 12, 0, 15)
+    assert result.p == 1.0
+    assert result.test.statistic is None
+    assert result.effect_size is None

@@ -75,3 +75,9 @@ def test_different_seeds_give_different_assignments() -> None:
 def test_rejects_bad_input(arguments: tuple, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         assign(*arguments)
+
+
+def test_unblocked_assignment_says_so() -> None:
+    result = assign(list(range(9)), ["a", "b", "c"], 42)
+    assert "unblocked" in result.algorithm
+    assert sorted(result.counts["all units"].values()) == [3, 3, 3]
