@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from testbed.auth import Principal
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
+
+from testbed.auth import Principal, require_principal
 from testbed.errors import Forbidden, NotFound
 from testbed.tables import Enrollment, Pilot, PilotRole
 
@@ -84,3 +87,26 @@ def _may_see(principal: Principal | None, access: PilotAccess) -> bool:
         return True
     # An open call is advertised to districts and researchers, not to competing vendors.
     return access.status in CALL_STATUSES and bool(principal.kinds & {"district", "research"})
+
+
+# --- object-level guards: they run before the request body is read, so an outsider is refused
+# before anything about the request is validated ---------------------------------------------
+
+
+async def pilot_manager(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    principal = require_principal(connection)
+    (await pilot_access(principal, int(connection.path_params["pilot_id"]))).require_manage()
+
+
+def organization_member(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    principal = require_principal(connection)
+    organization_id = int(connection.path_params["organization_id"])
+    if not (principal.is_network_admin or principal.is_member_of(organization_id)):
+        raise Forbidden("Only this organization's members can do this.")
+
+
+def organization_admin(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    principal = require_principal(connection)
+    organization_id = int(connection.path_params["organization_id"])
+    if not (principal.is_network_admin or principal.is_admin_of(organization_id)):
+        raise Forbidden("Only this organization's administrators can do this.")

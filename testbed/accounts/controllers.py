@@ -10,7 +10,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter, URLEn
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_204_NO_CONTENT
 
-from testbed.access import pilot_access
+from testbed.access import organization_admin, organization_member, pilot_access, pilot_manager
 from testbed.accounts import services
 from testbed.accounts.schemas import (
     AuditEventOut,
@@ -189,14 +189,14 @@ class OrganizationController(Controller):
     path = "/organizations/{organization_id:int}"
     tags = ["accounts"]
     include_in_schema = False
-    guards = [signed_in]
+    guards = [organization_member]
     opt = {"access": "org_member"}
 
     @get("/members")
     async def members_page(self, request: Request, organization_id: FromPath[int]) -> Template:
         return await _members_page(request, organization_id)
 
-    @post("/invitations", opt={"access": "org_admin"})
+    @post("/invitations", guards=[organization_admin], opt={"access": "org_admin"})
     async def invite(
         self, request: Request, organization_id: FromPath[int], data: Form
     ) -> Template:
@@ -216,7 +216,11 @@ class OrganizationController(Controller):
             request, organization_id, invitation_link=_invitation_link(request, token)
         )
 
-    @post("/members/{membership_id:int}/role", opt={"access": "org_admin"})
+    @post(
+        "/members/{membership_id:int}/role",
+        guards=[organization_admin],
+        opt={"access": "org_admin"},
+    )
     async def change_role(
         self,
         request: Request,
@@ -309,7 +313,7 @@ class PilotTeamController(Controller):
     path = "/pilots/{pilot_id:int}/team"
     tags = ["pilots"]
     include_in_schema = False
-    guards = [signed_in]
+    guards = [pilot_manager]
     opt = {"access": "pilot_manager"}
 
     @get("/")
@@ -413,7 +417,7 @@ class AccountApiController(Controller):
 class OrganizationApiController(Controller):
     path = "/api/v1/organizations/{organization_id:int}"
     tags = ["accounts"]
-    guards = [signed_in]
+    guards = [organization_member]
     opt = {"access": "org_member"}
 
     @get("/members", summary="Members of an organization", raises=[Forbidden, NotFound])
@@ -425,6 +429,7 @@ class OrganizationApiController(Controller):
     @post(
         "/invitations",
         summary="Invite a colleague (returns the one-time link)",
+        guards=[organization_admin],
         opt={"access": "org_admin"},
         raises=[Forbidden, NotFound],
     )
@@ -448,7 +453,7 @@ class OrganizationApiController(Controller):
 class PilotRoleApiController(Controller):
     path = "/api/v1/pilots/{pilot_id:int}/roles"
     tags = ["pilots"]
-    guards = [signed_in]
+    guards = [pilot_manager]
     opt = {"access": "pilot_manager"}
 
     @get("/", summary="People with a role on a pilot", raises=[NotFound, Forbidden])

@@ -1,0 +1,181 @@
+"""Every route of the app, for every kind of user: who gets in and who is kept out.
+
+The routes are read from the app's own route table, so a new route without an access rule
+(`opt={"access": ...}` on its controller or handler) fails `test_every_route_has_a_known_rule`.
+Each rule says which of the people below are let in; the others must get 401 (API), a redirect
+to the sign-in page (HTML), 403 or 404, and never the page itself.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+
+import pytest
+
+from tests.web.conftest import People, csrf_token, sign_in
+
+ROLES = ("anonymous", "district", "vendor", "researcher", "admin", "other_vendor")
+
+# Who is let in, per rule. The object-level rules are about the objects the path names below:
+# the vendor's organization and the vendor's active pilot (the district is one of its sites,
+# the researcher has a role on it; "other_vendor" is a competing vendor).
+ALLOWED = {
+    "public": set(ROLES),
+    "signed_in": set(ROLES) - {"anonymous"},
+    "network_admin": {"admin"},
+    "org_member": {"vendor", "admin"},
+    "org_admin": {"vendor", "admin"},
+    "pilot_manager": {"vendor", "admin"},
+}
+
+# Routes that change who is signed in or take away what later checks rely on run last.
+RUN_LAST = ("/revoke", "DELETE", "/accept", "/logout")
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    access: str | None
+
+
+def app_routes(app) -> list[Route]:
+    routes = []
+    for route in app.routes:
+        for handler in getattr(route, "route_handlers", []):
+            for method in sorted(handler.http_methods - {"HEAD", "OPTIONS"}):
+                routes.append(Route(method, route.path, handler.opt.get("access")))
+    return sorted(routes, key=_order)
+
+
+def _order(route: Route) -> tuple:
+    last = next(
+        (i for i, marker in enumerate(RUN_LAST) if marker in route.path or marker == route.method),
+        -1,
+    )
+    return (last, route.method != "GET", route.path)
+
+
+def test_every_route_has_a_known_rule(app):
+    missing = [
+        f"{r.method} {r.path}"
+        for r in app_routes(app)
+        if r.access not in ALLOWED and not _is_framework_route(r)
+    ]
+    assert missing == [], "routes without an access rule: " + ", ".join(missing)
+
+
+def _is_framework_route(route: Route) -> bool:
+    # The OpenAPI document and its viewers are public by design.
+    return route.path.startswith("/schema")
+
+
+def test_route_table_is_not_empty(app):
+    paths = {r.path for r in app_routes(app)}
+    assert {"/", "/login", "/account", "/admin", "/api/v1/me"} <= paths
+
+
+USER_OF_ROLE = {
+    "district": "district_user",
+    "vendor": "vendor_user",
+    "researcher": "researcher",
+    "admin": "admin",
+    "other_vendor": "other_vendor_user",
+}
+
+
+async def _path_values(people: People, role: str) -> dict[str, str]:
+    """Fresh objects for one request, so routes that revoke or accept don't affect the next."""
+    from testbed.accounts.services import create_access_token, create_invitation
+    from testbed.auth import load_principal
+    from testbed.tables import Membership, PilotRole, User
+
+    vendor_admin = await load_principal(people.vendor_user)
+    membership = (
+        await Membership.select(Membership.id).where(Membership.user == people.vendor_user).first()
+    )
+    observer = await User.insert(
+        User(email=f"observer-{secrets.token_hex(6)}@x.example", name="Observer", password_hash="-")
+    )
+    pilot_role = await PilotRole.insert(
+        PilotRole(pilot=people.active_pilot, user=observer[0]["id"], role="observer")
+    )
+    token_id = 999999
+    if role in USER_OF_ROLE:
+        user_id = getattr(people, USER_OF_ROLE[role])
+        token_id, _ = await create_access_token(await load_principal(user_id), "matrix")
+    return {
+        "organization_id": str(people.vendor),
+        "membership_id": str(membership["id"]),
+        "pilot_id": str(people.active_pilot),
+        "role_id": str(pilot_role[0]["id"]),
+        "token_id": str(token_id),
+        "token": await create_invitation(
+            vendor_admin, organization_id=people.vendor, email="someone@x.example"
+        ),
+    }
+
+
+async def _api_token(people: People, role: str) -> str | None:
+    from testbed.accounts.services import create_access_token
+    from testbed.auth import load_principal
+
+    user_id = {
+        "district": people.district_user,
+        "vendor": people.vendor_user,
+        "researcher": people.researcher,
+        "admin": people.admin,
+        "other_vendor": people.other_vendor_user,
+    }.get(role)
+    if user_id is None:
+        return None
+    return (await create_access_token(await load_principal(user_id), "matrix-api"))[1]
+
+
+def _fill(path: str, values: dict[str, str]) -> str:
+    return re.sub(r"\{(\w+)(?::\w+)?\}", lambda m: values[m.group(1)], path)
+
+
+def _kept_out(response) -> bool:
+    if response.status_code in (401, 403, 404):
+        return True
+    return response.status_code in (302, 303) and response.headers["location"].startswith("/login")
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_authorization_matrix(client, app, people, role):
+    token = client.blocking_portal.call(_api_token, people, role)
+    if role != "anonymous":
+        sign_in(client, role)
+    failures = []
+    for route in app_routes(app):
+        if _is_framework_route(route) or route.path.startswith("/static"):
+            continue
+        path = _fill(route.path, client.blocking_portal.call(_path_values, people, role))
+        if path.startswith("/api/"):
+            headers = {"Authorization": f"Bearer {token}"} if token else {}
+            response = client.request(
+                route.method,
+                path,
+                headers=headers,
+                json={} if route.method == "POST" else None,
+                follow_redirects=False,
+            )
+        else:
+            data = {"_csrf_token": csrf_token(client)} if route.method == "POST" else None
+            response = client.request(route.method, path, data=data, follow_redirects=False)
+        expected_in = role in ALLOWED[route.access]
+        if expected_in == _kept_out(response) or response.status_code >= 500:
+            failures.append(
+                f"{route.method} {route.path} as {role}: {response.status_code}"
+                f" (expected {'in' if expected_in else 'out'})"
+            )
+    assert failures == []
+
+
+def test_anonymous_is_told_to_sign_in_the_right_way(client, people):
+    page = client.get("/account", follow_redirects=False)
+    assert page.status_code in (302, 303) and page.headers["location"].startswith("/login")
+    assert client.get("/api/v1/me").status_code == 401
