@@ -11,15 +11,8 @@ from litestar.template import TemplateConfig
 
 from testbed.auth import current_principal
 from testbed.errors import TestbedError
+from testbed import vocabulary
 from testbed.settings import ROOT
-
-PILLARS = {
-    1: "Advancing educational equity",
-    2: "Transforming teaching and learning",
-    3: "Leveraging edtech for impact",
-    4: "Promoting leadership and systemic change",
-    5: "Collaborative research and development",
-}
 
 
 def thousands(value: float | int | None) -> str:
@@ -44,7 +37,7 @@ def template_config() -> TemplateConfig[JinjaTemplateEngine]:
     )
     environment.filters["thousands"] = thousands
     environment.filters["percent"] = percent
-    environment.globals["PILLARS"] = PILLARS
+    environment.globals["vocabulary"] = vocabulary
     environment.globals["principal_of"] = current_principal
     return TemplateConfig(engine=JinjaTemplateEngine.from_environment(environment))
 
