@@ -24,7 +24,7 @@ import datetime
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from piccolo.columns import JSON, Array, Column
+from piccolo.columns import JSON, Array, Column, Date, Timestamp, Timestamptz
 from piccolo.columns.defaults.base import Default
 from piccolo.engine.sqlite import convert_datetime_in
 from piccolo.table import Table
@@ -47,8 +47,8 @@ def _postgres_array(value: Any) -> Any:
     return None if value is None else list(value)
 
 
-def _sqlite_scalar(value: Any) -> Any:
-    # sqlite3 has no native date or timestamp type: store the text Piccolo's adapters write.
+def _sqlite_datetime(value: Any) -> Any:
+    # sqlite3 has no date or timestamp type: store the text Piccolo's adapters write.
     if isinstance(value, datetime.datetime):
         return convert_datetime_in(value)
     if isinstance(value, datetime.date):
@@ -56,16 +56,15 @@ def _sqlite_scalar(value: Any) -> Any:
     return value
 
 
-def _identity(value: Any) -> Any:
-    return value
-
-
-def _encoder(column: Column, engine_type: str) -> Encoder:
+def _encoder(column: Column, engine_type: str) -> Encoder | None:
+    """How to encode the column's values for the driver; None when they pass as they are."""
     if isinstance(column, JSON):
         return _as_json_text
     if isinstance(column, Array):
         return _sqlite_array if engine_type == "sqlite" else _postgres_array
-    return _sqlite_scalar if engine_type == "sqlite" else _identity
+    if engine_type == "sqlite" and isinstance(column, Date | Timestamp | Timestamptz):
+        return _sqlite_datetime
+    return None
 
 
 def _default_value(column: Column) -> Any:
@@ -88,12 +87,15 @@ def _encoded_records(
     rows: Iterable[Mapping[str, Any]], columns: list[Column], engine_type: str
 ) -> Iterator[tuple[Any, ...]]:
     names = [column._meta.name for column in columns]
-    encoders = [_encoder(column, engine_type) for column in columns]
     # Defaults are computed once per call: every row left without a timestamp gets the same one.
-    defaults = [_default_value(column) for column in columns]
-    fields = list(zip(names, encoders, defaults, strict=True))
+    fields = [(name, _default_value(column)) for name, column in zip(names, columns, strict=True)]
+    encoders = [(position, encoder) for position, column in enumerate(columns)
+                if (encoder := _encoder(column, engine_type)) is not None]
     for row in rows:
-        yield tuple(encode(row.get(name, default)) for name, encode, default in fields)
+        values = [row.get(name, default) for name, default in fields]
+        for position, encode in encoders:
+            values[position] = encode(values[position])
+        yield tuple(values)
 
 
 async def bulk_insert(

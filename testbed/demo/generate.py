@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 
-from analysis.randomization import ALGORITHM
 from testbed.accounts.services import NETWORK_SLUG, slugify
 from testbed.demo.model import (
     AssignmentSpec,
@@ -726,18 +725,18 @@ class _PilotBuilder:
         kinds = {outcome["name"]: outcome["kind"] for outcome in document["outcomes"]}
         primary = next(outcome["name"] for outcome in document["outcomes"] if outcome["primary"])
         design_type = document["design_type"]
-        pilot.true_effect = float(rng.choice(TRUE_EFFECTS))
         spec = OutcomeSpec(
             primary=primary,
             secondaries=tuple(name for name in kinds if name != primary),
             design_type=design_type,
-            true_effect=pilot.true_effect,
+            true_effect=float(rng.choice(TRUE_EFFECTS)),
             control_attrition=round(float(rng.uniform(0.05, 0.11)), 3),
             differential_attrition=0.04 if design_type != "pre_post" and rng.random() < 0.25
             else 0.0,
             logs_dosage=bool(rng.random() < 0.5),
             weeks=pilot.weeks,
         )
+        pilot.truth = spec
         secret = hashlib.sha256(f"testbed-demo:{self.seed}:pilot:{number}".encode()).digest()
         sites = [enrollment for enrollment in pilot.enrollments if enrollment.status == "site"]
         uploading = len(sites) if status != "active" else max(1, len(sites) // 2)
@@ -750,14 +749,15 @@ class _PilotBuilder:
         for site_number, enrollment in enumerate(sites):
             district = self.district_of[enrollment.district]
             seed = int(rng.integers(0, 2**31))
-            rows, mapping = site_rows(
+            rows, randomization = site_rows(
                 rng, spec=spec, secret=secret,
                 roster_prefix=f"{district.nces_lea_id}-{number:05d}",
                 students=enrollment.capacity_students, frl_share=district.frl_share,
                 el_share=district.el_share, swd_share=district.swd_share, assignment_seed=seed)
-            if mapping is not None:
+            if randomization is not None:
                 pilot.assignments.append(AssignmentSpec(
-                    site=district.organization, seed=seed, algorithm=ALGORITHM, arms=mapping))
+                    site=district.organization, seed=seed, algorithm=randomization.algorithm,
+                    arms={str(unit): arm for unit, arm in randomization.mapping.items()}))
             if site_number >= uploading:
                 continue
             uploader = _uploader_email(district.organization)

@@ -10,7 +10,7 @@ import datetime
 from dataclasses import dataclass, field
 from typing import Any
 
-from testbed.demo.outcomes import StudentRows
+from testbed.demo.outcomes import OutcomeSpec, StudentRows
 
 
 @dataclass
@@ -140,13 +140,18 @@ class PilotSpec:
     status: str
     created_at: datetime.datetime
     updated_at: datetime.datetime
-    true_effect: float | None = None  # standardized; None when the pilot has no outcome data
+    truth: OutcomeSpec | None = None  # how its outcome data were generated, if it has any
     design_type: str | None = None
     researchers: list[str] = field(default_factory=list)  # emails given a PilotRole
     enrollments: list[EnrollmentSpec] = field(default_factory=list)
     designs: list[DesignSpec] = field(default_factory=list)
     assignments: list[AssignmentSpec] = field(default_factory=list)
     datasets: list[DatasetSpec] = field(default_factory=list)
+
+    @property
+    def true_effect(self) -> float | None:
+        """The standardized effect its outcome data were generated with."""
+        return None if self.truth is None else self.truth.true_effect
 
     @property
     def sites(self) -> list[str]:

@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from analysis.randomization import assign
+from analysis.randomization import Assignment, assign
 from testbed.demo.vocabulary import (
     GENDER_CODES,
     GENDER_SHARES,
@@ -173,8 +173,8 @@ def site_rows(
     el_share: float,
     swd_share: float,
     assignment_seed: int,
-) -> tuple[StudentRows, dict[str, str] | None]:
-    """Generate one site's rows; also the randomization mapping for RCT designs."""
+) -> tuple[StudentRows, Assignment | None]:
+    """Generate one site's rows; also the site's randomization for RCT designs."""
     keys = [student_key(secret, f"{roster_prefix}-{number:05d}") for number in range(students)]
     classrooms = max(1, math.ceil(students / CLASSROOM_SIZE))
     room_of = np.arange(students) % classrooms
@@ -186,15 +186,13 @@ def site_rows(
     race = rng.choice(RACE_ETHNICITY_CODES, size=students, p=RACE_ETHNICITY_SHARES).tolist()
     baseline = rng.normal(BASELINE_MEAN, BASELINE_SD, students) - FRL_BASELINE_GAP * frl
 
-    mapping: dict[str, str] | None = None
+    randomization: Assignment | None = None
     if spec.design_type == "rct":
-        mapping = assign(keys, list(ARMS), assignment_seed).mapping
-        arm = [mapping[key] for key in keys]
+        randomization = assign(keys, list(ARMS), assignment_seed)
+        arm = [randomization.mapping[key] for key in keys]
     elif spec.design_type == "cluster_rct":
-        rooms = sorted(set(cluster))
-        mapping = assign(rooms, list(ARMS), assignment_seed).mapping if len(rooms) > 1 else {
-            rooms[0]: "treatment"}
-        arm = [mapping[room] for room in cluster]
+        randomization = assign(sorted(set(cluster)), list(ARMS), assignment_seed)
+        arm = [randomization.mapping[room] for room in cluster]
     elif spec.design_type == "quasi_experiment":
         opted_in = rng.permutation(classrooms)[: max(1, classrooms // 2)]
         treated_rooms = set(opted_in.tolist())
@@ -231,7 +229,7 @@ def site_rows(
         race_ethnicity=race, baseline=np.clip(np.round(baseline, 1), *SCORE_RANGE),
         dosage=dosage, outcomes=outcomes,
     )
-    return rows, mapping
+    return rows, randomization
 
 
 def summary_rows(rows: StudentRows, outcome_kinds: dict[str, str]) -> list[dict[str, Any]]:
