@@ -44,6 +44,7 @@ from testbed.demo.vocabulary import (
     VENDOR_KINDS,
     VENDOR_SECOND,
 )
+from testbed.settings import ROOT
 from testbed.tables import (
     TABLES,
     AuditEvent,
@@ -425,3 +426,14 @@ def test_bulk_insert_stores_json_as_piccolo_does(settings):
     assert loaded[0]["object_type"] == ""
     with pytest.raises(ValueError, match="no column"):
         asyncio.run(bulk_insert(AuditEvent, [], columns=["action", "nonsense"]))
+
+
+def test_docs_table_of_true_effects_matches_the_generator(network):
+    text = (ROOT / "docs" / "demo.md").read_text()
+    table = text.split("### True effects at scale 1, seed 2026")[1]
+    documented = {}
+    for line in table.splitlines():
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        if len(cells) > 4 and cells[4][:1] in "+−":
+            documented[cells[0]] = float(cells[4].replace("−", "-"))
+    assert documented == network.true_effects

@@ -731,7 +731,7 @@ class _PilotBuilder:
             design_type=design_type,
             true_effect=float(rng.choice(TRUE_EFFECTS)),
             control_attrition=round(float(rng.uniform(0.05, 0.11)), 3),
-            differential_attrition=0.04 if design_type != "pre_post" and rng.random() < 0.25
+            differential_attrition=0.04 if design_type != "pre_post" and data_index % 4 == 2
             else 0.0,
             logs_dosage=bool(rng.random() < 0.5),
             weeks=pilot.weeks,
