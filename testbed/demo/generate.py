@@ -30,6 +30,7 @@ from testbed.demo.model import (
     UserSpec,
 )
 from testbed.demo.outcomes import (
+    CLASSROOM_SIZE,
     TRUE_EFFECTS,
     OutcomeSpec,
     StudentRows,
@@ -438,7 +439,6 @@ class _PilotBuilder:
         self.scale = scale
         self.seed = seed
         verified = {org.slug for org in organizations if org.verified}
-        self.districts = districts
         self.site_candidates = [district for district in districts
                                 if district.organization in verified]
         self.state_of = {org.slug: org.state for org in organizations}
@@ -447,7 +447,6 @@ class _PilotBuilder:
             self.needs_of.setdefault(need.district, []).append(need)
         self.district_of = {district.organization: district for district in districts}
         self.cedar_hollow = districts[0]
-        self.products = products
         self.brightpath_products = [product for product in products
                                     if product.vendor == BRIGHTPATH_SLUG]
         self.unverified_products = [product for product in products
@@ -593,7 +592,7 @@ class _PilotBuilder:
                                 product, capacity)
         return EnrollmentSpec(
             district=district.organization, status=status, capacity_students=capacity,
-            capacity_classrooms=math.ceil(capacity / 25),
+            capacity_classrooms=math.ceil(capacity / CLASSROOM_SIZE),
             grades=[grade for grade in pilot.grades if grade in district.grades_served],
             note=VOLUNTEER_NOTES[int(self.rng.integers(len(VOLUNTEER_NOTES)))]
             if status == "volunteered" else "",

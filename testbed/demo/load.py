@@ -110,10 +110,11 @@ async def load_demo(scale: int = 1, seed: int = 2026, reset: bool = False) -> st
     network = await asyncio.to_thread(generate_network, scale, seed)
     password_hash = await asyncio.to_thread(hash_password, DEMO_PASSWORD)
     engine = Organization._meta.db
-    # IMMEDIATE takes SQLite's write lock up front, so the check and the load cannot interleave
-    # with another writer.
-    options = {"transaction_type": TransactionType.immediate} if engine.engine_type == "sqlite" \
-        else {}
+    options: dict[str, Any] = {}
+    if engine.engine_type == "sqlite":
+        # IMMEDIATE takes the write lock up front: the check and the load cannot interleave
+        # with another writer.
+        options["transaction_type"] = TransactionType.immediate
     async with engine.transaction(**options):
         if reset:
             await empty_database()
