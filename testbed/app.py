@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from litestar import Litestar
 from litestar.config.csrf import CSRFConfig
+from litestar.datastructures import MutableScopeHeaders
 from litestar.exceptions import HTTPException
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.static_files import create_static_files_router
+from litestar.types import Message, Scope
 
 from testbed.accounts import controllers as accounts_controllers
 from testbed.auth import PrincipalMiddleware
@@ -22,11 +24,51 @@ from testbed.web import template_config
 
 SESSION_MAX_AGE_SECONDS = 14 * 24 * 3600
 
+# Pages use no inline script or style; charts are inline <svg> elements, which 'self' allows.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+)
+# Litestar's API viewers (/schema, /schema/swagger) load Scalar and Swagger UI from jsDelivr and
+# start them with an inline script, so their pages need these sources and nothing else.
+API_VIEWER_CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' data: https://cdn.jsdelivr.net; "
+    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
+    "font-src 'self' data: https://cdn.jsdelivr.net https://fonts.scalar.com "
+    "https://fonts.gstatic.com; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+)
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
+}
+
 ROUTE_HANDLERS = [
     HomeController,
     *accounts_controllers.ROUTE_HANDLERS,
     *catalog_controllers.ROUTE_HANDLERS,
 ]
+
+
+async def add_security_headers(message: Message, scope: Scope) -> None:
+    """Set the security headers on every response: pages, API, errors, static files, 404s.
+
+    A before-send hook sees every response the app sends, including those of paths no route
+    matches, which never reach the middleware of a route.
+    """
+    if message["type"] != "http.response.start":
+        return
+    message.setdefault("headers", [])
+    headers = MutableScopeHeaders.from_message(message)
+    path = scope.get("path", "")
+    is_api_viewer = path == "/schema" or path.startswith("/schema/")
+    headers["Content-Security-Policy"] = (
+        API_VIEWER_CONTENT_SECURITY_POLICY if is_api_viewer else CONTENT_SECURITY_POLICY
+    )
+    for name, value in SECURITY_HEADERS.items():
+        headers[name] = value
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -83,6 +125,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             HTTPException: handle_error,
             Exception: handle_error,
         },
+        before_send=[add_security_headers],
         on_startup=[open_database],
         on_shutdown=[close_database],
         debug=settings.debug,

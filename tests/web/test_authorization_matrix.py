@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import pytest
 
 from tests.web.conftest import People, csrf_token, sign_in
+from tests.web.test_security_headers import missing_security_headers
 
 ROLES = ("anonymous", "district", "vendor", "researcher", "admin", "other_vendor")
 
@@ -180,6 +181,8 @@ def test_authorization_matrix(client, app, people, role):
                 f"{route.method} {route.path} as {role}: {response.status_code}"
                 f" (expected {'in' if expected_in else 'out'})"
             )
+        if missing_headers := missing_security_headers(response):
+            failures.append(f"{route.method} {route.path} as {role}: lacks {missing_headers}")
     assert failures == []
 
 
