@@ -1,10 +1,11 @@
-"""The `testbed` command: serve, migrate, demo, createadmin."""
+"""The `testbed` command: serve, migrate, demo, createadmin, backup, restore."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import sys
+from pathlib import Path
 
 import click
 
@@ -103,6 +104,39 @@ def createadmin(email: str, name: str, password: str) -> None:
             click.echo(f"  - {message}", err=True)
         sys.exit(2)
     click.echo(f"{'Created' if created else 'Promoted'} network administrator {email}")
+
+
+@main.command()
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+def backup(path: Path) -> None:
+    """Write a consistent copy of the database to PATH (safe while serving)."""
+    from testbed.backup import BackupError
+    from testbed.backup import backup as back_up
+
+    try:
+        click.echo(back_up(Settings.from_env(), path))
+    except BackupError as error:
+        click.echo(f"Error: {error}", err=True)
+        sys.exit(2)
+
+
+@main.command()
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def restore(path: Path, yes: bool) -> None:
+    """Replace the database's contents with the backup at PATH. Stop the service first."""
+    from testbed.backup import BackupError
+    from testbed.backup import restore as restore_from
+
+    if not yes:
+        click.confirm(
+            "This replaces everything in the database with the backup. Continue?", abort=True
+        )
+    try:
+        click.echo(restore_from(Settings.from_env(), path))
+    except BackupError as error:
+        click.echo(f"Error: {error}", err=True)
+        sys.exit(2)
 
 
 if __name__ == "__main__":
