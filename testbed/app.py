@@ -10,16 +10,16 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.static_files import create_static_files_router
-from litestar.types import Message, Scope
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from testbed.accounts import controllers as accounts_controllers
 from testbed.auth import PrincipalMiddleware
 from testbed.catalog import controllers as catalog_controllers
-from testbed.errors import TestbedError, handle_error
+from testbed.errors import NotFound, TestbedError, handle_error
 from testbed.home import HomeController
 from testbed.sessions import DatabaseSessionStore, SessionConfig
 from testbed.settings import ROOT, Settings
-from testbed.tables import Organization
+from testbed.tables import MAX_ID, Organization
 from testbed.web import template_config
 
 SESSION_MAX_AGE_SECONDS = 14 * 24 * 3600
@@ -71,6 +71,18 @@ async def add_security_headers(message: Message, scope: Scope) -> None:
         headers[name] = value
 
 
+def refuse_impossible_ids(app: ASGIApp) -> ASGIApp:
+    """Answer 404 for an id in the path that no row can have, before any guard queries it."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        for value in (scope.get("path_params") or {}).values():
+            if isinstance(value, int) and not 1 <= value <= MAX_ID:
+                raise NotFound("There is nothing at this address.")
+        await app(scope, receive, send)
+
+    return middleware
+
+
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     session_store = DatabaseSessionStore()
@@ -100,6 +112,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ),
         ],
         middleware=[
+            refuse_impossible_ids,
             session_config.middleware,
             DefineMiddleware(PrincipalMiddleware, exclude=["^/static/"]),
         ],

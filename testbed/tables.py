@@ -24,6 +24,10 @@ from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.columns.indexes import IndexMethod
 from piccolo.table import Table
 
+# Primary keys are Piccolo's Serial: a PostgreSQL `integer`, so no row has a larger id. A larger
+# number in a request names nothing (and would overflow the driver's parameter).
+MAX_ID = 2**31 - 1
+
 # --- organizations and people -------------------------------------------------------------
 
 

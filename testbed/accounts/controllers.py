@@ -29,6 +29,7 @@ from testbed.accounts.schemas import (
 from testbed.auth import network_admin, require_principal, signed_in
 from testbed.errors import Forbidden, InvalidInput, NotFound, TestbedError
 from testbed.sessions import RENEW_SESSION_ID
+from testbed.tables import MAX_ID
 from testbed.web import form_page
 
 Form = URLEncodedBody[dict[str, str]]
@@ -516,7 +517,7 @@ class AdminApiController(Controller):
         offset: FromQuery[int] = 0,
     ) -> list[AuditEventOut]:
         rows = await services.audit_events(
-            action=action, limit=max(1, min(limit, 1000)), offset=max(0, offset)
+            action=action, limit=max(1, min(limit, 1000)), offset=max(0, min(offset, MAX_ID))
         )
         return [AuditEventOut(**row) for row in rows]
 

@@ -25,7 +25,15 @@ from testbed import audit, vocabulary
 from testbed.access import SITE_STATUSES, PilotAccess, pilot_access, visible_pilots_where
 from testbed.auth import Principal
 from testbed.errors import Conflict, Forbidden, InvalidInput, NotFound
-from testbed.tables import DistrictProfile, Enrollment, Need, Organization, Pilot, Product
+from testbed.tables import (
+    MAX_ID,
+    DistrictProfile,
+    Enrollment,
+    Need,
+    Organization,
+    Pilot,
+    Product,
+)
 
 DEFAULT_PER_PAGE = 25
 MAX_PER_PAGE = 100
@@ -237,7 +245,7 @@ def parse_filters(
 def _positive_id(reader: InputReader, values: Mapping[str, Any], name: str) -> int | None:
     if name not in values:
         return None
-    return reader.number(name, f"the {name} id", minimum=1, maximum=2**53, whole=True)
+    return reader.number(name, f"the {name} id", minimum=1, maximum=MAX_ID, whole=True)
 
 
 @dataclass(frozen=True)
@@ -304,7 +312,7 @@ async def _page(
     page: int,
 ) -> Page:
     """Two queries whatever the page size: the count and the page itself."""
-    page = max(1, page)
+    page = max(1, min(page, MAX_ID))  # a bounded page keeps the offset within 64 bits
     count_query = table.count()
     select = table.select(*columns).order_by(*order)
     if where:
@@ -860,7 +868,7 @@ def _read_pilot(reader: InputReader) -> dict[Column, Any]:
 async def create_pilot(principal: Principal, values: Mapping[str, Any]) -> int:
     """A new call, as a draft, for a product of one of the principal's verified vendors."""
     reader = InputReader(values)
-    product_id = reader.number("product", "the product", minimum=1, maximum=2**53, whole=True)
+    product_id = reader.number("product", "the product", minimum=1, maximum=MAX_ID, whole=True)
     pilot = _read_pilot(reader)
     if product_id is not None:
         product = await Product.select(Product.vendor).where(Product.id == product_id).first()
