@@ -644,3 +644,61 @@ def test_the_design_link_partial_points_at_the_design_pages():
     text = environment.get_template("designs/_pilot_design_link.html.j2").render(pilot_id=7)
     assert 'href="/pilots/7/design"' in text and 'href="/pilots/7/randomization"' in text
     assert json.loads(json.dumps(DOCUMENT)) == DOCUMENT
+
+
+def test_in_the_demo_network_a_design_is_written_powered_registered_amended_and_verified(
+    client, call
+):
+    from testbed.demo import DEMO_PASSWORD, load_demo
+    from testbed.demo.generate import NETWORK_ADMIN_EMAIL
+    from testbed.designs.document import form_from_document
+    from testbed.tables import Assignment, DesignVersion
+
+    call(load_demo)
+    response = post_form(
+        client, "/login", {"email": NETWORK_ADMIN_EMAIL, "password": DEMO_PASSWORD}
+    )
+    assert response.status_code in (302, 303)
+
+    async def demo_rows():
+        drafts = await DesignVersion.select(DesignVersion.pilot).where(
+            DesignVersion.registered_at.is_null()
+        )
+        amended = await DesignVersion.select(DesignVersion.pilot).where(DesignVersion.version == 2)
+        randomized = await Assignment.select(Assignment.pilot, Assignment.site).first()
+        return drafts[0]["pilot"], amended[0]["pilot"], randomized
+
+    draft_pilot, amended_pilot, randomized = call(demo_rows)
+
+    # The demo's own registrations verify, their diff shows, their draws re-run identically.
+    for version in (1, 2):
+        page = client.get(f"/pilots/{amended_pilot}/design/versions/{version}")
+        assert page.status_code == 200 and "They match" in page.text
+    assert client.get(f"/api/v1/pilots/{amended_pilot}/design/diff").json()["changes"]
+    verify = client.get(f"/pilots/{randomized['pilot']}/randomization/{randomized['site']}/verify")
+    assert verify.status_code == 200 and "Identical" in verify.text
+
+    # A draft is edited, powered, registered, amended and registered again.
+    draft = api_design(client, draft_pilot)["draft"]
+    form = form_from_document(draft["document"])
+    form.update(version=str(draft["version"]), minimum_meaningful_effect="0.25")
+    assert post_form(client, f"/pilots/{draft_pilot}/design/edit", form).status_code in (302, 303)
+    assert (
+        "smallest effect this pilot can reliably detect"
+        in client.get(f"/pilots/{draft_pilot}/design").text
+    )
+    registered = post_form(client, f"/pilots/{draft_pilot}/design/register", {"version": "1"})
+    assert registered.status_code in (302, 303)
+    reason = "A second site joined before any data were collected."
+    post_form(client, f"/pilots/{draft_pilot}/design/amend", {"amendment_reason": reason})
+    amendment = api_design(client, draft_pilot)["draft"]["document"]
+    form = form_from_document(amendment)
+    form.update(
+        version="2", amendment_reason=reason, planned_sites=str(amendment["planned_sites"] + 1)
+    )
+    assert post_form(client, f"/pilots/{draft_pilot}/design/edit", form).status_code in (302, 303)
+    post_form(client, f"/pilots/{draft_pilot}/design/register", {"version": "2"})
+    page = client.get(f"/pilots/{draft_pilot}/design/versions/2")
+    assert "They match" in page.text and reason in page.text
+    changes = client.get(f"/api/v1/pilots/{draft_pilot}/design/diff?from=1&to=2").json()
+    assert any(change["path"] == "planned_sites" for change in changes["changes"])
