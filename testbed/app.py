@@ -40,7 +40,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
         httponly=True,
         samesite="lax",
         secure=settings.secure_cookies,
-        renew_on_access=True,
     )
 
     async def open_database() -> None:

@@ -15,7 +15,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from testbed import vocabulary
 from testbed.access import pilot_access, pilot_manager
-from testbed.auth import current_principal, member_of, require_principal
+from testbed.auth import Principal, current_principal, member_of, require_principal
 from testbed.catalog import services
 from testbed.catalog.schemas import (
     DistrictDetail,
@@ -204,7 +204,7 @@ def _profile_form_values(district: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
-async def _open_needs(principal, district_id: int) -> list[dict[str, Any]]:
+async def _open_needs(principal: Principal | None, district_id: int) -> list[dict[str, Any]]:
     filters = ListFilters(district=district_id, status="open", per_page=services.MAX_PER_PAGE)
     return (await services.list_needs(principal, filters, 1)).items
 
@@ -581,7 +581,7 @@ def _page_of(result: Page, page_type: type, item_type: type) -> Any:
     )
 
 
-async def _district_detail(principal, district_id: int) -> DistrictDetail:
+async def _district_detail(principal: Principal | None, district_id: int) -> DistrictDetail:
     district = await services.get_district(principal, district_id)
     return msgspec.convert(
         {**district, "open_needs": await _open_needs(principal, district_id)},
@@ -590,7 +590,7 @@ async def _district_detail(principal, district_id: int) -> DistrictDetail:
     )
 
 
-async def _pilot_detail(principal, pilot_id: int) -> PilotDetail:
+async def _pilot_detail(principal: Principal | None, pilot_id: int) -> PilotDetail:
     pilot, access = await services.get_pilot(principal, pilot_id)
     return msgspec.convert({**pilot, "next_statuses": services.next_statuses(access)}, PilotDetail)
 

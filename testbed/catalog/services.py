@@ -311,8 +311,10 @@ async def _page(
         condition = reduce(and_, where)
         count_query = count_query.where(condition)
         select = select.where(condition)
-    total = await count_query
-    rows = await select.limit(filters.per_page).offset((page - 1) * filters.per_page)
+    # One transaction: the count and the page see the same rows (and share a connection).
+    async with table._meta.db.transaction():
+        total = await count_query
+        rows = await select.limit(filters.per_page).offset((page - 1) * filters.per_page)
     return Page(items=rows, total=total, page=page, per_page=filters.per_page, filters=filters)
 
 
@@ -461,12 +463,14 @@ async def save_district_profile(
         ),
         DistrictProfile.updated_at: datetime.now(UTC),
     }
-    reader.raise_problems()
-    if await DistrictProfile.exists().where(
+    lea_id_is_valid = "nces_lea_id" not in {error["field"] for error in reader.errors}
+    if lea_id_is_valid and await DistrictProfile.exists().where(
         (DistrictProfile.nces_lea_id == lea_id) & (DistrictProfile.organization != district_id)
     ):
         reader.problem("nces_lea_id", "Another district in the network already has this id.")
-        reader.raise_problems(Conflict)
+        # A taken id alone is a conflict with another district, not a typing mistake.
+        reader.raise_problems(Conflict if len(reader.errors) == 1 else InvalidInput)
+    reader.raise_problems()
     async with DistrictProfile._meta.db.transaction():
         await Organization.update({Organization.state: state}).where(Organization.id == district_id)
         existing = await DistrictProfile.exists().where(DistrictProfile.organization == district_id)

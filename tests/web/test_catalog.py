@@ -154,6 +154,13 @@ def test_a_taken_lea_id_is_a_conflict_on_its_field(client, people, call):
         response = post_form(client, f"/districts/{other}/profile", PROFILE_FORM)
         assert response.status_code == 409
         assert "already has this id" in _field_error(response.text, "nces_lea_id")
+        # With other mistakes, the taken id is listed among them.
+        response = post_form(
+            client, f"/districts/{other}/profile", {**PROFILE_FORM, "el_share": "x"}
+        )
+        assert response.status_code == 422
+        assert "already has this id" in _field_error(response.text, "nces_lea_id")
+        assert _field_error(response.text, "el_share")
 
 
 def test_profile_api_takes_fractions_and_lists_every_problem(client, people, call):
