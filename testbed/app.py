@@ -15,6 +15,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from testbed.accounts import controllers as accounts_controllers
 from testbed.auth import PrincipalMiddleware
 from testbed.catalog import controllers as catalog_controllers
+from testbed.designs import controllers as designs_controllers
 from testbed.errors import NotFound, TestbedError, handle_error
 from testbed.home import HomeController
 from testbed.sessions import DatabaseSessionStore, SessionConfig
@@ -49,6 +50,7 @@ ROUTE_HANDLERS = [
     HomeController,
     *accounts_controllers.ROUTE_HANDLERS,
     *catalog_controllers.ROUTE_HANDLERS,
+    *designs_controllers.ROUTE_HANDLERS,
 ]
 
 
@@ -92,7 +94,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
         httponly=True,
         samesite="lax",
         secure=settings.secure_cookies,
-        renew_on_access=True,
     )
 
     async def open_database() -> None:
