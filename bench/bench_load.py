@@ -1,0 +1,196 @@
+"""Benchmark: requests per second and latency under load, against a bare Litestar handler.
+
+Loads the demo network (scale 1) into a temporary data directory, or into the PostgreSQL
+database given with --database-url (replaced with `demo --reset`), then for each number of
+workers serves Testbed with `testbed serve --workers N` and the constant handler of
+bench/bare_app.py with uvicorn and the same N workers, each on a free port of 127.0.0.1, and
+drives every page with wrk for a fixed time (bounded: it stops by itself). The load generator
+runs on the same machine and shares its CPUs, as the bare handler's figures do too.
+
+Run: .venv/bin/python bench/bench_load.py [--database-url postgresql://...] [--workers 1 4]
+     [--seconds 10] [--connections 32]      (needs wrk: apt-get install wrk)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+HOST = "127.0.0.1"  # the load never leaves this machine
+PAGES = (
+    ("home page", "/"),
+    ("list page", "/pilots"),
+    ("list API", "/api/v1/products"),
+)
+UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
+
+
+@dataclass(frozen=True)
+class Result:
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def _serving(command: list[str], env: dict[str, str], port: int) -> Iterator[str]:
+    server = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    base = f"http://{HOST}:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(base + "/", timeout=2)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise RuntimeError(f"{command} did not start") from None
+                time.sleep(0.3)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def _milliseconds(text: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()
+    return float(number) * UNITS[unit]
+
+
+def _wrk(url: str, seconds: int, connections: int) -> Result:
+    wrk = shutil.which("wrk")
+    output = subprocess.run(
+        [wrk, "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", url],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+        check=True,
+    ).stdout
+    percentiles = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", output, re.MULTILINE))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    socket_errors = re.search(r"Socket errors: .*", output)
+    if socket_errors:
+        print("   ", socket_errors.group(0), file=sys.stderr)
+    return Result(
+        requests_per_second=float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
+        p50_ms=_milliseconds(percentiles["50"]),
+        p99_ms=_milliseconds(percentiles["99"]),
+        errors=int(errors.group(1)) if errors else 0,
+    )
+
+
+def _environment(database_url: str | None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "TESTBED_DEBUG"}}
+    env["TESTBED_DATA_DIR"] = tempfile.mkdtemp(prefix="testbed-load-")
+    env["PICCOLO_CONF"] = "testbed.piccolo_conf"
+    env["PYTHONPATH"] = str(ROOT)
+    if database_url:
+        env["DATABASE_URL"] = database_url
+    return env
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database-url", help="PostgreSQL database to use (replaced)")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 4])
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=32)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed (Debian: apt-get install wrk)")
+
+    env = _environment(args.database_url)
+    python = sys.executable
+    loaded = subprocess.run(
+        [python, "-m", "testbed.cli", "demo", "--reset"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    print(loaded.stdout.split(":")[0])
+    backend = "PostgreSQL" if args.database_url else "SQLite"
+    print(
+        f"{backend}; {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+        f"wrk -t2 -c{args.connections} -d{args.seconds}s, load average "
+        f"{os.getloadavg()[0]:.1f} at the start"
+    )
+    print("| workers | page | requests/s | p50 ms | p99 ms | errors | × bare req/s | × bare p99 |")
+    print("|---:|---|---:|---:|---:|---:|---:|---:|")
+    for workers in args.workers:
+        port = _free_port()
+        bare_command = [
+            python,
+            "-m",
+            "uvicorn",
+            "bare_app:app",
+            "--app-dir",
+            str(ROOT / "bench"),
+            "--host",
+            HOST,
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--no-access-log",
+        ]
+        with _serving(bare_command, env, port) as base:
+            bare = _wrk(base + "/", args.seconds, args.connections)
+        print(
+            f"| {workers} | bare handler | {bare.requests_per_second:,.0f} | {bare.p50_ms:.1f} "
+            f"| {bare.p99_ms:.1f} | {bare.errors} | 1 | 1 |",
+            flush=True,
+        )
+        port = _free_port()
+        testbed_command = [
+            python,
+            "-m",
+            "testbed.cli",
+            "serve",
+            "--host",
+            HOST,
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+        ]
+        with _serving(testbed_command, env, port) as base:
+            for label, path in PAGES:
+                result = _wrk(base + path, args.seconds, args.connections)
+                print(
+                    f"| {workers} | {label} `{path}` | {result.requests_per_second:,.0f} "
+                    f"| {result.p50_ms:.1f} | {result.p99_ms:.1f} | {result.errors} "
+                    f"| {result.requests_per_second / bare.requests_per_second:.3f} "
+                    f"| {result.p99_ms / bare.p99_ms:.0f} |",
+                    flush=True,
+                )
+    print("findings page: not measured (the findings pages have not landed)")
+
+
+if __name__ == "__main__":
+    main()
