@@ -90,7 +90,9 @@ def _wrk(url: str, seconds: int, connections: int) -> Result:
         timeout=seconds + 60,
         check=True,
     ).stdout
-    percentiles = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", output, re.MULTILINE))
+    percentiles = dict(re.findall(r"^\s+(50|99)(?:\.0+)?%\s+([\d.]+(?:us|ms|s))", output, re.M))
+    if set(percentiles) != {"50", "99"}:
+        raise RuntimeError(f"wrk's output has no latency distribution:\n{output}")
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     socket_errors = re.search(r"Socket errors: .*", output)
     if socket_errors:
