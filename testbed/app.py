@@ -17,11 +17,16 @@ from testbed.home import HomeController
 from testbed.sessions import DatabaseSessionStore, SessionConfig
 from testbed.settings import ROOT, Settings
 from testbed.tables import Organization
+from testbed.uploads import controllers as uploads_controllers
 from testbed.web import template_config
 
 SESSION_MAX_AGE_SECONDS = 14 * 24 * 3600
 
-ROUTE_HANDLERS = [HomeController, *accounts_controllers.ROUTE_HANDLERS]
+ROUTE_HANDLERS = [
+    HomeController,
+    *accounts_controllers.ROUTE_HANDLERS,
+    *uploads_controllers.ROUTE_HANDLERS,
+]
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
