@@ -479,8 +479,9 @@ def validate_students(
         raise _rejected(None, None, "The file is empty.") from None
     required, optional = rules.student_columns()
     header = _check_header(header_cells, required, optional, problems)
-    if header.identifiers:
-        # Refused for privacy: the rows are not read, so none of their cells reach a message.
+    if header.identifiers or not header.positions.keys() >= set(required):
+        # Refused for privacy (the rows are not read, so none of their cells reach a message),
+        # or rows that cannot be checked until the header has its required columns.
         problems.raise_if_any()
     present = header.positions
     arms = {arm: arm for arm in rules.arms}

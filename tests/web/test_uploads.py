@@ -70,7 +70,7 @@ def stored(call) -> dict:
     return call(_table_rows)
 
 
-# --- the journey: upload, fix, re-upload ---------------------------------------------------------
+# --- the journey: upload, fix, re-upload ----------------------------------------------------------
 
 
 def test_coordinator_uploads_a_good_file_and_sees_attrition(client, call, people):
@@ -322,7 +322,7 @@ def test_a_killed_import_leaves_no_trace_and_the_previous_version_current(
     assert after["datasets"][0]["is_current"] is True
 
 
-# --- aggregates -------------------------------------------------------------------------------------
+# --- aggregates -----------------------------------------------------------------------------------
 
 AGGREGATES = (
     "arm,outcome,randomized,n,mean,sd,successes\n"
@@ -357,7 +357,7 @@ def test_bad_aggregates_are_refused_with_their_rows(client, call, people):
     assert stored(call)["datasets"] == []
 
 
-# --- attrition and suppression on the data page -------------------------------------------------
+# --- attrition and suppression on the data page ---------------------------------------------------
 
 
 def test_attrition_on_the_data_page_equals_wwc_attrition(client, call, people):
@@ -399,7 +399,7 @@ def test_small_cells_are_suppressed_for_a_vendor_but_not_for_the_district(client
         assert "student_key" not in page.text.split("Missing values")[-1]
 
 
-# --- template, format page, API -----------------------------------------------------------------
+# --- template, format page, API -------------------------------------------------------------------
 
 
 def test_template_csv_has_the_designs_exact_header(client, people):
@@ -491,7 +491,7 @@ async def _sleep():
     await asyncio.sleep(0.05)
 
 
-# --- who may do what ----------------------------------------------------------------------------
+# --- who may do what ------------------------------------------------------------------------------
 
 
 def test_upload_before_registration_is_a_conflict(client, call, people):
