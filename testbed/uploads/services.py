@@ -53,6 +53,7 @@ from testbed.uploads.validation import (
     UploadRules,
     validate_aggregates,
     validate_students,
+    without_cycle_collection,
 )
 
 ACCEPTING_STATUSES = ("active", "analysis")
@@ -416,17 +417,22 @@ async def import_students(
     """Store a validated student-level file as the site's new current version, all or nothing."""
     async with _SiteLock(request.access.pilot_id, request.site_id):
         dataset_id = await _new_version(request, "students", len(students))
-        for start in range(0, len(students), IMPORT_CHUNK_ROWS):
-            stop = min(start + IMPORT_CHUNK_ROWS, len(students))
-            await bulk_insert(
-                Observation,
-                observation_rows(dataset_id, students, start, stop),
-                columns=OBSERVATION_COLUMNS,
-            )
-            if job_id is not None:
-                _import_progress[job_id] = stop
+        with without_cycle_collection():
+            await _insert_observations(dataset_id, students, job_id)
         await _audit_upload(request, dataset_id, "students", len(students))
     return dataset_id
+
+
+async def _insert_observations(dataset_id: int, students: StudentData, job_id: int | None) -> None:
+    for start in range(0, len(students), IMPORT_CHUNK_ROWS):
+        stop = min(start + IMPORT_CHUNK_ROWS, len(students))
+        await bulk_insert(
+            Observation,
+            observation_rows(dataset_id, students, start, stop),
+            columns=OBSERVATION_COLUMNS,
+        )
+        if job_id is not None:
+            _import_progress[job_id] = stop
 
 
 def _nullable(values: np.ndarray) -> list[float | None]:

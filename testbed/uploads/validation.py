@@ -14,11 +14,13 @@ district's keys never outlive their chunk and no message ever repeats one.
 from __future__ import annotations
 
 import csv
+import gc
 import io
 import math
 import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import repeat
 from typing import Any, NamedTuple
@@ -227,6 +229,23 @@ def _problem_order(problem: Problem) -> tuple[int, int]:
 
 def _rejected(row: int | None, column: str | None, message: str) -> UploadRejected:
     return UploadRejected([Problem(row, column, message)], 1)
+
+
+@contextmanager
+def without_cycle_collection() -> Iterator[None]:
+    """Pause Python's cycle collector while a million rows are read or written.
+
+    Every parsed row is a new list, and the collector would traverse the chunks and result
+    columns held meanwhile over and over (a third of the checking time on a million rows);
+    nothing made here forms reference cycles, so plain reference counting frees it all.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 # --- bytes to rows ---------------------------------------------------------------------------
@@ -470,6 +489,16 @@ def validate_students(
     progress: Callable[[int], None] | None = None,
 ) -> StudentData:
     """The file's rows, checked and with keys pseudonymized; or UploadRejected."""
+    with without_cycle_collection():
+        return _validate_students(data, rules, pseudonymize, progress)
+
+
+def _validate_students(
+    data: bytes,
+    rules: UploadRules,
+    pseudonymize: Pseudonymizer,
+    progress: Callable[[int], None] | None,
+) -> StudentData:
     check_bytes(data, rules.max_bytes)
     records = _records(data)
     problems = _Problems()
@@ -758,15 +787,11 @@ def _aggregate_row(
     count_before = problems.count
     arm = cell.get("arm", "").lower()
     if arm not in rules.arms:
-        problems.add(
-            row, "arm", f"Not an arm of this design ({', '.join(rules.arms)})."
-        )
+        problems.add(row, "arm", f"Not an arm of this design ({', '.join(rules.arms)}).")
     name = cell.get("outcome", "").lower()
     outcome = kinds.get(name)
     if outcome is None:
-        problems.add(
-            row, "outcome", f"Not an outcome of this design ({', '.join(kinds)})."
-        )
+        problems.add(row, "outcome", f"Not an outcome of this design ({', '.join(kinds)}).")
     randomized = _whole(cell.get("randomized", ""), row, "randomized", problems, required=True)
     n = _whole(cell.get("n", ""), row, "n", problems, required=True)
     mean = _real(cell.get("mean", ""), row, "mean", problems)
