@@ -33,21 +33,41 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 COLUMNS = (
-    "student_key", "arm", "cluster", "frl", "el", "swd", "baseline",
-    "math_scale_score", "met_benchmark", "dosage",
-)  # fmt: skip
+    "student_key",
+    "arm",
+    "cluster",
+    "frl",
+    "el",
+    "swd",
+    "baseline",
+    "math_scale_score",
+    "met_benchmark",
+    "dosage",
+)
 DESIGN = {
     "design_type": "cluster_rct",
     "unit_of_assignment": "classroom",
     "arms": ["treatment", "control"],
     "outcomes": [
-        {"name": "math_scale_score", "label": "Spring math", "kind": "continuous",
-         "primary": True, "min": 100, "max": 300},
-        {"name": "met_benchmark", "label": "Met the benchmark", "kind": "binary",
-         "primary": False, "min": 0, "max": 1},
+        {
+            "name": "math_scale_score",
+            "label": "Spring math",
+            "kind": "continuous",
+            "primary": True,
+            "min": 100,
+            "max": 300,
+        },
+        {
+            "name": "met_benchmark",
+            "label": "Met the benchmark",
+            "kind": "binary",
+            "primary": False,
+            "min": 0,
+            "max": 1,
+        },
     ],
     "baseline_measure": "fall_math_scale_score",
-}  # fmt: skip
+}
 
 
 def write_csv(path: Path, rows: int, seed: int = 2026) -> None:
@@ -56,7 +76,8 @@ def write_csv(path: Path, rows: int, seed: int = 2026) -> None:
     room = np.arange(rows) // 25
     treated = (room % 2).astype(bool)
     baseline = np.round(rng.normal(200, 20, rows), 1)
-    score = np.clip(np.round(30 + 0.85 * baseline + 4 * treated + rng.normal(0, 12, rows), 1), 100, 300)
+    score = 30 + 0.85 * baseline + 4 * treated + rng.normal(0, 12, rows)
+    score = np.clip(np.round(score, 1), 100, 300)
     missing = rng.random(rows) < 0.08
     flags = rng.random((rows, 3)) < (0.45, 0.12, 0.13)
     dosage = np.maximum(0, np.round(rng.normal(400, 120, rows)))
@@ -127,20 +148,66 @@ async def _seed() -> tuple:
     from testbed.auth import load_principal
     from testbed.migrate import apply_migrations
     from testbed.tables import (
-        DesignVersion, Enrollment, Membership, Organization, Pilot, Product, User,
-    )  # fmt: skip
+        DesignVersion,
+        Enrollment,
+        Membership,
+        Organization,
+        Pilot,
+        Product,
+        User,
+    )
 
     await apply_migrations()
-    site = (await Organization.insert(Organization(kind="district", name="D", slug="d", verified=True)))[0]["id"]
-    vendor = (await Organization.insert(Organization(kind="vendor", name="V", slug="v", verified=True)))[0]["id"]
-    user = (await User.insert(User(email="u@d.example", name="U", password_hash="-")))[0]["id"]
+    site = (
+        await Organization.insert(Organization(kind="district", name="D", slug="d", verified=True))
+    )[0]["id"]
+    vendor = (
+        await Organization.insert(Organization(kind="vendor", name="V", slug="v", verified=True))
+    )[0]["id"]
+    no_password = "-"  # noqa: S105 (the uploader never signs in)
+    user = (await User.insert(User(email="u@d.example", name="U", password_hash=no_password)))[0][
+        "id"
+    ]
     await Membership.insert(Membership(user=user, organization=site))
-    product = (await Product.insert(Product(vendor=vendor, name="P", description="", grade_bands=[], subjects=[], pillars=[], platforms=[])))[0]["id"]
-    pilot = (await Pilot.insert(Pilot(product=product, title="T", research_question="?", grades=[], subjects=[], pillars=[], sites_wanted=1, students_per_site=1, weeks=1, status="active")))[0]["id"]
-    await Enrollment.insert(Enrollment(pilot=pilot, district=site, status="site", capacity_students=1, grades=[]))
-    await DesignVersion.insert(DesignVersion(pilot=pilot, version=1, document=DESIGN, registered_at=datetime.now(UTC)))
-    access = PilotAccess(pilot_id=pilot, status="active", vendor_id=vendor, site_district_ids=frozenset({site}))
-    return await load_principal(user), access, site  # fmt: skip
+    product = (
+        await Product.insert(
+            Product(
+                vendor=vendor,
+                name="P",
+                description="",
+                grade_bands=[],
+                subjects=[],
+                pillars=[],
+                platforms=[],
+            )
+        )
+    )[0]["id"]
+    pilot = (
+        await Pilot.insert(
+            Pilot(
+                product=product,
+                title="T",
+                research_question="?",
+                grades=[],
+                subjects=[],
+                pillars=[],
+                sites_wanted=1,
+                students_per_site=1,
+                weeks=1,
+                status="active",
+            )
+        )
+    )[0]["id"]
+    await Enrollment.insert(
+        Enrollment(pilot=pilot, district=site, status="site", capacity_students=1, grades=[])
+    )
+    await DesignVersion.insert(
+        DesignVersion(pilot=pilot, version=1, document=DESIGN, registered_at=datetime.now(UTC))
+    )
+    access = PilotAccess(
+        pilot_id=pilot, status="active", vendor_id=vendor, site_district_ids=frozenset({site})
+    )
+    return await load_principal(user), access, site
 
 
 async def _testbed_import(csv_path: Path) -> dict:
@@ -184,9 +251,22 @@ def run_stage(stage: str, csv_path: Path, workdir: Path, url: str | None) -> dic
 
 def _in_subprocess(stage: str, csv_path: Path, workdir: Path, env: dict) -> dict:
     output = subprocess.run(
-        [sys.executable, __file__, "--stage", stage, "--csv", str(csv_path), "--workdir", str(workdir)],
-        env=env, cwd=ROOT, capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            __file__,
+            "--stage",
+            stage,
+            "--csv",
+            str(csv_path),
+            "--workdir",
+            str(workdir),
+        ],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(output.stdout.strip().splitlines()[-1])
 
 
@@ -213,30 +293,39 @@ def main() -> None:
     parser.add_argument("--workdir")
     args = parser.parse_args()
     if args.stage:
-        result = run_stage(args.stage, Path(args.csv), Path(args.workdir), os.environ.get("BENCH_PG"))
+        result = run_stage(
+            args.stage, Path(args.csv), Path(args.workdir), os.environ.get("BENCH_PG")
+        )
         print(json.dumps(result))
         return
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-import-"))
     csv_path = workdir / "outcomes.csv"
     write_csv(csv_path, args.rows)
-    print(f"{args.rows:,} rows, {csv_path.stat().st_size / 1e6:.1f} MB; load average "
-          f"{os.getloadavg()[0]:.2f}")  # fmt: skip
+    print(
+        f"{args.rows:,} rows, {csv_path.stat().st_size / 1e6:.1f} MB; load average "
+        f"{os.getloadavg()[0]:.2f}"
+    )
     base_env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    base_env["TESTBED_SECRET_KEY"] = "bench-secret"
+    base_env["TESTBED_SECRET_KEY"] = "bench-secret"  # noqa: S105 (a throwaway data directory)
     base_env["PICCOLO_CONF"] = "testbed.piccolo_conf"
     base_env["PYTHONPATH"] = str(ROOT)
 
-    runs = [("SQLite", "minimal_sqlite", {**base_env, "TESTBED_DATA_DIR": str(workdir / "m")}),
-            ("SQLite", "testbed", {**base_env, "TESTBED_DATA_DIR": str(workdir / "t")})]  # fmt: skip
+    runs = [
+        ("SQLite", "minimal_sqlite", {**base_env, "TESTBED_DATA_DIR": str(workdir / "m")}),
+        ("SQLite", "testbed", {**base_env, "TESTBED_DATA_DIR": str(workdir / "t")}),
+    ]
     if not args.no_postgres:
         minimal_url = _fresh_postgres_database(args.postgres, "bench_import_minimal")
         testbed_url = _fresh_postgres_database(args.postgres, "bench_import_testbed")
         runs += [
             ("PostgreSQL", "minimal_postgres", {**base_env, "BENCH_PG": minimal_url}),
-            ("PostgreSQL", "testbed", {**base_env, "DATABASE_URL": testbed_url,
-                                       "TESTBED_DATA_DIR": str(workdir / "p")}),
-        ]  # fmt: skip
+            (
+                "PostgreSQL",
+                "testbed",
+                {**base_env, "DATABASE_URL": testbed_url, "TESTBED_DATA_DIR": str(workdir / "p")},
+            ),
+        ]
     results: dict[tuple[str, str], dict] = {}
     for backend, stage, env in runs:
         results[backend, stage] = result = _in_subprocess(stage, csv_path, workdir, env)
@@ -247,13 +336,17 @@ def main() -> None:
             if stage == "testbed"
             else ""
         )
-        print(f"{backend:10} {stage:17} {result['seconds']:6.2f} s wall, {result['cpu']:6.2f} s "
-              f"CPU, peak {result['peak_mb']:6.0f} MB{extra}")  # fmt: skip
+        print(
+            f"{backend:10} {stage:17} {result['seconds']:6.2f} s wall, {result['cpu']:6.2f} s "
+            f"CPU, peak {result['peak_mb']:6.0f} MB{extra}"
+        )
     for backend, minimal in (("SQLite", "minimal_sqlite"), ("PostgreSQL", "minimal_postgres")):
         if (backend, minimal) in results:
             ours, bare = results[backend, "testbed"], results[backend, minimal]
-            print(f"{backend}: Testbed / minimal = {ours['seconds'] / bare['seconds']:.2f}x wall, "
-                  f"{ours['cpu'] / bare['cpu']:.2f}x CPU")  # fmt: skip
+            print(
+                f"{backend}: Testbed / minimal = {ours['seconds'] / bare['seconds']:.2f}x wall, "
+                f"{ours['cpu'] / bare['cpu']:.2f}x CPU"
+            )
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from markupsafe import Markup
 
 from testbed.access import pilot_access
 from testbed.auth import current_principal, member_of, require_principal
+from testbed.catalog.controllers import pilot_viewer  # whoever may see the pilot; others 404
 from testbed.errors import InvalidInput, NotFound, TestbedError
 from testbed.settings import ROOT, Settings
 from testbed.uploads import services
@@ -53,11 +54,6 @@ async def site_uploader(connection: ASGIConnection, _: BaseRouteHandler) -> None
     access = await pilot_access(principal, pilot_id)
     await services.require_site(pilot_id, site_id)
     services.require_upload_permission(principal, access, site_id)
-
-
-async def pilot_viewer(connection: ASGIConnection, _: BaseRouteHandler) -> None:
-    """Whoever may see the pilot (published pilots: everyone); others get 404."""
-    await pilot_access(current_principal(connection), int(connection.path_params["pilot_id"]))
 
 
 async def upload_job_viewer(connection: ASGIConnection, _: BaseRouteHandler) -> None:

@@ -78,6 +78,7 @@ class People:
     active_pilot: int
     open_pilot: int
     published_pilot: int
+    need: int
 
 
 EMAILS = {
@@ -93,8 +94,10 @@ EMAILS = {
 async def seed_people() -> People:
     from testbed.tables import (
         DesignVersion,
+        DistrictProfile,
         Enrollment,
         Membership,
+        Need,
         Organization,
         Pilot,
         PilotRole,
@@ -176,6 +179,31 @@ async def seed_people() -> People:
             sha256="0" * 64,
         )
     )
+    await DistrictProfile.insert(
+        DistrictProfile(
+            organization=district,
+            nces_lea_id="4199901",
+            locale="rural",
+            enrollment=1800,
+            frl_share=0.52,
+            el_share=0.08,
+            swd_share=0.14,
+            grades_served=["K", "G01", "G02", "G03", "G04", "G05"],
+            device_ratio=1.0,
+            platforms=["chromebook", "google_classroom"],
+            signed_ndpa=True,
+        )
+    )
+    need = await Need.insert(
+        Need(
+            district=district,
+            title="Grade 4 fractions",
+            statement="Too many fourth graders end the year unable to compare fractions.",
+            pillars=[2],
+            grade_band="g35",
+            subject="math",
+        )
+    )
     return People(
         **people,
         district=district,
@@ -188,6 +216,7 @@ async def seed_people() -> People:
         active_pilot=active,
         open_pilot=open_,
         published_pilot=published,
+        need=need[0]["id"],
     )
 
 
