@@ -24,6 +24,7 @@ from markupsafe import Markup
 from testbed.access import pilot_access
 from testbed.auth import current_principal, member_of, require_principal
 from testbed.catalog.controllers import pilot_viewer  # whoever may see the pilot; others 404
+from testbed.designs.services import registered_design
 from testbed.errors import InvalidInput, NotFound, TestbedError
 from testbed.settings import ROOT, Settings
 from testbed.uploads import services
@@ -129,7 +130,7 @@ async def _upload_form(
     values: dict[str, Any] | None = None,
     status_code: int = 200,
 ) -> Template:
-    design = await services.registered_design(pilot_id)
+    design = await registered_design(pilot_id)
     rules = (
         services.rules_from_design(
             design["document"],

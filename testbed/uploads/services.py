@@ -29,12 +29,12 @@ from testbed import audit
 from testbed.access import SITE_STATUSES, PilotAccess
 from testbed.auth import Principal
 from testbed.bulk import bulk_insert
+from testbed.designs.services import registered_design, require_registered_design
 from testbed.errors import Conflict, Forbidden, InvalidInput, NotFound
 from testbed.settings import Settings
 from testbed.tables import (
     Assignment,
     Dataset,
-    DesignVersion,
     Enrollment,
     ImplementationLog,
     Observation,
@@ -87,24 +87,6 @@ _running: set[asyncio.Task] = set()
 
 
 # --- the design and the site -----------------------------------------------------------------
-
-
-async def registered_design(pilot_id: int) -> dict[str, Any] | None:
-    """The pilot's registered design version (the highest registered one), or None."""
-    return (
-        await DesignVersion.select(DesignVersion.id, DesignVersion.version, DesignVersion.document)
-        .where((DesignVersion.pilot == pilot_id) & DesignVersion.registered_at.is_not_null())
-        .order_by(DesignVersion.version, ascending=False)
-        .output(load_json=True)
-        .first()
-    )
-
-
-async def require_registered_design(pilot_id: int) -> dict[str, Any]:
-    design = await registered_design(pilot_id)
-    if design is None:
-        raise Conflict("Register the pilot's design before uploading data.")
-    return design
 
 
 async def pilot_sites(pilot_id: int) -> list[dict[str, Any]]:

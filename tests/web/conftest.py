@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from functools import cache
 
 import httpx
@@ -13,44 +12,6 @@ import pytest
 from litestar.testing import TestClient
 
 PASSWORD = "orchard-lantern-velvet-42"
-
-# The active pilot's registered design: a student RCT with a baseline and two outcomes.
-ACTIVE_PILOT_DESIGN = {
-    "design_type": "rct",
-    "unit_of_assignment": "student",
-    "arms": ["treatment", "control"],
-    "outcomes": [
-        {
-            "name": "math_scale_score",
-            "label": "Spring math scale score",
-            "kind": "continuous",
-            "primary": True,
-            "direction": "higher_is_better",
-            "instrument": "District interim assessment",
-            "unit": "scale score points",
-            "min": 100,
-            "max": 300,
-        },
-        {
-            "name": "met_benchmark",
-            "label": "Met the benchmark",
-            "kind": "binary",
-            "primary": False,
-            "direction": "higher_is_better",
-            "instrument": "Spring score against the benchmark",
-            "unit": "share of students",
-            "min": 0,
-            "max": 1,
-        },
-    ],
-    "baseline_measure": "fall_math_scale_score",
-    "subgroups": ["frl", "el", "swd"],
-    "minimum_meaningful_effect": 0.2,
-    "icc": 0.2,
-    "planned_sites": 2,
-    "planned_students_per_site": 100,
-    "analysis_plan": {"covariates": ["baseline"], "alpha": 0.05},
-}
 
 
 @cache
@@ -93,7 +54,6 @@ EMAILS = {
 
 async def seed_people() -> People:
     from testbed.tables import (
-        DesignVersion,
         DistrictProfile,
         Enrollment,
         Membership,
@@ -170,15 +130,6 @@ async def seed_people() -> People:
         )
     )
     await PilotRole.insert(PilotRole(pilot=active, user=people["researcher"], role="researcher"))
-    await DesignVersion.insert(
-        DesignVersion(
-            pilot=active,
-            version=1,
-            document=ACTIVE_PILOT_DESIGN,
-            registered_at=datetime.now(UTC),
-            sha256="0" * 64,
-        )
-    )
     await DistrictProfile.insert(
         DistrictProfile(
             organization=district,

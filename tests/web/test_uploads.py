@@ -7,13 +7,72 @@ from __future__ import annotations
 import csv
 import io
 import re
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import pytest
 
 from analysis.wwc import attrition
+from testbed.designs.services import registered_design as registered_design_of
 from testbed.uploads import services
 from tests.web.conftest import People, other_browser, post_form, sign_in
+
+# The active pilot's registered design: a student RCT with a baseline and two outcomes.
+ACTIVE_PILOT_DESIGN = {
+    "design_type": "rct",
+    "unit_of_assignment": "student",
+    "arms": ["treatment", "control"],
+    "outcomes": [
+        {
+            "name": "math_scale_score",
+            "label": "Spring math scale score",
+            "kind": "continuous",
+            "primary": True,
+            "direction": "higher_is_better",
+            "instrument": "District interim assessment",
+            "unit": "scale score points",
+            "min": 100,
+            "max": 300,
+        },
+        {
+            "name": "met_benchmark",
+            "label": "Met the benchmark",
+            "kind": "binary",
+            "primary": False,
+            "direction": "higher_is_better",
+            "instrument": "Spring score against the benchmark",
+            "unit": "share of students",
+            "min": 0,
+            "max": 1,
+        },
+    ],
+    "baseline_measure": "fall_math_scale_score",
+    "subgroups": ["frl", "el", "swd"],
+    "minimum_meaningful_effect": 0.2,
+    "icc": 0.2,
+    "planned_sites": 2,
+    "planned_students_per_site": 100,
+    "analysis_plan": {"covariates": ["baseline"], "alpha": 0.05},
+}
+
+
+@pytest.fixture(autouse=True)
+def registered_design(call, people: People) -> None:
+    """The active pilot's design, registered: uploads need one."""
+    from testbed.tables import DesignVersion
+
+    call(
+        lambda: DesignVersion.insert(
+            DesignVersion(
+                pilot=people.active_pilot,
+                version=1,
+                document=ACTIVE_PILOT_DESIGN,
+                registered_at=datetime.now(UTC),
+                sha256="0" * 64,
+            )
+        )
+    )
+
 
 HEADER = (
     "student_key,arm,cluster,frl,el,swd,gender,race_ethnicity,baseline,dosage,"
@@ -135,7 +194,7 @@ def test_fix_and_reupload_supersedes_the_first_version(client, call, people):
     counts = call(
         services.site_arm_counts,
         people.active_pilot,
-        call(services.registered_design, people.active_pilot),
+        call(registered_design_of, people.active_pilot),
         call(services.pilot_datasets, people.active_pilot),
     )
     site = counts[people.district]
@@ -366,7 +425,7 @@ def test_attrition_on_the_data_page_equals_wwc_attrition(client, call, people):
     counts = call(
         services.site_arm_counts,
         people.active_pilot,
-        call(services.registered_design, people.active_pilot),
+        call(registered_design_of, people.active_pilot),
         call(services.pilot_datasets, people.active_pilot),
     )[people.district]
     expected = attrition(
@@ -501,7 +560,7 @@ def test_upload_before_registration_is_a_conflict(client, call, people):
     sign_in(client, "district")
     response = upload(client, people, student_csv(3))
     assert response.status_code == 409
-    assert "Register the pilot&#39;s design before uploading data" in response.text
+    assert "register the design before uploading data" in response.text
 
 
 def test_upload_while_the_pilot_is_not_active_is_a_conflict(client, call, people):
