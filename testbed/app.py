@@ -21,6 +21,7 @@ from testbed.home import HomeController
 from testbed.sessions import DatabaseSessionStore, SessionConfig
 from testbed.settings import ROOT, Settings
 from testbed.tables import MAX_ID, Organization
+from testbed.uploads import controllers as uploads_controllers
 from testbed.web import template_config
 
 SESSION_MAX_AGE_SECONDS = 14 * 24 * 3600
@@ -51,6 +52,7 @@ ROUTE_HANDLERS = [
     *accounts_controllers.ROUTE_HANDLERS,
     *catalog_controllers.ROUTE_HANDLERS,
     *designs_controllers.ROUTE_HANDLERS,
+    *uploads_controllers.ROUTE_HANDLERS,
 ]
 
 
