@@ -14,6 +14,9 @@ from testbed.accounts import controllers as accounts_controllers
 from testbed.auth import PrincipalMiddleware
 from testbed.errors import TestbedError, handle_error
 from testbed.home import HomeController
+from testbed.matching import controllers as matching_controllers
+from testbed.notifications import controllers as notifications_controllers
+from testbed.notifications.controllers import UnreadNotificationsMiddleware
 from testbed.sessions import DatabaseSessionStore, SessionConfig
 from testbed.settings import ROOT, Settings
 from testbed.tables import Organization
@@ -21,7 +24,12 @@ from testbed.web import template_config
 
 SESSION_MAX_AGE_SECONDS = 14 * 24 * 3600
 
-ROUTE_HANDLERS = [HomeController, *accounts_controllers.ROUTE_HANDLERS]
+ROUTE_HANDLERS = [
+    HomeController,
+    *accounts_controllers.ROUTE_HANDLERS,
+    *matching_controllers.ROUTE_HANDLERS,
+    *notifications_controllers.ROUTE_HANDLERS,
+]
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -55,6 +63,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         middleware=[
             session_config.middleware,
             DefineMiddleware(PrincipalMiddleware, exclude=["^/static/"]),
+            UnreadNotificationsMiddleware(),
         ],
         stores={"sessions": session_store},
         csrf_config=CSRFConfig(

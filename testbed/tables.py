@@ -152,6 +152,48 @@ class Enrollment(Table):
     updated_at = Timestamptz(default=TimestamptzNow())
 
 
+# --- matching -------------------------------------------------------------------------------
+
+
+class MatchingRound(Table):
+    """One run of the matching optimizer: what went in, what it proposed and why."""
+
+    run_by = ForeignKey(references=User, null=True)
+    scope = Varchar(length=16)  # network | vendor
+    vendor = ForeignKey(references=Organization, null=True, default=None)
+    pilot_ids = JSON(default=[])  # the calls the round considered
+    status = Varchar(length=16)  # optimal | time_limit | empty | no_solution
+    message = Text(default="")
+    summary = JSON(default={})  # inputs: volunteers, calls, median FRL share, weights, penalty
+    proposals = JSON(default=[])  # enrollment, pilot, district, fit and the reasons in words
+    shortfalls = JSON(default=[])  # what could not be satisfied, per call, in words
+    objective = DoublePrecision(default=0.0)
+    lp_bound = DoublePrecision(null=True, default=None)
+    gap = DoublePrecision(null=True, default=None)
+    seconds = DoublePrecision(default=0.0)
+    created_at = Timestamptz(default=TimestamptzNow(), index=True)
+
+
+class FitWeight(Table):
+    """An admin's weight for one part of the fit score (the defaults live in the code)."""
+
+    part = Varchar(length=16, unique=True)
+    points = DoublePrecision()
+    updated_by = ForeignKey(references=User, null=True)
+    updated_at = Timestamptz(default=TimestamptzNow())
+
+
+class Notification(Table):
+    """An in-app message to one person (new proposal, accepted, declined, invitation)."""
+
+    user = ForeignKey(references=User, index=True)
+    kind = Varchar(length=24)
+    message = Text()
+    link = Varchar(length=300, default="")
+    created_at = Timestamptz(default=TimestamptzNow(), index=True)
+    read_at = Timestamptz(null=True, default=None)
+
+
 # --- the study ------------------------------------------------------------------------------
 
 
@@ -312,4 +354,7 @@ TABLES: list[type[Table]] = [
     AccessToken,
     Invitation,
     LoginAttempt,
+    MatchingRound,
+    FitWeight,
+    Notification,
 ]

@@ -53,8 +53,10 @@ EMAILS = {
 
 async def seed_people() -> People:
     from testbed.tables import (
+        DistrictProfile,
         Enrollment,
         Membership,
+        Need,
         Organization,
         Pilot,
         PilotRole,
@@ -89,6 +91,32 @@ async def seed_people() -> People:
         "unverified_user": await user(EMAILS["unverified"], "Una New", unverified_vendor),
         "other_vendor_user": await user(EMAILS["other_vendor"], "Otto Other", other_vendor),
     }
+    await DistrictProfile.insert(
+        DistrictProfile(
+            organization=district,
+            nces_lea_id="4199001",
+            locale="rural",
+            enrollment=5200,
+            frl_share=0.62,
+            el_share=0.12,
+            swd_share=0.14,
+            grades_served=["K", *(f"G{n:02d}" for n in range(1, 13))],
+            device_ratio=0.95,
+            platforms=["chromebook", "google_classroom"],
+            signed_ndpa=True,
+            max_concurrent_pilots=2,
+        )
+    )
+    await Need.insert(
+        Need(
+            district=district,
+            title="Fractions in grades 3-5",
+            statement="Too many fourth graders are not yet fluent with fractions.",
+            pillars=[2],
+            grade_band="g35",
+            subject="math",
+        )
+    )
     product = (
         await Product.insert(
             Product(

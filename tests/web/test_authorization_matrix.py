@@ -28,6 +28,13 @@ ALLOWED = {
     "org_member": {"vendor", "admin"},
     "org_admin": {"vendor", "admin"},
     "pilot_manager": {"vendor", "admin"},
+    # Volunteering: members of a verified district (admins do not act for a district).
+    "verified_district": {"district"},
+    "district_member": {"district"},
+    # Either side of the enrollment the path names: the district or the pilot's vendor.
+    "enrollment_party": {"district", "vendor"},
+    # A matching round that includes the vendor's call.
+    "round_viewer": {"vendor", "admin"},
 }
 
 # Routes that change who is signed in or take away what later checks rely on run last.
@@ -90,7 +97,7 @@ async def _path_values(people: People, role: str) -> dict[str, str]:
     """Fresh objects for one request, so routes that revoke or accept don't affect the next."""
     from testbed.accounts.services import create_access_token, create_invitation
     from testbed.auth import load_principal
-    from testbed.tables import Membership, PilotRole, User
+    from testbed.tables import Enrollment, MatchingRound, Membership, Pilot, PilotRole, User
 
     vendor_admin = await load_principal(people.vendor_user)
     membership = (
@@ -102,6 +109,32 @@ async def _path_values(people: People, role: str) -> dict[str, str]:
     pilot_role = await PilotRole.insert(
         PilotRole(pilot=people.active_pilot, user=observer[0]["id"], role="observer")
     )
+    call = await Pilot.insert(
+        Pilot(
+            product=people.product,
+            title=f"Matrix call {secrets.token_hex(4)}",
+            research_question="Does it help?",
+            grades=["G04"],
+            subjects=["math"],
+            pillars=[2],
+            sites_wanted=2,
+            students_per_site=100,
+            weeks=10,
+            status="open",
+        )
+    )
+    proposal = await Enrollment.insert(
+        Enrollment(
+            pilot=call[0]["id"],
+            district=people.district,
+            status="proposed",
+            capacity_students=100,
+            grades=["G04"],
+        )
+    )
+    matching_round = await MatchingRound.insert(
+        MatchingRound(scope="vendor", pilot_ids=[people.active_pilot], status="empty")
+    )
     token_id = 999999
     if role in USER_OF_ROLE:
         user_id = getattr(people, USER_OF_ROLE[role])
@@ -112,6 +145,8 @@ async def _path_values(people: People, role: str) -> dict[str, str]:
         "pilot_id": str(people.active_pilot),
         "role_id": str(pilot_role[0]["id"]),
         "token_id": str(token_id),
+        "enrollment_id": str(proposal[0]["id"]),
+        "round_id": str(matching_round[0]["id"]),
         "token": await create_invitation(
             vendor_admin, organization_id=people.vendor, email="someone@x.example"
         ),
