@@ -16,7 +16,7 @@ from testbed.access import CALL_STATUSES, pilot_access, pilot_manager
 from testbed.auth import network_admin, require_principal, signed_in
 from testbed.errors import Forbidden, NotFound, TestbedError
 from testbed.matching import services
-from testbed.matching.fit import PART_LABELS, PARTS, DistrictFacts, explain, grade_words
+from testbed.matching.fit import PART_LABELS, PARTS, DistrictFacts, explain, grade_phrase
 from testbed.matching.schemas import (
     CallMatchingOut,
     DecisionOut,
@@ -132,7 +132,7 @@ async def _volunteer_page(
             "districts": [m for m in principal.memberships if m.kind == "district" and m.verified],
             "fit": fit,
             "part_labels": PART_LABELS,
-            "grade_words": grade_words,
+            "grade_phrase": grade_phrase,
         },
     )
 

@@ -262,6 +262,12 @@ def grade_words(codes: Sequence[str]) -> str:
     return ", ".join(names)
 
 
+def grade_phrase(codes: Sequence[str]) -> str:
+    """ "grade 4" or "grades 3–5"."""
+    known = {c for c in codes if c in GRADE_INDEX}
+    return f"{'grade' if len(known) == 1 else 'grades'} {grade_words(codes)}"
+
+
 def _listing(words: Sequence[str]) -> str:
     words = list(words)
     if len(words) <= 1:
@@ -276,16 +282,16 @@ def _sentences(
     offered_students: int | None,
 ) -> dict[str, str]:
     no_profile = "The district has no profile yet"
-    call_grades = grade_words(call.grades)
+    call_grades = grade_phrase(call.grades)
     both = [g for g in call.grades if g in district.grades_served]
     if not district.has_profile:
         grades = no_profile
     elif fractions["grades"] >= 1:
-        grades = f"Serves grades {call_grades}, which the call needs"
+        grades = f"Serves {call_grades}, which the call needs"
     elif both:
-        grades = f"Serves grades {grade_words(both)} of the call's grades {call_grades}"
+        grades = f"Serves {grade_phrase(both)} of the call's {call_grades}"
     else:
-        grades = f"Serves none of the call's grades ({call_grades})"
+        grades = f"Serves none of the call's grades ({grade_words(call.grades)})"
 
     subject_names = _listing([vocabulary.SUBJECT_WORDS.get(s, s) for s in call.subjects])
     in_subject = [n for n in district.needs if n.subject in call.subjects]
