@@ -25,6 +25,7 @@ gap between the round's penalized objective and that bound.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 
@@ -54,7 +55,8 @@ class Proposal:
     fit: float
     rank_among_volunteers: int  # 1 = the best fit among this call's eligible volunteers
     volunteers: int  # eligible volunteers the call had
-    only_site_in_its_locale: bool  # it is what gives the call a second (or first) locale
+    # The call's sites span two or more locales and this is the only one of its locale.
+    only_site_in_its_locale: bool
     high_frl: bool
 
 
@@ -285,31 +287,60 @@ def assign_sites(
     bounds = Bounds(np.zeros(n_vars), upper_bounds)
     integrality = np.zeros(n_vars)
     integrality[:n_pairs] = 1
-    options = {"time_limit": float(time_limit)} if time_limit is not None else {}
+    deadline = None if time_limit is None else time.monotonic() + float(time_limit)
 
-    relaxed = milp(objective, constraints=constraints, bounds=bounds, options=options)
-    solved = milp(
-        objective, constraints=constraints, integrality=integrality, bounds=bounds, options=options
-    )
-    if solved.x is None:
-        return MatchResult(
-            proposals=[],
-            shortfalls=[],
-            objective=0.0,
-            penalty=0.0,
-            lp_bound=-float(relaxed.fun) if relaxed.x is not None else float("nan"),
-            gap=float("nan"),
-            status="no_solution",
-            eligible_pairs=n_pairs,
-            diversity_penalty=penalty,
-            message=f"The solver found no assignment within the time limit: {solved.message}",
-        )
-    chosen = np.round(solved.x[:n_pairs]).astype(bool)
-    total_fit = float(pair_fit[chosen].sum())
-    locale_short = np.round(solved.x[sl0:sf0], 6)
-    frl_short = np.round(solved.x[sf0:], 6)
-    total_penalty = penalty * float(locale_short.sum() + frl_short.sum())
+    def options() -> dict[str, float]:
+        return {} if deadline is None else {"time_limit": max(0.01, deadline - time.monotonic())}
+
+    relaxed = milp(objective, constraints=constraints, bounds=bounds, options=options())
     bound = -float(relaxed.fun) if relaxed.x is not None else float("nan")
+    status, message = "optimal", "Optimal assignment found."
+    if relaxed.x is not None and _is_integral(relaxed.x[:n_pairs]):
+        # The capacity constraints alone are totally unimodular, so the relaxation is often
+        # integral already: then it is optimal and the MILP need not run.
+        chosen = np.round(relaxed.x[:n_pairs]).astype(bool)
+    else:
+        solved = None
+        if deadline is None or deadline > time.monotonic():
+            solved = milp(
+                objective,
+                constraints=constraints,
+                integrality=integrality,
+                bounds=bounds,
+                options=options(),
+            )
+        if solved is not None and solved.x is not None:
+            chosen = np.round(solved.x[:n_pairs]).astype(bool)
+            if solved.status == 1:
+                status = "time_limit"
+                message = "The time limit was reached; this is the best assignment found."
+        elif relaxed.x is not None:
+            chosen = _round_down(
+                relaxed.x[:n_pairs], pair_fit, pair_district, pair_call, wanted, capacity
+            )
+            status = "time_limit"
+            message = (
+                "The time limit was reached before the solver found an assignment; "
+                "this one rounds the LP relaxation greedily."
+            )
+        else:
+            return MatchResult(
+                proposals=[],
+                shortfalls=[],
+                objective=0.0,
+                penalty=0.0,
+                lp_bound=bound,
+                gap=float("nan"),
+                status="no_solution",
+                eligible_pairs=n_pairs,
+                diversity_penalty=penalty,
+                message=f"The solver found no assignment within the time limit: {relaxed.message}",
+            )
+    total_fit = float(pair_fit[chosen].sum())
+    shortfall_units = _diversity_shortfall(
+        chosen, y_keys, locale_pairs, locale_calls, locale_target, frl_calls, high_pairs
+    )
+    total_penalty = penalty * shortfall_units
     achieved = total_fit - total_penalty
     gap = max(0.0, (bound - achieved) / max(1.0, abs(bound)))
 
@@ -329,7 +360,6 @@ def assign_sites(
         locale_allowed,
         high_target,
     )
-    timed_out = solved.status == 1
     return MatchResult(
         proposals=proposals,
         shortfalls=shortfalls,
@@ -337,13 +367,58 @@ def assign_sites(
         penalty=total_penalty,
         lp_bound=bound,
         gap=gap,
-        status="time_limit" if timed_out else "optimal",
+        status=status,
         eligible_pairs=n_pairs,
         diversity_penalty=penalty,
-        message="The time limit was reached; this is the best assignment found so far."
-        if timed_out
-        else "Optimal assignment found.",
+        message=message,
     )
+
+
+def _is_integral(values: np.ndarray, tolerance: float = 1e-6) -> bool:
+    return bool(np.all(np.abs(values - np.round(values)) <= tolerance))
+
+
+def _round_down(
+    relaxed: np.ndarray,
+    pair_fit: np.ndarray,
+    pair_district: np.ndarray,
+    pair_call: np.ndarray,
+    wanted: list[int],
+    capacity: list[int],
+) -> np.ndarray:
+    """A feasible assignment from the LP relaxation: pairs by LP value, then fit, while
+    the capacities allow."""
+    call_room = np.array(wanted)
+    district_room = np.array(capacity)
+    chosen = np.zeros(relaxed.size, dtype=bool)
+    for pair in np.lexsort((-pair_fit, -np.round(relaxed, 6))):
+        if relaxed[pair] <= 1e-6:
+            break
+        c, d = pair_call[pair], pair_district[pair]
+        if call_room[c] > 0 and district_room[d] > 0:
+            chosen[pair] = True
+            call_room[c] -= 1
+            district_room[d] -= 1
+    return chosen
+
+
+def _diversity_shortfall(
+    chosen: np.ndarray,
+    y_keys: list[tuple[int, Hashable]],
+    locale_pairs: dict[tuple[int, Hashable], list[int]],
+    locale_calls: list[int],
+    locale_target: list[int],
+    frl_calls: list[int],
+    high_pairs: dict[int, list[int]],
+) -> float:
+    """Units of diversity shortfall of an assignment, as the model counts them."""
+    covered: dict[int, int] = {}
+    for c, label in y_keys:
+        if chosen[locale_pairs[(c, label)]].any():
+            covered[c] = covered.get(c, 0) + 1
+    missing = sum(max(0, locale_target[c] - covered.get(c, 0)) for c in locale_calls)
+    missing += sum(not chosen[high_pairs[c]].any() for c in frl_calls)
+    return float(missing)
 
 
 def _proposals(
@@ -363,6 +438,7 @@ def _proposals(
     for c, districts in sorted(districts_of_call.items()):
         column = matrix[:, c]
         eligible_fits = column[pair_district[pair_call == c]]
+        spanned = held_sets[c] | {locales[d] for d in districts if locales[d] is not None}
         for d in sorted(districts, key=lambda d: -column[d]):
             same_locale = [o for o in districts if locales[o] == locales[d]]
             proposals.append(
@@ -373,6 +449,7 @@ def _proposals(
                     rank_among_volunteers=int((eligible_fits > column[d]).sum()) + 1,
                     volunteers=int(volunteers_of_call[c]),
                     only_site_in_its_locale=locales[d] is not None
+                    and len(spanned) >= LOCALE_TARGET
                     and len(same_locale) == 1
                     and locales[d] not in held_sets[c],
                     high_frl=high_frl[d],

@@ -313,6 +313,8 @@ def _sentences(
             + _listing([vocabulary.PILLAR_WORDS[p] for p in shared_pillars])
             + ", which the call addresses"
         )
+        if len(shared_pillars) < len(set(call.pillars)):
+            needs += f" ({len(shared_pillars)} of its {len(set(call.pillars))} pillars)"
     else:
         needs = f"No open need matches the call's pillars ({pillar_names})"
 

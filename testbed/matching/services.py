@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -906,6 +907,7 @@ async def run_round(principal: Principal, pilot_ids: Sequence[int] | None = None
         time_limit=ROUND_TIME_LIMIT_SECONDS,
     )
 
+    sites_proposed = Counter(proposal.call for proposal in result.proposals)
     proposals = []
     for proposal in result.proposals:
         district, row = districts[proposal.district], calls[proposal.call]
@@ -928,7 +930,9 @@ async def run_round(principal: Principal, pilot_ids: Sequence[int] | None = None
                 "score": explained.score,
                 "out_of": explained.out_of,
                 "parts": explained.explanation(),
-                "reasons": _reasons(proposal, district, explained, median_frl),
+                "reasons": _reasons(
+                    proposal, district, explained, median_frl, sites_proposed[proposal.call]
+                ),
             }
         )
     shortfalls = [
@@ -1035,26 +1039,35 @@ async def _remaining_capacity(district_ids: Sequence[int]) -> dict[int, int]:
 
 
 def _reasons(
-    proposal: optimizer.Proposal, district: DistrictFacts, fit: Fit, median_frl: float | None
+    proposal: optimizer.Proposal,
+    district: DistrictFacts,
+    fit: Fit,
+    median_frl: float | None,
+    sites_proposed: int,
 ) -> list[str]:
+    """Why the round proposed this pair, in sentences."""
     best = sorted(fit.parts, key=lambda part: -part.points)[:2]
     rank = proposal.rank_among_volunteers
-    place = "best" if rank == 1 else f"{_ordinal(rank)} best"
+    if proposal.volunteers == 1:
+        standing = "the call's only eligible volunteer"
+    else:
+        place = "best" if rank == 1 else f"{_ordinal(rank)} best"
+        standing = f"the {place} of the call's {proposal.volunteers} eligible volunteers"
     reasons = [
-        f"Fit {fit.score:g} of {fit.out_of:g}, the {place}"
-        f" of the call's {proposal.volunteers} eligible volunteer(s); strongest parts: "
+        f"Fit {fit.score:g} of {fit.out_of:g}, {standing}; strongest parts: "
         + "; ".join(f"{part.why} ({part.points:g} points)" for part in best)
         + "."
     ]
-    if rank > 1:
+    if rank > sites_proposed:
         reasons.append(
-            "Better-fitting volunteers were proposed elsewhere, had reached their "
-            "limit of concurrent pilots, or this district adds diversity."
+            "A better-fitting volunteer of this call was proposed to another call it fits "
+            "better, had reached its limit of concurrent pilots, or this district brings "
+            "the diversity below."
         )
     if proposal.only_site_in_its_locale and district.locale:
         reasons.append(
-            f"The call's only {vocabulary.LOCALE_WORDS[district.locale].lower()} "
-            "site among this round's proposals: its sites span more locales."
+            f"The call's only {vocabulary.LOCALE_WORDS[district.locale].lower()} site, so "
+            "its sites span more than one locale."
         )
     if proposal.high_frl:
         reasons.append(

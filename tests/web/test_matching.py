@@ -504,3 +504,57 @@ def test_csrf_is_required_for_accepting(client, people, call):
     refused = client.post(f"/enrollments/{enrollment}/accept", follow_redirects=False)
     assert refused.status_code == 403
     assert call(statuses, people.open_pilot)[people.district] == "proposed"
+
+
+# --- the demo network, end to end -------------------------------------------------------------
+
+
+def test_demo_network_runs_a_round_from_the_admin_page_and_both_sides_accept(settings):
+    import asyncio
+
+    from litestar.testing import TestClient
+
+    from testbed.app import create_app
+    from testbed.demo import DEMO_PASSWORD, load_demo
+    from testbed.demo.generate import COORDINATOR_EMAIL, FOUNDER_EMAIL, NETWORK_ADMIN_EMAIL
+
+    asyncio.run(load_demo(scale=1, seed=2026))
+    with TestClient(create_app(settings)) as client:
+
+        def sign_in_demo(email: str) -> None:
+            response = post_form(client, "/login", {"email": email, "password": DEMO_PASSWORD})
+            assert response.status_code in (302, 303)
+
+        sign_in_demo(NETWORK_ADMIN_EMAIL)
+        ran = post_form(client, "/admin/matching/rounds")
+        result = client.get(ran.headers["location"])
+        assert result.status_code == 200 and "Cedar Hollow Unified" in result.text
+
+        with other_browser(client):
+            sign_in_demo(COORDINATOR_EMAIL)
+            dashboard = client.get("/matching").text
+            accept = re.search(r'action="/enrollments/(\d+)/accept"', dashboard)
+            assert accept is not None, "Cedar Hollow has a proposal to accept"
+            enrollment = int(accept.group(1))
+            accepted = post_form(client, f"/enrollments/{enrollment}/accept")
+            assert accepted.status_code in (302, 303)
+            assert not accepted.headers["location"].startswith("/login")
+            assert (
+                "Accepted by the district, waiting for the vendor" in client.get("/matching").text
+            )
+
+        with other_browser(client):
+            sign_in_demo(FOUNDER_EMAIL)
+            assert "Notifications (" in client.get("/").text
+            inbox = client.get("/notifications").text
+            link = re.search(r'href="(/pilots/\d+/volunteers)"', inbox)
+            assert link is not None
+            page = client.get(link.group(1)).text
+            assert f'action="/enrollments/{enrollment}/accept"' in page
+            accepted = post_form(client, f"/enrollments/{enrollment}/accept")
+            assert accepted.status_code in (302, 303)
+            assert not accepted.headers["location"].startswith("/login")
+
+        with other_browser(client):
+            sign_in_demo(COORDINATOR_EMAIL)
+            assert "<td>Site</td>" in client.get("/matching").text
