@@ -43,7 +43,7 @@ def small_sample_correction(n_total: int) -> float:
 
 
 def _normal_interval(estimate: float, se: float, level: float) -> tuple[float, float]:
-    half_width = stats.norm.ppf(0.5 + level / 2.0) * se
+    half_width = float(stats.norm.ppf(0.5 + level / 2.0)) * se
     return (estimate - half_width, estimate + half_width)
 
 

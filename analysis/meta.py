@@ -121,7 +121,7 @@ def _pool(
         q=q,
         q_df=k - 1,
         q_p=float(stats.chi2.sf(q, k - 1)),
-        i2=tau2 / (tau2 + typical),
+        i2=float(tau2 / (tau2 + typical)),
         prediction_interval=(estimate - spread, estimate + spread),
         weights=tuple(float(x) for x in w / w.sum()),
         shrunken_estimates=tuple(float(x) for x in estimate + tau2 / (tau2 + v) * (y - estimate)),

@@ -12,6 +12,7 @@ from litestar.static_files import create_static_files_router
 
 from testbed.accounts import controllers as accounts_controllers
 from testbed.auth import PrincipalMiddleware
+from testbed.catalog import controllers as catalog_controllers
 from testbed.errors import TestbedError, handle_error
 from testbed.home import HomeController
 from testbed.matching import controllers as matching_controllers
@@ -27,6 +28,7 @@ SESSION_MAX_AGE_SECONDS = 14 * 24 * 3600
 ROUTE_HANDLERS = [
     HomeController,
     *accounts_controllers.ROUTE_HANDLERS,
+    *catalog_controllers.ROUTE_HANDLERS,
     *matching_controllers.ROUTE_HANDLERS,
     *notifications_controllers.ROUTE_HANDLERS,
 ]
@@ -41,7 +43,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
         httponly=True,
         samesite="lax",
         secure=settings.secure_cookies,
-        renew_on_access=True,
     )
 
     async def open_database() -> None:

@@ -103,3 +103,7 @@ def createadmin(email: str, name: str, password: str) -> None:
             click.echo(f"  - {message}", err=True)
         sys.exit(2)
     click.echo(f"{'Created' if created else 'Promoted'} network administrator {email}")
+
+
+if __name__ == "__main__":
+    main()

@@ -54,10 +54,13 @@ PILLARS = tuple(PILLAR_WORDS)
 LOCALE_WORDS = {"city": "City", "suburb": "Suburb", "town": "Town", "rural": "Rural"}
 LOCALES = tuple(LOCALE_WORDS)
 
+# The 50 states and the District of Columbia.
 US_STATES = (
-    "AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH "
-    "NJ NM NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY"
-).split()
+    "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "DC", "FL", "GA", "HI", "ID", "IL", "IN",
+    "IA", "KS", "KY", "LA", "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH",
+    "NJ", "NM", "NY", "NC", "ND", "OH", "OK", "OR", "PA", "RI", "SC", "SD", "TN", "TX", "UT",
+    "VT", "VA", "WA", "WV", "WI", "WY",
+)
 
 PILOT_STATUSES = (
     "draft",

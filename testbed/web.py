@@ -9,9 +9,9 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Template
 from litestar.template import TemplateConfig
 
+from testbed import vocabulary
 from testbed.auth import current_principal
 from testbed.errors import TestbedError
-from testbed import vocabulary
 from testbed.settings import ROOT
 
 

@@ -31,19 +31,16 @@ from testbed.demo.outcomes import STUDENT_COLUMNS
 from testbed.demo.vocabulary import (
     DISTRICT_KINDS,
     GENDER_CODES,
-    GRADE_BANDS,
-    GRADE_CODES,
     PLACE_FIRST,
     PLACE_PREFIXES,
     PLACE_SECOND,
-    PLATFORMS,
     RACE_ETHNICITY_CODES,
     STATES,
-    SUBJECTS,
     VENDOR_FIRST,
     VENDOR_KINDS,
     VENDOR_SECOND,
 )
+from testbed.settings import ROOT
 from testbed.tables import (
     TABLES,
     AuditEvent,
@@ -55,12 +52,23 @@ from testbed.tables import (
     Product,
     User,
 )
+from testbed.vocabulary import GRADE_BANDS, GRADE_CODES, PLATFORMS, SUBJECTS
 
-DESIGN_KEYS = {"design_type", "unit_of_assignment", "arms", "research_questions", "outcomes",
-               "baseline_measure", "subgroups", "minimum_meaningful_effect", "icc",
-               "planned_sites", "planned_students_per_site", "analysis_plan"}
-OUTCOME_KEYS = {"name", "label", "kind", "primary", "direction", "instrument", "unit", "min",
-                "max"}
+DESIGN_KEYS = {
+    "design_type",
+    "unit_of_assignment",
+    "arms",
+    "research_questions",
+    "outcomes",
+    "baseline_measure",
+    "subgroups",
+    "minimum_meaningful_effect",
+    "icc",
+    "planned_sites",
+    "planned_students_per_site",
+    "analysis_plan",
+}
+OUTCOME_KEYS = {"name", "label", "kind", "primary", "direction", "instrument", "unit", "min", "max"}
 HEX_64 = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -76,11 +84,18 @@ def fingerprint(network: DemoNetwork) -> str:
     parts += [vars(need) for need in network.needs] + [vars(p) for p in network.products]
     parts += [vars(user) for user in network.users]
     for pilot in network.pilots:
-        parts.append([pilot.title, pilot.status, pilot.true_effect, str(pilot.starts_on),
-                      [vars(enrollment) for enrollment in pilot.enrollments],
-                      [design.sha256 or design.document for design in pilot.designs],
-                      [(a.site, a.seed, a.arms) for a in pilot.assignments],
-                      [(d.site, d.version, d.sha256, d.is_current) for d in pilot.datasets]])
+        parts.append(
+            [
+                pilot.title,
+                pilot.status,
+                pilot.true_effect,
+                str(pilot.starts_on),
+                [vars(enrollment) for enrollment in pilot.enrollments],
+                [design.sha256 or design.document for design in pilot.designs],
+                [(a.site, a.seed, a.arms) for a in pilot.assignments],
+                [(d.site, d.version, d.sha256, d.is_current) for d in pilot.datasets],
+            ]
+        )
     return json.dumps(parts, sort_keys=True, default=str)
 
 
@@ -109,7 +124,8 @@ def test_scale_ten_multiplies_every_count():
     assert sum(org.kind == "vendor" for org in big.organizations) == 300
     assert len(big.products) == 450
     assert Counter(pilot.status for pilot in big.pilots) == {
-        status: count * 10 for status, count in STATUS_COUNTS}
+        status: count * 10 for status, count in STATUS_COUNTS
+    }
     assert len({pilot.title for pilot in big.pilots}) == 250
 
 
@@ -122,8 +138,10 @@ def test_profiles_are_realistic(network):
         assert 0 <= district.el_share <= 0.35
         assert 0.08 <= district.swd_share <= 0.2
         assert 0.6 <= district.device_ratio <= 1.2
-    mean_enrollment = {locale: np.mean([d.enrollment for d in network.districts
-                                        if d.locale == locale]) for locale in locales}
+    mean_enrollment = {
+        locale: np.mean([d.enrollment for d in network.districts if d.locale == locale])
+        for locale in locales
+    }
     assert mean_enrollment["city"] > mean_enrollment["suburb"] > mean_enrollment["rural"]
     assert 0.45 <= np.mean([d.signed_ndpa for d in network.districts]) <= 0.75
 
@@ -131,10 +149,12 @@ def test_profiles_are_realistic(network):
 def test_names_are_fictional_and_lea_ids_well_formed(network):
     district_name = re.compile(
         rf"^(({'|'.join(p.strip() for p in PLACE_PREFIXES if p)}) )?({'|'.join(PLACE_FIRST)}) "
-        rf"({'|'.join(PLACE_SECOND)}) ({'|'.join(DISTRICT_KINDS)})$")
+        rf"({'|'.join(PLACE_SECOND)}) ({'|'.join(DISTRICT_KINDS)})$"
+    )
     vendor_name = re.compile(
         rf"^({'|'.join(VENDOR_FIRST)})({'|'.join(VENDOR_SECOND)}) "
-        rf"({'|'.join(re.escape(kind) for kind in VENDOR_KINDS)})$")
+        rf"({'|'.join(re.escape(kind) for kind in VENDOR_KINDS)})$"
+    )
     names = {org.slug: org.name for org in network.organizations}
     fips = {code: number for code, number, _ in STATES}
     state_of = {org.slug: org.state for org in network.organizations}
@@ -155,8 +175,11 @@ def test_names_are_fictional_and_lea_ids_well_formed(network):
 
 def test_no_code_is_a_substring_of_another_in_any_vocabulary(network):
     vocabularies = {
-        "grades": set(GRADE_CODES), "subjects": set(SUBJECTS), "platforms": set(PLATFORMS),
-        "grade bands": set(GRADE_BANDS), "pillars": {str(pillar) for pillar in range(1, 6)},
+        "grades": set(GRADE_CODES),
+        "subjects": set(SUBJECTS),
+        "platforms": set(PLATFORMS),
+        "grade bands": set(GRADE_BANDS),
+        "pillars": {str(pillar) for pillar in range(1, 6)},
     }
     for name, codes in vocabularies.items():
         for code, other in itertools.permutations(codes, 2):
@@ -181,7 +204,8 @@ def test_only_the_documented_organizations_are_unverified(network):
     unverified = [org for org in network.organizations if not org.verified]
     assert [org.name for org in unverified if org.kind == "vendor"] == ["Quillstone Labs"]
     assert [org.slug for org in unverified if org.kind == "district"] == [
-        district.organization for district in network.districts[-2:]]
+        district.organization for district in network.districts[-2:]
+    ]
     sites = {site for pilot in network.pilots for site in pilot.sites}
     assert not sites & {org.slug for org in unverified}
 
@@ -194,15 +218,21 @@ def test_sign_ins_cover_every_role(network):
     assert users["admin@testbed.example"].is_network_admin
     cedar = users["coordinator@cedar-hollow.example"].memberships[0][0]
     assert any(cedar in p.sites for p in network.pilots if p.status == "published")
-    assert any(e.district == cedar and e.status == "volunteered"
-               for p in network.pilots if p.status == "open" for e in p.enrollments)
+    assert any(
+        e.district == cedar and e.status == "volunteered"
+        for p in network.pilots
+        if p.status == "open"
+        for e in p.enrollments
+    )
     brightpath = users["founder@brightpath.example"].memberships[0][0]
     states = {org.slug: org.state for org in network.organizations}
-    brightpath_states = {states[site] for p in network.pilots
-                         if p.product_vendor == brightpath for site in p.sites}
+    brightpath_states = {
+        states[site] for p in network.pilots if p.product_vendor == brightpath for site in p.sites
+    }
     assert len(brightpath_states) >= 3
-    assert sum("researcher@northfield-research.example" in p.researchers
-               for p in network.pilots) >= 3
+    assert (
+        sum("researcher@northfield-research.example" in p.researchers for p in network.pilots) >= 3
+    )
 
 
 def test_enrollments_follow_the_pilot_status(network):
@@ -280,8 +310,9 @@ def test_datasets_supersede_and_observations_are_pseudonymous(network):
 
 def _hedges_g(treatment: np.ndarray, control: np.ndarray) -> tuple[float, float]:
     n_t, n_c = treatment.size, control.size
-    pooled = math.sqrt(((n_t - 1) * treatment.var(ddof=1) + (n_c - 1) * control.var(ddof=1))
-                       / (n_t + n_c - 2))
+    pooled = math.sqrt(
+        ((n_t - 1) * treatment.var(ddof=1) + (n_c - 1) * control.var(ddof=1)) / (n_t + n_c - 2)
+    )
     total = n_t + n_c
     g = (1 - 3 / (4 * total - 9)) * (treatment.mean() - control.mean()) / pooled
     return g, math.sqrt(total / (n_t * n_c) + g * g / (2 * total))
@@ -292,8 +323,7 @@ def test_the_stated_process_recovers_each_pilots_true_effect(network):
     for pilot in network.pilots:
         if pilot.design_type != "rct" or not pilot.datasets:
             continue
-        primary = next(o["name"] for o in pilot.designs[-1].document["outcomes"]
-                       if o["primary"])
+        primary = next(o["name"] for o in pilot.designs[-1].document["outcomes"] if o["primary"])
         arms, scores = [], []
         for dataset in pilot.datasets:
             if dataset.is_current and dataset.students is not None:
@@ -304,13 +334,15 @@ def test_the_stated_process_recovers_each_pilots_true_effect(network):
         observed = ~np.isnan(score)
         attrition = 1 - observed.mean()
         assert 0.03 <= attrition <= 0.17, pilot.title
-        g, se = _hedges_g(score[observed & (arm == "treatment")],
-                          score[observed & (arm == "control")])
+        g, se = _hedges_g(
+            score[observed & (arm == "treatment")], score[observed & (arm == "control")]
+        )
         assert abs(g - pilot.true_effect) < 4 * se, (pilot.title, g, pilot.true_effect, se)
         checked += 1
     assert checked >= 5
-    assert network.true_effects == {p.title: p.true_effect for p in network.pilots
-                                    if p.status in DATA_STATUSES}
+    assert network.true_effects == {
+        p.title: p.true_effect for p in network.pilots if p.status in DATA_STATUSES
+    }
 
 
 # --- loading ----------------------------------------------------------------------------------
@@ -338,8 +370,9 @@ def test_loaded_rows_read_back_as_generated(settings, network):
 
     async def read() -> dict[str, Any]:
         return {
-            "designs": await DesignVersion.select().where(
-                DesignVersion.registered_at.is_not_null()).output(load_json=True),
+            "designs": await DesignVersion.select()
+            .where(DesignVersion.registered_at.is_not_null())
+            .output(load_json=True),
             "admin": await User.select().where(User.email == "admin@testbed.example").first(),
             "pilots": await Pilot.select(Pilot.title, Pilot.status, Pilot.grades),
             "current": await Dataset.count().where(Dataset.is_current.eq(True)),
@@ -376,21 +409,37 @@ def test_reset_replaces_everything(settings):
 
 def test_bulk_insert_round_trip(settings):
     async def scenario() -> tuple[list[dict], list[dict], int]:
-        await bulk_insert(Organization, [
-            {"kind": "vendor", "name": "Pebblework Labs", "slug": "pebblework-labs"},
-        ])
+        await bulk_insert(
+            Organization,
+            [
+                {"kind": "vendor", "name": "Pebblework Labs", "slug": "pebblework-labs"},
+            ],
+        )
         vendor = await Organization.select().where(Organization.slug == "pebblework-labs").first()
-        await bulk_insert(Product, ({
-            "vendor": vendor["id"], "name": f"CodeLoop {number}", "description": "demo",
-            "grade_bands": ["g68", "g912"], "subjects": ["cs"], "pillars": [2, 5],
-            "platforms": [], "essa_tier_claimed": None if number else 3,
-        } for number in range(3)))
+        await bulk_insert(
+            Product,
+            (
+                {
+                    "vendor": vendor["id"],
+                    "name": f"CodeLoop {number}",
+                    "description": "demo",
+                    "grade_bands": ["g68", "g912"],
+                    "subjects": ["cs"],
+                    "pillars": [2, 5],
+                    "platforms": [],
+                    "essa_tier_claimed": None if number else 3,
+                }
+                for number in range(3)
+            ),
+        )
         products = await Product.select().where(Product.subjects.any("cs")).order_by(Product.id)
         engine = Organization._meta.db
         with pytest.raises(RuntimeError):
             async with engine.transaction():
-                await bulk_insert(Organization, [
-                    {"kind": "district", "name": "Rolled Back", "slug": "rolled-back"}])
+                await bulk_insert(
+                    Organization,
+                    [{"kind": "district", "name": "Rolled Back", "slug": "rolled-back"}],
+                )
                 raise RuntimeError("roll the transaction back")
         return [vendor], products, await Organization.count()
 
@@ -409,9 +458,11 @@ def test_bulk_insert_stores_json_as_piccolo_does(settings):
     moment = datetime.datetime(2026, 9, 1, 12, 30, tzinfo=datetime.UTC)
 
     async def scenario() -> tuple[list[dict], list[dict]]:
-        await bulk_insert(AuditEvent, [{"action": "demo_json", "detail": detail,
-                                        "created_at": moment}],
-                          columns=["action", "detail", "created_at"])
+        await bulk_insert(
+            AuditEvent,
+            [{"action": "demo_json", "detail": detail, "created_at": moment}],
+            columns=["action", "detail", "created_at"],
+        )
         await AuditEvent.insert(AuditEvent(action="piccolo_json", detail=detail))
         raw = await AuditEvent.select().order_by(AuditEvent.id)
         loaded = await AuditEvent.select().order_by(AuditEvent.id).output(load_json=True)
@@ -425,3 +476,14 @@ def test_bulk_insert_stores_json_as_piccolo_does(settings):
     assert loaded[0]["object_type"] == ""
     with pytest.raises(ValueError, match="no column"):
         asyncio.run(bulk_insert(AuditEvent, [], columns=["action", "nonsense"]))
+
+
+def test_docs_table_of_true_effects_matches_the_generator(network):
+    text = (ROOT / "docs" / "demo.md").read_text()
+    table = text.split("### True effects at scale 1, seed 2026")[1]
+    documented = {}
+    for line in table.splitlines():
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        if len(cells) > 4 and cells[4][:1] in "+−":
+            documented[cells[0]] = float(cells[4].replace("−", "-"))
+    assert documented == network.true_effects

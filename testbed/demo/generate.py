@@ -30,6 +30,7 @@ from testbed.demo.model import (
     UserSpec,
 )
 from testbed.demo.outcomes import (
+    CLASSROOM_SIZE,
     TRUE_EFFECTS,
     OutcomeSpec,
     StudentRows,
@@ -45,20 +46,15 @@ from testbed.demo.vocabulary import (
     FICTIONAL_LEA_COUNT,
     FICTIONAL_LEA_FIRST,
     FIRST_NAMES,
-    GRADE_BANDS,
-    GRADE_CODES,
     LAST_NAMES,
     LOCALE_EL_BETA,
     LOCALE_FRL_BETA,
     LOCALE_LOG_ENROLLMENT,
     LOCALE_SHARES,
-    LOCALES,
     NEED_TEMPLATES,
-    PILLARS,
     PLACE_FIRST,
     PLACE_PREFIXES,
     PLACE_SECOND,
-    PLATFORMS,
     PRODUCT_MODIFIERS,
     PRODUCT_NOUNS,
     PRODUCT_PITCH,
@@ -67,12 +63,12 @@ from testbed.demo.vocabulary import (
     RESEARCH_FORMS,
     STATES,
     SUBJECT_WORDS,
-    SUBJECTS,
     SYSTEM_PLATFORMS,
     VENDOR_FIRST,
     VENDOR_KINDS,
     VENDOR_SECOND,
 )
+from testbed.vocabulary import GRADE_BANDS, GRADE_CODES, LOCALES, PILLARS, PLATFORMS, SUBJECTS
 
 # Published in docs/demo.md on purpose: every demo account signs in with it.
 DEMO_PASSWORD = "testbed-demo-2026"  # noqa: S105
@@ -96,15 +92,41 @@ VENDORS_PER_SCALE = 30
 PRODUCTS_PER_SCALE = 45
 RESEARCH_PER_SCALE = 5
 UNVERIFIED_DISTRICTS_PER_SCALE = 2
-STATUS_COUNTS = (("draft", 2), ("open", 5), ("matching", 3), ("active", 5), ("analysis", 3),
-                 ("published", 5), ("closed", 1), ("withdrawn", 1))
+STATUS_COUNTS = (
+    ("draft", 2),
+    ("open", 5),
+    ("matching", 3),
+    ("active", 5),
+    ("analysis", 3),
+    ("published", 5),
+    ("closed", 1),
+    ("withdrawn", 1),
+)
 DATA_STATUSES = ("active", "analysis", "published", "closed")
 DESIGN_STATUSES = ("matching", *DATA_STATUSES, "withdrawn")
 # The design of the j-th pilot with data (cycled): mostly student RCTs, as the network prefers.
-DESIGN_TYPE_CYCLE = ("rct", "cluster_rct", "rct", "quasi_experiment", "rct", "rct",
-                     "cluster_rct", "pre_post", "rct", "rct", "cluster_rct", "rct", "rct", "rct")
-UNIT_OF_ASSIGNMENT = {"rct": "student", "cluster_rct": "classroom",
-                      "quasi_experiment": "classroom", "pre_post": "student"}
+DESIGN_TYPE_CYCLE = (
+    "rct",
+    "cluster_rct",
+    "rct",
+    "quasi_experiment",
+    "rct",
+    "rct",
+    "cluster_rct",
+    "pre_post",
+    "rct",
+    "rct",
+    "cluster_rct",
+    "rct",
+    "rct",
+    "rct",
+)
+UNIT_OF_ASSIGNMENT = {
+    "rct": "student",
+    "cluster_rct": "classroom",
+    "quasi_experiment": "classroom",
+    "pre_post": "student",
+}
 PRIMARY_OUTCOMES = {
     "math": ("math_scale_score", "Spring math scale score"),
     "ela": ("reading_scale_score", "Spring reading scale score"),
@@ -113,17 +135,35 @@ PRIMARY_OUTCOMES = {
     "cs": ("cs_concepts_score", "Spring computer science concepts score"),
 }
 SECONDARY_OUTCOMES: dict[str, dict[str, Any]] = {
-    "met_benchmark": {"name": "met_benchmark", "label": "Scored at or above the benchmark (200)",
-                      "kind": "binary", "primary": False, "direction": "higher_is_better",
-                      "instrument": "Spring scale score compared with the district benchmark",
-                      "unit": "share of students", "min": 0, "max": 1},
-    "days_absent": {"name": "days_absent", "label": "Days absent during the pilot",
-                    "kind": "count", "primary": False, "direction": "lower_is_better",
-                    "instrument": "District attendance records", "unit": "days", "min": 0,
-                    "max": None},
+    "met_benchmark": {
+        "name": "met_benchmark",
+        "label": "Scored at or above the benchmark (200)",
+        "kind": "binary",
+        "primary": False,
+        "direction": "higher_is_better",
+        "instrument": "Spring scale score compared with the district benchmark",
+        "unit": "share of students",
+        "min": 0,
+        "max": 1,
+    },
+    "days_absent": {
+        "name": "days_absent",
+        "label": "Days absent during the pilot",
+        "kind": "count",
+        "primary": False,
+        "direction": "lower_is_better",
+        "instrument": "District attendance records",
+        "unit": "days",
+        "min": 0,
+        "max": None,
+    },
 }
-DEVICE_WORDS = {"chromebook": "Chromebooks", "ipad": "iPads", "windows": "Windows laptops",
-                "mac": "Macs"}
+DEVICE_WORDS = {
+    "chromebook": "Chromebooks",
+    "ipad": "iPads",
+    "windows": "Windows laptops",
+    "mac": "Macs",
+}
 SITES_RECEIVE = (
     "Free licences for every participating classroom during the pilot and the following "
     "school year, two days of teacher training, and the findings report.",
@@ -151,17 +191,25 @@ def generate_network(scale: int = 1, seed: int = 2026) -> DemoNetwork:
     if scale < 1:
         raise ValueError(f"scale must be at least 1, got {scale}")
     rng = np.random.Generator(np.random.PCG64(seed))
-    district_orgs, districts = _districts(rng, DISTRICTS_PER_SCALE * scale,
-                                          UNVERIFIED_DISTRICTS_PER_SCALE * scale)
+    district_orgs, districts = _districts(
+        rng, DISTRICTS_PER_SCALE * scale, UNVERIFIED_DISTRICTS_PER_SCALE * scale
+    )
     needs = _needs(rng, districts)
-    vendor_orgs, products = _vendors_and_products(rng, VENDORS_PER_SCALE * scale,
-                                                  PRODUCTS_PER_SCALE * scale)
+    vendor_orgs, products = _vendors_and_products(
+        rng, VENDORS_PER_SCALE * scale, PRODUCTS_PER_SCALE * scale
+    )
     research_orgs = _research_organizations(rng, RESEARCH_PER_SCALE * scale)
     organizations = [*district_orgs, *vendor_orgs, *research_orgs]
     pilots = _PilotBuilder(rng, scale, seed, organizations, districts, needs, products).build()
     return DemoNetwork(
-        scale=scale, seed=seed, organizations=organizations, districts=districts, needs=needs,
-        products=products, users=_users(rng, pilots), pilots=pilots,
+        scale=scale,
+        seed=seed,
+        organizations=organizations,
+        districts=districts,
+        needs=needs,
+        products=products,
+        users=_users(rng, pilots),
+        pilots=pilots,
     )
 
 
@@ -171,8 +219,14 @@ def generate_network(scale: int = 1, seed: int = 2026) -> DemoNetwork:
 def _district_names(rng: np.random.Generator, count: int) -> list[str]:
     sizes = (len(PLACE_FIRST), len(PLACE_SECOND), len(PLACE_PREFIXES), len(DISTRICT_KINDS))
     fixed = np.ravel_multi_index(
-        (PLACE_FIRST.index(CEDAR_HOLLOW[0]), PLACE_SECOND.index(CEDAR_HOLLOW[1]),
-         PLACE_PREFIXES.index(CEDAR_HOLLOW[2]), DISTRICT_KINDS.index(CEDAR_HOLLOW[3])), sizes)
+        (
+            PLACE_FIRST.index(CEDAR_HOLLOW[0]),
+            PLACE_SECOND.index(CEDAR_HOLLOW[1]),
+            PLACE_PREFIXES.index(CEDAR_HOLLOW[2]),
+            DISTRICT_KINDS.index(CEDAR_HOLLOW[3]),
+        ),
+        sizes,
+    )
     if count > math.prod(sizes):
         raise ValueError(f"the word lists name at most {math.prod(sizes)} districts")
     drawn = rng.choice(math.prod(sizes), size=count, replace=False)
@@ -180,8 +234,10 @@ def _district_names(rng: np.random.Generator, count: int) -> list[str]:
     names = []
     for index in indices:
         first, second, prefix, kind = np.unravel_index(index, sizes)
-        names.append(f"{PLACE_PREFIXES[prefix]}{PLACE_FIRST[first]} {PLACE_SECOND[second]} "
-                     f"{DISTRICT_KINDS[kind]}")
+        names.append(
+            f"{PLACE_PREFIXES[prefix]}{PLACE_FIRST[first]} {PLACE_SECOND[second]} "
+            f"{DISTRICT_KINDS[kind]}"
+        )
     return names
 
 
@@ -227,20 +283,33 @@ def _districts(
         systems = rng.choice(SYSTEM_PLATFORMS, size=int(rng.integers(1, 4)), replace=False)
         chosen = {str(code) for code in (*devices, *systems)}
         slug = slugify(name)
-        organizations.append(OrganizationSpec(
-            slug=slug, kind="district", name=name, state=state,
-            website=f"https://{slug}.example",
-            description=f"A {locale} district in {state} serving {enrollment:,} students.",
-            verified=index < count - unverified,
-        ))
-        districts.append(DistrictSpec(
-            organization=slug, nces_lea_id=lea_id, locale=locale, enrollment=enrollment,
-            frl_share=frl_share, el_share=el_share, swd_share=swd_share, grades_served=grades,
-            device_ratio=round(float(rng.uniform(0.6, 1.2)), 2),
-            platforms=[code for code in PLATFORMS if code in chosen],
-            signed_ndpa=index == 0 or bool(rng.random() < 0.6),
-            max_concurrent_pilots=int(rng.integers(1, 4)),
-        ))
+        organizations.append(
+            OrganizationSpec(
+                slug=slug,
+                kind="district",
+                name=name,
+                state=state,
+                website=f"https://{slug}.example",
+                description=f"A {locale} district in {state} serving {enrollment:,} students.",
+                verified=index < count - unverified,
+            )
+        )
+        districts.append(
+            DistrictSpec(
+                organization=slug,
+                nces_lea_id=lea_id,
+                locale=locale,
+                enrollment=enrollment,
+                frl_share=frl_share,
+                el_share=el_share,
+                swd_share=swd_share,
+                grades_served=grades,
+                device_ratio=round(float(rng.uniform(0.6, 1.2)), 2),
+                platforms=[code for code in PLATFORMS if code in chosen],
+                signed_ndpa=index == 0 or bool(rng.random() < 0.6),
+                max_concurrent_pilots=int(rng.integers(1, 4)),
+            )
+        )
     return organizations, districts
 
 
@@ -259,11 +328,16 @@ def _needs(rng: np.random.Generator, districts: list[DistrictSpec]) -> list[Need
             templates = NEED_TEMPLATES[subject]
             title, statement = templates[int(rng.integers(len(templates)))]
             pillars = rng.choice(PILLARS, size=int(rng.integers(1, 3)), replace=False)
-            needs.append(NeedSpec(
-                district=district.organization, title=title, statement=statement,
-                pillars=sorted(int(pillar) for pillar in pillars),
-                grade_band=str(rng.choice(bands)), subject=subject,
-            ))
+            needs.append(
+                NeedSpec(
+                    district=district.organization,
+                    title=title,
+                    statement=statement,
+                    pillars=sorted(int(pillar) for pillar in pillars),
+                    grade_band=str(rng.choice(bands)),
+                    subject=subject,
+                )
+            )
     return needs
 
 
@@ -275,8 +349,16 @@ def _vendors_and_products(
 ) -> tuple[list[OrganizationSpec], list[ProductSpec]]:
     sizes = (len(VENDOR_FIRST), len(VENDOR_SECOND), len(VENDOR_KINDS))
     fixed = [
-        int(np.ravel_multi_index((VENDOR_FIRST.index(parts[0]), VENDOR_SECOND.index(parts[1]),
-                                  VENDOR_KINDS.index(parts[2])), sizes))
+        int(
+            np.ravel_multi_index(
+                (
+                    VENDOR_FIRST.index(parts[0]),
+                    VENDOR_SECOND.index(parts[1]),
+                    VENDOR_KINDS.index(parts[2]),
+                ),
+                sizes,
+            )
+        )
         for parts in (BRIGHTPATH, QUILLSTONE)
     ]
     if vendor_count > math.prod(sizes):
@@ -291,16 +373,28 @@ def _vendors_and_products(
         brand = f"{VENDOR_FIRST[first]}{VENDOR_SECOND[second]}"
         name = f"{brand} {VENDOR_KINDS[kind]}"
         slug = slugify(name)
-        vendors.append(OrganizationSpec(
-            slug=slug, kind="vendor", name=name, state=None, website=f"https://{slug}.example",
-            description=f"{name} builds classroom software for K–12 schools.",
-            verified=slug != QUILLSTONE_SLUG,
-        ))
+        vendors.append(
+            OrganizationSpec(
+                slug=slug,
+                kind="vendor",
+                name=name,
+                state=None,
+                website=f"https://{slug}.example",
+                description=f"{name} builds classroom software for K–12 schools.",
+                verified=slug != QUILLSTONE_SLUG,
+            )
+        )
         vendor_names: set[str] = set()
         for number in range(2 if position < two_products else 1):
-            products.append(_product(rng, slug, vendor_names, taken_names,
-                                     fixed_name="MathQuest Adaptive"
-                                     if position == 0 and number == 0 else None))
+            products.append(
+                _product(
+                    rng,
+                    slug,
+                    vendor_names,
+                    taken_names,
+                    fixed_name="MathQuest Adaptive" if position == 0 and number == 0 else None,
+                )
+            )
     return vendors, products
 
 
@@ -317,9 +411,11 @@ def _product(
         if name and name not in vendor_names and (name not in taken_names or attempt > 20):
             break
         stems = PRODUCT_STEMS[primary]
-        name = (f"{stems[int(rng.integers(len(stems)))]}"
-                f"{PRODUCT_NOUNS[int(rng.integers(len(PRODUCT_NOUNS)))]} "
-                f"{PRODUCT_MODIFIERS[int(rng.integers(len(PRODUCT_MODIFIERS)))]}")
+        name = (
+            f"{stems[int(rng.integers(len(stems)))]}"
+            f"{PRODUCT_NOUNS[int(rng.integers(len(PRODUCT_NOUNS)))]} "
+            f"{PRODUCT_MODIFIERS[int(rng.integers(len(PRODUCT_MODIFIERS)))]}"
+        )
     vendor_names.add(name)
     taken_names.add(name)
     extra = rng.random()
@@ -330,9 +426,10 @@ def _product(
         subjects.append(str(rng.choice([code for code in ACADEMIC_SUBJECTS if code != primary])))
     band_names = list(GRADE_BANDS)
     start = int(rng.integers(len(band_names)))
-    bands = band_names[start:start + int(rng.integers(1, 3))]
-    pillars = sorted(int(pillar) for pillar in
-                     rng.choice(PILLARS, size=int(rng.integers(1, 4)), replace=False))
+    bands = band_names[start : start + int(rng.integers(1, 3))]
+    pillars = sorted(
+        int(pillar) for pillar in rng.choice(PILLARS, size=int(rng.integers(1, 4)), replace=False)
+    )
     devices = rng.choice(DEVICE_PLATFORMS, size=int(rng.integers(1, 4)), replace=False)
     systems = rng.choice(SYSTEM_PLATFORMS, size=int(rng.integers(0, 3)), replace=False)
     chosen = {str(code) for code in (*devices, *systems)}
@@ -340,12 +437,15 @@ def _product(
     product_slug = slugify(name)
     grade_words = ", ".join(BAND_WORDS[band] for band in bands)
     return ProductSpec(
-        vendor=vendor_slug, name=name,
+        vendor=vendor_slug,
+        name=name,
         description=f"{name}: {PRODUCT_PITCH[primary]}. For grades {grade_words}.",
-        grade_bands=bands, subjects=subjects, pillars=pillars,
+        grade_bands=bands,
+        subjects=subjects,
+        pillars=pillars,
         platforms=[code for code in PLATFORMS if code in chosen],
         student_data_collected="Roster data from the district (name, grade, class), responses "
-                               "and time on task; never sold or used for advertising.",
+        "and time on task; never sold or used for advertising.",
         privacy_policy_url=f"https://example.com/{vendor_slug}/privacy",
         essa_tier_claimed=int(tier) or None,
         evidence_url=f"https://example.com/{vendor_slug}/{product_slug}/evidence" if tier else "",
@@ -361,7 +461,10 @@ def _research_organizations(rng: np.random.Generator, count: int) -> list[Organi
         names.append(f"{PLACE_FIRST[first]} {PLACE_SECOND[second]} {RESEARCH_FORMS[form]}")
     return [
         OrganizationSpec(
-            slug=slugify(name), kind="research", name=name, state=None,
+            slug=slugify(name),
+            kind="research",
+            name=name,
+            state=None,
             website=f"https://{slugify(name)}.example",
             description=f"{name} designs and analyzes school pilots with district partners.",
             verified=True,
@@ -399,24 +502,49 @@ def _fit(
     shared_pillars = sorted(need_pillars & set(pilot.pillars))
     shared_platforms = [code for code in district.platforms if code in product.platforms]
     parts = [
-        {"part": "grades", "points": round(25 * served / len(pilot.grades), 1),
-         "why": f"Serves {served} of the pilot's {len(pilot.grades)} grades"},
-        {"part": "subject", "points": 20.0 if relevant else 0.0,
-         "why": f"Open need: {relevant[0].title}" if relevant
-         else "No open need in the pilot's subjects"},
-        {"part": "pillars", "points": round(15 * len(shared_pillars) / len(pilot.pillars), 1),
-         "why": "Needs tagged with pillar " + ", ".join(map(str, shared_pillars))
-         if shared_pillars else "No need shares the pilot's pillars"},
-        {"part": "platforms", "points": 15.0 if shared_platforms else 0.0,
-         "why": "Already uses " + ", ".join(shared_platforms) if shared_platforms
-         else "No platform in common with the product"},
-        {"part": "devices", "points": round(10 * min(1.0, district.device_ratio), 1),
-         "why": f"{district.device_ratio:.2f} devices per student"},
-        {"part": "privacy", "points": 10.0 if district.signed_ndpa else 0.0,
-         "why": "Signed the national student-data privacy agreement" if district.signed_ndpa
-         else "Has not signed the national student-data privacy agreement"},
-        {"part": "capacity", "points": 5.0 if capacity >= pilot.students_per_site else 0.0,
-         "why": f"Can host {capacity} students; the pilot wants {pilot.students_per_site}"},
+        {
+            "part": "grades",
+            "points": round(25 * served / len(pilot.grades), 1),
+            "why": f"Serves {served} of the pilot's {len(pilot.grades)} grades",
+        },
+        {
+            "part": "subject",
+            "points": 20.0 if relevant else 0.0,
+            "why": f"Open need: {relevant[0].title}"
+            if relevant
+            else "No open need in the pilot's subjects",
+        },
+        {
+            "part": "pillars",
+            "points": round(15 * len(shared_pillars) / len(pilot.pillars), 1),
+            "why": "Needs tagged with pillar " + ", ".join(map(str, shared_pillars))
+            if shared_pillars
+            else "No need shares the pilot's pillars",
+        },
+        {
+            "part": "platforms",
+            "points": 15.0 if shared_platforms else 0.0,
+            "why": "Already uses " + ", ".join(shared_platforms)
+            if shared_platforms
+            else "No platform in common with the product",
+        },
+        {
+            "part": "devices",
+            "points": round(10 * min(1.0, district.device_ratio), 1),
+            "why": f"{district.device_ratio:.2f} devices per student",
+        },
+        {
+            "part": "privacy",
+            "points": 10.0 if district.signed_ndpa else 0.0,
+            "why": "Signed the national student-data privacy agreement"
+            if district.signed_ndpa
+            else "Has not signed the national student-data privacy agreement",
+        },
+        {
+            "part": "capacity",
+            "points": 5.0 if capacity >= pilot.students_per_site else 0.0,
+            "why": f"Can host {capacity} students; the pilot wants {pilot.students_per_site}",
+        },
     ]
     return round(sum(part["points"] for part in parts), 1), parts
 
@@ -438,20 +566,21 @@ class _PilotBuilder:
         self.scale = scale
         self.seed = seed
         verified = {org.slug for org in organizations if org.verified}
-        self.districts = districts
-        self.site_candidates = [district for district in districts
-                                if district.organization in verified]
+        self.site_candidates = [
+            district for district in districts if district.organization in verified
+        ]
         self.state_of = {org.slug: org.state for org in organizations}
         self.needs_of: dict[str, list[NeedSpec]] = {}
         for need in needs:
             self.needs_of.setdefault(need.district, []).append(need)
         self.district_of = {district.organization: district for district in districts}
         self.cedar_hollow = districts[0]
-        self.products = products
-        self.brightpath_products = [product for product in products
-                                    if product.vendor == BRIGHTPATH_SLUG]
-        self.unverified_products = [product for product in products
-                                    if product.vendor not in verified]
+        self.brightpath_products = [
+            product for product in products if product.vendor == BRIGHTPATH_SLUG
+        ]
+        self.unverified_products = [
+            product for product in products if product.vendor not in verified
+        ]
         self.open_products = [product for product in products if product.vendor in verified]
         self.eligible_cache: dict[tuple[str, ...], list[DistrictSpec]] = {}
         self.titles: set[str] = set()
@@ -489,8 +618,9 @@ class _PilotBuilder:
             return self.unverified_products[0]
         if position == 0 and status in ("open", "active", "analysis", "published"):
             brightpath = self.brightpath_products
-            return brightpath[{"open": 0, "active": 1, "analysis": 0, "published": 0}[status]
-                              % len(brightpath)]
+            return brightpath[
+                {"open": 0, "active": 1, "analysis": 0, "published": 0}[status] % len(brightpath)
+            ]
         return self.open_products[int(self.rng.integers(len(self.open_products)))]
 
     def _unique_title(self, base: str, window: str) -> str:
@@ -533,36 +663,49 @@ class _PilotBuilder:
         grade_words = _grade_words(grades)
         subject = product.subjects[0]
         devices = [DEVICE_WORDS[code] for code in product.platforms if code in DEVICE_WORDS]
-        created = _at(min(REFERENCE_DATE - datetime.timedelta(days=5),
-                          (starts or REFERENCE_DATE) - datetime.timedelta(days=100)), 15)
+        created = _at(
+            min(
+                REFERENCE_DATE - datetime.timedelta(days=5),
+                (starts or REFERENCE_DATE) - datetime.timedelta(days=100),
+            ),
+            15,
+        )
         updated = created
         if ends is not None and status in DATA_STATUSES:
             updated = max(created, _at(min(REFERENCE_DATE, ends + datetime.timedelta(30)), 15))
         pillars = rng.choice(product.pillars, size=min(2, len(product.pillars)), replace=False)
         return PilotSpec(
-            product_vendor=product.vendor, product_name=product.name,
+            product_vendor=product.vendor,
+            product_name=product.name,
             title=self._unique_title(f"{product.name} in grades {grade_words}", window),
             research_question=(
                 f"Does {product.name} raise grade {grade_words} students' spring "
                 f"{SUBJECT_WORDS[subject]} scores compared with business-as-usual instruction "
-                f"over {weeks} weeks?"),
-            grades=grades, subjects=list(product.subjects),
+                f"over {weeks} weeks?"
+            ),
+            grades=grades,
+            subjects=list(product.subjects),
             pillars=sorted(int(pillar) for pillar in pillars),
             sites_wanted=int(rng.integers(2, 7)),
             students_per_site=int(rng.integers(6, 41)) * 10,
-            weeks=weeks, start_window=window, starts_on=starts, ends_on=ends,
-            devices_required=f"One device per student ({' or '.join(devices)})" if devices
-            else "",
+            weeks=weeks,
+            start_window=window,
+            starts_on=starts,
+            ends_on=ends,
+            devices_required=f"One device per student ({' or '.join(devices)})" if devices else "",
             training_hours=int(rng.integers(2, 13)),
             sites_receive=SITES_RECEIVE[int(rng.integers(len(SITES_RECEIVE)))],
-            status=status, created_at=created, updated_at=updated,
+            status=status,
+            created_at=created,
+            updated_at=updated,
         )
 
     def _eligible(self, grades: list[str]) -> list[DistrictSpec]:
         key = tuple(grades)
         if key not in self.eligible_cache:
             self.eligible_cache[key] = [
-                district for district in self.site_candidates
+                district
+                for district in self.site_candidates
                 if set(grades) <= set(district.grades_served)
             ]
         return self.eligible_cache[key]
@@ -579,25 +722,38 @@ class _PilotBuilder:
             if state not in states and district is not self.cedar_hollow:
                 chosen.append(district)
                 states.add(state)
-        chosen += [district for district in candidates
-                   if district not in chosen and district is not self.cedar_hollow]
+        chosen += [
+            district
+            for district in candidates
+            if district not in chosen and district is not self.cedar_hollow
+        ]
         return chosen[:count]
 
     def _enrollment(
-        self, pilot: PilotSpec, product: ProductSpec, district: DistrictSpec, status: str,
-        capacity: int, with_fit: bool,
+        self,
+        pilot: PilotSpec,
+        product: ProductSpec,
+        district: DistrictSpec,
+        status: str,
+        capacity: int,
+        with_fit: bool,
     ) -> EnrollmentSpec:
         score, parts = (None, [])
         if with_fit:
-            score, parts = _fit(district, self.needs_of.get(district.organization, []), pilot,
-                                product, capacity)
+            score, parts = _fit(
+                district, self.needs_of.get(district.organization, []), pilot, product, capacity
+            )
         return EnrollmentSpec(
-            district=district.organization, status=status, capacity_students=capacity,
-            capacity_classrooms=math.ceil(capacity / 25),
+            district=district.organization,
+            status=status,
+            capacity_students=capacity,
+            capacity_classrooms=math.ceil(capacity / CLASSROOM_SIZE),
             grades=[grade for grade in pilot.grades if grade in district.grades_served],
             note=VOLUNTEER_NOTES[int(self.rng.integers(len(VOLUNTEER_NOTES)))]
-            if status == "volunteered" else "",
-            fit_score=score, fit_explanation=parts,
+            if status == "volunteered"
+            else "",
+            fit_score=score,
+            fit_explanation=parts,
         )
 
     def _capacity(self, pilot: PilotSpec) -> int:
@@ -612,12 +768,17 @@ class _PilotBuilder:
             if position == 0:
                 districts = [self.cedar_hollow, *districts]
             for district in districts:
-                pilot.enrollments.append(self._enrollment(
-                    pilot, product, district, "volunteered", self._capacity(pilot), False))
+                pilot.enrollments.append(
+                    self._enrollment(
+                        pilot, product, district, "volunteered", self._capacity(pilot), False
+                    )
+                )
         elif status == "matching":
             districts = self._pick_districts(pilot.grades, pilot.sites_wanted + 2)
-            scored = [self._enrollment(pilot, product, district, "proposed",
-                                       self._capacity(pilot), True) for district in districts]
+            scored = [
+                self._enrollment(pilot, product, district, "proposed", self._capacity(pilot), True)
+                for district in districts
+            ]
             scored.sort(key=lambda enrollment: -(enrollment.fit_score or 0.0))
             for rank, enrollment in enumerate(scored):
                 if rank >= pilot.sites_wanted:
@@ -626,34 +787,55 @@ class _PilotBuilder:
                 pilot.enrollments.append(enrollment)
         elif status == "withdrawn":
             for district in self._pick_districts(pilot.grades, int(rng.integers(1, 3))):
-                pilot.enrollments.append(self._enrollment(
-                    pilot, product, district, "withdrawn", self._capacity(pilot), True))
+                pilot.enrollments.append(
+                    self._enrollment(
+                        pilot, product, district, "withdrawn", self._capacity(pilot), True
+                    )
+                )
         else:
             count = pilot.sites_wanted if rng.random() < 0.7 else max(2, pilot.sites_wanted - 1)
             districts = self._pick_districts(pilot.grades, count + 1)
             if status == "published" and position == 0:
                 districts = [self.cedar_hollow, *districts]
             for district in districts[:count]:
-                pilot.enrollments.append(self._enrollment(
-                    pilot, product, district, "site", self._capacity(pilot), True))
+                pilot.enrollments.append(
+                    self._enrollment(pilot, product, district, "site", self._capacity(pilot), True)
+                )
             if len(districts) > count and rng.random() < 0.3:
-                pilot.enrollments.append(self._enrollment(
-                    pilot, product, districts[count], "declined", self._capacity(pilot), True))
+                pilot.enrollments.append(
+                    self._enrollment(
+                        pilot, product, districts[count], "declined", self._capacity(pilot), True
+                    )
+                )
 
     def _document(self, pilot: PilotSpec) -> dict[str, Any]:
         rng = self.rng
         design_type = pilot.design_type or "rct"
         subject = pilot.subjects[0]
         primary, label = PRIMARY_OUTCOMES[subject]
-        outcomes: list[dict[str, Any]] = [{
-            "name": primary, "label": label, "kind": "continuous", "primary": True,
-            "direction": "higher_is_better",
-            "instrument": f"District interim assessment ({SUBJECT_WORDS[subject]}), fictional",
-            "unit": "scale score points", "min": 100, "max": 300,
-        }]
+        outcomes: list[dict[str, Any]] = [
+            {
+                "name": primary,
+                "label": label,
+                "kind": "continuous",
+                "primary": True,
+                "direction": "higher_is_better",
+                "instrument": f"District interim assessment ({SUBJECT_WORDS[subject]}), fictional",
+                "unit": "scale score points",
+                "min": 100,
+                "max": 300,
+            }
+        ]
         draw = rng.random()
-        secondaries = (["met_benchmark"] if draw < 0.35 else ["days_absent"] if draw < 0.45
-                       else ["met_benchmark", "days_absent"] if draw < 0.75 else [])
+        secondaries = (
+            ["met_benchmark"]
+            if draw < 0.35
+            else ["days_absent"]
+            if draw < 0.45
+            else ["met_benchmark", "days_absent"]
+            if draw < 0.75
+            else []
+        )
         if "attendance" in pilot.subjects and "days_absent" not in secondaries:
             secondaries.append("days_absent")
         outcomes += [dict(SECONDARY_OUTCOMES[name]) for name in secondaries]
@@ -674,8 +856,11 @@ class _PilotBuilder:
             "icc": 0.2,
             "planned_sites": pilot.sites_wanted,
             "planned_students_per_site": pilot.students_per_site,
-            "analysis_plan": {"covariates": ["baseline"], "missing_data": MISSING_DATA_PLAN,
-                              "alpha": 0.05},
+            "analysis_plan": {
+                "covariates": ["baseline"],
+                "missing_data": MISSING_DATA_PLAN,
+                "alpha": 0.05,
+            },
         }
 
     def _author(self, pilot: PilotSpec) -> str | None:
@@ -689,33 +874,58 @@ class _PilotBuilder:
         document = self._document(pilot)
         author = self._author(pilot)
         if pilot.status not in DATA_STATUSES:
-            pilot.designs.append(DesignSpec(
-                version=1, document=document, registered_at=None, sha256="", author=author,
-                created_at=pilot.created_at + datetime.timedelta(days=20)))
+            pilot.designs.append(
+                DesignSpec(
+                    version=1,
+                    document=document,
+                    registered_at=None,
+                    sha256="",
+                    author=author,
+                    created_at=pilot.created_at + datetime.timedelta(days=20),
+                )
+            )
             return
         assert pilot.starts_on is not None
-        registered = _at(pilot.starts_on - datetime.timedelta(
-            days=int(self.rng.integers(10, 31))), 14)
-        pilot.designs.append(DesignSpec(
-            version=1, document=document, registered_at=registered,
-            sha256=canonical_sha256(document), author=author,
-            created_at=registered - datetime.timedelta(days=14)))
+        registered = _at(
+            pilot.starts_on - datetime.timedelta(days=int(self.rng.integers(10, 31))), 14
+        )
+        pilot.designs.append(
+            DesignSpec(
+                version=1,
+                document=document,
+                registered_at=registered,
+                sha256=canonical_sha256(document),
+                author=author,
+                created_at=registered - datetime.timedelta(days=14),
+            )
+        )
         if not amended:
             return
         amendment = copy.deepcopy(document)
         if all(outcome["name"] != "days_absent" for outcome in amendment["outcomes"]):
             amendment["outcomes"].append(dict(SECONDARY_OUTCOMES["days_absent"]))
-            reason = ("Added days absent as a secondary outcome at the districts' request, "
-                      "before any outcome data were collected.")
+            reason = (
+                "Added days absent as a secondary outcome at the districts' request, "
+                "before any outcome data were collected."
+            )
         else:
             amendment["planned_students_per_site"] = max(60, pilot.students_per_site - 40)
-            reason = ("Enrollment at the sites came in lower than planned; the planned students "
-                      "per site were reduced before any outcome data were collected.")
+            reason = (
+                "Enrollment at the sites came in lower than planned; the planned students "
+                "per site were reduced before any outcome data were collected."
+            )
         amended_at = registered + datetime.timedelta(days=int(self.rng.integers(10, 21)))
-        pilot.designs.append(DesignSpec(
-            version=2, document=amendment, registered_at=amended_at,
-            sha256=canonical_sha256(amendment), amendment_reason=reason, author=author,
-            created_at=amended_at - datetime.timedelta(days=3)))
+        pilot.designs.append(
+            DesignSpec(
+                version=2,
+                document=amendment,
+                registered_at=amended_at,
+                sha256=canonical_sha256(amendment),
+                amendment_reason=reason,
+                author=author,
+                created_at=amended_at - datetime.timedelta(days=3),
+            )
+        )
 
     def _outcome_data(
         self, pilot: PilotSpec, number: int, data_index: int, status: str, position: int
@@ -731,7 +941,8 @@ class _PilotBuilder:
             design_type=design_type,
             true_effect=float(rng.choice(TRUE_EFFECTS)),
             control_attrition=round(float(rng.uniform(0.05, 0.11)), 3),
-            differential_attrition=0.04 if design_type != "pre_post" and rng.random() < 0.25
+            differential_attrition=0.04
+            if design_type != "pre_post" and data_index % 4 == 2
             else 0.0,
             logs_dosage=bool(rng.random() < 0.5),
             weeks=pilot.weeks,
@@ -740,46 +951,78 @@ class _PilotBuilder:
         secret = hashlib.sha256(f"testbed-demo:{self.seed}:pilot:{number}".encode()).digest()
         sites = [enrollment for enrollment in pilot.enrollments if enrollment.status == "site"]
         uploading = len(sites) if status != "active" else max(1, len(sites) // 2)
-        aggregates_site = (status == "published" and position % 5 == 4
-                           and design_type in ("rct", "cluster_rct"))
+        aggregates_site = (
+            status == "published" and position % 5 == 4 and design_type in ("rct", "cluster_rct")
+        )
         superseding = data_index % 7 == 1
         assert pilot.ends_on is not None
-        uploaded_on = min(pilot.ends_on + datetime.timedelta(days=int(rng.integers(5, 31))),
-                          REFERENCE_DATE - datetime.timedelta(days=2))
+        uploaded_on = min(
+            pilot.ends_on + datetime.timedelta(days=int(rng.integers(5, 31))),
+            REFERENCE_DATE - datetime.timedelta(days=2),
+        )
         for site_number, enrollment in enumerate(sites):
             district = self.district_of[enrollment.district]
             seed = int(rng.integers(0, 2**31))
             rows, randomization = site_rows(
-                rng, spec=spec, secret=secret,
+                rng,
+                spec=spec,
+                secret=secret,
                 roster_prefix=f"{district.nces_lea_id}-{number:05d}",
-                students=enrollment.capacity_students, frl_share=district.frl_share,
-                el_share=district.el_share, swd_share=district.swd_share, assignment_seed=seed)
+                students=enrollment.capacity_students,
+                frl_share=district.frl_share,
+                el_share=district.el_share,
+                swd_share=district.swd_share,
+                assignment_seed=seed,
+            )
             if randomization is not None:
-                pilot.assignments.append(AssignmentSpec(
-                    site=district.organization, seed=seed, algorithm=randomization.algorithm,
-                    arms={str(unit): arm for unit, arm in randomization.mapping.items()}))
+                pilot.assignments.append(
+                    AssignmentSpec(
+                        site=district.organization,
+                        seed=seed,
+                        algorithm=randomization.algorithm,
+                        arms={str(unit): arm for unit, arm in randomization.mapping.items()},
+                    )
+                )
             if site_number >= uploading:
                 continue
             uploader = _uploader_email(district.organization)
             uploaded_at = _at(uploaded_on, 16)
             if aggregates_site and site_number == len(sites) - 1:
                 summaries = summary_rows(rows, kinds)
-                pilot.datasets.append(DatasetSpec(
-                    site=district.organization, version=1, kind="aggregates",
-                    filename=f"{district.organization}-aggregates-v1.csv",
-                    sha256=hashlib.sha256(summary_csv_text(summaries).encode()).hexdigest(),
-                    row_count=len(summaries), uploaded_by=uploader, uploaded_at=uploaded_at,
-                    is_current=True, summaries=summaries))
+                pilot.datasets.append(
+                    DatasetSpec(
+                        site=district.organization,
+                        version=1,
+                        kind="aggregates",
+                        filename=f"{district.organization}-aggregates-v1.csv",
+                        sha256=hashlib.sha256(summary_csv_text(summaries).encode()).hexdigest(),
+                        row_count=len(summaries),
+                        uploaded_by=uploader,
+                        uploaded_at=uploaded_at,
+                        is_current=True,
+                        summaries=summaries,
+                    )
+                )
                 continue
             version = 1
             if superseding and site_number == 0:
                 partial = rows.head(int(len(rows) * 0.9))
-                pilot.datasets.append(_student_dataset(
-                    district.organization, 1, partial, uploader,
-                    uploaded_at - datetime.timedelta(days=2), is_current=False))
+                pilot.datasets.append(
+                    _student_dataset(
+                        district.organization,
+                        1,
+                        partial,
+                        uploader,
+                        uploaded_at - datetime.timedelta(days=2),
+                        is_current=False,
+                    )
+                )
                 version = 2
-            pilot.datasets.append(_student_dataset(
-                district.organization, version, rows, uploader, uploaded_at, is_current=True))
+            pilot.datasets.append(
+                _student_dataset(
+                    district.organization, version, rows, uploader, uploaded_at, is_current=True
+                )
+            )
 
 
 def _uploader_email(district_slug: str) -> str:
@@ -789,13 +1032,25 @@ def _uploader_email(district_slug: str) -> str:
 
 
 def _student_dataset(
-    site: str, version: int, rows: StudentRows, uploader: str,
-    uploaded_at: datetime.datetime, is_current: bool,
+    site: str,
+    version: int,
+    rows: StudentRows,
+    uploader: str,
+    uploaded_at: datetime.datetime,
+    is_current: bool,
 ) -> DatasetSpec:
     return DatasetSpec(
-        site=site, version=version, kind="students", filename=f"{site}-outcomes-v{version}.csv",
-        sha256=hashlib.sha256(rows.csv_text().encode()).hexdigest(), row_count=len(rows),
-        uploaded_by=uploader, uploaded_at=uploaded_at, is_current=is_current, students=rows)
+        site=site,
+        version=version,
+        kind="students",
+        filename=f"{site}-outcomes-v{version}.csv",
+        sha256=hashlib.sha256(rows.csv_text().encode()).hexdigest(),
+        row_count=len(rows),
+        uploaded_by=uploader,
+        uploaded_at=uploaded_at,
+        is_current=is_current,
+        students=rows,
+    )
 
 
 # --- people ---------------------------------------------------------------------------------
@@ -804,21 +1059,31 @@ def _student_dataset(
 def _users(rng: np.random.Generator, pilots: list[PilotSpec]) -> list[UserSpec]:
     """The demo sign-ins, and one data coordinator per district that uploaded data."""
     users = [
-        UserSpec(NETWORK_ADMIN_EMAIL, "Morgan Ellis", is_network_admin=True,
-                 memberships=[(NETWORK_SLUG, "admin")]),
+        UserSpec(
+            NETWORK_ADMIN_EMAIL,
+            "Morgan Ellis",
+            is_network_admin=True,
+            memberships=[(NETWORK_SLUG, "admin")],
+        ),
         UserSpec(COORDINATOR_EMAIL, "Dana Whitfield", memberships=[(CEDAR_HOLLOW_SLUG, "admin")]),
         UserSpec(FOUNDER_EMAIL, "Sam Okafor", memberships=[(BRIGHTPATH_SLUG, "admin")]),
-        UserSpec(RESEARCHER_EMAIL, "Priya Natarajan",
-                 memberships=[(slugify(NORTHFIELD_RESEARCH), "member")]),
+        UserSpec(
+            RESEARCHER_EMAIL,
+            "Priya Natarajan",
+            memberships=[(slugify(NORTHFIELD_RESEARCH), "member")],
+        ),
         UserSpec(UNVERIFIED_FOUNDER_EMAIL, "Lee Marsh", memberships=[(QUILLSTONE_SLUG, "admin")]),
     ]
     named = {user.email for user in users}
-    uploaders = {dataset.uploaded_by: dataset.site for pilot in pilots
-                 for dataset in pilot.datasets}
+    uploaders = {
+        dataset.uploaded_by: dataset.site for pilot in pilots for dataset in pilot.datasets
+    }
     for email, site in uploaders.items():
         if email in named:
             continue
-        name = (f"{FIRST_NAMES[int(rng.integers(len(FIRST_NAMES)))]} "
-                f"{LAST_NAMES[int(rng.integers(len(LAST_NAMES)))]}")
+        name = (
+            f"{FIRST_NAMES[int(rng.integers(len(FIRST_NAMES)))]} "
+            f"{LAST_NAMES[int(rng.integers(len(LAST_NAMES)))]}"
+        )
         users.append(UserSpec(email, name, memberships=[(site, "member")]))
     return users

@@ -49,8 +49,10 @@ from testbed.tables import (
 
 _PILOT_COLUMNS = {column._meta.name for column in Pilot._meta.columns}
 _DATASET_COLUMNS = {column._meta.name for column in Dataset._meta.columns}
-ALREADY_LOADED = ("The database already has organizations, so the demo network was not loaded "
-                  "and nothing was changed. Run `testbed demo --reset` to replace everything.")
+ALREADY_LOADED = (
+    "The database already has organizations, so the demo network was not loaded "
+    "and nothing was changed. Run `testbed demo --reset` to replace everything."
+)
 DEMO_SIGN_INS = (
     (NETWORK_ADMIN_EMAIL, "network admin"),
     (COORDINATOR_EMAIL, "district coordinator, Cedar Hollow Unified"),
@@ -110,10 +112,11 @@ async def load_demo(scale: int = 1, seed: int = 2026, reset: bool = False) -> st
     network = await asyncio.to_thread(generate_network, scale, seed)
     password_hash = await asyncio.to_thread(hash_password, DEMO_PASSWORD)
     engine = Organization._meta.db
-    # IMMEDIATE takes SQLite's write lock up front, so the check and the load cannot interleave
-    # with another writer.
-    options = {"transaction_type": TransactionType.immediate} if engine.engine_type == "sqlite" \
-        else {}
+    options: dict[str, Any] = {}
+    if engine.engine_type == "sqlite":
+        # IMMEDIATE takes the write lock up front: the check and the load cannot interleave
+        # with another writer.
+        options["transaction_type"] = TransactionType.immediate
     async with engine.transaction(**options):
         if reset:
             await empty_database()
@@ -156,59 +159,109 @@ async def insert_network(network: DemoNetwork, password_hash: str) -> None:
     await bulk_insert(Organization, [vars(org) for org in network.organizations])
     org_id = await _ids(Organization, "slug")
 
-    await bulk_insert(DistrictProfile, [
-        {**vars(district), "organization": org_id[district.organization]}
-        for district in network.districts
-    ])
-    await bulk_insert(Need, [{**vars(need), "district": org_id[need.district]}
-                             for need in network.needs])
+    await bulk_insert(
+        DistrictProfile,
+        [
+            {**vars(district), "organization": org_id[district.organization]}
+            for district in network.districts
+        ],
+    )
+    await bulk_insert(
+        Need, [{**vars(need), "district": org_id[need.district]} for need in network.needs]
+    )
 
     existing_users = await _ids(User, "email")
-    await bulk_insert(User, [
-        {"email": user.email, "name": user.name, "password_hash": password_hash,
-         "is_network_admin": user.is_network_admin}
-        for user in network.users if user.email not in existing_users
-    ])
+    await bulk_insert(
+        User,
+        [
+            {
+                "email": user.email,
+                "name": user.name,
+                "password_hash": password_hash,
+                "is_network_admin": user.is_network_admin,
+            }
+            for user in network.users
+            if user.email not in existing_users
+        ],
+    )
     user_id = await _ids(User, "email")
-    await bulk_insert(Membership, [
-        {"user": user_id[user.email], "organization": org_id[slug], "role": role}
-        for user in network.users for slug, role in user.memberships
-    ])
+    await bulk_insert(
+        Membership,
+        [
+            {"user": user_id[user.email], "organization": org_id[slug], "role": role}
+            for user in network.users
+            for slug, role in user.memberships
+        ],
+    )
 
-    await bulk_insert(Product, [{**vars(product), "vendor": org_id[product.vendor]}
-                                for product in network.products])
+    await bulk_insert(
+        Product,
+        [{**vars(product), "vendor": org_id[product.vendor]} for product in network.products],
+    )
     product_id = await _ids(Product, "vendor", "name")
-    await bulk_insert(Pilot, [
-        {name: value for name, value in vars(pilot).items() if name in _PILOT_COLUMNS}
-        | {"product": product_id[(org_id[pilot.product_vendor], pilot.product_name)]}
-        for pilot in network.pilots
-    ])
+    await bulk_insert(
+        Pilot,
+        [
+            {name: value for name, value in vars(pilot).items() if name in _PILOT_COLUMNS}
+            | {"product": product_id[(org_id[pilot.product_vendor], pilot.product_name)]}
+            for pilot in network.pilots
+        ],
+    )
     pilot_id = await _ids(Pilot, "title")
 
-    await bulk_insert(PilotRole, [
-        {"pilot": pilot_id[pilot.title], "user": user_id[email], "role": "researcher"}
-        for pilot in network.pilots for email in pilot.researchers
-    ])
-    await bulk_insert(Enrollment, [
-        {**vars(enrollment), "pilot": pilot_id[pilot.title],
-         "district": org_id[enrollment.district]}
-        for pilot in network.pilots for enrollment in pilot.enrollments
-    ])
-    await bulk_insert(DesignVersion, [
-        {**vars(design), "pilot": pilot_id[pilot.title],
-         "author": user_id[design.author] if design.author else None}
-        for pilot in network.pilots for design in pilot.designs
-    ])
-    await bulk_insert(Assignment, [
-        {**vars(assignment), "pilot": pilot_id[pilot.title], "site": org_id[assignment.site]}
-        for pilot in network.pilots for assignment in pilot.assignments
-    ])
-    await bulk_insert(Dataset, [
-        {name: value for name, value in vars(dataset).items() if name in _DATASET_COLUMNS}
-        | {"pilot": pilot_id[pilot.title], "site": org_id[dataset.site],
-           "uploaded_by": user_id[dataset.uploaded_by]}
-        for pilot in network.pilots for dataset in pilot.datasets
-    ])
+    await bulk_insert(
+        PilotRole,
+        [
+            {"pilot": pilot_id[pilot.title], "user": user_id[email], "role": "researcher"}
+            for pilot in network.pilots
+            for email in pilot.researchers
+        ],
+    )
+    await bulk_insert(
+        Enrollment,
+        [
+            {
+                **vars(enrollment),
+                "pilot": pilot_id[pilot.title],
+                "district": org_id[enrollment.district],
+            }
+            for pilot in network.pilots
+            for enrollment in pilot.enrollments
+        ],
+    )
+    await bulk_insert(
+        DesignVersion,
+        [
+            {
+                **vars(design),
+                "pilot": pilot_id[pilot.title],
+                "author": user_id[design.author] if design.author else None,
+            }
+            for pilot in network.pilots
+            for design in pilot.designs
+        ],
+    )
+    await bulk_insert(
+        Assignment,
+        [
+            {**vars(assignment), "pilot": pilot_id[pilot.title], "site": org_id[assignment.site]}
+            for pilot in network.pilots
+            for assignment in pilot.assignments
+        ],
+    )
+    await bulk_insert(
+        Dataset,
+        [
+            {name: value for name, value in vars(dataset).items() if name in _DATASET_COLUMNS}
+            | {
+                "pilot": pilot_id[pilot.title],
+                "site": org_id[dataset.site],
+                "uploaded_by": user_id[dataset.uploaded_by],
+            }
+            for pilot in network.pilots
+            for dataset in pilot.datasets
+        ],
+    )
     dataset_id = await _ids(Dataset, "pilot", "site", "version")
 
     def rows_of(kind: str) -> Iterator[tuple[int, Any]]:
@@ -218,14 +271,20 @@ async def insert_network(network: DemoNetwork, password_hash: str) -> None:
                     key = (pilot_id[pilot.title], org_id[dataset.site], dataset.version)
                     yield dataset_id[key], dataset
 
-    await bulk_insert(Observation, (
-        {**record, "dataset": identifier}
-        for identifier, dataset in rows_of("students") if dataset.students is not None
-        for record in dataset.students.records()
-    ))
-    await bulk_insert(SummaryRow, [
-        {**summary_row, "dataset": identifier}
-        for identifier, dataset in rows_of("aggregates")
-        for summary_row in dataset.summaries or []
-    ])
-
+    await bulk_insert(
+        Observation,
+        (
+            {**record, "dataset": identifier}
+            for identifier, dataset in rows_of("students")
+            if dataset.students is not None
+            for record in dataset.students.records()
+        ),
+    )
+    await bulk_insert(
+        SummaryRow,
+        [
+            {**summary_row, "dataset": identifier}
+            for identifier, dataset in rows_of("aggregates")
+            for summary_row in dataset.summaries or []
+        ],
+    )

@@ -155,8 +155,9 @@ class PilotSpec:
 
     @property
     def sites(self) -> list[str]:
-        return [enrollment.district for enrollment in self.enrollments
-                if enrollment.status == "site"]
+        return [
+            enrollment.district for enrollment in self.enrollments if enrollment.status == "site"
+        ]
 
 
 @dataclass
@@ -173,9 +174,14 @@ class DemoNetwork:
     @property
     def true_effects(self) -> dict[str, float]:
         """Pilot title -> the standardized effect its outcome data were generated with."""
-        return {pilot.title: pilot.true_effect for pilot in self.pilots
-                if pilot.true_effect is not None}
+        return {
+            pilot.title: pilot.true_effect for pilot in self.pilots if pilot.true_effect is not None
+        }
 
     def count_observations(self) -> int:
-        return sum(len(dataset.students) for pilot in self.pilots for dataset in pilot.datasets
-                   if dataset.students is not None)
+        return sum(
+            len(dataset.students)
+            for pilot in self.pilots
+            for dataset in pilot.datasets
+            if dataset.students is not None
+        )

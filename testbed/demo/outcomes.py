@@ -59,15 +59,24 @@ FRL_BASELINE_GAP = 8.0
 SITE_SD = 4.0
 CLASSROOM_SD = 3.0
 RESIDUAL_SD = 12.0
-OUTCOME_SD = math.sqrt((SLOPE * BASELINE_SD) ** 2 + SITE_SD**2 + CLASSROOM_SD**2
-                       + RESIDUAL_SD**2)
+OUTCOME_SD = math.sqrt((SLOPE * BASELINE_SD) ** 2 + SITE_SD**2 + CLASSROOM_SD**2 + RESIDUAL_SD**2)
 QED_SELECTION_GAP = 3.0
 BENCHMARK_CUT = 200.0
 CLASSROOM_SIZE = 25
 SCORE_RANGE = (100.0, 300.0)
 ARMS = ("treatment", "control")
-STUDENT_COLUMNS = ("student_key", "cluster", "arm", "frl", "el", "swd", "gender",
-                   "race_ethnicity", "baseline", "dosage")
+STUDENT_COLUMNS = (
+    "student_key",
+    "cluster",
+    "arm",
+    "frl",
+    "el",
+    "swd",
+    "gender",
+    "race_ethnicity",
+    "baseline",
+    "dosage",
+)
 
 
 @dataclass
@@ -106,10 +115,15 @@ class StudentRows:
     def head(self, count: int) -> StudentRows:
         """The first `count` rows (an incomplete export that a later upload replaces)."""
         return StudentRows(
-            student_key=self.student_key[:count], cluster=self.cluster[:count],
-            arm=self.arm[:count], frl=self.frl[:count], el=self.el[:count],
-            swd=self.swd[:count], gender=self.gender[:count],
-            race_ethnicity=self.race_ethnicity[:count], baseline=self.baseline[:count],
+            student_key=self.student_key[:count],
+            cluster=self.cluster[:count],
+            arm=self.arm[:count],
+            frl=self.frl[:count],
+            el=self.el[:count],
+            swd=self.swd[:count],
+            gender=self.gender[:count],
+            race_ethnicity=self.race_ethnicity[:count],
+            baseline=self.baseline[:count],
             dosage=self.dosage[:count],
             outcomes={name: values[:count] for name, values in self.outcomes.items()},
         )
@@ -133,8 +147,9 @@ class StudentRows:
                 "race_ethnicity": self.race_ethnicity[index],
                 "baseline": baseline[index],
                 "dosage": dosage[index],
-                "outcomes": {name: column[index] for name, column in zip(names, columns,
-                                                                          strict=True)},
+                "outcomes": {
+                    name: column[index] for name, column in zip(names, columns, strict=True)
+                },
             }
 
     def csv_text(self) -> str:
@@ -145,16 +160,21 @@ class StudentRows:
         for record in self.records():
             cells = [record[name] for name in STUDENT_COLUMNS]
             cells.extend(record["outcomes"].values())
-            writer.writerow(["" if cell is None else int(cell) if isinstance(cell, bool)
-                             else cell for cell in cells])
+            writer.writerow(
+                [
+                    "" if cell is None else int(cell) if isinstance(cell, bool) else cell
+                    for cell in cells
+                ]
+            )
         return buffer.getvalue()
 
 
 def _plain(values: np.ndarray, name: str) -> list[Any]:
     """NaN becomes None; counts and 0/1 outcomes become ints."""
     as_int = name in {"met_benchmark", "days_absent"}
-    return [None if math.isnan(value) else int(value) if as_int else value
-            for value in values.tolist()]
+    return [
+        None if math.isnan(value) else int(value) if as_int else value for value in values.tolist()
+    ]
 
 
 def student_key(secret: bytes, roster_id: str) -> str:
@@ -206,8 +226,14 @@ def site_rows(
     site_effect = rng.normal(0.0, SITE_SD)
     classroom_effect = rng.normal(0.0, CLASSROOM_SD, classrooms)[room_of]
     residual = rng.normal(0.0, RESIDUAL_SD, students)
-    score = (INTERCEPT + SLOPE * baseline + site_effect + classroom_effect
-             + spec.true_effect * OUTCOME_SD * treated + residual)
+    score = (
+        INTERCEPT
+        + SLOPE * baseline
+        + site_effect
+        + classroom_effect
+        + spec.true_effect * OUTCOME_SD * treated
+        + residual
+    )
     score = np.clip(np.round(score, 1), *SCORE_RANGE)
     days_absent = rng.poisson(6.0 * np.exp(0.35 * frl - 0.01 * (baseline - BASELINE_MEAN)))
 
@@ -225,9 +251,17 @@ def site_rows(
         dosage = np.where(treated, minutes, np.nan)
 
     rows = StudentRows(
-        student_key=keys, cluster=cluster, arm=arm, frl=frl, el=el, swd=swd, gender=gender,
-        race_ethnicity=race, baseline=np.clip(np.round(baseline, 1), *SCORE_RANGE),
-        dosage=dosage, outcomes=outcomes,
+        student_key=keys,
+        cluster=cluster,
+        arm=arm,
+        frl=frl,
+        el=el,
+        swd=swd,
+        gender=gender,
+        race_ethnicity=race,
+        baseline=np.clip(np.round(baseline, 1), *SCORE_RANGE),
+        dosage=dosage,
+        outcomes=outcomes,
     )
     return rows, randomization
 
@@ -243,8 +277,13 @@ def summary_rows(rows: StudentRows, outcome_kinds: dict[str, str]) -> list[dict[
         for name, values in rows.outcomes.items():
             observed = values[in_arm & ~np.isnan(values)]
             summary: dict[str, Any] = {
-                "arm": arm, "outcome": name, "randomized": int(in_arm.sum()),
-                "n": int(observed.size), "mean": None, "sd": None, "successes": None,
+                "arm": arm,
+                "outcome": name,
+                "randomized": int(in_arm.sum()),
+                "n": int(observed.size),
+                "mean": None,
+                "sd": None,
+                "successes": None,
             }
             if outcome_kinds[name] == "binary":
                 summary["successes"] = int(observed.sum())

@@ -56,7 +56,7 @@ def verified_district(connection: ASGIConnection, _: BaseRouteHandler) -> None:
         raise Forbidden(UNVERIFIED_DISTRICT)
 
 
-def district_member(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+def district_coordinator(connection: ASGIConnection, _: BaseRouteHandler) -> None:
     principal = require_principal(connection)
     if not principal.organizations_of_kind("district"):
         raise Forbidden("This page is for district coordinators.")
@@ -246,8 +246,8 @@ class DistrictMatchingController(Controller):
     path = "/matching"
     tags = ["matching"]
     include_in_schema = False
-    guards = [district_member]
-    opt = {"access": "district_member"}
+    guards = [district_coordinator]
+    opt = {"access": "district_coordinator"}
 
     @get("/")
     async def dashboard(
@@ -474,8 +474,8 @@ class EnrollmentApiController(Controller):
 class RecommendationApiController(Controller):
     path = "/api/v1/matching"
     tags = ["matching"]
-    guards = [district_member]
-    opt = {"access": "district_member"}
+    guards = [district_coordinator]
+    opt = {"access": "district_coordinator"}
 
     @get("/recommendations", summary="Open calls that fit my district best")
     async def recommendations(

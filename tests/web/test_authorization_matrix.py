@@ -20,7 +20,8 @@ ROLES = ("anonymous", "district", "vendor", "researcher", "admin", "other_vendor
 
 # Who is let in, per rule. The object-level rules are about the objects the path names below:
 # the vendor's organization and the vendor's active pilot (the district is one of its sites,
-# the researcher has a role on it; "other_vendor" is a competing vendor).
+# the researcher has a role on it; "other_vendor" is a competing vendor), the district and its
+# need, and the vendor's product.
 ALLOWED = {
     "public": set(ROLES),
     "signed_in": set(ROLES) - {"anonymous"},
@@ -28,9 +29,13 @@ ALLOWED = {
     "org_member": {"vendor", "admin"},
     "org_admin": {"vendor", "admin"},
     "pilot_manager": {"vendor", "admin"},
+    "pilot_viewer": {"vendor", "admin", "district", "researcher"},
+    "district_member": {"district", "admin"},
+    "verified_vendor": {"vendor", "admin", "other_vendor"},
+    "product_editor": {"vendor", "admin"},
     # Volunteering: members of a verified district (admins do not act for a district).
     "verified_district": {"district"},
-    "district_member": {"district"},
+    "district_coordinator": {"district"},
     # Either side of the enrollment the path names: the district or the pilot's vendor.
     "enrollment_party": {"district", "vendor"},
     # A matching round that includes the vendor's call.
@@ -145,6 +150,9 @@ async def _path_values(people: People, role: str) -> dict[str, str]:
         "pilot_id": str(people.active_pilot),
         "role_id": str(pilot_role[0]["id"]),
         "token_id": str(token_id),
+        "district_id": str(people.district),
+        "need_id": str(people.need),
+        "product_id": str(people.product),
         "enrollment_id": str(proposal[0]["id"]),
         "round_id": str(matching_round[0]["id"]),
         "token": await create_invitation(

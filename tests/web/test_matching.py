@@ -145,7 +145,7 @@ def test_verified_district_volunteers_and_sees_its_fit_in_words(client, people, 
     page = client.get(f"/pilots/{people.open_pilot}/volunteer")
     assert page.status_code == 200
     assert "Serves grade 4, which the call needs" in page.text
-    assert "Open need in the call&#39;s subject and grades: “Fractions in grades 3-5”" in page.text
+    assert "Open need in the call&#39;s subject and grades: “Grade 4 fractions”" in page.text
     assert "Signed the national student-data privacy agreement" in page.text
 
     response = post_form(
@@ -250,7 +250,7 @@ def test_recommendations_rank_open_calls_by_fit_with_words(client, people, call)
     assert [r["pilot_id"] for r in ranked] == [good, poor]
     assert ranked[0]["score"] > ranked[1]["score"]
     words = {part["part"]: part["why"] for part in ranked[1]["parts"]}
-    assert words["grades"] == "Serves grade 11, which the call needs"
+    assert words["grades"] == "Serves none of the call's grades (11)"
     assert words["needs"].startswith("No open need matches the call's pillars")
     page = client.get("/matching")
     assert page.status_code == 200
@@ -558,3 +558,17 @@ def test_demo_network_runs_a_round_from_the_admin_page_and_both_sides_accept(set
         with other_browser(client):
             sign_in_demo(COORDINATOR_EMAIL)
             assert "<td>Site</td>" in client.get("/matching").text
+
+
+def test_call_and_district_pages_link_to_matching(client, people):
+    sign_in(client, "district")
+    call_page = client.get(f"/pilots/{people.open_pilot}").text
+    assert f'href="/pilots/{people.open_pilot}/volunteer"' in call_page
+    district_page = client.get(f"/districts/{people.district}").text
+    assert f'href="/matching?district_id={people.district}"' in district_page
+    assert client.get(f"/matching?district_id={people.district}").status_code == 200
+    with other_browser(client):
+        sign_in(client, "vendor")
+        call_page = client.get(f"/pilots/{people.open_pilot}").text
+        assert f'href="/pilots/{people.open_pilot}/volunteers"' in call_page
+        assert f'href="/pilots/{people.open_pilot}/volunteer"' not in call_page

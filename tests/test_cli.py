@@ -1,0 +1,90 @@
+"""The `testbed` command on a brand-new data directory, as a person would run it."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+TESTBED = [sys.executable, "-m", "testbed.cli"]
+
+
+def _env(data_dir: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "PICCOLO_CONF"}}
+    return {**env, "TESTBED_DATA_DIR": str(data_dir), **extra}
+
+
+def _run(args: list[str], env: dict[str, str], **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        TESTBED + args, env=env, capture_output=True, text=True, timeout=120, **kwargs
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_migrate_on_a_new_data_directory_then_again(tmp_path):
+    first = _run(["migrate"], _env(tmp_path))
+    assert first.returncode == 0, first.stderr
+    assert "Applied 1 migration(s)" in first.stdout or "Applied" in first.stdout
+    assert (tmp_path / "testbed.sqlite").exists()
+    again = _run(["migrate"], _env(tmp_path))
+    assert again.stdout.strip() == "Database schema is up to date."
+
+
+def test_createadmin_refuses_a_weak_password_and_creates_with_a_good_one(tmp_path):
+    weak = _run(
+        ["createadmin", "--email", "ops@network.example", "--name", "Ops"],
+        _env(tmp_path, TESTBED_ADMIN_PASSWORD="password123"),
+    )
+    assert weak.returncode == 2
+    assert "Use at least 12 characters" in weak.stderr
+    good = _run(
+        ["createadmin", "--email", "ops@network.example", "--name", "Ops"],
+        _env(tmp_path, TESTBED_ADMIN_PASSWORD="quarry-lilac-signal-88"),
+    )
+    assert good.returncode == 0, good.stderr
+    assert "Created network administrator ops@network.example" in good.stdout
+
+
+def test_serve_on_a_new_data_directory_shows_the_demo_network(tmp_path):
+    env = _env(tmp_path)
+    demo = _run(["demo"], env)
+    assert demo.returncode == 0, demo.stderr
+    port = _free_port()
+    server = subprocess.Popen(
+        TESTBED + ["serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    pytest.fail("server did not start")
+                time.sleep(0.2)
+        assert health.json() == {"status": "ok", "database": "ok"}
+        numbers = httpx.get(f"http://127.0.0.1:{port}/api/v1/network/numbers").json()
+        assert numbers["districts"] == 150
+        assert numbers["states"] >= 34
+        assert numbers["products"] == 45
+        home = httpx.get(f"http://127.0.0.1:{port}/")
+        assert "The network today" in home.text
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
