@@ -13,6 +13,7 @@ from litestar.static_files import create_static_files_router
 from testbed.accounts import controllers as accounts_controllers
 from testbed.auth import PrincipalMiddleware
 from testbed.catalog import controllers as catalog_controllers
+from testbed.designs import controllers as designs_controllers
 from testbed.errors import TestbedError, handle_error
 from testbed.home import HomeController
 from testbed.matching import controllers as matching_controllers
@@ -29,6 +30,7 @@ ROUTE_HANDLERS = [
     HomeController,
     *accounts_controllers.ROUTE_HANDLERS,
     *catalog_controllers.ROUTE_HANDLERS,
+    *designs_controllers.ROUTE_HANDLERS,
     *matching_controllers.ROUTE_HANDLERS,
     *notifications_controllers.ROUTE_HANDLERS,
 ]
