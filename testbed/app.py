@@ -22,6 +22,7 @@ from testbed.notifications.controllers import UnreadNotificationsMiddleware
 from testbed.sessions import DatabaseSessionStore, SessionConfig
 from testbed.settings import ROOT, Settings
 from testbed.tables import Organization
+from testbed.uploads import controllers as uploads_controllers
 from testbed.web import template_config
 
 SESSION_MAX_AGE_SECONDS = 14 * 24 * 3600
@@ -31,6 +32,7 @@ ROUTE_HANDLERS = [
     *accounts_controllers.ROUTE_HANDLERS,
     *catalog_controllers.ROUTE_HANDLERS,
     *designs_controllers.ROUTE_HANDLERS,
+    *uploads_controllers.ROUTE_HANDLERS,
     *matching_controllers.ROUTE_HANDLERS,
     *notifications_controllers.ROUTE_HANDLERS,
 ]
