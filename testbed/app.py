@@ -13,6 +13,7 @@ from litestar.static_files import create_static_files_router
 from testbed.accounts import controllers as accounts_controllers
 from testbed.auth import PrincipalMiddleware
 from testbed.errors import TestbedError, handle_error
+from testbed.findings import controllers as findings_controllers
 from testbed.home import HomeController
 from testbed.sessions import DatabaseSessionStore, SessionConfig
 from testbed.settings import ROOT, Settings
@@ -21,7 +22,11 @@ from testbed.web import template_config
 
 SESSION_MAX_AGE_SECONDS = 14 * 24 * 3600
 
-ROUTE_HANDLERS = [HomeController, *accounts_controllers.ROUTE_HANDLERS]
+ROUTE_HANDLERS = [
+    HomeController,
+    *accounts_controllers.ROUTE_HANDLERS,
+    *findings_controllers.ROUTE_HANDLERS,
+]
 
 
 def create_app(settings: Settings | None = None) -> Litestar:

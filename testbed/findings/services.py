@@ -3,7 +3,9 @@ publication (or retraction). Every function checks who is asking, even behind a 
 
 from __future__ import annotations
 
+import csv
 import datetime
+import io
 import json
 from collections import Counter
 from dataclasses import dataclass
@@ -13,7 +15,7 @@ from testbed import audit
 from testbed.access import PilotAccess, pilot_access
 from testbed.auth import Principal
 from testbed.errors import Conflict, Forbidden, InvalidInput, NotFound
-from testbed.findings import words
+from testbed.findings import disclosure, plots, words
 from testbed.findings.compute import (
     DatasetInput,
     DesignInput,
@@ -201,7 +203,7 @@ async def _inputs(design: dict[str, Any], datasets: list[dict[str, Any]]) -> Inp
 # --- running --------------------------------------------------------------------------------
 
 
-async def _pilot_words(pilot_id: int) -> dict[str, str]:
+async def pilot_words(pilot_id: int) -> dict[str, str]:
     row = (
         await Pilot.select(Pilot.title, Pilot.product.name.as_alias("product"))
         .where(Pilot.id == pilot_id)
@@ -246,7 +248,7 @@ async def run_finding(principal: Principal, pilot_id: int) -> int:
         stored_ids = sorted(json.loads(row["results"])["data"]["dataset_ids"])
         if stored_ids == dataset_ids and row["results"] == text:
             return row["id"]
-    names = await _pilot_words(pilot_id)
+    names = await pilot_words(pilot_id)
     created = await Finding.insert(
         Finding(
             pilot=pilot_id,
@@ -386,6 +388,8 @@ async def decide_approval(
             "Choose approve or withhold.",
             errors=[{"field": "decision", "message": "Choose approve or withhold."}],
         )
+    if site_id is None and not access.is_vendor and len(access.site_district_ids) == 1:
+        (site_id,) = access.site_district_ids
     if site_id is None:
         if not access.is_vendor:
             raise Forbidden("Only the pilot's vendor decides for the whole finding.")
@@ -462,7 +466,7 @@ async def publish(principal: Principal, finding_id: int, today: datetime.date | 
             .order_by(Dataset.id)
         )
         results = compute_results(await _inputs(design, datasets))
-        names = await _pilot_words(finding["pilot"])
+        names = await pilot_words(finding["pilot"])
         created = await Finding.insert(
             Finding(
                 pilot=finding["pilot"],
@@ -525,9 +529,12 @@ async def retract(principal: Principal, finding_id: int, reason: str) -> None:
 
 
 async def record_decision(
-    principal: Principal, pilot_id: int, *, district_id: int, decision: str, reasons: str
+    principal: Principal, pilot_id: int, *, district_id: int | None, decision: str, reasons: str
 ) -> None:
+    """A site district's decision; district_id may be left out by a member of only one."""
     access = await pilot_access(principal, pilot_id)
+    if district_id is None and len(access.site_district_ids) == 1:
+        (district_id,) = access.site_district_ids
     if district_id not in access.site_district_ids:
         raise Forbidden("Only a site district records its decision about the product.")
     errors = []
@@ -571,3 +578,138 @@ async def decisions(pilot_id: int) -> list[dict[str, Any]]:
     )
     latest = {row["district"]: row for row in rows}
     return sorted(latest.values(), key=lambda row: row["district_name"])
+
+
+# --- what a viewer sees ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FindingView:
+    finding: dict[str, Any]
+    access: PilotAccess
+    results: dict[str, Any]  # disclosed for this viewer
+    pilot: dict[str, str]
+    headline: str
+    weaknesses: list[str]
+    site_names: dict[int, str]
+    withheld_sites: int
+    approval: ApprovalState | None
+    public_id: int | None
+    source_id: int | None
+
+    @property
+    def primary(self) -> dict[str, Any] | None:
+        return words.primary_outcome(self.results)
+
+    @property
+    def can_manage(self) -> bool:
+        return self.access.can_manage
+
+    @property
+    def approvable_sites(self) -> list[int]:
+        """The viewer's own site districts that can still decide on this finding."""
+        if self.approval is None:
+            return []
+        return sorted(site for site in self.approval.sites if site in self.access.site_district_ids)
+
+
+async def view_finding(principal: Principal | None, finding_id: int) -> FindingView:
+    finding, access = await finding_access(principal, finding_id)
+    raw = results_of(finding)
+    shown = disclosure.disclose(raw, access.site_district_ids)
+    pilot = await pilot_words(finding["pilot"])
+    sites = [row["site_id"] for row in raw.get("site_counts", [])]
+    withheld = json.loads(finding["excluded_sites"]) if finding["excluded_sites"] else []
+    approval = None
+    public = None
+    if finding["variant"] == "full" and finding["published_at"] is None:
+        approval = await approval_state(finding)
+        public = await public_variant(finding_id)
+    return FindingView(
+        finding=finding,
+        access=access,
+        results=shown,
+        pilot=pilot,
+        headline=words.headline(shown, pilot["product"]),
+        weaknesses=words.weaknesses(shown),
+        site_names=await site_names(sites + list(approval.sites if approval else [])),
+        withheld_sites=len(withheld),
+        approval=approval,
+        public_id=None if public is None else public["id"],
+        source_id=finding["source"],
+    )
+
+
+def plots_for(view: FindingView) -> dict[str, Any]:
+    results = view.results
+    return {
+        "distributions": {
+            outcome["name"]: plots.distribution(outcome, f"dist-{index}")
+            for index, outcome in enumerate(results["outcomes"])
+        },
+        "effects": plots.effects(
+            results["outcomes"], results["design"]["minimum_meaningful_effect"]
+        ),
+        "subgroups": plots.subgroups(results["subgroups"]),
+    }
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralize(cell: Any) -> Any:
+    """A text cell a spreadsheet would run as a formula gets a leading apostrophe."""
+    if isinstance(cell, str) and cell.startswith(FORMULA_STARTS):
+        return "'" + cell
+    return cell
+
+
+def csv_text(view: FindingView) -> str:
+    """The key numbers as a table: one row per number, every text cell neutralized."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["pilot", "outcome", "group", "measure", "value"])
+    title = view.pilot["title"]
+
+    def row(outcome: str, group: str, measure: str, value: Any) -> None:
+        shown = "suppressed (fewer than 10 students)" if value is None else value
+        writer.writerow([neutralize(cell) for cell in (title, outcome, group, measure, shown)])
+
+    for outcome in view.results["outcomes"]:
+        label = outcome["label"]
+        for arm, cell in outcome["arms"].items():
+            for measure in ("n", "mean", "sd", "successes", "proportion"):
+                if measure in cell:
+                    row(label, arm, measure, cell[measure])
+        effect = outcome["headline"]
+        if effect is not None:
+            row(label, "", "effect size (SD)", effect["g"])
+            row(label, "", "95 % CI low", effect["ci"][0])
+            row(label, "", "95 % CI high", effect["ci"][1])
+            row(label, "", "p-value", effect["p"])
+        if outcome["improvement_index"] is not None:
+            row(label, "", "improvement index (percentile points)", outcome["improvement_index"])
+    for subgroup in view.results["subgroups"]:
+        for level in subgroup["levels"]:
+            group = f"{subgroup['label']}: {level['level']}"
+            for arm in ("treatment", "control"):
+                row(view.results["primary"], group, f"n ({arm})", level[arm]["n"])
+            row(view.results["primary"], group, "effect size (SD)", level["g"])
+    return buffer.getvalue()
+
+
+async def readable_findings(principal: Principal | None, pilot_id: int) -> list[dict[str, Any]]:
+    """A pilot's findings: all of them for its participants, the published ones for others."""
+    access = await pilot_access(principal, pilot_id)
+    query = Finding.select(
+        Finding.id,
+        Finding.pilot.as_alias("pilot_id"),
+        Finding.headline,
+        Finding.variant,
+        Finding.computed_at,
+        Finding.published_at,
+        Finding.retracted_at,
+    ).where(Finding.pilot == pilot_id)
+    if not is_participant(access):
+        query = query.where(Finding.published_at.is_not_null())
+    return await query.order_by(Finding.id, ascending=False)

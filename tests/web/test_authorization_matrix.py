@@ -28,6 +28,12 @@ ALLOWED = {
     "org_member": {"vendor", "admin"},
     "org_admin": {"vendor", "admin"},
     "pilot_manager": {"vendor", "admin"},
+    "pilot_viewer": {"district", "vendor", "researcher", "admin"},
+    "pilot_analyst": {"vendor", "researcher", "admin"},
+    "pilot_site_district": {"district"},
+    "finding_reader": {"district", "vendor", "researcher", "admin"},
+    "finding_party": {"vendor", "district"},
+    "finding_manager": {"vendor", "admin"},
 }
 
 # Routes that change who is signed in or take away what later checks rely on run last.
@@ -91,6 +97,7 @@ async def _path_values(people: People, role: str) -> dict[str, str]:
     from testbed.accounts.services import create_access_token, create_invitation
     from testbed.auth import load_principal
     from testbed.tables import Membership, PilotRole, User
+    from tests.web.findings_data import finding_for_matrix
 
     vendor_admin = await load_principal(people.vendor_user)
     membership = (
@@ -112,6 +119,7 @@ async def _path_values(people: People, role: str) -> dict[str, str]:
         "pilot_id": str(people.active_pilot),
         "role_id": str(pilot_role[0]["id"]),
         "token_id": str(token_id),
+        "finding_id": str(await finding_for_matrix(people)),
         "token": await create_invitation(
             vendor_admin, organization_id=people.vendor, email="someone@x.example"
         ),
