@@ -11,7 +11,7 @@ from typing import Any
 
 from analysis.evidence import MIN_DISTRICTS, MIN_STUDENTS
 
-UNIT_WORDS = {"classroom": "classrooms", "school": "schools", "student": "students"}
+UNIT_WORDS = {"classroom": "classrooms", "school": "schools"}
 
 
 def number(value: float, digits: int = 2) -> str:

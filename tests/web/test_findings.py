@@ -53,6 +53,7 @@ def test_run_shows_the_finding_with_headline_plots_and_details(client, call, peo
     assert "not published" in text
     printable = client.get(f"/findings/{finding_id}/print")
     assert printable.status_code == 200 and "@page" in printable.text
+    assert '<details class="researchers" open>' in printable.text
 
 
 def test_rerunning_the_same_inputs_gives_the_same_finding(client, call, people):
