@@ -12,6 +12,7 @@ from litestar.static_files import create_static_files_router
 
 from testbed.accounts import controllers as accounts_controllers
 from testbed.auth import PrincipalMiddleware
+from testbed.catalog import controllers as catalog_controllers
 from testbed.errors import TestbedError, handle_error
 from testbed.findings import controllers as findings_controllers
 from testbed.home import HomeController
@@ -25,6 +26,7 @@ SESSION_MAX_AGE_SECONDS = 14 * 24 * 3600
 ROUTE_HANDLERS = [
     HomeController,
     *accounts_controllers.ROUTE_HANDLERS,
+    *catalog_controllers.ROUTE_HANDLERS,
     *findings_controllers.ROUTE_HANDLERS,
 ]
 

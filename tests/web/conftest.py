@@ -39,6 +39,7 @@ class People:
     active_pilot: int
     open_pilot: int
     published_pilot: int
+    need: int
 
 
 EMAILS = {
@@ -53,8 +54,10 @@ EMAILS = {
 
 async def seed_people() -> People:
     from testbed.tables import (
+        DistrictProfile,
         Enrollment,
         Membership,
+        Need,
         Organization,
         Pilot,
         PilotRole,
@@ -127,6 +130,31 @@ async def seed_people() -> People:
         )
     )
     await PilotRole.insert(PilotRole(pilot=active, user=people["researcher"], role="researcher"))
+    await DistrictProfile.insert(
+        DistrictProfile(
+            organization=district,
+            nces_lea_id="4199901",
+            locale="rural",
+            enrollment=1800,
+            frl_share=0.52,
+            el_share=0.08,
+            swd_share=0.14,
+            grades_served=["K", "G01", "G02", "G03", "G04", "G05"],
+            device_ratio=1.0,
+            platforms=["chromebook", "google_classroom"],
+            signed_ndpa=True,
+        )
+    )
+    need = await Need.insert(
+        Need(
+            district=district,
+            title="Grade 4 fractions",
+            statement="Too many fourth graders end the year unable to compare fractions.",
+            pillars=[2],
+            grade_band="g35",
+            subject="math",
+        )
+    )
     return People(
         **people,
         district=district,
@@ -139,6 +167,7 @@ async def seed_people() -> People:
         active_pilot=active,
         open_pilot=open_,
         published_pilot=published,
+        need=need[0]["id"],
     )
 
 

@@ -20,7 +20,8 @@ ROLES = ("anonymous", "district", "vendor", "researcher", "admin", "other_vendor
 
 # Who is let in, per rule. The object-level rules are about the objects the path names below:
 # the vendor's organization and the vendor's active pilot (the district is one of its sites,
-# the researcher has a role on it; "other_vendor" is a competing vendor).
+# the researcher has a role on it; "other_vendor" is a competing vendor), the district and its
+# need, and the vendor's product.
 ALLOWED = {
     "public": set(ROLES),
     "signed_in": set(ROLES) - {"anonymous"},
@@ -28,7 +29,10 @@ ALLOWED = {
     "org_member": {"vendor", "admin"},
     "org_admin": {"vendor", "admin"},
     "pilot_manager": {"vendor", "admin"},
-    "pilot_viewer": {"district", "vendor", "researcher", "admin"},
+    "pilot_viewer": {"vendor", "admin", "district", "researcher"},
+    "district_member": {"district", "admin"},
+    "verified_vendor": {"vendor", "admin", "other_vendor"},
+    "product_editor": {"vendor", "admin"},
     "pilot_analyst": {"vendor", "researcher", "admin"},
     "pilot_site_district": {"district"},
     "finding_reader": {"district", "vendor", "researcher", "admin"},
@@ -119,6 +123,9 @@ async def _path_values(people: People, role: str) -> dict[str, str]:
         "pilot_id": str(people.active_pilot),
         "role_id": str(pilot_role[0]["id"]),
         "token_id": str(token_id),
+        "district_id": str(people.district),
+        "need_id": str(people.need),
+        "product_id": str(people.product),
         "finding_id": str(await finding_for_matrix(people)),
         "token": await create_invitation(
             vendor_admin, organization_id=people.vendor, email="someone@x.example"

@@ -1,0 +1,793 @@
+"""Pages and API for the catalog: districts and their needs, products, and pilot calls."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, get, post, put
+from litestar.connection import ASGIConnection
+from litestar.di import NamedDependency, Provide
+from litestar.handlers.base import BaseRouteHandler
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.response import Redirect, Template
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
+
+from testbed import vocabulary
+from testbed.access import pilot_access, pilot_manager
+from testbed.auth import Principal, current_principal, member_of, require_principal
+from testbed.catalog import services
+from testbed.catalog.schemas import (
+    DistrictDetail,
+    DistrictOut,
+    DistrictPage,
+    NeedIn,
+    NeedOut,
+    NeedPage,
+    PilotCallIn,
+    PilotCreate,
+    PilotDetail,
+    PilotOut,
+    PilotPage,
+    ProductDetail,
+    ProductIn,
+    ProductOut,
+    ProductPage,
+    ProfileIn,
+    StatusChange,
+    convert,
+)
+from testbed.catalog.services import ListFilters, Page
+from testbed.errors import Conflict, Forbidden, InvalidInput, NotFound, TestbedError
+from testbed.web import form_page
+
+# Form fields that hold several checkbox values.
+LIST_FIELDS = frozenset(
+    {"grades_served", "platforms", "pillars", "grade_bands", "subjects", "grades"}
+)
+
+verified_vendor = member_of("vendor", verified=True)
+
+
+async def read_form(request: Request) -> dict[str, Any]:
+    """The posted form, with every value of the checkbox groups (a plain dict body would keep
+    only one value per name)."""
+    form = await request.form()
+    values: dict[str, Any] = {name: [] for name in LIST_FIELDS}
+    for name in form:
+        values[name] = form.getall(name) if name in LIST_FIELDS else form.get(name)
+    return values
+
+
+def _client_address(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
+# --- guards: they run before the body is read, and the services check again ------------------
+
+
+def district_member(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    services.require_district_member(
+        require_principal(connection), int(connection.path_params["district_id"])
+    )
+
+
+async def product_editor(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    await services.require_product_editor(
+        require_principal(connection), int(connection.path_params["product_id"])
+    )
+
+
+async def pilot_viewer(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    await pilot_access(current_principal(connection), int(connection.path_params["pilot_id"]))
+
+
+# --- list filters, read the same way by pages and API ----------------------------------------
+
+# "state" is a name Litestar reserves for the application state.
+StateQuery = Annotated[str | None, QueryParameter(name="state")]
+
+
+async def district_filters(
+    q: FromQuery[str | None] = None,
+    state_code: StateQuery = None,
+    locale: FromQuery[str | None] = None,
+    pillar: FromQuery[str | None] = None,
+    grade_band: FromQuery[str | None] = None,
+    subject: FromQuery[str | None] = None,
+    per_page: FromQuery[int] = services.DEFAULT_PER_PAGE,
+) -> ListFilters:
+    """Search over names and descriptions; pillar and subject find districts with an open need
+    of that kind."""
+    return services.parse_filters(
+        q=q,
+        state=state_code,
+        locale=locale,
+        pillar=pillar,
+        grade_band=grade_band,
+        subject=subject,
+        per_page=per_page,
+    )
+
+
+async def need_filters(
+    q: FromQuery[str | None] = None,
+    district: FromQuery[str | None] = None,
+    state_code: StateQuery = None,
+    locale: FromQuery[str | None] = None,
+    pillar: FromQuery[str | None] = None,
+    grade_band: FromQuery[str | None] = None,
+    subject: FromQuery[str | None] = None,
+    status: FromQuery[str | None] = None,
+    per_page: FromQuery[int] = services.DEFAULT_PER_PAGE,
+) -> ListFilters:
+    return services.parse_filters(
+        q=q,
+        district=district,
+        state=state_code,
+        locale=locale,
+        pillar=pillar,
+        grade_band=grade_band,
+        subject=subject,
+        status=status,
+        per_page=per_page,
+        statuses=services.NEED_STATUSES,
+    )
+
+
+async def product_filters(
+    q: FromQuery[str | None] = None,
+    vendor: FromQuery[str | None] = None,
+    pillar: FromQuery[str | None] = None,
+    grade_band: FromQuery[str | None] = None,
+    subject: FromQuery[str | None] = None,
+    per_page: FromQuery[int] = services.DEFAULT_PER_PAGE,
+) -> ListFilters:
+    return services.parse_filters(
+        q=q,
+        vendor=vendor,
+        pillar=pillar,
+        grade_band=grade_band,
+        subject=subject,
+        per_page=per_page,
+    )
+
+
+async def pilot_filters(
+    q: FromQuery[str | None] = None,
+    status: FromQuery[str | None] = None,
+    product: FromQuery[str | None] = None,
+    vendor: FromQuery[str | None] = None,
+    pillar: FromQuery[str | None] = None,
+    grade_band: FromQuery[str | None] = None,
+    subject: FromQuery[str | None] = None,
+    per_page: FromQuery[int] = services.DEFAULT_PER_PAGE,
+) -> ListFilters:
+    return services.parse_filters(
+        q=q,
+        status=status,
+        product=product,
+        vendor=vendor,
+        pillar=pillar,
+        grade_band=grade_band,
+        subject=subject,
+        per_page=per_page,
+        statuses=vocabulary.PILOT_STATUSES,
+    )
+
+
+Filters = NamedDependency[ListFilters]
+
+
+def _list_page(template: str, result: Page, **extra: Any) -> Template:
+    return Template(template, context={"result": result, "filters": result.filters, **extra})
+
+
+# --- district pages -------------------------------------------------------------------------
+
+STATE_OPTIONS = [("", "Choose a state"), *((state, state) for state in vocabulary.US_STATES)]
+
+
+def _percent_text(share: float | None) -> str:
+    return "" if share is None else f"{round(100 * share, 2):g}"
+
+
+def _profile_form_values(district: dict[str, Any]) -> dict[str, Any]:
+    profile = district["profile"] or {}
+    values = {
+        **profile,
+        "state": district["state"] or "",
+        "max_concurrent_pilots": profile.get("max_concurrent_pilots", 2),
+    }
+    for name in ("frl_share", "el_share", "swd_share"):
+        values[name] = _percent_text(profile.get(name))
+    return values
+
+
+async def _open_needs(principal: Principal | None, district_id: int) -> list[dict[str, Any]]:
+    filters = ListFilters(district=district_id, status="open", per_page=services.MAX_PER_PAGE)
+    return (await services.list_needs(principal, filters, 1)).items
+
+
+class DistrictController(Controller):
+    path = "/districts"
+    tags = ["catalog"]
+    include_in_schema = False
+    opt = {"access": "public"}
+
+    @get("/", dependencies={"filters": Provide(district_filters)})
+    async def districts(
+        self, request: Request, filters: Filters, page: FromQuery[int] = 1
+    ) -> Template:
+        result = await services.list_districts(current_principal(request), filters, page)
+        return _list_page("catalog/districts.html.j2", result)
+
+    @get("/{district_id:int}")
+    async def district(self, request: Request, district_id: FromPath[int]) -> Template:
+        principal = current_principal(request)
+        district = await services.get_district(principal, district_id)
+        return Template(
+            "catalog/district.html.j2",
+            context={
+                "district": district,
+                "needs": await _open_needs(principal, district_id),
+                "is_member": principal is not None
+                and (principal.is_network_admin or principal.is_member_of(district_id)),
+            },
+        )
+
+    @get("/{district_id:int}/profile", guards=[district_member], opt={"access": "district_member"})
+    async def profile_form(self, request: Request, district_id: FromPath[int]) -> Template:
+        district = await services.get_district(require_principal(request), district_id)
+        return form_page(
+            "catalog/profile_form.html.j2",
+            values=_profile_form_values(district),
+            extra={"district": district, "state_options": STATE_OPTIONS},
+        )
+
+    @post("/{district_id:int}/profile", guards=[district_member], opt={"access": "district_member"})
+    async def save_profile(
+        self, request: Request, district_id: FromPath[int]
+    ) -> Template | Redirect:
+        principal = require_principal(request)
+        values = await read_form(request)
+        try:
+            await services.save_district_profile(principal, district_id, values)
+        except (InvalidInput, Conflict) as error:
+            return form_page(
+                "catalog/profile_form.html.j2",
+                values=values,
+                error=error,
+                status_code=error.status_code,
+                extra={
+                    "district": await services.get_district(principal, district_id),
+                    "state_options": STATE_OPTIONS,
+                },
+            )
+        return Redirect(f"/districts/{district_id}")
+
+    @get("/{district_id:int}/needs", guards=[district_member], opt={"access": "district_member"})
+    async def needs(self, request: Request, district_id: FromPath[int]) -> Template:
+        principal = require_principal(request)
+        filters = ListFilters(district=district_id, per_page=services.MAX_PER_PAGE)
+        return Template(
+            "catalog/needs.html.j2",
+            context={
+                "district": await services.get_district(principal, district_id),
+                "needs": (await services.list_needs(principal, filters, 1)).items,
+            },
+        )
+
+    @get(
+        "/{district_id:int}/needs/new", guards=[district_member], opt={"access": "district_member"}
+    )
+    async def new_need(self, request: Request, district_id: FromPath[int]) -> Template:
+        district = await services.get_district(require_principal(request), district_id)
+        return form_page(
+            "catalog/need_form.html.j2", values={}, extra={"district": district, "need": None}
+        )
+
+    @post("/{district_id:int}/needs", guards=[district_member], opt={"access": "district_member"})
+    async def create_need(
+        self, request: Request, district_id: FromPath[int]
+    ) -> Template | Redirect:
+        principal = require_principal(request)
+        values = await read_form(request)
+        try:
+            await services.create_need(principal, district_id, values)
+        except InvalidInput as error:
+            return form_page(
+                "catalog/need_form.html.j2",
+                values=values,
+                error=error,
+                status_code=error.status_code,
+                extra={
+                    "district": await services.get_district(principal, district_id),
+                    "need": None,
+                },
+            )
+        return Redirect(f"/districts/{district_id}/needs")
+
+    @get(
+        "/{district_id:int}/needs/{need_id:int}/edit",
+        guards=[district_member],
+        opt={"access": "district_member"},
+    )
+    async def edit_need(
+        self, request: Request, district_id: FromPath[int], need_id: FromPath[int]
+    ) -> Template:
+        principal = require_principal(request)
+        need = await services.get_need(principal, district_id, need_id)
+        return form_page(
+            "catalog/need_form.html.j2",
+            values=need,
+            extra={"district": await services.get_district(principal, district_id), "need": need},
+        )
+
+    @post(
+        "/{district_id:int}/needs/{need_id:int}/edit",
+        guards=[district_member],
+        opt={"access": "district_member"},
+    )
+    async def update_need(
+        self, request: Request, district_id: FromPath[int], need_id: FromPath[int]
+    ) -> Template | Redirect:
+        principal = require_principal(request)
+        values = await read_form(request)
+        try:
+            await services.update_need(principal, district_id, need_id, values)
+        except InvalidInput as error:
+            return form_page(
+                "catalog/need_form.html.j2",
+                values=values,
+                error=error,
+                status_code=error.status_code,
+                extra={
+                    "district": await services.get_district(principal, district_id),
+                    "need": await services.get_need(principal, district_id, need_id),
+                },
+            )
+        return Redirect(f"/districts/{district_id}/needs")
+
+    @post(
+        "/{district_id:int}/needs/{need_id:int}/status",
+        guards=[district_member],
+        opt={"access": "district_member"},
+    )
+    async def need_status(
+        self, request: Request, district_id: FromPath[int], need_id: FromPath[int]
+    ) -> Redirect:
+        values = await read_form(request)
+        is_open = values.get("status") == "open"
+        await services.set_need_open(require_principal(request), district_id, need_id, is_open)
+        return Redirect(f"/districts/{district_id}/needs")
+
+
+class NeedController(Controller):
+    path = "/needs"
+    tags = ["catalog"]
+    include_in_schema = False
+    opt = {"access": "public"}
+
+    @get("/", dependencies={"filters": Provide(need_filters)})
+    async def needs(self, request: Request, filters: Filters, page: FromQuery[int] = 1) -> Template:
+        result = await services.list_needs(current_principal(request), filters, page)
+        return _list_page("catalog/needs_list.html.j2", result)
+
+
+# --- product pages --------------------------------------------------------------------------
+
+
+class ProductController(Controller):
+    path = "/products"
+    tags = ["catalog"]
+    include_in_schema = False
+    opt = {"access": "public"}
+
+    @get("/", dependencies={"filters": Provide(product_filters)})
+    async def products(
+        self, request: Request, filters: Filters, page: FromQuery[int] = 1
+    ) -> Template:
+        principal = current_principal(request)
+        result = await services.list_products(filters, page)
+        can_propose = principal is not None and (
+            principal.is_network_admin or bool(principal.organizations_of_kind("vendor"))
+        )
+        return _list_page("catalog/products.html.j2", result, can_propose=can_propose)
+
+    @get("/new", guards=[verified_vendor], opt={"access": "verified_vendor"})
+    async def new_product(self, request: Request) -> Template:
+        return await _product_form(request, values={})
+
+    @post("/", guards=[verified_vendor], opt={"access": "verified_vendor"})
+    async def create_product(self, request: Request) -> Template | Redirect:
+        values = await read_form(request)
+        try:
+            product_id = await services.create_product(require_principal(request), values)
+        except InvalidInput as error:
+            return await _product_form(request, values=values, error=error)
+        return Redirect(f"/products/{product_id}")
+
+    @get("/{product_id:int}")
+    async def product(self, request: Request, product_id: FromPath[int]) -> Template:
+        principal = current_principal(request)
+        product = await services.get_product(product_id)
+        calls = await services.list_pilots(
+            principal, ListFilters(product=product_id, per_page=services.MAX_PER_PAGE), 1
+        )
+        return Template(
+            "catalog/product.html.j2",
+            context={
+                "product": product,
+                "calls": calls.items,
+                "can_edit": principal is not None
+                and (principal.is_network_admin or principal.is_member_of(product["vendor_id"])),
+            },
+        )
+
+    @get("/{product_id:int}/edit", guards=[product_editor], opt={"access": "product_editor"})
+    async def edit_product(self, request: Request, product_id: FromPath[int]) -> Template:
+        product = await services.get_product(product_id)
+        return await _product_form(request, values=product, product=product)
+
+    @post("/{product_id:int}/edit", guards=[product_editor], opt={"access": "product_editor"})
+    async def update_product(
+        self, request: Request, product_id: FromPath[int]
+    ) -> Template | Redirect:
+        values = await read_form(request)
+        try:
+            await services.update_product(require_principal(request), product_id, values)
+        except InvalidInput as error:
+            product = await services.get_product(product_id)
+            return await _product_form(request, values=values, error=error, product=product)
+        return Redirect(f"/products/{product_id}")
+
+
+TIER_OPTIONS = [
+    ("", "None"),
+    ("1", "Tier 1: strong evidence"),
+    ("2", "Tier 2: moderate evidence"),
+    ("3", "Tier 3: promising evidence"),
+    ("4", "Tier 4: demonstrates a rationale"),
+]
+
+
+def _select_values(values: dict[str, Any], *names: str) -> dict[str, Any]:
+    """Form values with the chosen options as text, as the select boxes compare them."""
+    return {**values, **{name: str(values.get(name) or "") for name in names}}
+
+
+async def _product_form(
+    request: Request,
+    *,
+    values: dict[str, Any],
+    error: TestbedError | None = None,
+    product: dict[str, Any] | None = None,
+) -> Template:
+    vendors = await services.vendor_options(require_principal(request))
+    return form_page(
+        "catalog/product_form.html.j2",
+        values=_select_values(values, "essa_tier_claimed", "vendor"),
+        error=error,
+        status_code=error.status_code if error else 200,
+        extra={
+            "product": product,
+            "vendors": vendors,
+            "vendor_options": [("", "Choose the vendor"), *((str(i), n) for i, n in vendors)],
+            "tier_options": TIER_OPTIONS,
+        },
+    )
+
+
+# --- pilot call pages -----------------------------------------------------------------------
+
+
+class PilotController(Controller):
+    path = "/pilots"
+    tags = ["catalog"]
+    include_in_schema = False
+    opt = {"access": "public"}
+
+    @get("/", dependencies={"filters": Provide(pilot_filters)})
+    async def pilots(
+        self, request: Request, filters: Filters, page: FromQuery[int] = 1
+    ) -> Template:
+        result = await services.list_pilots(current_principal(request), filters, page)
+        return _list_page("catalog/pilots.html.j2", result)
+
+    @get("/new", guards=[verified_vendor], opt={"access": "verified_vendor"})
+    async def new_pilot(self, request: Request, product: FromQuery[int | None] = None) -> Template:
+        return await _pilot_form(request, values={"product": product or ""})
+
+    @post("/", guards=[verified_vendor], opt={"access": "verified_vendor"})
+    async def create_pilot(self, request: Request) -> Template | Redirect:
+        values = await read_form(request)
+        try:
+            pilot_id = await services.create_pilot(require_principal(request), values)
+        except InvalidInput as error:
+            return await _pilot_form(request, values=values, error=error)
+        return Redirect(f"/pilots/{pilot_id}")
+
+    @get("/{pilot_id:int}", guards=[pilot_viewer], opt={"access": "pilot_viewer"})
+    async def pilot(self, request: Request, pilot_id: FromPath[int]) -> Template:
+        pilot, access = await services.get_pilot(current_principal(request), pilot_id)
+        return Template(
+            "catalog/pilot.html.j2",
+            context={
+                "pilot": pilot,
+                "can_manage": access.can_manage,
+                "can_edit": access.can_manage and access.status in services.EDITABLE_PILOT_STATUSES,
+                "next_statuses": services.next_statuses(access),
+            },
+        )
+
+    @get("/{pilot_id:int}/edit", guards=[pilot_manager], opt={"access": "pilot_manager"})
+    async def edit_pilot(self, request: Request, pilot_id: FromPath[int]) -> Template:
+        pilot, _ = await services.get_pilot(require_principal(request), pilot_id)
+        return await _pilot_form(request, values=pilot, pilot=pilot)
+
+    @post("/{pilot_id:int}/edit", guards=[pilot_manager], opt={"access": "pilot_manager"})
+    async def update_pilot(self, request: Request, pilot_id: FromPath[int]) -> Template | Redirect:
+        principal = require_principal(request)
+        values = await read_form(request)
+        try:
+            await services.update_pilot(principal, pilot_id, values)
+        except InvalidInput as error:
+            pilot, _ = await services.get_pilot(principal, pilot_id)
+            return await _pilot_form(request, values=values, error=error, pilot=pilot)
+        return Redirect(f"/pilots/{pilot_id}")
+
+    @post("/{pilot_id:int}/status", guards=[pilot_manager], opt={"access": "pilot_manager"})
+    async def change_status(self, request: Request, pilot_id: FromPath[int]) -> Redirect:
+        values = await read_form(request)
+        await services.change_pilot_status(
+            require_principal(request),
+            pilot_id,
+            str(values.get("status") or ""),
+            ip_address=_client_address(request),
+        )
+        return Redirect(f"/pilots/{pilot_id}")
+
+
+async def _pilot_form(
+    request: Request,
+    *,
+    values: dict[str, Any],
+    error: TestbedError | None = None,
+    pilot: dict[str, Any] | None = None,
+) -> Template:
+    products = [] if pilot else await services.product_options(require_principal(request))
+    return form_page(
+        "catalog/pilot_form.html.j2",
+        values=_select_values(values, "product"),
+        error=error,
+        status_code=error.status_code if error else 200,
+        extra={
+            "pilot": pilot,
+            "product_options": [("", "Choose the product"), *((str(i), n) for i, n in products)],
+        },
+    )
+
+
+# --- JSON API -------------------------------------------------------------------------------
+
+
+def _page_of(result: Page, page_type: type, item_type: type) -> Any:
+    return page_type(
+        items=convert(result.items, item_type),
+        total=result.total,
+        page=result.page,
+        per_page=result.per_page,
+    )
+
+
+async def _district_detail(principal: Principal | None, district_id: int) -> DistrictDetail:
+    district = await services.get_district(principal, district_id)
+    return msgspec.convert(
+        {**district, "open_needs": await _open_needs(principal, district_id)},
+        DistrictDetail,
+        from_attributes=True,
+    )
+
+
+async def _pilot_detail(principal: Principal | None, pilot_id: int) -> PilotDetail:
+    pilot, access = await services.get_pilot(principal, pilot_id)
+    return msgspec.convert({**pilot, "next_statuses": services.next_statuses(access)}, PilotDetail)
+
+
+class CatalogApiController(Controller):
+    path = "/api/v1"
+    tags = ["catalog"]
+    opt = {"access": "public"}
+
+    @get(
+        "/districts",
+        summary="The network's districts (public directory)",
+        dependencies={"filters": Provide(district_filters)},
+        raises=[InvalidInput],
+    )
+    async def districts(
+        self, request: Request, filters: Filters, page: FromQuery[int] = 1
+    ) -> DistrictPage:
+        result = await services.list_districts(current_principal(request), filters, page)
+        return _page_of(result, DistrictPage, DistrictOut)
+
+    @get(
+        "/districts/{district_id:int}",
+        summary="A district's profile and open needs",
+        raises=[NotFound],
+    )
+    async def district(self, request: Request, district_id: FromPath[int]) -> DistrictDetail:
+        return await _district_detail(current_principal(request), district_id)
+
+    @put(
+        "/districts/{district_id:int}/profile",
+        summary="Create or replace the district's profile (shares as fractions 0–1)",
+        guards=[district_member],
+        opt={"access": "district_member"},
+        raises=[Forbidden, NotFound, InvalidInput, Conflict],
+    )
+    async def save_profile(
+        self, request: Request, district_id: FromPath[int], data: JSONBody[ProfileIn]
+    ) -> DistrictDetail:
+        principal = require_principal(request)
+        await services.save_district_profile(principal, district_id, msgspec.structs.asdict(data))
+        return await _district_detail(principal, district_id)
+
+    @get(
+        "/needs",
+        summary="Districts' needs (problem statements)",
+        dependencies={"filters": Provide(need_filters)},
+        raises=[InvalidInput],
+    )
+    async def needs(self, request: Request, filters: Filters, page: FromQuery[int] = 1) -> NeedPage:
+        result = await services.list_needs(current_principal(request), filters, page)
+        return _page_of(result, NeedPage, NeedOut)
+
+    @post(
+        "/districts/{district_id:int}/needs",
+        summary="Add a need to the district",
+        guards=[district_member],
+        opt={"access": "district_member"},
+        status_code=HTTP_201_CREATED,
+        raises=[Forbidden, NotFound, InvalidInput],
+    )
+    async def create_need(
+        self, request: Request, district_id: FromPath[int], data: JSONBody[NeedIn]
+    ) -> NeedOut:
+        principal = require_principal(request)
+        need_id = await services.create_need(principal, district_id, msgspec.structs.asdict(data))
+        return msgspec.convert(await services.get_need(principal, district_id, need_id), NeedOut)
+
+    @put(
+        "/districts/{district_id:int}/needs/{need_id:int}",
+        summary="Replace a need (is_open closes or reopens it)",
+        guards=[district_member],
+        opt={"access": "district_member"},
+        raises=[Forbidden, NotFound, InvalidInput],
+    )
+    async def update_need(
+        self,
+        request: Request,
+        district_id: FromPath[int],
+        need_id: FromPath[int],
+        data: JSONBody[NeedIn],
+    ) -> NeedOut:
+        principal = require_principal(request)
+        await services.update_need(principal, district_id, need_id, msgspec.structs.asdict(data))
+        return msgspec.convert(await services.get_need(principal, district_id, need_id), NeedOut)
+
+    @get(
+        "/products",
+        summary="Products listed by vendors",
+        dependencies={"filters": Provide(product_filters)},
+        raises=[InvalidInput],
+    )
+    async def products(self, filters: Filters, page: FromQuery[int] = 1) -> ProductPage:
+        return _page_of(await services.list_products(filters, page), ProductPage, ProductOut)
+
+    @get("/products/{product_id:int}", summary="One product", raises=[NotFound])
+    async def product(self, product_id: FromPath[int]) -> ProductDetail:
+        return msgspec.convert(await services.get_product(product_id), ProductDetail)
+
+    @post(
+        "/products",
+        summary="List a product (members of a verified vendor)",
+        guards=[verified_vendor],
+        opt={"access": "verified_vendor"},
+        status_code=HTTP_201_CREATED,
+        raises=[Forbidden, InvalidInput],
+    )
+    async def create_product(self, request: Request, data: JSONBody[ProductIn]) -> ProductDetail:
+        values = msgspec.structs.asdict(data)
+        product_id = await services.create_product(require_principal(request), values)
+        return msgspec.convert(await services.get_product(product_id), ProductDetail)
+
+    @put(
+        "/products/{product_id:int}",
+        summary="Replace a product's listing (its vendor's members)",
+        guards=[product_editor],
+        opt={"access": "product_editor"},
+        raises=[Forbidden, NotFound, InvalidInput],
+    )
+    async def update_product(
+        self, request: Request, product_id: FromPath[int], data: JSONBody[ProductIn]
+    ) -> ProductDetail:
+        values = msgspec.structs.asdict(data)
+        await services.update_product(require_principal(request), product_id, values)
+        return msgspec.convert(await services.get_product(product_id), ProductDetail)
+
+    @get(
+        "/pilots",
+        summary="Pilot calls and pilots the caller may see",
+        dependencies={"filters": Provide(pilot_filters)},
+        raises=[InvalidInput],
+    )
+    async def pilots(
+        self, request: Request, filters: Filters, page: FromQuery[int] = 1
+    ) -> PilotPage:
+        result = await services.list_pilots(current_principal(request), filters, page)
+        return _page_of(result, PilotPage, PilotOut)
+
+    @get(
+        "/pilots/{pilot_id:int}",
+        summary="One pilot call",
+        guards=[pilot_viewer],
+        opt={"access": "pilot_viewer"},
+        raises=[NotFound],
+    )
+    async def pilot(self, request: Request, pilot_id: FromPath[int]) -> PilotDetail:
+        return await _pilot_detail(current_principal(request), pilot_id)
+
+    @post(
+        "/pilots",
+        summary="Open a call for a product, as a draft (members of its verified vendor)",
+        guards=[verified_vendor],
+        opt={"access": "verified_vendor"},
+        status_code=HTTP_201_CREATED,
+        raises=[Forbidden, InvalidInput],
+    )
+    async def create_pilot(self, request: Request, data: JSONBody[PilotCreate]) -> PilotDetail:
+        principal = require_principal(request)
+        pilot_id = await services.create_pilot(principal, msgspec.structs.asdict(data))
+        return await _pilot_detail(principal, pilot_id)
+
+    @put(
+        "/pilots/{pilot_id:int}",
+        summary="Replace a call's details (while it is a draft or open)",
+        guards=[pilot_manager],
+        opt={"access": "pilot_manager"},
+        raises=[Forbidden, NotFound, InvalidInput, Conflict],
+    )
+    async def update_pilot(
+        self, request: Request, pilot_id: FromPath[int], data: JSONBody[PilotCallIn]
+    ) -> PilotDetail:
+        principal = require_principal(request)
+        await services.update_pilot(principal, pilot_id, msgspec.structs.asdict(data))
+        return await _pilot_detail(principal, pilot_id)
+
+    @post(
+        "/pilots/{pilot_id:int}/status",
+        summary="Move a pilot along its lifecycle",
+        status_code=HTTP_200_OK,
+        guards=[pilot_manager],
+        opt={"access": "pilot_manager"},
+        raises=[Forbidden, NotFound, InvalidInput, Conflict],
+    )
+    async def change_status(
+        self, request: Request, pilot_id: FromPath[int], data: JSONBody[StatusChange]
+    ) -> PilotDetail:
+        principal = require_principal(request)
+        await services.change_pilot_status(
+            principal, pilot_id, data.status, ip_address=_client_address(request)
+        )
+        return await _pilot_detail(principal, pilot_id)
+
+
+ROUTE_HANDLERS: list[Any] = [
+    DistrictController,
+    NeedController,
+    ProductController,
+    PilotController,
+    CatalogApiController,
+]
