@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
-
 from piccolo.columns.combination import Combinable
 
 from testbed.auth import Principal, require_principal

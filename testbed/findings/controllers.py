@@ -14,6 +14,7 @@ from litestar.response import Redirect, Template
 
 from testbed.access import pilot_access
 from testbed.auth import current_principal, require_principal
+from testbed.catalog.controllers import pilot_viewer
 from testbed.errors import Forbidden, NotFound, TestbedError
 from testbed.findings import services, words
 from testbed.findings.schemas import FindingOut, FindingSummary, PublishedFinding
@@ -44,10 +45,6 @@ def parse_reference(reference: str) -> tuple[int, str]:
 
 
 # --- guards ---------------------------------------------------------------------------------
-
-
-async def pilot_viewer(connection: ASGIConnection, _: BaseRouteHandler) -> None:
-    await pilot_access(current_principal(connection), int(connection.path_params["pilot_id"]))
 
 
 async def pilot_analyst(connection: ASGIConnection, _: BaseRouteHandler) -> None:

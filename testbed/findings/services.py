@@ -14,6 +14,7 @@ from typing import Any
 from testbed import audit
 from testbed.access import PilotAccess, pilot_access
 from testbed.auth import Principal
+from testbed.catalog.services import change_pilot_status
 from testbed.errors import Conflict, Forbidden, InvalidInput, NotFound
 from testbed.findings import disclosure, plots, words
 from testbed.findings.compute import (
@@ -327,10 +328,6 @@ class ApprovalState:
     def withheld_sites(self) -> list[int]:
         return sorted(site for site, decision in self.sites.items() if decision == "withhold")
 
-    @property
-    def complete(self) -> bool:
-        return self.vendor is not None and all(self.sites.values())
-
     def blocking_reason(self, today: datetime.date) -> str | None:
         if self.vendor is None:
             return "The vendor has not decided yet."
@@ -347,7 +344,7 @@ class ApprovalState:
 
 
 async def approval_state(finding: dict[str, Any]) -> ApprovalState:
-    sites = {site: None for site in await site_ids(finding["pilot"])}
+    """Who has decided what; the sites are those whose data the finding used."""
     with_data = set(json.loads(finding["results"])["data"]["dataset_ids"])
     data_sites = {
         row["site"]
@@ -355,7 +352,9 @@ async def approval_state(finding: dict[str, Any]) -> ApprovalState:
             Dataset.id.is_in(list(with_data) or [-1])
         )
     }
-    sites = {site: None for site in sites if site in data_sites}
+    sites: dict[int, str | None] = {
+        site: None for site in await site_ids(finding["pilot"]) if site in data_sites
+    }
     vendor = None
     rows = (
         await FindingApproval.select()
@@ -447,47 +446,21 @@ async def publish(principal: Principal, finding_id: int, today: datetime.date | 
     reason = state.blocking_reason(today or datetime.datetime.now(datetime.UTC).date())
     if reason is not None:
         raise Conflict(f"This finding cannot be published yet. {reason}")
+    if access.status == "active":
+        raise Conflict(
+            "The pilot is still active: a network administrator moves it to analysis once the "
+            "data are in; then its finding can be published."
+        )
     now = datetime.datetime.now(datetime.UTC)
     public_id = finding_id
     withheld = state.withheld_sites
-    if withheld:
-        design = (
-            await DesignVersion.select()
-            .where(DesignVersion.id == finding["design_version"])
-            .output(load_json=True)
-            .first()
-        )
-        datasets = (
-            await Dataset.select(Dataset.id, Dataset.site, Dataset.kind, Dataset.uploaded_at)
-            .where(
-                Dataset.id.is_in(json.loads(finding["results"])["data"]["dataset_ids"])
-                & Dataset.site.not_in(withheld)
-            )
-            .order_by(Dataset.id)
-        )
-        results = compute_results(await _inputs(design, datasets))
-        names = await pilot_words(finding["pilot"])
-        created = await Finding.insert(
-            Finding(
-                pilot=finding["pilot"],
-                design_version=finding["design_version"],
-                dataset_ids=json.dumps(sorted(row["id"] for row in datasets)),
-                results=canonical_json(results),
-                headline=words.headline(results, names["product"]),
-                variant="public",
-                source=finding_id,
-                excluded_sites=json.dumps(withheld),
-                run_by=principal.user_id,
-                published_at=now,
-            )
-        )
-        public_id = created[0]["id"]
-    else:
-        await Finding.update({Finding.published_at: now}).where(Finding.id == finding_id)
-    # The catalog's status transitions have not landed: publication moves the status itself.
-    await Pilot.update({Pilot.status: "published", Pilot.updated_at: now}).where(
-        Pilot.id == finding["pilot"]
-    )
+    async with Finding._meta.db.transaction():
+        if withheld:
+            public_id = await _store_public_variant(principal, finding, withheld, now)
+        else:
+            await Finding.update({Finding.published_at: now}).where(Finding.id == finding_id)
+        if access.status == "analysis":
+            await change_pilot_status(principal, finding["pilot"], "published")
     await audit.record(
         "finding.publish",
         actor_id=principal.user_id,
@@ -496,6 +469,43 @@ async def publish(principal: Principal, finding_id: int, today: datetime.date | 
         detail={"finding": finding_id, "withheld_sites": withheld},
     )
     return public_id
+
+
+async def _store_public_variant(
+    principal: Principal, finding: dict[str, Any], withheld: list[int], now: datetime.datetime
+) -> int:
+    """The finding recomputed without the withheld sites' data, stored as published."""
+    design = (
+        await DesignVersion.select()
+        .where(DesignVersion.id == finding["design_version"])
+        .output(load_json=True)
+        .first()
+    )
+    datasets = (
+        await Dataset.select(Dataset.id, Dataset.site, Dataset.kind, Dataset.uploaded_at)
+        .where(
+            Dataset.id.is_in(json.loads(finding["results"])["data"]["dataset_ids"])
+            & Dataset.site.not_in(withheld)
+        )
+        .order_by(Dataset.id)
+    )
+    results = compute_results(await _inputs(design, datasets))
+    names = await pilot_words(finding["pilot"])
+    created = await Finding.insert(
+        Finding(
+            pilot=finding["pilot"],
+            design_version=finding["design_version"],
+            dataset_ids=json.dumps(sorted(row["id"] for row in datasets)),
+            results=canonical_json(results),
+            headline=words.headline(results, names["product"]),
+            variant="public",
+            source=finding["id"],
+            excluded_sites=json.dumps(withheld),
+            run_by=principal.user_id,
+            published_at=now,
+        )
+    )
+    return created[0]["id"]
 
 
 async def retract(principal: Principal, finding_id: int, reason: str) -> None:

@@ -31,6 +31,12 @@ def _sign_in_second_district(client) -> None:
     assert response.status_code in (302, 303)
 
 
+def _move_to_analysis(call, pilot_id: int) -> None:
+    from testbed.tables import Pilot
+
+    call(lambda: Pilot.update({Pilot.status: "analysis"}).where(Pilot.id == pilot_id))
+
+
 def _decide(client, finding_id: int, decision: str, site: int | None = None) -> None:
     data = {"decision": decision, **({"site": str(site)} if site else {})}
     response = post_form(client, f"/findings/{finding_id}/approval", data)
@@ -131,6 +137,9 @@ def test_approval_with_a_withholding_district_then_public_reading(client, call, 
         assert client.get(f"/findings/{finding_id}").status_code == 200
         _decide(client, finding_id, "withhold", site=withheld_site)
 
+    still_active = post_form(client, f"/findings/{finding_id}/publish")
+    assert still_active.status_code == 409 and "still active" in still_active.text
+    _move_to_analysis(call, study.pilot)
     published = post_form(client, f"/findings/{finding_id}/publish")
     assert published.status_code in (302, 303), published.text
     public_id = int(published.headers["location"].rsplit("/", 1)[1])
@@ -153,7 +162,10 @@ def test_approval_with_a_withholding_district_then_public_reading(client, call, 
 
     status = call(lambda: Pilot.select(Pilot.status).where(Pilot.id == study.pilot).first())
     assert status["status"] == "published"
-    assert call(lambda: AuditEvent.exists().where(AuditEvent.action == "finding.publish"))
+    for action in ("finding.publish", "pilot_status_changed"):
+        assert call(lambda a=action: AuditEvent.exists().where(AuditEvent.action == a))
+    with other_browser(client):
+        assert f"/pilots/{study.pilot}/findings" in client.get(f"/pilots/{study.pilot}").text
 
 
 def test_embargo_holds_publication_until_its_date(client, call, people):
@@ -164,6 +176,7 @@ def test_embargo_holds_publication_until_its_date(client, call, people):
     with other_browser(client):
         sign_in(client, "district")
         _decide(client, finding_id, "approve")
+    _move_to_analysis(call, study.pilot)
     later = (datetime.date.today() + datetime.timedelta(days=30)).isoformat()
     assert (
         post_form(client, f"/findings/{finding_id}/embargo", {"embargo_until": later}).status_code
@@ -188,6 +201,7 @@ def _publish_single_site(client, call, people, **study_options) -> tuple[int, in
     with other_browser(client):
         sign_in(client, "district")
         _decide(client, finding_id, "approve")
+    _move_to_analysis(call, study.pilot)
     response = post_form(client, f"/findings/{finding_id}/publish")
     assert response.status_code == 302
     return study.pilot, finding_id
