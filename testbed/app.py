@@ -13,6 +13,7 @@ from litestar.static_files import create_static_files_router
 from testbed.accounts import controllers as accounts_controllers
 from testbed.auth import PrincipalMiddleware
 from testbed.catalog import controllers as catalog_controllers
+from testbed.designs import controllers as designs_controllers
 from testbed.errors import TestbedError, handle_error
 from testbed.findings import controllers as findings_controllers
 from testbed.home import HomeController
@@ -27,6 +28,7 @@ ROUTE_HANDLERS = [
     HomeController,
     *accounts_controllers.ROUTE_HANDLERS,
     *catalog_controllers.ROUTE_HANDLERS,
+    *designs_controllers.ROUTE_HANDLERS,
     *findings_controllers.ROUTE_HANDLERS,
 ]
 
@@ -40,7 +42,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
         httponly=True,
         samesite="lax",
         secure=settings.secure_cookies,
-        renew_on_access=True,
     )
 
     async def open_database() -> None:

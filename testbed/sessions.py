@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from litestar.connection import ASGIConnection
 from litestar.middleware.session.server_side import (
@@ -12,6 +13,7 @@ from litestar.middleware.session.server_side import (
     ServerSideSessionConfig,
 )
 from litestar.stores.base import Store
+from litestar.types import Empty, Message, ScopeSession
 
 from testbed.tables import SessionRecord
 
@@ -51,7 +53,13 @@ class DatabaseSessionStore(Store):
             await self.delete(key)
             return None
         seconds = _seconds(renew_for)
-        if seconds is not None and row["expires_at"] is not None:
+        # Renewing on every read would write on every request; once half the lifetime is
+        # used is enough to keep active sessions alive.
+        if (
+            seconds is not None
+            and row["expires_at"] is not None
+            and row["expires_at"] - _now() < timedelta(seconds=seconds / 2)
+        ):
             await SessionRecord.update(
                 {SessionRecord.expires_at: _now() + timedelta(seconds=seconds)}
             ).where(SessionRecord.key == key)
@@ -81,11 +89,41 @@ class DatabaseSessionStore(Store):
 
 
 RENEW_SESSION_ID = "testbed.renew_session_id"
+LOADED_SESSION = "testbed.loaded_session"
 
 
 class RenewingSessionBackend(ServerSideSessionBackend):
-    """Issues a fresh session id when a handler asks (at sign-in), so an id planted in a
-    browser before sign-in is never the signed-in one."""
+    """Litestar's server-side sessions, with three changes:
+
+    - a fresh session id when a handler asks (at sign-in), so an id planted in a browser before
+      sign-in is never the signed-in one;
+    - no session row for visitors with nothing in their session (anonymous browsing writes
+      nothing);
+    - no write when the session did not change: a session lasts its max_age (14 days) from sign-in.
+    """
+
+    async def load_from_connection(self, connection: ASGIConnection) -> dict[str, Any]:
+        data = await super().load_from_connection(connection)
+        connection.scope[LOADED_SESSION] = dict(data)  # type: ignore[literal-required]
+        return data
+
+    async def store_in_message(
+        self, scope_session: ScopeSession, message: Message, connection: ASGIConnection
+    ) -> None:
+        has_cookie = bool(connection.cookies.get(self.config.key))
+        if scope_session is not Empty and not scope_session:
+            if not has_cookie:
+                return
+            scope_session = Empty
+        unchanged = (
+            scope_session is not Empty
+            and has_cookie
+            and connection.scope.get(RENEW_SESSION_ID) is None
+            and scope_session == connection.scope.get(LOADED_SESSION)
+        )
+        if unchanged:
+            return
+        await super().store_in_message(scope_session, message, connection)
 
     def get_session_id(self, connection: ASGIConnection) -> str:
         if connection.scope.get(RENEW_SESSION_ID) is True:

@@ -177,6 +177,31 @@ class Assignment(Table):
     algorithm = Varchar(length=200)
     arms = JSON()  # {unit key: arm}
     created_at = Timestamptz(default=TimestamptzNow())
+    # Added for issue 7: the strata that blocked the draw within the site (so a re-run can
+    # rebuild the blocks), the registered design it was drawn under, and who uploaded the roster.
+    strata = JSON(default={})  # {unit key: stratum}; empty when the site was one block
+    design_version = ForeignKey(references=DesignVersion, null=True)
+    created_by = ForeignKey(references=User, null=True)
+
+
+class BaselineCheck(Table):
+    """A quasi-experiment's baseline equivalence check for one site (WWC), from the groups and
+    baseline scores the district supplied; the newest check of a site is the one shown."""
+
+    pilot = ForeignKey(references=Pilot, index=True)
+    site = ForeignKey(references=Organization, index=True)
+    design_version = ForeignKey(references=DesignVersion, null=True)
+    sha256 = Varchar(length=64)  # of the uploaded file
+    n_treatment = Integer()
+    n_comparison = Integer()
+    mean_treatment = DoublePrecision()
+    sd_treatment = DoublePrecision()
+    mean_comparison = DoublePrecision()
+    sd_comparison = DoublePrecision()
+    hedges_g = DoublePrecision()
+    rating = Varchar(length=24)  # satisfied | requires_adjustment | not_satisfied
+    created_by = ForeignKey(references=User, null=True)
+    created_at = Timestamptz(default=TimestamptzNow())
 
 
 class Dataset(Table):
@@ -331,6 +356,7 @@ TABLES: list[type[Table]] = [
     Enrollment,
     DesignVersion,
     Assignment,
+    BaselineCheck,
     Dataset,
     Observation,
     SummaryRow,

@@ -72,3 +72,13 @@ PILOT_STATUSES = (
     "closed",
     "withdrawn",
 )
+
+# Student groups a design can ask results to be disaggregated by (the Observation columns).
+SUBGROUP_WORDS = {
+    "frl": "Eligible for free or reduced-price lunch",
+    "el": "English learners",
+    "swd": "Students with disabilities",
+    "gender": "Gender",
+    "race_ethnicity": "Race and ethnicity",
+}
+SUBGROUPS = tuple(SUBGROUP_WORDS)

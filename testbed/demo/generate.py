@@ -9,7 +9,6 @@ from __future__ import annotations
 import copy
 import datetime
 import hashlib
-import json
 import math
 from typing import Any
 
@@ -68,6 +67,7 @@ from testbed.demo.vocabulary import (
     VENDOR_KINDS,
     VENDOR_SECOND,
 )
+from testbed.designs.canonical import canonical_sha256
 from testbed.vocabulary import GRADE_BANDS, GRADE_CODES, LOCALES, PILLARS, PLATFORMS, SUBJECTS
 
 # Published in docs/demo.md on purpose: every demo account signs in with it.
@@ -178,12 +178,6 @@ VOLUNTEER_NOTES = (
     "",
 )
 MISSING_DATA_PLAN = "complete cases; attrition reported against the WWC boundary"
-
-
-def canonical_sha256(document: dict[str, Any]) -> str:
-    """SHA-256 of a design document's canonical JSON, as registration freezes it."""
-    text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def generate_network(scale: int = 1, seed: int = 2026) -> DemoNetwork:

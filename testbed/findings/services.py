@@ -15,6 +15,7 @@ from testbed import audit
 from testbed.access import PilotAccess, pilot_access
 from testbed.auth import Principal
 from testbed.catalog.services import change_pilot_status
+from testbed.designs.services import registered_design
 from testbed.errors import Conflict, Forbidden, InvalidInput, NotFound
 from testbed.findings import disclosure, plots, words
 from testbed.findings.compute import (
@@ -92,17 +93,6 @@ async def finding_access(principal: Principal | None, finding_id: int) -> tuple[
 # --- inputs ---------------------------------------------------------------------------------
 
 
-async def registered_design(pilot_id: int) -> dict[str, Any] | None:
-    """The registered design: the highest version with a registration time."""
-    return (
-        await DesignVersion.select()
-        .where((DesignVersion.pilot == pilot_id) & DesignVersion.registered_at.is_not_null())
-        .order_by(DesignVersion.version, ascending=False)
-        .output(load_json=True)
-        .first()
-    )
-
-
 async def _registered_history(pilot_id: int) -> list[DesignInput]:
     rows = (
         await DesignVersion.select()
@@ -143,7 +133,10 @@ async def current_datasets(pilot_id: int, excluded: tuple[int, ...] = ()) -> lis
     )
 
 
-async def _inputs(design: dict[str, Any], datasets: list[dict[str, Any]]) -> Inputs:
+async def analysis_inputs(pilot_id: int, design_id: int, datasets: list[dict[str, Any]]) -> Inputs:
+    """Everything the analysis reads: the design version used, the registration history, the
+    current datasets with their rows (sorted, so sums come out the same every time)."""
+    history = await _registered_history(pilot_id)
     dataset_ids = [row["id"] for row in datasets]
     site_of = {row["id"]: row["site"] for row in datasets}
     observations = (
@@ -176,14 +169,14 @@ async def _inputs(design: dict[str, Any], datasets: list[dict[str, Any]]) -> Inp
     assignments = (
         await Assignment.select(Assignment.site, Assignment.arms)
         .where(
-            (Assignment.pilot == design["pilot"])
+            (Assignment.pilot == pilot_id)
             & Assignment.site.is_in(sorted(set(site_of.values())) or [-1])
         )
         .output(load_json=True)
     )
     return Inputs(
-        design=_design_input(design),
-        history=await _registered_history(design["pilot"]),
+        design=next(version for version in history if version.id == design_id),
+        history=history,
         datasets=[
             DatasetInput(
                 id=row["id"],
@@ -232,7 +225,7 @@ async def run_finding(principal: Principal, pilot_id: int) -> int:
     datasets = await current_datasets(pilot_id)
     if not datasets:
         raise Conflict("No site has uploaded outcome data yet, so there is nothing to analyze.")
-    results = compute_results(await _inputs(design, datasets))
+    results = compute_results(await analysis_inputs(pilot_id, design["id"], datasets))
     text = canonical_json(results)
     dataset_ids = sorted(row["id"] for row in datasets)
     existing = (
@@ -475,12 +468,6 @@ async def _store_public_variant(
     principal: Principal, finding: dict[str, Any], withheld: list[int], now: datetime.datetime
 ) -> int:
     """The finding recomputed without the withheld sites' data, stored as published."""
-    design = (
-        await DesignVersion.select()
-        .where(DesignVersion.id == finding["design_version"])
-        .output(load_json=True)
-        .first()
-    )
     datasets = (
         await Dataset.select(Dataset.id, Dataset.site, Dataset.kind, Dataset.uploaded_at)
         .where(
@@ -489,7 +476,9 @@ async def _store_public_variant(
         )
         .order_by(Dataset.id)
     )
-    results = compute_results(await _inputs(design, datasets))
+    results = compute_results(
+        await analysis_inputs(finding["pilot"], finding["design_version"], datasets)
+    )
     names = await pilot_words(finding["pilot"])
     created = await Finding.insert(
         Finding(

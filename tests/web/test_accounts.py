@@ -357,3 +357,17 @@ def test_another_vendor_cannot_find_a_pilot_by_guessing_its_id(client, people):
         client.get(f"/api/v1/pilots/{people.active_pilot}/roles", headers=token_headers).status_code
         == 404
     )
+
+
+def test_browsing_writes_no_session_rows(client, people, call):
+    from testbed.tables import SessionRecord
+
+    for path in ("/", "/login", "/products", "/pilots"):
+        client.get(path)
+    assert call(SessionRecord.count) == 0
+    sign_in(client, "vendor")
+    stored = call(lambda: SessionRecord.select(SessionRecord.value).first())
+    for path in ("/account", "/", "/api/v1/me"):
+        assert client.get(path).status_code == 200
+    assert call(SessionRecord.count) == 1
+    assert call(lambda: SessionRecord.select(SessionRecord.value).first()) == stored

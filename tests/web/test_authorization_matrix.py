@@ -33,6 +33,11 @@ ALLOWED = {
     "district_member": {"district", "admin"},
     "verified_vendor": {"vendor", "admin", "other_vendor"},
     "product_editor": {"vendor", "admin"},
+    # Designs: the pilot's writers; its site's district; who may see a site's unit-level
+    # assignment. (Reading a design is "pilot_viewer".)
+    "design_editor": {"vendor", "researcher", "admin"},
+    "site_district": {"district", "admin"},
+    "site_rows": {"district", "researcher", "admin"},
     "pilot_analyst": {"vendor", "researcher", "admin"},
     "pilot_site_district": {"district"},
     "finding_reader": {"district", "vendor", "researcher", "admin"},
@@ -113,6 +118,7 @@ async def _path_values(people: People, role: str) -> dict[str, str]:
     pilot_role = await PilotRole.insert(
         PilotRole(pilot=people.active_pilot, user=observer[0]["id"], role="observer")
     )
+    await _registered_design_and_assignment(people)
     token_id = 999999
     if role in USER_OF_ROLE:
         user_id = getattr(people, USER_OF_ROLE[role])
@@ -130,7 +136,67 @@ async def _path_values(people: People, role: str) -> dict[str, str]:
         "token": await create_invitation(
             vendor_admin, organization_id=people.vendor, email="someone@x.example"
         ),
+        "version": "1",
+        "site_id": str(people.district),
     }
+
+
+async def _registered_design_and_assignment(people: People) -> None:
+    """Version 1 of the active pilot's design, registered, and its site randomized, so the
+    design routes have something to show (and writes to refuse)."""
+    from datetime import UTC, datetime
+
+    from analysis.randomization import assign
+    from testbed.designs.canonical import canonical_sha256
+    from testbed.tables import Assignment, DesignVersion
+
+    if await DesignVersion.exists().where(DesignVersion.pilot == people.active_pilot):
+        return
+    document = {
+        "design_type": "rct",
+        "unit_of_assignment": "student",
+        "arms": ["treatment", "control"],
+        "research_questions": ["Does it help?"],
+        "outcomes": [
+            {
+                "name": "math_scale_score",
+                "label": "Spring math scale score",
+                "kind": "continuous",
+                "primary": True,
+                "direction": "higher_is_better",
+                "instrument": "Interim",
+                "unit": "points",
+                "min": None,
+                "max": None,
+            }
+        ],
+        "baseline_measure": None,
+        "subgroups": [],
+        "minimum_meaningful_effect": 0.2,
+        "icc": 0.2,
+        "planned_sites": 2,
+        "planned_students_per_site": 100,
+        "analysis_plan": {"covariates": [], "missing_data": "complete cases", "alpha": 0.05},
+    }
+    await DesignVersion.insert(
+        DesignVersion(
+            pilot=people.active_pilot,
+            version=1,
+            document=document,
+            registered_at=datetime.now(UTC),
+            sha256=canonical_sha256(document),
+        )
+    )
+    drawn = assign(["a", "b", "c", "d"], document["arms"], 7)
+    await Assignment.insert(
+        Assignment(
+            pilot=people.active_pilot,
+            site=people.district,
+            seed=drawn.seed,
+            algorithm=drawn.algorithm,
+            arms=drawn.mapping,
+        )
+    )
 
 
 async def _api_token(people: People, role: str) -> str | None:

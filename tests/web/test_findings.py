@@ -71,13 +71,15 @@ def test_rerunning_the_same_inputs_gives_the_same_finding(client, call, people):
     as_json = client.get(f"/findings/{first}.json").json()
     assert as_json["design_version_id"] and len(as_json["dataset_ids"]) == 1
 
+    from testbed.designs.services import registered_design
     from testbed.findings.compute import canonical_json, compute_results
-    from testbed.findings.services import _inputs, current_datasets, registered_design
+    from testbed.findings.services import analysis_inputs, current_datasets
     from testbed.tables import Finding
 
     async def recompute():
         design = await registered_design(study.pilot)
-        inputs = await _inputs(design, await current_datasets(study.pilot))
+        datasets = await current_datasets(study.pilot)
+        inputs = await analysis_inputs(study.pilot, design["id"], datasets)
         stored = await Finding.select(Finding.results).where(Finding.id == first).first()
         return canonical_json(compute_results(inputs)), stored["results"]
 

@@ -1,0 +1,1 @@
+"""Pilot designs: writing, power, randomization, registration, amendments and verification."""
