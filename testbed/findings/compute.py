@@ -78,6 +78,7 @@ class Inputs:
     datasets: Sequence[DatasetInput]
     students: StudentTable
     summaries: Sequence[dict[str, Any]]  # SummaryRow fields plus site_id
+    # Site -> arm -> students randomized (the site's randomization, else its uploaded rows).
     randomized_by_site: dict[int, dict[str, int]] = field(default_factory=dict)
 
 
@@ -287,19 +288,11 @@ class _Analysis:
             keep &= mask
         return values[keep]
 
-    def randomized(self, name: str) -> dict[str, int]:
+    def randomized(self) -> dict[str, int]:
         counts = {arm: 0 for arm in ARMS}
-        for site in self.student_sites:
-            by_arm = self.inputs.randomized_by_site.get(site)
-            in_site = self.students.site == site
+        for by_arm in self.inputs.randomized_by_site.values():
             for arm in ARMS:
-                if by_arm is not None and self.document.get("unit_of_assignment") == "student":
-                    counts[arm] += by_arm.get(arm, 0)
-                else:
-                    counts[arm] += int(np.count_nonzero(in_site & (self.students.arm == arm)))
-        for row in self.inputs.summaries:
-            if row["outcome"] == name and row["arm"] in counts:
-                counts[row["arm"]] += int(row["randomized"] or row["n"])
+                counts[arm] += by_arm.get(arm, 0)
         return counts
 
     def summaries_for(self, name: str) -> dict[str, list[dict[str, Any]]]:
@@ -323,7 +316,7 @@ class _Analysis:
             "unit": spec.get("unit", ""),
             "analyzed_as": None,
             "arms": {},
-            "randomized": self.randomized(name),
+            "randomized": self.randomized(),
             "test": None,
             "sensitivity": None,
             "difference": None,

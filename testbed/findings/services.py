@@ -7,7 +7,6 @@ import csv
 import datetime
 import io
 import json
-from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +26,6 @@ from testbed.findings.compute import (
     student_table,
 )
 from testbed.tables import (
-    Assignment,
     Dataset,
     DesignVersion,
     Enrollment,
@@ -39,6 +37,7 @@ from testbed.tables import (
     PilotDecision,
     SummaryRow,
 )
+from testbed.uploads.services import site_arm_counts
 
 RUN_STATUSES = frozenset({"active", "analysis"})
 DECISIONS = {
@@ -166,16 +165,12 @@ async def analysis_inputs(pilot_id: int, design_id: int, datasets: list[dict[str
         .order_by(SummaryRow.arm)
         .order_by(SummaryRow.outcome)
     )
-    assignments = (
-        await Assignment.select(Assignment.site, Assignment.arms)
-        .where(
-            (Assignment.pilot == pilot_id)
-            & Assignment.site.is_in(sorted(set(site_of.values())) or [-1])
-        )
-        .output(load_json=True)
+    design = next(version for version in history if version.id == design_id)
+    arm_counts = await site_arm_counts(
+        pilot_id, {"document": design.document}, [{**row, "is_current": True} for row in datasets]
     )
     return Inputs(
-        design=next(version for version in history if version.id == design_id),
+        design=design,
         history=history,
         datasets=[
             DatasetInput(
@@ -189,7 +184,8 @@ async def analysis_inputs(pilot_id: int, design_id: int, datasets: list[dict[str
         students=student_table(observations, site_of),
         summaries=[{**row, "site_id": site_of[row["dataset"]]} for row in summaries],
         randomized_by_site={
-            row["site"]: dict(Counter(row["arms"].values())) for row in assignments
+            site: {arm: counts.randomized for arm, counts in by_arm.items()}
+            for site, by_arm in arm_counts.items()
         },
     )
 
