@@ -19,6 +19,7 @@ from testbed.findings import controllers as findings_controllers
 from testbed.home import HomeController
 from testbed.sessions import DatabaseSessionStore, SessionConfig
 from testbed.settings import ROOT, Settings
+from testbed.synthesis import controllers as synthesis_controllers
 from testbed.tables import Organization
 from testbed.web import template_config
 
@@ -30,6 +31,7 @@ ROUTE_HANDLERS = [
     *catalog_controllers.ROUTE_HANDLERS,
     *designs_controllers.ROUTE_HANDLERS,
     *findings_controllers.ROUTE_HANDLERS,
+    *synthesis_controllers.ROUTE_HANDLERS,
 ]
 
 
