@@ -163,6 +163,15 @@ async def product_with_200_pilots() -> int:
     return product
 
 
+async def _most_evidenced_product() -> int:
+    from collections import Counter
+
+    from testbed.tables import Finding
+
+    rows = await Finding.select(Finding.pilot.product.as_alias("product"))
+    return Counter(row["product"] for row in rows).most_common(1)[0][0]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=15)
@@ -177,7 +186,6 @@ def main() -> None:
     from testbed.demo.load import load_demo
     from testbed.migrate import apply_migrations
     from testbed.synthesis import controllers, services
-    from testbed.tables import Finding
 
     asyncio.run(apply_migrations())
     started = time.perf_counter()
@@ -187,7 +195,7 @@ def main() -> None:
         f"demo scale 10 loaded, {published} findings published in "
         f"{time.perf_counter() - started:.1f} s"
     )
-    demo_product = asyncio.run(Finding.select(Finding.pilot.product.as_alias("p")).first())["p"]
+    demo_product = asyncio.run(_most_evidenced_product())
     synthetic = asyncio.run(product_with_200_pilots())
 
     app = create_app()
