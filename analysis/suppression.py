@@ -1,100 +1,136 @@
-"""Small-cell suppression for tables of student counts shown outside a pilot's district.
+"""Small-cell suppression for tables of student counts shown outside a district.
 
-A cell counting fewer than `threshold` students is hidden (primary suppression). Because
-row and column totals are shown, a row or column with exactly one hidden cell would let a
-reader recompute it by subtraction, so the smallest other cell there is hidden too
-(complementary suppression), repeated until no row or column has a single hidden cell.
-Totals below the threshold are hidden as well. This follows the U.S. Department of
-Education's Privacy Technical Assistance Center, "Frequently Asked Questions: Disclosure
-Avoidance" (2012), and NCES Statistical Standard 4-2.
+A count below the threshold (10 students) is hidden (primary suppression). Hiding one cell is
+not enough when the table's totals are shown: the cell would be the total minus the others.
+So in every row and column with a shown total, either no cell is hidden or at least two are
+(complementary suppression: the smallest other cell is hidden too). A total below the
+threshold is itself hidden, and the row and column totals obey the same rule against the
+grand total.
+
+This is the rule set for the small two-way tables this service shows (sites by arms), not a
+linear-programming audit of arbitrary tables.
+
+Cells the viewer may see anyway (their own district's rows) are never hidden and, being known
+to the viewer, never help to hide another cell.
+
+References: U.S. Department of Education, NCES, Statistical Methods for Protecting
+Personally Identifiable Information in Aggregate Reporting (SLDS Technical Brief 3, 2010).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-
-from analysis import _validation as check
 
 DEFAULT_THRESHOLD = 10
 
 
 @dataclass(frozen=True)
 class SuppressedTable:
-    """The table as it may be shown: None where a count is hidden."""
+    """The table as it may be shown: None where a number is hidden."""
 
-    cells: tuple[tuple[int | None, ...], ...]
-    row_totals: tuple[int | None, ...]
-    column_totals: tuple[int | None, ...]
+    cells: list[list[int | None]]
+    row_totals: list[int | None]
+    column_totals: list[int | None]
     total: int | None
-    suppressed_any: bool
+
+    @property
+    def hidden_cells(self) -> int:
+        return sum(value is None for row in self.cells for value in row)
 
 
-def _shown(value: int, threshold: int) -> int | None:
-    return value if value >= threshold else None
+def _hide_complements(
+    values: list[int], hidden: list[bool], known: list[bool], total_shown: bool
+) -> bool:
+    """In one line: if exactly one unknown cell is hidden and the total is shown, hide the
+    smallest other unknown cell (or report that only hiding the total helps: False)."""
+    if not total_shown:
+        return True
+    hidden_unknown = [i for i, h in enumerate(hidden) if h and not known[i]]
+    if len(hidden_unknown) != 1:
+        return True
+    candidates = [i for i in range(len(values)) if not hidden[i] and not known[i]]
+    if not candidates:
+        return False
+    hidden[min(candidates, key=lambda i: (values[i], i))] = True
+    return True
 
 
-def suppress_small_cells(counts: object, threshold: int = DEFAULT_THRESHOLD) -> SuppressedTable:
-    """Suppress a table of counts (a list of rows, or one row) with complementary suppression.
+def suppress_small_cells(
+    counts: Sequence[Sequence[int]],
+    threshold: int = DEFAULT_THRESHOLD,
+    known_rows: Sequence[bool] | None = None,
+) -> SuppressedTable:
+    """Hide counts below `threshold` in a table of counts with row, column and grand totals.
 
-    Zero cells count as small: "no student in this group" is itself a disclosure.
+    `counts` is a list of rows of non-negative integers, all of one length. `known_rows[i]`
+    true means the viewer may see row i in full (their own district's site).
     """
-    threshold = check.count("threshold", threshold, minimum=1)
-    if isinstance(counts, str | bytes):
-        raise ValueError("counts must be a table of whole numbers, not text")
-    rows = [list(row) for row in counts] if counts and _is_nested(counts) else [list(counts)]
-    if not rows or not rows[0]:
-        raise ValueError("counts must have at least one cell")
-    width = len(rows[0])
-    if any(len(row) != width for row in rows):
+    if threshold < 1:
+        raise ValueError(f"threshold must be at least 1, got {threshold}")
+    table = [[int(value) for value in row] for row in counts]
+    width = len(table[0]) if table else 0
+    if any(len(row) != width for row in table):
         raise ValueError("every row of counts must have the same number of cells")
-    table = [[check.count("count", value) for value in row] for row in rows]
-    hidden = [[value < threshold for value in row] for row in table]
+    if any(value < 0 for row in table for value in row):
+        raise ValueError("counts cannot be negative")
+    known = list(known_rows) if known_rows is not None else [False] * len(table)
+    if len(known) != len(table):
+        raise ValueError("known_rows must have one entry per row of counts")
 
-    def lines() -> list[list[tuple[int, int]]]:
-        by_row = [[(r, c) for c in range(width)] for r in range(len(table))]
-        by_column = [[(r, c) for r in range(len(table))] for c in range(width)]
-        return [line for line in by_row + by_column if len(line) > 1]
+    row_totals = [sum(row) for row in table]
+    column_totals = [sum(row[j] for row in table) for j in range(width)]
+    total = sum(row_totals)
+    everything_known = all(known)
+
+    hidden = [[not known[i] and value < threshold for value in row] for i, row in enumerate(table)]
+    row_total_hidden = [not known[i] and t < threshold for i, t in enumerate(row_totals)]
+    column_total_hidden = [not everything_known and t < threshold for t in column_totals]
+    total_hidden = not everything_known and total < threshold
 
     changed = True
     while changed:
-        changed = False
-        for line in lines():
-            hidden_here = [cell for cell in line if hidden[cell[0]][cell[1]]]
-            if len(hidden_here) != 1:
-                continue
-            # Hide the smallest visible cell of the line, first in reading order on a tie.
-            r, c = min(
-                (cell for cell in line if not hidden[cell[0]][cell[1]]),
-                key=lambda cell: (table[cell[0]][cell[1]], cell),
-            )
-            hidden[r][c] = True
-            changed = True
+        before = (
+            [list(row) for row in hidden],
+            list(row_total_hidden),
+            list(column_total_hidden),
+            total_hidden,
+        )
+        for i, row in enumerate(table):
+            if not _hide_complements(row, hidden[i], [known[i]] * width, not row_total_hidden[i]):
+                row_total_hidden[i] = True
+        for j in range(width):
+            column = [row[j] for row in table]
+            flags = [hidden[i][j] for i in range(len(table))]
+            if not _hide_complements(column, flags, known, not column_total_hidden[j]):
+                column_total_hidden[j] = True
+            for i in range(len(table)):
+                hidden[i][j] = flags[i]
+        if not _hide_complements(row_totals, row_total_hidden, known, not total_hidden):
+            total_hidden = True
+        known_columns = [everything_known] * width
+        if not _hide_complements(
+            column_totals, column_total_hidden, known_columns, not total_hidden
+        ):
+            total_hidden = True
+        # A hidden total whose cells are all shown is their sum: hide its smallest cell too.
+        for i, row in enumerate(table):
+            if row_total_hidden[i] and width and not any(hidden[i]):
+                hidden[i][min(range(width), key=lambda j, row=row: (row[j], j))] = True
+        for j in range(width):
+            if column_total_hidden[j] and table and not any(row[j] for row in hidden):
+                unknown = [i for i in range(len(table)) if not known[i]]
+                if unknown:
+                    hidden[min(unknown, key=lambda i, j=j: (table[i][j], i))][j] = True
+        changed = before != (hidden, row_total_hidden, column_total_hidden, total_hidden)
 
-    # A total over a single cell is that cell: it is hidden with it.
-    row_totals = tuple(
-        None if width == 1 and hidden[r][0] else _shown(sum(row), threshold)
-        for r, row in enumerate(table)
-    )
-    column_totals = tuple(
-        None
-        if len(table) == 1 and hidden[0][c]
-        else _shown(sum(row[c] for row in table), threshold)
-        for c in range(width)
-    )
-    total = _shown(sum(map(sum, table)), threshold)
-    cells = tuple(
-        tuple(None if hidden[r][c] else table[r][c] for c in range(width))
-        for r in range(len(table))
-    )
     return SuppressedTable(
-        cells=cells,
-        row_totals=row_totals,
-        column_totals=column_totals,
-        total=total,
-        suppressed_any=any(any(row) for row in hidden),
+        cells=[
+            [None if hidden[i][j] else table[i][j] for j in range(width)] for i in range(len(table))
+        ],
+        row_totals=[None if h else t for h, t in zip(row_total_hidden, row_totals, strict=True)],
+        column_totals=[
+            None if h else t for h, t in zip(column_total_hidden, column_totals, strict=True)
+        ],
+        total=None if total_hidden else total,
     )
-
-
-def _is_nested(counts: object) -> bool:
-    first = next(iter(counts))  # type: ignore[call-overload]
-    return not isinstance(first, int | float) and hasattr(first, "__iter__")

@@ -21,6 +21,7 @@ from testbed.sessions import DatabaseSessionStore, SessionConfig
 from testbed.settings import ROOT, Settings
 from testbed.synthesis import controllers as synthesis_controllers
 from testbed.tables import Organization
+from testbed.uploads import controllers as uploads_controllers
 from testbed.web import template_config
 
 SESSION_MAX_AGE_SECONDS = 14 * 24 * 3600
@@ -30,6 +31,7 @@ ROUTE_HANDLERS = [
     *accounts_controllers.ROUTE_HANDLERS,
     *catalog_controllers.ROUTE_HANDLERS,
     *designs_controllers.ROUTE_HANDLERS,
+    *uploads_controllers.ROUTE_HANDLERS,
     *findings_controllers.ROUTE_HANDLERS,
     *synthesis_controllers.ROUTE_HANDLERS,
 ]

@@ -84,7 +84,7 @@ def _columns_for(table: type[Table], columns: Sequence[str] | None) -> list[Colu
 
 
 def _encoded_records(
-    rows: Iterable[Mapping[str, Any]], columns: list[Column], engine_type: str
+    rows: Iterable[Mapping[str, Any] | tuple[Any, ...]], columns: list[Column], engine_type: str
 ) -> Iterator[tuple[Any, ...]]:
     names = [column._meta.name for column in columns]
     # Defaults are computed once per call: every row left without a timestamp gets the same one.
@@ -92,7 +92,14 @@ def _encoded_records(
     encoders = [(position, encoder) for position, column in enumerate(columns)
                 if (encoder := _encoder(column, engine_type)) is not None]
     for row in rows:
-        values = [row.get(name, default) for name, default in fields]
+        if isinstance(row, tuple):
+            # A row given as a tuple holds every selected column, in order: no lookups.
+            if not encoders:
+                yield row
+                continue
+            values = list(row)
+        else:
+            values = [row.get(name, default) for name, default in fields]
         for position, encode in encoders:
             values[position] = encode(values[position])
         yield tuple(values)
@@ -100,10 +107,13 @@ def _encoded_records(
 
 async def bulk_insert(
     table: type[Table],
-    rows: Iterable[Mapping[str, Any]],
+    rows: Iterable[Mapping[str, Any] | tuple[Any, ...]],
     columns: Sequence[str] | None = None,
 ) -> None:
     """Insert `rows` (dicts keyed by column name) into `table`, all or nothing.
+
+    A row may also be a tuple of every selected column's value, in the order of `columns`
+    (or of the table's columns): it skips the per-column lookups, for the largest inserts.
 
     `columns` names the columns to write (e.g. ["id", ...] to set explicit ids); by default
     every column but the primary key, with each column's default where a row leaves it out.

@@ -8,6 +8,7 @@
 |                      |                                                     | DATA_DIR/secret.key|
 | TESTBED_DEBUG        | 1 shows tracebacks instead of the friendly 500 page | 0                  |
 | TESTBED_SECURE_COOKIES | 1 marks cookies Secure (serve over HTTPS)         | 0                  |
+| TESTBED_MAX_UPLOAD_MB | largest outcome data file accepted, in megabytes   | 50                 |
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class Settings:
     secret_key: str
     debug: bool = False
     secure_cookies: bool = False
+    max_upload_bytes: int = 50 * 1024 * 1024
 
     @property
     def uses_postgres(self) -> bool:
@@ -57,7 +59,22 @@ class Settings:
             secret_key=secret_key,
             debug=_flag(env.get("TESTBED_DEBUG")),
             secure_cookies=_flag(env.get("TESTBED_SECURE_COOKIES")),
+            max_upload_bytes=_megabytes(env.get("TESTBED_MAX_UPLOAD_MB"), default=50),
         )
+
+
+def _megabytes(value: str | None, *, default: int) -> int:
+    if not (value or "").strip():
+        return default * 1024 * 1024
+    try:
+        megabytes = float(value)  # type: ignore[arg-type]
+    except ValueError:
+        raise ValueError(
+            f"TESTBED_MAX_UPLOAD_MB must be a number of megabytes, got {value!r}"
+        ) from None
+    if megabytes <= 0:
+        raise ValueError(f"TESTBED_MAX_UPLOAD_MB must be positive, got {value!r}")
+    return int(megabytes * 1024 * 1024)
 
 
 def _stored_secret(data_dir: Path) -> str:

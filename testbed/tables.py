@@ -249,6 +249,41 @@ class SummaryRow(Table):
     successes = Integer(null=True, default=None)
 
 
+class UploadJob(Table):
+    """One upload being checked and imported, so a page can show its progress and problems."""
+
+    pilot = ForeignKey(references=Pilot, index=True)
+    site = ForeignKey(references=Organization, index=True)
+    kind = Varchar(length=16, default="students")  # students | aggregates
+    filename = Varchar(length=255, default="")
+    size_bytes = BigInt(default=0)
+    sha256 = Varchar(length=64, default="")
+    status = Varchar(length=16, default="queued")  # queued|validating|importing|done|failed
+    rows_total = Integer(default=0)
+    rows_done = Integer(default=0)
+    problems = JSON(default=[])  # the first 100 [{"row", "column", "message"}]
+    problem_count = Integer(default=0)
+    message = Text(default="")
+    dataset = ForeignKey(references=Dataset, null=True)
+    created_by = ForeignKey(references=User, null=True)
+    created_at = Timestamptz(default=TimestamptzNow())
+    updated_at = Timestamptz(default=TimestamptzNow())
+
+
+class ImplementationLog(Table):
+    """How a pilot was put in place at one site: training, dates, problems (one per site)."""
+
+    pilot = ForeignKey(references=Pilot, index=True)
+    site = ForeignKey(references=Organization, index=True)
+    training_held = Boolean(null=True, default=None)
+    training_on = Date(null=True, default=None)
+    started_on = Date(null=True, default=None)
+    ended_on = Date(null=True, default=None)
+    problems = Text(default="")
+    updated_by = ForeignKey(references=User, null=True)
+    updated_at = Timestamptz(default=TimestamptzNow())
+
+
 class Finding(Table):
     """The frozen result of an analysis, with the exact inputs it used."""
 
@@ -360,6 +395,8 @@ TABLES: list[type[Table]] = [
     Dataset,
     Observation,
     SummaryRow,
+    UploadJob,
+    ImplementationLog,
     Finding,
     FindingApproval,
     PilotDecision,

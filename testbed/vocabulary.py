@@ -54,6 +54,20 @@ PILLARS = tuple(PILLAR_WORDS)
 LOCALE_WORDS = {"city": "City", "suburb": "Suburb", "town": "Town", "rural": "Rural"}
 LOCALES = tuple(LOCALE_WORDS)
 
+# Student descriptors in outcome data (Observation.gender, Observation.race_ethnicity).
+GENDER_WORDS = {"f": "Female", "m": "Male", "x": "Another gender or not stated"}
+GENDER_CODES = tuple(GENDER_WORDS)
+RACE_ETHNICITY_WORDS = {
+    "asian": "Asian",
+    "black": "Black or African American",
+    "hispanic": "Hispanic or Latino",
+    "native_american": "American Indian or Alaska Native",
+    "pacific_islander": "Native Hawaiian or Other Pacific Islander",
+    "white": "White",
+    "multiracial": "Two or more races",
+}
+RACE_ETHNICITY_CODES = tuple(RACE_ETHNICITY_WORDS)
+
 # The 50 states and the District of Columbia.
 US_STATES = (
     "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "DC", "FL", "GA", "HI", "ID", "IL", "IN",

@@ -133,6 +133,12 @@ def test_every_weakness_is_named():
     assert "no comparison group" in " ".join(words.weaknesses(_results(design_type="pre_post")))
 
 
+def test_probabilities_are_never_rounded_to_certainty():
+    assert words.share(0.9996) == "more than 99 %"
+    assert words.share(0.0004) == "less than 1 %"
+    assert (words.share(1.0), words.share(0.0), words.share(0.5)) == ("100 %", "0 %", "50 %")
+
+
 def test_numbers_use_a_true_minus_and_no_negative_zero():
     assert words.number(-0.123) == "−0.12"
     assert words.number(-0.001) == "0.00"

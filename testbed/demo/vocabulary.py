@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import datetime
 
+# The student descriptor codes are the service's own; the demo draws from them.
+from testbed.vocabulary import GENDER_CODES as GENDER_CODES
+from testbed.vocabulary import RACE_ETHNICITY_CODES as RACE_ETHNICITY_CODES
+
 # The demo's "today": dates are placed relative to it, never to the real clock.
 REFERENCE_DATE = datetime.date(2026, 9, 1)
 
@@ -375,16 +379,6 @@ NEED_TEMPLATES: dict[str, tuple[tuple[str, str], ...]] = {
     ),
 }
 
-GENDER_CODES = ("f", "m", "x")
-GENDER_SHARES = (0.49, 0.49, 0.02)
-RACE_ETHNICITY_CODES = (
-    "asian",
-    "black",
-    "hispanic",
-    "native_american",
-    "pacific_islander",
-    "white",
-    "multiracial",
-)
+GENDER_SHARES = (0.49, 0.49, 0.02)  # in the order of testbed.vocabulary.GENDER_CODES
 RACE_ETHNICITY_SHARES = (0.05, 0.15, 0.28, 0.01, 0.01, 0.45, 0.05)
 SUBGROUPS = ("frl", "el", "swd", "gender", "race_ethnicity")

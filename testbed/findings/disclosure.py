@@ -96,11 +96,14 @@ def _suppress_dosage(dosage: dict[str, Any]) -> None:
 
 
 def _suppress_sites(rows: list[dict[str, Any]], own_sites: frozenset[int]) -> None:
-    others = [row for row in rows if row["site_id"] not in own_sites]
-    if not others:
+    """The district's own rows stay as they are (it knows them) and hide nothing else."""
+    if not rows:
         return
-    table = suppress_small_cells([[row["analyzed"][arm] for arm in ARMS] for row in others])
-    for row, cells in zip(others, table.cells, strict=True):
+    table = suppress_small_cells(
+        [[row["analyzed"][arm] for arm in ARMS] for row in rows],
+        known_rows=[row["site_id"] in own_sites for row in rows],
+    )
+    for row, cells in zip(rows, table.cells, strict=True):
         row["analyzed"] = dict(zip(ARMS, cells, strict=True))
         row["suppressed"] = None in cells
 

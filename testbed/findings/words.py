@@ -23,7 +23,13 @@ def number(value: float, digits: int = 2) -> str:
 
 
 def share(probability: float) -> str:
-    return f"{100 * probability:.0f} %"
+    """A probability in whole percent, never rounded to a certainty it is not."""
+    percent = round(100 * probability)
+    if percent == 100 and probability < 1:
+        return "more than 99 %"
+    if percent == 0 and probability > 0:
+        return "less than 1 %"
+    return f"{percent} %"
 
 
 def primary_outcome(results: dict[str, Any]) -> dict[str, Any] | None:

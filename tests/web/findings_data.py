@@ -20,6 +20,7 @@ def design_document(primary: str = "math_score", label: str = "Spring math score
         "design_type": "rct",
         "unit_of_assignment": "student",
         "arms": ["treatment", "control"],
+        "research_questions": ["Does MathQuest raise spring math scores?"],
         "outcomes": [
             {
                 "name": primary,
@@ -136,13 +137,18 @@ async def seed_study(
     document: dict | None = None,
     extra_outcome: str | None = None,
 ) -> Study:
-    from testbed.tables import Enrollment, Membership, Organization, Pilot, User
+    from testbed.tables import DesignVersion, Enrollment, Membership, Organization, Pilot, User
 
     pilot = people.active_pilot
     if title is not None:
         await Pilot.update({Pilot.title: title}).where(Pilot.id == pilot)
+    # Another fixture may have registered a version already: this one comes after it.
+    existing = await DesignVersion.count().where(DesignVersion.pilot == pilot)
     await register(
-        pilot, 1, document or design_document(), datetime.datetime(2026, 1, 10, tzinfo=datetime.UTC)
+        pilot,
+        existing + 1,
+        document or design_document(),
+        datetime.datetime(2026, 1, 10, tzinfo=datetime.UTC),
     )
     sites = [people.district]
     second_user = None

@@ -38,6 +38,9 @@ ALLOWED = {
     "design_editor": {"vendor", "researcher", "admin"},
     "site_district": {"district", "admin"},
     "site_rows": {"district", "researcher", "admin"},
+    # Outcome data: a site's uploads and their progress pages.
+    "site_uploader": {"district", "admin"},
+    "upload_job": {"district", "admin"},
     "pilot_analyst": {"vendor", "researcher", "admin"},
     "pilot_site_district": {"district"},
     "finding_reader": {"district", "vendor", "researcher", "admin"},
@@ -105,7 +108,7 @@ async def _path_values(people: People, role: str) -> dict[str, str]:
     """Fresh objects for one request, so routes that revoke or accept don't affect the next."""
     from testbed.accounts.services import create_access_token, create_invitation
     from testbed.auth import load_principal
-    from testbed.tables import Membership, PilotRole, User
+    from testbed.tables import Membership, PilotRole, UploadJob, User
     from tests.web.findings_data import finding_for_matrix
 
     vendor_admin = await load_principal(people.vendor_user)
@@ -119,6 +122,9 @@ async def _path_values(people: People, role: str) -> dict[str, str]:
         PilotRole(pilot=people.active_pilot, user=observer[0]["id"], role="observer")
     )
     await _registered_design_and_assignment(people)
+    upload_job = await UploadJob.insert(
+        UploadJob(pilot=people.active_pilot, site=people.district, created_by=people.district_user)
+    )
     token_id = 999999
     if role in USER_OF_ROLE:
         user_id = getattr(people, USER_OF_ROLE[role])
@@ -128,6 +134,7 @@ async def _path_values(people: People, role: str) -> dict[str, str]:
         "membership_id": str(membership["id"]),
         "pilot_id": str(people.active_pilot),
         "role_id": str(pilot_role[0]["id"]),
+        "job_id": str(upload_job[0]["id"]),
         "token_id": str(token_id),
         "district_id": str(people.district),
         "need_id": str(people.need),

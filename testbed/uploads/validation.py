@@ -1,0 +1,829 @@
+"""Checking an uploaded outcome file, whole, before anything is stored (pure: no database).
+
+`validate_students` and `validate_aggregates` read the file's bytes and either return its
+contents, column by column and ready to store, or raise `UploadRejected` with every problem
+found: (row, column, message), rows numbered as a spreadsheet shows them (the header is row
+1), the first 100 listed in file order and all of them counted.
+
+A million rows must pass in a few seconds, so the file is parsed once by `csv.reader` in
+chunks, and each chunk's columns are converted and checked as whole lists and numpy arrays
+rather than cell by cell. The student key is hashed chunk by chunk (`pseudonymize`), so the
+district's keys never outlive their chunk and no message ever repeats one.
+"""
+
+from __future__ import annotations
+
+import csv
+import gc
+import io
+import math
+import re
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from itertools import repeat
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from testbed.uploads.pseudonymize import Pseudonymizer
+from testbed.vocabulary import GENDER_CODES, RACE_ETHNICITY_CODES
+
+MAX_PROBLEMS_LISTED = 100
+CHUNK_ROWS = 20_000
+MAX_KEY_LENGTH = 100
+MAX_CLUSTER_LENGTH = 64
+
+STUDENT_KEY = "student_key"
+SUBGROUP_FLAGS = ("frl", "el", "swd")
+AGGREGATE_COLUMNS = ("arm", "outcome", "randomized", "n", "mean", "sd", "successes")
+
+# Direct identifiers are refused by name (normalized: lower case, words joined by "_").
+IDENTIFIER_NAMES = frozenset(
+    {
+        "name", "first_name", "firstname", "last_name", "lastname", "middle_name",
+        "full_name", "fullname", "given_name", "family_name", "surname", "legal_name",
+        "preferred_name", "student_name", "parent_name", "guardian_name", "email",
+        "e_mail", "email_address", "birth_date", "birthdate", "date_of_birth", "dob",
+        "birthday", "address", "street", "street_address", "home_address", "zip", "zip_code",
+        "postal_code", "phone", "telephone", "phone_number", "mobile", "cell_phone", "ssn",
+        "social_security", "social_security_number", "state_student_id", "state_id", "ssid",
+        "sasid", "lasid", "sis_id", "student_id", "local_student_id", "student_number",
+    }
+)  # fmt: skip
+# ... and by the words in them ("Guardian E-mail", "Student Birth Date", "home_phone").
+IDENTIFIER_WORDS = frozenset(
+    {"email", "mail", "phone", "telephone", "birth", "birthdate", "dob", "ssn", "address",
+     "street", "surname", "firstname", "lastname"}
+)  # fmt: skip
+IDENTIFIER_PAIRS = (
+    ("first", "name"),
+    ("last", "name"),
+    ("student", "name"),
+    ("social", "security"),
+)
+
+FLAG_WORDS: dict[str, bool | None] = {
+    "": None, "1": True, "0": False, "yes": True, "no": False, "y": True, "n": False,
+    "true": True, "false": False,
+}  # fmt: skip
+# Exact spellings looked up first; anything else is trimmed and lower-cased, then looked up.
+_FLAG_FAST = {
+    spelling: value
+    for word, value in FLAG_WORDS.items()
+    for spelling in (word, word.upper(), word.capitalize())
+}
+_UNKNOWN = object()
+
+
+class Problem(NamedTuple):
+    row: int | None  # as a spreadsheet numbers it: the header is row 1
+    column: str | None
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"row": self.row, "column": self.column, "message": self.message}
+
+    def __str__(self) -> str:
+        where = ", ".join(
+            part
+            for part in (
+                f"row {self.row}" if self.row is not None else "",
+                f"column {self.column}" if self.column else "",
+            )
+            if part
+        )
+        return f"{where}: {self.message}" if where else self.message
+
+
+class UploadRejected(Exception):
+    """The file has problems; nothing from it may be stored."""
+
+    def __init__(self, problems: list[Problem], count: int):
+        super().__init__(f"{count} problem(s) in the file")
+        self.problems = problems
+        self.count = count
+
+
+@dataclass(frozen=True)
+class OutcomeRule:
+    name: str
+    kind: str  # continuous | binary | count
+    minimum: float | None = None
+    maximum: float | None = None
+    primary: bool = False
+
+
+@dataclass(frozen=True)
+class UploadRules:
+    """What one pilot's registered design (and the site's randomization) asks of a file."""
+
+    arms: tuple[str, ...]
+    outcomes: tuple[OutcomeRule, ...]
+    needs_cluster: bool = False
+    has_baseline: bool = False
+    # The site's randomization: unit → arm, the unit being the student key or the cluster.
+    assignment: dict[str, str] | None = None
+    assignment_unit: str = "student"  # student | cluster
+    max_bytes: int = 50 * 1024 * 1024
+
+    @property
+    def arm_required(self) -> bool:
+        return not self.assignment
+
+    @property
+    def primary_outcome(self) -> str:
+        return next((o.name for o in self.outcomes if o.primary), self.outcomes[0].name)
+
+    def student_columns(self) -> tuple[list[str], list[str]]:
+        """(required, optional) column names, in template order."""
+        required = [STUDENT_KEY]
+        optional: list[str] = []
+        (required if self.arm_required else optional).append("arm")
+        (required if self.needs_cluster else optional).append("cluster")
+        optional += [*SUBGROUP_FLAGS, "gender", "race_ethnicity"]
+        if self.has_baseline:
+            required.append("baseline")
+        optional.append("dosage")
+        required += [outcome.name for outcome in self.outcomes]
+        return required, optional
+
+
+@dataclass
+class StudentData:
+    """A valid student-level file, column by column (NaN marks a missing number)."""
+
+    student_key: list[str]  # already pseudonymized
+    arm: list[str]
+    cluster: list[str]
+    frl: list[bool | None]
+    el: list[bool | None]
+    swd: list[bool | None]
+    gender: list[str]
+    race_ethnicity: list[str]
+    baseline: np.ndarray
+    dosage: np.ndarray
+    outcomes: dict[str, np.ndarray] = field(default_factory=dict)
+    whole_outcomes: frozenset[str] = frozenset()  # binary and count outcomes
+    columns_present: tuple[str, ...] = ()
+
+    def __len__(self) -> int:
+        return len(self.student_key)
+
+
+@dataclass
+class AggregateRow:
+    arm: str
+    outcome: str
+    randomized: int
+    n: int
+    mean: float | None
+    sd: float | None
+    successes: int | None
+
+
+# --- collecting problems ----------------------------------------------------------------------
+
+
+class _Problems:
+    """Every problem counted; the first ones (in file order) kept."""
+
+    def __init__(self) -> None:
+        self.kept: list[Problem] = []
+        self.count = 0
+
+    def add(self, row: int | None, column: str | None, message: str) -> None:
+        self.count += 1
+        self.kept.append(Problem(row, column, message))
+        if len(self.kept) > 4 * MAX_PROBLEMS_LISTED:
+            self._trim()
+
+    def add_cells(
+        self,
+        indices: Sequence[int],
+        numbers: Sequence[int],
+        column: str,
+        message: Callable[[int], str],
+    ) -> None:
+        """One problem per cell at `indices` of a chunk whose rows are numbered `numbers`;
+        the message (of the cell's index) is written only for the ones kept."""
+        self.count += len(indices)
+        for index in indices[:MAX_PROBLEMS_LISTED]:
+            self.kept.append(Problem(numbers[index], column, message(index)))
+        if len(self.kept) > 4 * MAX_PROBLEMS_LISTED:
+            self._trim()
+
+    def _trim(self) -> None:
+        self.kept = sorted(self.kept, key=_problem_order)[:MAX_PROBLEMS_LISTED]
+
+    def raise_if_any(self) -> None:
+        if self.count:
+            self._trim()
+            raise UploadRejected(self.kept, self.count)
+
+
+def _problem_order(problem: Problem) -> tuple[int, int]:
+    return (problem.row if problem.row is not None else 0, 0)
+
+
+def _rejected(row: int | None, column: str | None, message: str) -> UploadRejected:
+    return UploadRejected([Problem(row, column, message)], 1)
+
+
+@contextmanager
+def without_cycle_collection() -> Iterator[None]:
+    """Pause Python's cycle collector while a million rows are read or written.
+
+    Every parsed row is a new list, and the collector would traverse the chunks and result
+    columns held meanwhile over and over (a third of the checking time on a million rows);
+    nothing made here forms reference cycles, so plain reference counting frees it all.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+# --- bytes to rows ---------------------------------------------------------------------------
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MB"
+
+
+BYTE_ORDER_MARK = b"\xef\xbb\xbf"
+
+
+def check_bytes(data: bytes, max_bytes: int) -> None:
+    """The file is within the size limit, UTF-8 text (a byte order mark is fine), not empty."""
+    if len(data) > max_bytes:
+        raise _rejected(
+            None,
+            None,
+            f"The file is {_megabytes(len(data))}; the limit is {_megabytes(max_bytes)}. "
+            "Split it by site, or ask the network to raise the limit.",
+        )
+    skip = len(BYTE_ORDER_MARK) if data.startswith(BYTE_ORDER_MARK) else 0
+    try:
+        text = str(memoryview(data)[skip:], "utf-8")
+    except UnicodeDecodeError as error:
+        offset = error.start + skip
+        row = data.count(b"\n", 0, offset) + 1
+        raise _rejected(
+            row,
+            None,
+            f"The file is not UTF-8 text: byte {offset} (row {row}) is 0x{data[offset]:02X}. "
+            "Save it as “CSV UTF-8” and upload it again.",
+        ) from None
+    if not text or text.isspace():
+        raise _rejected(None, None, "The file is empty.")
+    nul = text.find("\x00")
+    if nul >= 0:
+        row = text.count("\n", 0, nul) + 1
+        raise _rejected(
+            row,
+            None,
+            f"The file contains a NUL character (row {row}): it is not UTF-8 text (perhaps "
+            "UTF-16). Save it as “CSV UTF-8” and upload it again.",
+        )
+
+
+def _records(data: bytes) -> Iterator[list[str]]:
+    # Decoded as it is read: a million-row file never sits in memory as one string.
+    stream = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", newline="")
+    return csv.reader(stream, strict=False)
+
+
+def normalize_header(name: str) -> str:
+    """How header cells are compared: trimmed and lower-cased."""
+    return name.strip().lower()
+
+
+def identifier_like(name: str) -> bool:
+    """Whether a column name looks like a direct identifier (a name, email, birth date, ...)."""
+    normalized = re.sub(r"[^a-z0-9]+", "_", name.strip().lower()).strip("_")
+    if normalized in IDENTIFIER_NAMES:
+        return True
+    words = set(normalized.split("_"))
+    if words & IDENTIFIER_WORDS:
+        return True
+    return any(first in words and second in words for first, second in IDENTIFIER_PAIRS)
+
+
+@dataclass(frozen=True)
+class _Header:
+    positions: dict[str, int]  # expected column name → cell index
+    width: int
+    identifiers: bool  # a column looked like a direct identifier
+
+
+def _check_header(
+    cells: list[str], required: Sequence[str], optional: Sequence[str], problems: _Problems
+) -> _Header:
+    expected = [*required, *optional]
+    positions: dict[str, int] = {}
+    unknown: list[str] = []
+    identifiers = False
+    for index, cell in enumerate(cells):
+        name = normalize_header(cell)
+        if not name:
+            problems.add(1, f"#{index + 1}", "This column has no name in the header row.")
+        elif name in positions:
+            problems.add(1, name, "This column appears more than once in the header row.")
+        elif name in expected:
+            positions[name] = index
+        elif name != STUDENT_KEY and identifier_like(name):
+            identifiers = True
+            problems.add(
+                1,
+                cell.strip(),
+                "This column looks like a direct identifier (a name, email, birth date, "
+                "address, phone or student id) and is refused: Testbed never stores them. "
+                "Remove the column; keep only the pseudonymous student_key.",
+            )
+        else:
+            unknown.append(cell.strip())
+    for name in unknown:
+        problems.add(
+            1, name, f"Unknown column. The columns this pilot takes are: {', '.join(expected)}."
+        )
+    for name in required:
+        if name not in positions:
+            problems.add(
+                1, name, f"Missing column. The header must include: {', '.join(required)}."
+            )
+    return _Header(positions=positions, width=len(cells), identifiers=identifiers)
+
+
+def _chunks(records: Iterator[list[str]]) -> Iterator[tuple[int, list[list[str]]]]:
+    """(spreadsheet number of the chunk's first row, rows), skipping wholly blank rows."""
+    first_row = 2
+    chunk: list[list[str]] = []
+    for record in records:
+        chunk.append(record)
+        if len(chunk) == CHUNK_ROWS:
+            yield first_row, chunk
+            first_row += len(chunk)
+            chunk = []
+    if chunk:
+        yield first_row, chunk
+
+
+def _columns(
+    first_row: int, chunk: list[list[str]], width: int, problems: _Problems
+) -> tuple[list[int], list[tuple[str, ...]]]:
+    """The chunk's row numbers and its columns, after dropping blank rows and reporting rows
+    with the wrong number of cells (their cells are still checked, padded or cut)."""
+    if set(map(len, chunk)) == {width}:
+        return list(range(first_row, first_row + len(chunk))), list(zip(*chunk, strict=True))
+    numbers = []
+    rows = []
+    for offset, record in enumerate(chunk):
+        if len(record) == width:
+            numbers.append(first_row + offset)
+            rows.append(record)
+            continue
+        if not any(cell.strip() for cell in record):
+            continue  # a blank line, as spreadsheets leave at the end
+        row = first_row + offset
+        problems.add(row, None, f"This row has {len(record)} cells; the header has {width}.")
+        numbers.append(row)
+        rows.append((record + [""] * width)[:width])
+    return numbers, list(zip(*rows, strict=True)) if rows else [()] * width
+
+
+# --- converting columns ------------------------------------------------------------------------
+
+
+def _numbers(cells: Sequence[str]) -> tuple[np.ndarray, list[int]]:
+    """Cells as floats (NaN where blank) and the positions of cells that are not numbers."""
+    try:
+        values = np.fromiter(map(float, cells), np.float64, len(cells))
+    except ValueError:
+        values = None
+    try:
+        if values is None:
+            blanks_as_nan = [cell or "nan" for cell in cells]
+            values = np.fromiter(map(float, blanks_as_nan), np.float64, len(cells))
+    except ValueError:
+        values = np.empty(len(cells))
+        for index, cell in enumerate(cells):
+            try:
+                values[index] = float(cell) if cell.strip() else math.nan
+            except ValueError:
+                values[index] = math.inf  # marked bad below
+    # NaN is a blank cell unless the cell said "nan"; infinities are never numbers here.
+    bad = [int(i) for i in np.flatnonzero(np.isnan(values)) if cells[i].strip()]
+    bad += np.flatnonzero(np.isinf(values)).tolist()
+    if bad:
+        values[bad] = math.nan
+    return values, sorted(bad)
+
+
+def _check_numbers(
+    cells: Sequence[str],
+    numbers: list[int],
+    column: str,
+    problems: _Problems,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    whole: bool = False,
+    allowed: str = "a number",
+) -> np.ndarray:
+    values, bad = _numbers(cells)
+
+    def report(indices: list[int], words: str) -> None:
+        problems.add_cells(indices, numbers, column, lambda _: f"{words}.")
+
+    report(bad, f"Not {allowed}")
+    with np.errstate(invalid="ignore"):
+        if minimum is not None:
+            report(np.flatnonzero(values < minimum).tolist(), f"Below the minimum, {minimum:g}")
+        if maximum is not None:
+            report(np.flatnonzero(values > maximum).tolist(), f"Above the maximum, {maximum:g}")
+        if whole:
+            fractional = ~np.isnan(values) & (values != np.floor(values))
+            report(np.flatnonzero(fractional).tolist(), f"Not {allowed}")
+    return values
+
+
+def _codes(
+    cells: Sequence[str],
+    numbers: list[int],
+    column: str,
+    allowed: dict[str, Any],
+    problems: _Problems,
+    describe: str,
+) -> list[Any]:
+    """Cells mapped through `allowed` (exact spelling first, then trimmed and lower-cased);
+    _UNKNOWN where a cell is none of them."""
+    values = list(map(allowed.get, cells, repeat(_UNKNOWN, len(cells))))
+    if _UNKNOWN not in values:
+        return values
+    bad = []
+    for index, value in enumerate(values):
+        if value is _UNKNOWN:
+            values[index] = allowed.get(cells[index].strip().lower(), _UNKNOWN)
+            if values[index] is _UNKNOWN:
+                bad.append(index)
+    problems.add_cells(bad, numbers, column, lambda _: f"Not {describe}.")
+    return values
+
+
+def _vocabulary(codes: Sequence[str]) -> dict[str, str]:
+    return {"": "", **{code: code for code in codes}, **{code.upper(): code for code in codes}}
+
+
+# --- student-level files ---------------------------------------------------------------------
+
+
+def validate_students(
+    data: bytes,
+    rules: UploadRules,
+    pseudonymize: Pseudonymizer,
+    progress: Callable[[int], None] | None = None,
+) -> StudentData:
+    """The file's rows, checked and with keys pseudonymized; or UploadRejected."""
+    with without_cycle_collection():
+        return _validate_students(data, rules, pseudonymize, progress)
+
+
+def _validate_students(
+    data: bytes,
+    rules: UploadRules,
+    pseudonymize: Pseudonymizer,
+    progress: Callable[[int], None] | None,
+) -> StudentData:
+    check_bytes(data, rules.max_bytes)
+    records = _records(data)
+    problems = _Problems()
+    try:
+        header_cells = next(records)
+    except StopIteration:
+        raise _rejected(None, None, "The file is empty.") from None
+    required, optional = rules.student_columns()
+    header = _check_header(header_cells, required, optional, problems)
+    if header.identifiers or not header.positions.keys() >= set(required):
+        # Refused for privacy (the rows are not read, so none of their cells reach a message),
+        # or rows that cannot be checked until the header has its required columns.
+        problems.raise_if_any()
+    present = header.positions
+    arms = {arm: arm for arm in rules.arms}
+    arm_words = {"": "", **arms, **{arm.upper(): arm for arm in rules.arms}}
+    arm_words.update({arm.capitalize(): arm for arm in rules.arms})
+    genders = _vocabulary(GENDER_CODES)
+    races = _vocabulary(RACE_ETHNICITY_CODES)
+
+    result = StudentData(
+        student_key=[], arm=[], cluster=[], frl=[], el=[], swd=[], gender=[], race_ethnicity=[],
+        baseline=np.empty(0), dosage=np.empty(0), outcomes={},
+        whole_outcomes=frozenset(o.name for o in rules.outcomes if o.kind in ("binary", "count")),
+        columns_present=tuple(name for name in [*required, *optional] if name in present),
+    )  # fmt: skip
+    baseline_parts: list[np.ndarray] = []
+    dosage_parts: list[np.ndarray] = []
+    outcome_parts: dict[str, list[np.ndarray]] = {outcome.name: [] for outcome in rules.outcomes}
+    first_row_of_key: dict[str, int] = {}
+    rows_read = 0
+
+    for first_row, chunk in _chunks(records):
+        numbers, columns = _columns(first_row, chunk, header.width, problems)
+        size = len(numbers)
+        if size == 0:
+            continue
+        rows_read += size
+
+        def column(name: str, columns=columns, size=size) -> Sequence[str]:
+            index = present.get(name)
+            return columns[index] if index is not None else ("",) * size
+
+        keys = list(map(str.strip, column(STUDENT_KEY)))
+        _check_keys(keys, numbers, problems)
+        hashed = pseudonymize(keys)
+        for row, key_hash in zip(numbers, hashed, strict=True):
+            earlier = first_row_of_key.setdefault(key_hash, row)
+            if earlier != row:
+                problems.add(row, STUDENT_KEY, f"The same student key as row {earlier}.")
+        result.student_key.extend(hashed)
+
+        clusters = list(map(str.strip, column("cluster")))
+        _check_clusters(clusters, numbers, rules.needs_cluster, problems)
+        result.cluster.extend(map(sys.intern, clusters))  # one string per classroom
+
+        given_arms = _codes(
+            column("arm"), numbers, "arm", arm_words, problems,
+            f"an arm of this design ({', '.join(rules.arms)})",
+        )  # fmt: skip
+        units = keys if rules.assignment_unit == "student" else clusters
+        result.arm.extend(_resolve_arms(given_arms, units, numbers, rules, problems))
+        del keys
+
+        for flag in SUBGROUP_FLAGS:
+            getattr(result, flag).extend(
+                _codes(column(flag), numbers, flag, _FLAG_FAST, problems, "yes, no, 1, 0 or blank")
+            )
+        result.gender.extend(
+            _codes(column("gender"), numbers, "gender", genders, problems,
+                   f"a gender code ({', '.join(GENDER_CODES)})")
+        )  # fmt: skip
+        result.race_ethnicity.extend(
+            _codes(column("race_ethnicity"), numbers, "race_ethnicity", races, problems,
+                   f"a race/ethnicity code ({', '.join(RACE_ETHNICITY_CODES)})")
+        )  # fmt: skip
+        baseline_parts.append(_check_numbers(column("baseline"), numbers, "baseline", problems))
+        dosage_parts.append(
+            _check_numbers(
+                column("dosage"), numbers, "dosage", problems, minimum=0,
+                allowed="a number of minutes or sessions",
+            )
+        )  # fmt: skip
+        for outcome in rules.outcomes:
+            outcome_parts[outcome.name].append(
+                _check_outcome(column(outcome.name), numbers, outcome, problems)
+            )
+        if progress is not None:
+            progress(rows_read)
+
+    if rows_read == 0:
+        problems.add(None, None, "The file has a header but no rows of data.")
+    problems.raise_if_any()
+    result.baseline = np.concatenate(baseline_parts)
+    result.dosage = np.concatenate(dosage_parts)
+    result.outcomes = {name: np.concatenate(parts) for name, parts in outcome_parts.items()}
+    return result
+
+
+def _check_keys(keys: list[str], numbers: list[int], problems: _Problems) -> None:
+    # Messages name the row only: a district's key is never repeated back or stored.
+    def report(indices: list[int], message: str) -> None:
+        problems.add_cells(indices, numbers, STUDENT_KEY, lambda _: message)
+
+    if "" in keys:
+        report([i for i, key in enumerate(keys) if not key], "The student key is blank.")
+    if max(map(len, keys)) > MAX_KEY_LENGTH:
+        report(
+            [i for i, key in enumerate(keys) if len(key) > MAX_KEY_LENGTH],
+            f"The student key is longer than {MAX_KEY_LENGTH} characters.",
+        )
+    if "@" in "\n".join(keys):
+        report(
+            [i for i, key in enumerate(keys) if "@" in key],
+            "The student key looks like an email address; use a pseudonymous key.",
+        )
+
+
+def _check_clusters(
+    clusters: list[str], numbers: list[int], required: bool, problems: _Problems
+) -> None:
+    if required:
+        problems.add_cells(
+            [i for i, name in enumerate(clusters) if not name],
+            numbers,
+            "cluster",
+            lambda _: "The cluster is blank; this design assigns clusters.",
+        )
+    problems.add_cells(
+        [i for i, name in enumerate(clusters) if len(name) > MAX_CLUSTER_LENGTH],
+        numbers,
+        "cluster",
+        lambda _: f"The cluster is longer than {MAX_CLUSTER_LENGTH} characters.",
+    )
+
+
+def _resolve_arms(
+    given: list[Any], units: list[str], numbers: list[int], rules: UploadRules, problems: _Problems
+) -> list[str]:
+    """Each row's arm: as given, or from the randomization, which a given arm must match."""
+    if not rules.assignment:
+        blank = [i for i, arm in enumerate(given) if arm == ""]
+        problems.add_cells(blank, numbers, "arm", lambda _: "The arm is blank.")
+        return [arm if isinstance(arm, str) else "" for arm in given]
+    unit_words = "this student" if rules.assignment_unit == "student" else "this cluster"
+    assigned = [rules.assignment.get(unit) for unit in units]
+    arms = []
+    for index, (arm, randomized) in enumerate(zip(given, assigned, strict=True)):
+        if arm is _UNKNOWN:
+            arms.append("")
+        elif arm == "":
+            if randomized is None:
+                problems.add(
+                    numbers[index],
+                    "arm",
+                    f"The arm is blank and the randomization has no entry for {unit_words}.",
+                )
+            arms.append(randomized or "")
+        else:
+            if randomized is not None and randomized != arm:
+                problems.add(
+                    numbers[index],
+                    "arm",
+                    f"The randomization assigned {unit_words} to {randomized}.",
+                )
+            arms.append(arm)
+    return arms
+
+
+def _check_outcome(
+    cells: Sequence[str], numbers: list[int], outcome: OutcomeRule, problems: _Problems
+) -> np.ndarray:
+    if outcome.kind == "binary":
+        return _check_numbers(
+            cells, numbers, outcome.name, problems, minimum=0, maximum=1, whole=True,
+            allowed="0 or 1",
+        )  # fmt: skip
+    if outcome.kind == "count":
+        return _check_numbers(
+            cells, numbers, outcome.name, problems,
+            minimum=0 if outcome.minimum is None else max(0.0, outcome.minimum),
+            maximum=outcome.maximum, whole=True, allowed="a whole number of 0 or more",
+        )  # fmt: skip
+    return _check_numbers(
+        cells, numbers, outcome.name, problems, minimum=outcome.minimum, maximum=outcome.maximum
+    )
+
+
+# --- aggregate files -------------------------------------------------------------------------
+
+
+def validate_aggregates(data: bytes, rules: UploadRules) -> list[AggregateRow]:
+    """Per arm and outcome: randomized, n, mean and sd (or successes); or UploadRejected."""
+    check_bytes(data, rules.max_bytes)
+    records = _records(data)
+    problems = _Problems()
+    try:
+        header_cells = next(records)
+    except StopIteration:
+        raise _rejected(None, None, "The file is empty.") from None
+    required = ["arm", "outcome", "randomized", "n"]
+    optional = ["mean", "sd", "successes"]
+    header = _check_header(header_cells, required, optional, problems)
+    kinds = {outcome.name: outcome for outcome in rules.outcomes}
+    rows: list[AggregateRow] = []
+    seen: dict[tuple[str, str], int] = {}
+    randomized_of_arm: dict[str, tuple[int, int]] = {}
+
+    for row_number, record in enumerate(records, start=2):
+        if not any(cell.strip() for cell in record):
+            continue
+        if len(record) != header.width:
+            problems.add(
+                row_number,
+                None,
+                f"This row has {len(record)} cells; the header has {header.width}.",
+            )
+            record = (record + [""] * header.width)[: header.width]
+        cell = {name: record[index].strip() for name, index in header.positions.items()}
+        row = _aggregate_row(row_number, cell, rules, kinds, problems)
+        if row is None:
+            continue
+        pair = (row.arm, row.outcome)
+        if pair in seen:
+            problems.add(
+                row_number,
+                "outcome",
+                f"Arm {row.arm} and this outcome also appear in row {seen[pair]}.",
+            )
+        seen.setdefault(pair, row_number)
+        earlier = randomized_of_arm.setdefault(row.arm, (row.randomized, row_number))
+        if earlier[0] != row.randomized:
+            problems.add(
+                row_number,
+                "randomized",
+                f"Row {earlier[1]} says {earlier[0]} students were randomized to {row.arm}.",
+            )
+        rows.append(row)
+
+    if not rows and problems.count == 0:
+        problems.add(None, None, "The file has a header but no rows of data.")
+    elif problems.count == 0:
+        for arm in rules.arms:
+            for outcome in rules.outcomes:
+                if (arm, outcome.name) not in seen:
+                    problems.add(None, None, f"No row for arm {arm} and outcome {outcome.name}.")
+    problems.raise_if_any()
+    return rows
+
+
+def _whole(text: str, row: int, column: str, problems: _Problems, *, required: bool) -> int | None:
+    if not text:
+        if required:
+            problems.add(row, column, "This cell is blank.")
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0 or value != int(value):
+        problems.add(row, column, "Not a whole number of 0 or more.")
+        return None
+    return int(value)
+
+
+def _real(text: str, row: int, column: str, problems: _Problems) -> float | None:
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        problems.add(row, column, "Not a number.")
+        return None
+    return value
+
+
+def _aggregate_row(
+    row: int,
+    cell: dict[str, str],
+    rules: UploadRules,
+    kinds: dict[str, OutcomeRule],
+    problems: _Problems,
+) -> AggregateRow | None:
+    count_before = problems.count
+    arm = cell.get("arm", "").lower()
+    if arm not in rules.arms:
+        problems.add(row, "arm", f"Not an arm of this design ({', '.join(rules.arms)}).")
+    name = cell.get("outcome", "").lower()
+    outcome = kinds.get(name)
+    if outcome is None:
+        problems.add(row, "outcome", f"Not an outcome of this design ({', '.join(kinds)}).")
+    randomized = _whole(cell.get("randomized", ""), row, "randomized", problems, required=True)
+    n = _whole(cell.get("n", ""), row, "n", problems, required=True)
+    mean = _real(cell.get("mean", ""), row, "mean", problems)
+    sd = _real(cell.get("sd", ""), row, "sd", problems)
+    successes = _whole(cell.get("successes", ""), row, "successes", problems, required=False)
+    if randomized is not None and randomized < 1:
+        problems.add(row, "randomized", "At least one student must have been randomized.")
+    if randomized is not None and n is not None and n > randomized:
+        problems.add(row, "n", f"n ({n}) is more than the students randomized ({randomized}).")
+    if outcome is not None and n is not None:
+        if outcome.kind == "binary":
+            if mean is not None or sd is not None:
+                problems.add(row, "mean", "A binary outcome takes successes, not mean and sd.")
+            if successes is None:
+                problems.add(row, "successes", "A binary outcome needs the number of successes.")
+            elif successes > n:
+                problems.add(row, "successes", f"Successes ({successes}) are more than n ({n}).")
+        else:
+            if successes is not None:
+                problems.add(row, "successes", "Only binary outcomes take successes.")
+            if n >= 1 and mean is None:
+                problems.add(row, "mean", "The mean is blank.")
+            if n >= 2 and sd is None:
+                problems.add(row, "sd", "The standard deviation is blank.")
+            if sd is not None and sd <= 0:
+                problems.add(row, "sd", "The standard deviation must be more than 0.")
+            if mean is not None and outcome.minimum is not None and mean < outcome.minimum:
+                problems.add(row, "mean", f"The mean is below the minimum, {outcome.minimum:g}.")
+            if mean is not None and outcome.maximum is not None and mean > outcome.maximum:
+                problems.add(row, "mean", f"The mean is above the maximum, {outcome.maximum:g}.")
+    if problems.count != count_before or outcome is None or randomized is None or n is None:
+        return None
+    return AggregateRow(
+        arm=arm, outcome=name, randomized=randomized, n=n, mean=mean, sd=sd, successes=successes
+    )

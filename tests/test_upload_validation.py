@@ -1,0 +1,263 @@
+"""The upload checks as pure functions: every rule, the order and limit of the problems
+listed, identifier columns, pseudonymization, aggregates."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+import numpy as np
+import pytest
+
+from testbed.uploads.pseudonymize import pilot_key, pseudonymizer
+from testbed.uploads.validation import (
+    MAX_PROBLEMS_LISTED,
+    OutcomeRule,
+    UploadRejected,
+    UploadRules,
+    identifier_like,
+    validate_aggregates,
+    validate_students,
+)
+
+RULES = UploadRules(
+    arms=("treatment", "control"),
+    outcomes=(
+        OutcomeRule("score", "continuous", 100, 300, primary=True),
+        OutcomeRule("met", "binary", 0, 1),
+        OutcomeRule("absent", "count", 0, None),
+    ),
+    has_baseline=True,
+)
+HEADER = "student_key,arm,baseline,score,met,absent"
+HASH = pseudonymizer(b"k" * 32)
+
+
+def check(text: str, rules: UploadRules = RULES):
+    return validate_students(text.encode(), rules, HASH)
+
+
+def problems(text: str, rules: UploadRules = RULES) -> list[tuple]:
+    with pytest.raises(UploadRejected) as caught:
+        check(text, rules)
+    return [tuple(problem) for problem in caught.value.problems]
+
+
+def test_a_good_file_is_returned_column_by_column_with_keys_hashed():
+    data = check(f"{HEADER}\nA1,treatment,190,210.5,1,3\nA2,Control,,,,\n")
+    assert len(data) == 2
+    assert data.arm == ["treatment", "control"]
+    assert data.student_key == HASH(["A1", "A2"])
+    assert np.isnan(data.baseline[1]) and data.baseline[0] == 190
+    assert data.outcomes["score"][0] == 210.5 and np.isnan(data.outcomes["score"][1])
+    assert data.whole_outcomes == {"met", "absent"}
+
+
+def test_headers_match_without_case_or_spaces_and_optional_columns_may_be_added():
+    data = check(
+        " Student_Key ,ARM,baseline,score,met,absent,Dosage,frl\nA1,treatment,1,200,0,0,30,Yes\n"
+    )
+    assert data.dosage[0] == 30 and data.frl == [True]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (f"{HEADER},shoe_size\nA,treatment,1,200,1,0,9\n", (1, "shoe_size", "Unknown column")),
+        (
+            "student_key,arm,baseline,score,met\nA,treatment,1,200,1\n",
+            (1, "absent", "Missing column"),
+        ),
+        (f"{HEADER},arm\nA,treatment,1,200,1,0,control\n", (1, "arm", "more than once")),
+        (f"{HEADER}\nA,treatment,1,abc,1,0\n", (2, "score", "Not a number")),
+        (f"{HEADER}\nA,treatment,1,nan,1,0\n", (2, "score", "Not a number")),
+        (f"{HEADER}\nA,treatment,1,inf,1,0\n", (2, "score", "Not a number")),
+        (f"{HEADER}\nA,treatment,1,99.9,1,0\n", (2, "score", "Below the minimum, 100")),
+        (f"{HEADER}\nA,treatment,1,300.1,1,0\n", (2, "score", "Above the maximum, 300")),
+        (f"{HEADER}\nA,treatment,1,200,0.5,0\n", (2, "met", "Not 0 or 1")),
+        (f"{HEADER}\nA,treatment,1,200,1,-1\n", (2, "absent", "Below the minimum, 0")),
+        (f"{HEADER}\nA,treatment,1,200,1,2.5\n", (2, "absent", "Not a whole number")),
+        (f"{HEADER}\n,treatment,1,200,1,0\n", (2, "student_key", "The student key is blank.")),
+        (f"{HEADER}\na@b.org,treatment,1,200,1,0\n", (2, "student_key", "looks like an email")),
+        (f"{HEADER}\n{'x' * 101},treatment,1,200,1,0\n", (2, "student_key", "longer than 100")),
+        (f"{HEADER}\nA,,1,200,1,0\n", (2, "arm", "The arm is blank.")),
+        (f"{HEADER}\nA,placebo,1,200,1,0\n", (2, "arm", "Not an arm of this design")),
+        (f"{HEADER}\nA,treatment,1,200,1,0\nA,control,1,200,1,0\n", (3, "student_key", "as row 2")),
+        (f"{HEADER}\nA,treatment,1,200\n", (2, None, "This row has 4 cells; the header has 6.")),
+        (f"{HEADER},gender\nA,treatment,1,200,1,0,q\n", (2, "gender", "Not a gender code")),
+        (f"{HEADER},dosage\nA,treatment,1,200,1,0,-5\n", (2, "dosage", "Below the minimum, 0")),
+        (f"{HEADER}\n", (None, None, "header but no rows")),
+        ("", (None, None, "The file is empty.")),
+        ("  \n\n", (None, None, "The file is empty.")),
+    ],
+)
+def test_each_rule(text, expected):
+    found = problems(text)
+    assert any(
+        row == expected[0] and column == expected[1] and expected[2] in message
+        for row, column, message in found
+    ), found
+
+
+def test_blank_lines_are_skipped_but_rows_keep_their_spreadsheet_numbers():
+    found = problems(f"{HEADER}\nA,treatment,1,200,1,0\n\nB,treatment,1,999,1,0\n")
+    assert found == [(4, "score", "Above the maximum, 300.")]
+
+
+def test_cluster_designs_need_the_cluster():
+    rules = UploadRules(arms=RULES.arms, outcomes=RULES.outcomes[:1], needs_cluster=True)
+    assert problems("student_key,arm,score\nA,treatment,200\n", rules) == [
+        (1, "cluster", "Missing column. The header must include: student_key, arm, cluster, score.")
+    ]
+    found = problems("student_key,arm,cluster,score\nA,treatment,,200\n", rules)
+    assert found == [(2, "cluster", "The cluster is blank; this design assigns clusters.")]
+
+
+def test_the_randomization_fills_and_checks_arms():
+    rules = UploadRules(
+        arms=RULES.arms, outcomes=RULES.outcomes[:1], assignment={"A": "treatment", "B": "control"}
+    )
+    data = check("student_key,score\nA,200\nB,210\n", rules)
+    assert data.arm == ["treatment", "control"]
+    assert problems("student_key,arm,score\nA,control,200\nC,,200\n", rules) == [
+        (2, "arm", "The randomization assigned this student to treatment."),
+        (3, "arm", "The arm is blank and the randomization has no entry for this student."),
+    ]
+    by_cluster = UploadRules(
+        arms=RULES.arms, outcomes=RULES.outcomes[:1], needs_cluster=True,
+        assignment={"room-1": "control"}, assignment_unit="cluster",
+    )  # fmt: skip
+    assert problems("student_key,arm,cluster,score\nA,treatment,room-1,200\n", by_cluster) == [
+        (2, "arm", "The randomization assigned this cluster to control.")
+    ]
+
+
+def test_encoding_size_and_byte_order_mark():
+    with pytest.raises(UploadRejected) as caught:
+        validate_students(f"{HEADER}\nA,tr\xe9atment,1,200,1,0\n".encode("latin-1"), RULES, HASH)
+    assert caught.value.problems[0].row == 2
+    assert "byte 46" in caught.value.problems[0].message
+    utf16 = f"{HEADER}\nA,treatment,1,200,1,0\n".encode("utf-16-le")
+    with pytest.raises(UploadRejected, match="problem"):
+        validate_students(utf16, RULES, HASH)
+    small = UploadRules(arms=RULES.arms, outcomes=RULES.outcomes, max_bytes=10)
+    with pytest.raises(UploadRejected) as caught:
+        validate_students(f"{HEADER}\n".encode(), small, HASH)
+    assert "the limit is 0.0 MB" in caught.value.problems[0].message
+    assert (
+        len(validate_students(f"\ufeff{HEADER}\nA,treatment,1,200,1,0\n".encode(), RULES, HASH))
+        == 1
+    )
+
+
+def test_every_problem_is_counted_and_the_first_100_listed_in_file_order():
+    rows = "\n".join(f"K{n},treatment,1,999,7,-1" for n in range(1000))
+    with pytest.raises(UploadRejected) as caught:
+        check(f"{HEADER}\n{rows}\n")
+    assert caught.value.count == 3000
+    listed = caught.value.problems
+    assert len(listed) == MAX_PROBLEMS_LISTED
+    assert [p.row for p in listed] == sorted(p.row for p in listed)
+    assert listed[0].row == 2 and listed[-1].row == 35
+
+
+def test_identifier_columns_are_refused_and_rows_are_not_read():
+    found = problems(
+        "student_key,First Name,Guardian E-mail,Date of Birth,arm,score\nA,Ann,a@b,x,t,1\n"
+    )
+    assert {column for _, column, _ in found} == {
+        "First Name",
+        "Guardian E-mail",
+        "Date of Birth",
+        "baseline",
+        "met",
+        "absent",
+    }
+    assert all(row == 1 for row, _, _ in found)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["name", "Student Name", "first_name", "LastName", "email", "e-mail", "DOB", "birthdate",
+     "date_of_birth", "Home Address", "street", "phone", "Telephone", "SSN",
+     "social_security_number", "state_student_id", "SIS ID", "student_id"],
+)  # fmt: skip
+def test_identifier_names(name):
+    assert identifier_like(name)
+
+
+@pytest.mark.parametrize(
+    "name", ["student_key", "arm", "cluster", "baseline", "math_scale_score", "dosage", "frl"]
+)
+def test_ordinary_names_are_not_identifiers(name):
+    assert not identifier_like(name)
+
+
+def test_the_fast_hmac_is_hmac_sha256():
+    for key in (b"x", pilot_key("secret", 7), b"z" * 100):
+        expected = [
+            hmac.new(key, text.encode(), hashlib.sha256).hexdigest() for text in ("S1", "é")
+        ]
+        assert pseudonymizer(key)(["S1", "é"]) == expected
+
+
+AGGREGATE_RULES = UploadRules(
+    arms=("treatment", "control"),
+    outcomes=(OutcomeRule("score", "continuous", 100, 300, True), OutcomeRule("met", "binary")),
+)
+AGGREGATES = (
+    "arm,outcome,randomized,n,mean,sd,successes\n"
+    "treatment,score,50,45,210,20,\ncontrol,score,48,44,205,21,\n"
+    "treatment,met,50,45,,,30\ncontrol,met,48,44,,,25\n"
+)
+
+
+def test_aggregates():
+    rows = validate_aggregates(AGGREGATES.encode(), AGGREGATE_RULES)
+    assert [(r.arm, r.outcome, r.randomized, r.n) for r in rows][:2] == [
+        ("treatment", "score", 50, 45),
+        ("control", "score", 48, 44),
+    ]
+    assert rows[2].successes == 30 and rows[2].mean is None
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (
+            "control,score,48,44,205,21,",
+            "control,score,48,49,205,21,",
+            (3, "n", "more than the students randomized"),
+        ),
+        ("control,score,48,44,205,21,", "control,score,48,44,205,0,", (3, "sd", "more than 0")),
+        (
+            "control,score,48,44,205,21,",
+            "control,score,48,44,,21,",
+            (3, "mean", "The mean is blank"),
+        ),
+        (
+            "control,score,48,44,205,21,",
+            "control,score,48,44,400,21,",
+            (3, "mean", "above the maximum"),
+        ),
+        ("control,met,48,44,,,25", "control,met,48,44,,,45", (5, "successes", "more than n")),
+        ("control,met,48,44,,,25", "control,met,48,44,0.5,,25", (5, "mean", "takes successes")),
+        ("control,met,48,44,,,25", "control,met,47,44,,,25", (5, "randomized", "Row 3 says 48")),
+        (
+            "control,met,48,44,,,25",
+            "control,score,48,44,205,21,",
+            (5, "outcome", "also appear in row 3"),
+        ),
+        ("control,met,48,44,,,25", "placebo,met,48,44,,,25", (5, "arm", "Not an arm")),
+        ("control,met,48,44,,,25", "control,reading,48,44,,,25", (5, "outcome", "Not an outcome")),
+        ("control,met,48,44,,,25\n", "", (None, None, "No row for arm control and outcome met")),
+    ],
+)
+def test_aggregate_rules(old, new, expected):
+    with pytest.raises(UploadRejected) as caught:
+        validate_aggregates(AGGREGATES.replace(old, new).encode(), AGGREGATE_RULES)
+    found = [tuple(p) for p in caught.value.problems]
+    assert any(
+        row == expected[0] and column == expected[1] and expected[2] in message
+        for row, column, message in found
+    ), found
