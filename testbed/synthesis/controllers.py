@@ -123,20 +123,20 @@ class SynthesisController(Controller):
             context={"columns": services.EXPORT_DICTIONARY},
         )
 
-    @get("/network/{export:str}")
-    async def export(self, export: FromPath[str]) -> Response[str]:
-        if export not in ("findings.csv", "findings.json"):
-            raise NotFound("There is no such page.")
-        rows = await services.export_rows()
-        headers = {"Content-Disposition": f'attachment; filename="network-{export}"'}
-        if export.endswith(".csv"):
-            return Response(
-                services.export_csv(rows), media_type="text/csv; charset=utf-8", headers=headers
-            )
+    @get("/network/findings.csv")
+    async def export_csv(self) -> Response[str]:
         return Response(
-            json.dumps(rows, sort_keys=True, indent=1),
+            services.export_csv(await services.export_rows()),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="network-findings.csv"'},
+        )
+
+    @get("/network/findings.json")
+    async def export_json(self) -> Response[str]:
+        return Response(
+            json.dumps(await services.export_rows(), sort_keys=True, indent=1),
             media_type=MediaType.JSON,
-            headers=headers,
+            headers={"Content-Disposition": 'attachment; filename="network-findings.json"'},
         )
 
 
