@@ -19,6 +19,7 @@ from testbed.findings import controllers as findings_controllers
 from testbed.home import HomeController
 from testbed.sessions import DatabaseSessionStore, SessionConfig
 from testbed.settings import ROOT, Settings
+from testbed.synthesis import controllers as synthesis_controllers
 from testbed.tables import Organization
 from testbed.uploads import controllers as uploads_controllers
 from testbed.web import template_config
@@ -32,6 +33,7 @@ ROUTE_HANDLERS = [
     *designs_controllers.ROUTE_HANDLERS,
     *uploads_controllers.ROUTE_HANDLERS,
     *findings_controllers.ROUTE_HANDLERS,
+    *synthesis_controllers.ROUTE_HANDLERS,
 ]
 
 
