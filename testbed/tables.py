@@ -338,6 +338,34 @@ class Finding(Table):
     published_at = Timestamptz(null=True, default=None)
     retracted_at = Timestamptz(null=True, default=None)
     retraction_reason = Text(default="")
+    # "full": every site's data; "public": what was published, without withheld sites.
+    variant = Varchar(length=8, default="full")
+    # A public variant points to the full finding it was made from.
+    source = ForeignKey(references="self", null=True, default=None)
+    excluded_sites = JSON(default=[])  # ids of the districts withheld from a public variant
+    embargo_until = Date(null=True, default=None)
+    run_by = ForeignKey(references=User, null=True, default=None)
+
+
+class FindingApproval(Table):
+    """The vendor's decision on a whole finding (site empty) or a district's on its site."""
+
+    finding = ForeignKey(references=Finding, index=True)
+    site = ForeignKey(references=Organization, null=True, default=None)
+    decision = Varchar(length=8)  # approve | withhold
+    decided_by = ForeignKey(references=User, null=True)
+    decided_at = Timestamptz(default=TimestamptzNow())
+
+
+class PilotDecision(Table):
+    """A site district's decision after the pilot: adopt, extend, stop or undecided."""
+
+    pilot = ForeignKey(references=Pilot, index=True)
+    district = ForeignKey(references=Organization, index=True)
+    decision = Varchar(length=16)
+    reasons = Text(default="")
+    decided_by = ForeignKey(references=User, null=True)
+    decided_at = Timestamptz(default=TimestamptzNow())
 
 
 # --- security and audit ---------------------------------------------------------------------
@@ -412,6 +440,8 @@ TABLES: list[type[Table]] = [
     UploadJob,
     ImplementationLog,
     Finding,
+    FindingApproval,
+    PilotDecision,
     AuditEvent,
     SessionRecord,
     AccessToken,

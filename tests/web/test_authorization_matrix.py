@@ -41,6 +41,11 @@ ALLOWED = {
     # Outcome data: a site's uploads and their progress pages.
     "site_uploader": {"district", "admin"},
     "upload_job": {"district", "admin"},
+    "pilot_analyst": {"vendor", "researcher", "admin"},
+    "pilot_site_district": {"district"},
+    "finding_reader": {"district", "vendor", "researcher", "admin"},
+    "finding_party": {"vendor", "district"},
+    "finding_manager": {"vendor", "admin"},
     # Volunteering: members of a verified district (admins do not act for a district).
     "verified_district": {"district"},
     "district_coordinator": {"district"},
@@ -119,6 +124,7 @@ async def _path_values(people: People, role: str) -> dict[str, str]:
         UploadJob,
         User,
     )
+    from tests.web.findings_data import finding_for_matrix
 
     vendor_admin = await load_principal(people.vendor_user)
     membership = (
@@ -174,6 +180,7 @@ async def _path_values(people: People, role: str) -> dict[str, str]:
         "district_id": str(people.district),
         "need_id": str(people.need),
         "product_id": str(people.product),
+        "finding_id": str(await finding_for_matrix(people)),
         "enrollment_id": str(proposal[0]["id"]),
         "round_id": str(matching_round[0]["id"]),
         "token": await create_invitation(
