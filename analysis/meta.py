@@ -152,3 +152,83 @@ def random_effects(
     tau2 = _reml(y, v) if method == "REML" else _dersimonian_laird(y, v)
     label = f"random effects ({method}{', Knapp-Hartung' if knapp_hartung else ''})"
     return _pool(y, v, tau2, level, knapp_hartung, label)
+
+
+@dataclass(frozen=True)
+class SubgroupEstimate:
+    group: str
+    k: int
+    estimate: float
+    se: float
+    ci: tuple[float, float]
+    tau2: float
+
+
+@dataclass(frozen=True)
+class SubgroupDifference:
+    subgroups: tuple[SubgroupEstimate, ...]
+    q_between: float
+    df: int
+    p: float
+
+
+def _subgroup(
+    group: str, y: np.ndarray, v: np.ndarray, method: str, critical: float
+) -> SubgroupEstimate:
+    if y.size == 1:
+        # One pilot is its own estimate: there is no between-pilot variance to estimate.
+        estimate, se, tau2 = float(y[0]), math.sqrt(float(v[0])), 0.0
+    else:
+        pooled = random_effects(y, v, method=method)
+        estimate, se, tau2 = pooled.estimate, pooled.se, pooled.tau2
+    return SubgroupEstimate(
+        group=group,
+        k=int(y.size),
+        estimate=estimate,
+        se=se,
+        ci=(estimate - critical * se, estimate + critical * se),
+        tau2=tau2,
+    )
+
+
+def subgroup_difference(
+    estimates: object, variances: object, groups: object, method: str = "REML"
+) -> SubgroupDifference:
+    """Test whether the pooled effect differs between subgroups (e.g. locales).
+
+    Each subgroup is pooled on its own with the same random-effects method (its own tau^2; a
+    subgroup of one pilot is that pilot's estimate). The subgroup estimates are then compared
+    with Q_between = sum w_j (theta_j - theta_bar)^2, w_j = 1 / SE_j^2, on (groups - 1) df:
+    a fixed-effect test of heterogeneity across the subgroup estimates, as in metafor's tip
+    "Comparing estimates of independent meta-analyses or subgroups" (rma on the subgroup
+    estimates with sei = their SEs, method = "FE"). With two groups it is the squared z of
+    their difference. Groups are reported in order of first appearance.
+    """
+    y = check.numeric_array("estimates", estimates, minimum_size=2)
+    v = check.numeric_array("variances", variances, minimum_size=2)
+    if isinstance(groups, str | bytes):
+        raise ValueError("groups must be a list of group labels, one per estimate")
+    labels = [str(label) for label in groups]  # type: ignore[attr-defined]
+    if len(labels) != y.size:
+        raise ValueError(f"groups must have one label per estimate ({y.size}), got {len(labels)}")
+    check.same_length(("estimates", "variances"), (y, v))
+    if (v <= 0).any():
+        raise ValueError("variances must all be greater than 0 (each pilot's sampling variance)")
+    method = check.choice("method", method, METHODS)
+    order = list(dict.fromkeys(labels))
+    if len(order) < 2:
+        raise ValueError("subgroup_difference needs at least 2 different groups")
+    critical = float(stats.norm.ppf(0.975))
+    members = np.array(labels, dtype=object)
+    subgroups = tuple(
+        _subgroup(group, y[members == group], v[members == group], method, critical)
+        for group in order
+    )
+    theta = np.array([s.estimate for s in subgroups])
+    w = 1.0 / np.array([s.se for s in subgroups]) ** 2
+    mean = float(w @ theta / w.sum())
+    q_between = float(w @ (theta - mean) ** 2)
+    df = len(subgroups) - 1
+    return SubgroupDifference(
+        subgroups=subgroups, q_between=q_between, df=df, p=float(stats.chi2.sf(q_between, df))
+    )

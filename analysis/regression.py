@@ -200,3 +200,76 @@ def ancova(
         n_sites=n_sites,
         r_squared=1.0 - residual_ss / total_ss if total_ss > 0 else 0.0,
     )
+
+
+@dataclass(frozen=True)
+class InteractionTest:
+    """Does the treatment effect differ between subgroup levels? The F test of the
+    treated x subgroup terms (one per level beyond the first); with two levels also the
+    interaction coefficient (effect in the second level minus the first) and its t."""
+
+    statistic: float
+    df_numerator: float
+    df_denominator: float
+    p: float
+    levels: tuple[str, ...]
+    coefficient: float | None
+    se: float | None
+
+
+def _residual_sum_of_squares(design: np.ndarray, outcome: np.ndarray) -> float:
+    coefficients, _, _, _ = np.linalg.lstsq(design, outcome, rcond=None)
+    residuals = outcome - design @ coefficients
+    return float(residuals @ residuals)
+
+
+def interaction_test(y: object, treated: object, subgroup: object) -> InteractionTest:
+    """F test of y ~ treated * subgroup against y ~ treated + subgroup (OLS).
+
+    subgroup holds one label per student (e.g. "yes"/"no", or race/ethnicity codes); the
+    alphabetically first level is the reference. Matches the interaction row of R's
+    anova(lm(y ~ treated * subgroup)) for a balanced design, and the t test of the
+    interaction coefficient in summary(lm(...)) when there are two levels.
+    """
+    outcome = check.numeric_array("y", y, minimum_size=4)
+    indicator = _treatment_indicator(treated)
+    check.same_length(("y", "treated"), (outcome, indicator))
+    labels = np.asarray(subgroup).astype(str)
+    if labels.ndim != 1 or labels.size != outcome.size:
+        raise ValueError(f"subgroup must give one label per student ({outcome.size} values)")
+    levels = tuple(str(level) for level in np.unique(labels))
+    if len(levels) < 2:
+        raise ValueError("subgroup has only one level, so there is nothing to compare")
+    dummies = np.column_stack([(labels == level).astype(np.float64) for level in levels[1:]])
+    reduced = np.column_stack([np.ones(outcome.size), indicator, dummies])
+    full = np.column_stack([reduced, dummies * indicator[:, np.newaxis]])
+    if np.linalg.matrix_rank(full) < full.shape[1]:
+        raise ValueError(
+            "some subgroup level has students in only one arm, so the effect within it "
+            "cannot be estimated and the interaction cannot be tested"
+        )
+    df_numerator = len(levels) - 1
+    df_denominator = outcome.size - full.shape[1]
+    if df_denominator < 1:
+        raise ValueError(f"too few students ({outcome.size}) for {len(levels)} subgroup levels")
+    full_rss = _residual_sum_of_squares(full, outcome)
+    reduced_rss = _residual_sum_of_squares(reduced, outcome)
+    sigma2 = full_rss / df_denominator
+    if sigma2 == 0:
+        raise ValueError("the model fits y exactly, so the interaction has no uncertainty")
+    statistic = ((reduced_rss - full_rss) / df_numerator) / sigma2
+    coefficient = se = None
+    if df_numerator == 1:
+        inverse = np.linalg.inv(full.T @ full)
+        estimates = inverse @ (full.T @ outcome)
+        coefficient = float(estimates[-1])
+        se = math.sqrt(sigma2 * float(inverse[-1, -1]))
+    return InteractionTest(
+        statistic=float(statistic),
+        df_numerator=float(df_numerator),
+        df_denominator=float(df_denominator),
+        p=float(stats.f.sf(statistic, df_numerator, df_denominator)),
+        levels=levels,
+        coefficient=coefficient,
+        se=se,
+    )

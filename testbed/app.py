@@ -17,9 +17,14 @@ from testbed.auth import PrincipalMiddleware
 from testbed.catalog import controllers as catalog_controllers
 from testbed.designs import controllers as designs_controllers
 from testbed.errors import NotFound, TestbedError, handle_error
+from testbed.findings import controllers as findings_controllers
 from testbed.home import HomeController
+from testbed.matching import controllers as matching_controllers
+from testbed.notifications import controllers as notifications_controllers
+from testbed.notifications.controllers import UnreadNotificationsMiddleware
 from testbed.sessions import DatabaseSessionStore, SessionConfig
 from testbed.settings import ROOT, Settings
+from testbed.synthesis import controllers as synthesis_controllers
 from testbed.tables import MAX_ID, Organization
 from testbed.uploads import controllers as uploads_controllers
 from testbed.web import template_config
@@ -53,6 +58,10 @@ ROUTE_HANDLERS = [
     *catalog_controllers.ROUTE_HANDLERS,
     *designs_controllers.ROUTE_HANDLERS,
     *uploads_controllers.ROUTE_HANDLERS,
+    *findings_controllers.ROUTE_HANDLERS,
+    *synthesis_controllers.ROUTE_HANDLERS,
+    *matching_controllers.ROUTE_HANDLERS,
+    *notifications_controllers.ROUTE_HANDLERS,
 ]
 
 
@@ -118,6 +127,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             refuse_impossible_ids,
             session_config.middleware,
             DefineMiddleware(PrincipalMiddleware, exclude=["^/static/"]),
+            UnreadNotificationsMiddleware(),
         ],
         stores={"sessions": session_store},
         csrf_config=CSRFConfig(

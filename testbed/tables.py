@@ -156,6 +156,48 @@ class Enrollment(Table):
     updated_at = Timestamptz(default=TimestamptzNow())
 
 
+# --- matching -------------------------------------------------------------------------------
+
+
+class MatchingRound(Table):
+    """One run of the matching optimizer: what went in, what it proposed and why."""
+
+    run_by = ForeignKey(references=User, null=True)
+    scope = Varchar(length=16)  # network | vendor
+    vendor = ForeignKey(references=Organization, null=True, default=None)
+    pilot_ids = JSON(default=[])  # the calls the round considered
+    status = Varchar(length=16)  # optimal | time_limit | empty | no_solution
+    message = Text(default="")
+    summary = JSON(default={})  # inputs: volunteers, calls, median FRL share, weights, penalty
+    proposals = JSON(default=[])  # enrollment, pilot, district, fit and the reasons in words
+    shortfalls = JSON(default=[])  # what could not be satisfied, per call, in words
+    objective = DoublePrecision(default=0.0)
+    lp_bound = DoublePrecision(null=True, default=None)
+    gap = DoublePrecision(null=True, default=None)
+    seconds = DoublePrecision(default=0.0)
+    created_at = Timestamptz(default=TimestamptzNow(), index=True)
+
+
+class FitWeight(Table):
+    """An admin's weight for one part of the fit score (the defaults live in the code)."""
+
+    part = Varchar(length=16, unique=True)
+    points = DoublePrecision()
+    updated_by = ForeignKey(references=User, null=True)
+    updated_at = Timestamptz(default=TimestamptzNow())
+
+
+class Notification(Table):
+    """An in-app message to one person (new proposal, accepted, declined, invitation)."""
+
+    user = ForeignKey(references=User, index=True)
+    kind = Varchar(length=24)
+    message = Text()
+    link = Varchar(length=300, default="")
+    created_at = Timestamptz(default=TimestamptzNow(), index=True)
+    read_at = Timestamptz(null=True, default=None)
+
+
 # --- the study ------------------------------------------------------------------------------
 
 
@@ -300,6 +342,34 @@ class Finding(Table):
     published_at = Timestamptz(null=True, default=None)
     retracted_at = Timestamptz(null=True, default=None)
     retraction_reason = Text(default="")
+    # "full": every site's data; "public": what was published, without withheld sites.
+    variant = Varchar(length=8, default="full")
+    # A public variant points to the full finding it was made from.
+    source = ForeignKey(references="self", null=True, default=None)
+    excluded_sites = JSON(default=[])  # ids of the districts withheld from a public variant
+    embargo_until = Date(null=True, default=None)
+    run_by = ForeignKey(references=User, null=True, default=None)
+
+
+class FindingApproval(Table):
+    """The vendor's decision on a whole finding (site empty) or a district's on its site."""
+
+    finding = ForeignKey(references=Finding, index=True)
+    site = ForeignKey(references=Organization, null=True, default=None)
+    decision = Varchar(length=8)  # approve | withhold
+    decided_by = ForeignKey(references=User, null=True)
+    decided_at = Timestamptz(default=TimestamptzNow())
+
+
+class PilotDecision(Table):
+    """A site district's decision after the pilot: adopt, extend, stop or undecided."""
+
+    pilot = ForeignKey(references=Pilot, index=True)
+    district = ForeignKey(references=Organization, index=True)
+    decision = Varchar(length=16)
+    reasons = Text(default="")
+    decided_by = ForeignKey(references=User, null=True)
+    decided_at = Timestamptz(default=TimestamptzNow())
 
 
 # --- security and audit ---------------------------------------------------------------------
@@ -374,9 +444,14 @@ TABLES: list[type[Table]] = [
     UploadJob,
     ImplementationLog,
     Finding,
+    FindingApproval,
+    PilotDecision,
     AuditEvent,
     SessionRecord,
     AccessToken,
     Invitation,
     LoginAttempt,
+    MatchingRound,
+    FitWeight,
+    Notification,
 ]

@@ -29,6 +29,7 @@ from testbed.tables import (
     MAX_ID,
     DistrictProfile,
     Enrollment,
+    Finding,
     Need,
     Organization,
     Pilot,
@@ -916,10 +917,13 @@ async def update_pilot(principal: Principal, pilot_id: int, values: Mapping[str,
 
 def may_move(access: PilotAccess, target: str) -> bool:
     """Whether this principal may make this (legal) move: the vendor its own call's early
-    moves and withdrawal, a network admin any move."""
+    moves, withdrawal and publication (gated by a published finding), a network admin any
+    move."""
     if access.is_network_admin:
         return True
-    return access.is_vendor and (access.status in VENDOR_MOVES_FROM or target == "withdrawn")
+    return access.is_vendor and (
+        access.status in VENDOR_MOVES_FROM or target in ("withdrawn", "published")
+    )
 
 
 def next_statuses(access: PilotAccess) -> list[str]:
@@ -927,7 +931,9 @@ def next_statuses(access: PilotAccess) -> list[str]:
     return [target for target in TRANSITIONS[access.status] if may_move(access, target)]
 
 
-async def transition_problems(pilot_id: int, current: str, target: str) -> list[str]:
+async def transition_problems(
+    pilot_id: int, current: str, target: str, *, by_network_admin: bool = False
+) -> list[str]:
     """What stands in the way of a legal move, beyond who may make it. Later issues add their
     conditions here: a registered design before `active`, current data before `analysis`,
     approved findings before `published`."""
@@ -938,6 +944,18 @@ async def transition_problems(pilot_id: int, current: str, target: str) -> list[
         )
         if sites == 0:
             problems.append("A pilot becomes active only with at least one accepted site.")
+    if target == "published" and not by_network_admin:
+        # The vendor publishes a pilot only with its approved, published finding.
+        published = await Finding.exists().where(
+            (Finding.pilot == pilot_id)
+            & Finding.published_at.is_not_null()
+            & Finding.retracted_at.is_null()
+        )
+        if not published:
+            problems.append(
+                "A pilot is published with its finding: the vendor and every site district "
+                "approve it on the pilot's findings page, then it is published there."
+            )
     return problems
 
 
@@ -967,7 +985,9 @@ async def change_pilot_status(
         raise Forbidden(
             f"Only a network administrator can move a pilot from {current} to {target}."
         )
-    problems = await transition_problems(pilot_id, current, target)
+    problems = await transition_problems(
+        pilot_id, current, target, by_network_admin=access.is_network_admin
+    )
     if problems:
         raise Conflict(" ".join(problems))
     updated = await (

@@ -42,6 +42,18 @@ ALLOWED = {
     # Outcome data: a site's uploads and their progress pages.
     "site_uploader": {"district", "admin"},
     "upload_job": {"district", "admin"},
+    "pilot_analyst": {"vendor", "researcher", "admin"},
+    "pilot_site_district": {"district"},
+    "finding_reader": {"district", "vendor", "researcher", "admin"},
+    "finding_party": {"vendor", "district"},
+    "finding_manager": {"vendor", "admin"},
+    # Volunteering: members of a verified district (admins do not act for a district).
+    "verified_district": {"district"},
+    "district_coordinator": {"district"},
+    # Either side of the enrollment the path names: the district or the pilot's vendor.
+    "enrollment_party": {"district", "vendor"},
+    # A matching round that includes the vendor's call.
+    "round_viewer": {"vendor", "admin"},
 }
 
 # Routes that change who is signed in or take away what later checks rely on run last.
@@ -104,7 +116,16 @@ async def _path_values(people: People, role: str) -> dict[str, str]:
     """Fresh objects for one request, so routes that revoke or accept don't affect the next."""
     from testbed.accounts.services import create_access_token, create_invitation
     from testbed.auth import load_principal
-    from testbed.tables import Membership, PilotRole, UploadJob, User
+    from testbed.tables import (
+        Enrollment,
+        MatchingRound,
+        Membership,
+        Pilot,
+        PilotRole,
+        UploadJob,
+        User,
+    )
+    from tests.web.findings_data import finding_for_matrix
 
     vendor_admin = await load_principal(people.vendor_user)
     membership = (
@@ -117,6 +138,32 @@ async def _path_values(people: People, role: str) -> dict[str, str]:
         PilotRole(pilot=people.active_pilot, user=observer[0]["id"], role="observer")
     )
     await _registered_design_and_assignment(people)
+    call = await Pilot.insert(
+        Pilot(
+            product=people.product,
+            title=f"Matrix call {secrets.token_hex(4)}",
+            research_question="Does it help?",
+            grades=["G04"],
+            subjects=["math"],
+            pillars=[2],
+            sites_wanted=2,
+            students_per_site=100,
+            weeks=10,
+            status="open",
+        )
+    )
+    proposal = await Enrollment.insert(
+        Enrollment(
+            pilot=call[0]["id"],
+            district=people.district,
+            status="proposed",
+            capacity_students=100,
+            grades=["G04"],
+        )
+    )
+    matching_round = await MatchingRound.insert(
+        MatchingRound(scope="vendor", pilot_ids=[people.active_pilot], status="empty")
+    )
     upload_job = await UploadJob.insert(
         UploadJob(pilot=people.active_pilot, site=people.district, created_by=people.district_user)
     )
@@ -134,6 +181,9 @@ async def _path_values(people: People, role: str) -> dict[str, str]:
         "district_id": str(people.district),
         "need_id": str(people.need),
         "product_id": str(people.product),
+        "finding_id": str(await finding_for_matrix(people)),
+        "enrollment_id": str(proposal[0]["id"]),
+        "round_id": str(matching_round[0]["id"]),
         "token": await create_invitation(
             vendor_admin, organization_id=people.vendor, email="someone@x.example"
         ),

@@ -1,0 +1,1 @@
+"""Findings: the registered analysis of a pilot, shown plainly and published safely."""

@@ -1,0 +1,367 @@
+"""Pages and API for findings: run, read, approve, publish, retract, and the district's
+decision after the pilot."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from litestar import Controller, MediaType, Request, Response, get, post
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
+from litestar.params import FromPath, URLEncodedBody
+from litestar.response import Redirect, Template
+
+from testbed.access import pilot_access
+from testbed.auth import current_principal, require_principal
+from testbed.catalog.controllers import pilot_viewer
+from testbed.errors import Forbidden, NotFound, TestbedError
+from testbed.findings import services, words
+from testbed.findings.schemas import FindingOut, FindingSummary, PublishedFinding
+from testbed.web import form_page
+
+Form = URLEncodedBody[dict[str, str]]
+FORMATS = ("html", "csv", "json")
+# What the finding templates use to print numbers and words.
+TEMPLATE_HELPERS = {
+    "num": words.number,
+    "share": words.share,
+    "arm_words": {
+        "treatment": "Used the product",
+        "control": "Comparison group",
+        "baseline": "Same students at the start",
+    },
+    "subgroup_caution": words.subgroup_caution(),
+}
+
+
+def parse_reference(reference: str) -> tuple[int, str]:
+    """ "12", "12.csv" or "12.json" -> (12, format); anything else is not a finding."""
+    number, _, suffix = reference.partition(".")
+    fmt = suffix or "html"
+    if not number.isdigit() or fmt not in FORMATS or len(number) > 12:
+        raise NotFound("There is no such finding.")
+    return int(number), fmt
+
+
+# --- guards ---------------------------------------------------------------------------------
+
+
+async def pilot_analyst(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    principal = require_principal(connection)
+    access = await pilot_access(principal, int(connection.path_params["pilot_id"]))
+    if not services.may_run(access):
+        raise Forbidden("Only the pilot's vendor, its researchers or a network admin do this.")
+
+
+async def pilot_site_district(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    principal = require_principal(connection)
+    access = await pilot_access(principal, int(connection.path_params["pilot_id"]))
+    if not access.is_site_district:
+        raise Forbidden("Only a district that hosted the pilot records its decision.")
+
+
+def _finding_id(connection: ASGIConnection) -> int:
+    value = connection.path_params["finding_id"]
+    return value if isinstance(value, int) else parse_reference(str(value))[0]
+
+
+async def finding_reader(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    await services.finding_access(current_principal(connection), _finding_id(connection))
+
+
+async def finding_party(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    principal = require_principal(connection)
+    _, access = await services.finding_access(principal, _finding_id(connection))
+    if not (access.is_vendor or access.is_site_district):
+        raise Forbidden("Only the pilot's vendor and its site districts approve a finding.")
+
+
+async def finding_manager(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    principal = require_principal(connection)
+    _, access = await services.finding_access(principal, _finding_id(connection))
+    access.require_manage()
+
+
+# --- pages ----------------------------------------------------------------------------------
+
+
+async def _finding_page(
+    request: Request,
+    finding_id: int,
+    template: str = "findings/finding.html.j2",
+    *,
+    error: TestbedError | None = None,
+    values: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Template:
+    view = await services.view_finding(current_principal(request), finding_id)
+    return form_page(
+        template,
+        values=values or {},
+        error=error,
+        status_code=status_code,
+        extra={"view": view, "plots": services.plots_for(view), **TEMPLATE_HELPERS},
+    )
+
+
+class FindingListController(Controller):
+    tags = ["findings"]
+    include_in_schema = False
+    opt = {"access": "public"}
+
+    @get("/findings")
+    async def published(self) -> Template:
+        return Template(
+            "findings/list.html.j2", context={"findings": await services.published_findings()}
+        )
+
+
+class FindingController(Controller):
+    path = "/findings/{finding_id:str}"
+    tags = ["findings"]
+    include_in_schema = False
+    guards = [finding_reader]
+    opt = {"access": "finding_reader"}
+
+    @get("/")
+    async def finding(self, request: Request, finding_id: FromPath[str]) -> Response[Any]:
+        number, fmt = parse_reference(finding_id)
+        if fmt == "html":
+            return await _finding_page(request, number)
+        view = await services.view_finding(current_principal(request), number)
+        filename = f"finding-{number}.{fmt}"
+        headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
+        if fmt == "csv":
+            return Response(
+                services.csv_text(view), media_type="text/csv; charset=utf-8", headers=headers
+            )
+        return Response(
+            json.dumps(_finding_out(view), sort_keys=True, default=str, indent=1),
+            media_type=MediaType.JSON,
+            headers=headers,
+        )
+
+    @get("/print")
+    async def printable(self, request: Request, finding_id: FromPath[str]) -> Template:
+        number, fmt = parse_reference(finding_id)
+        if fmt != "html":
+            raise NotFound("There is no such page.")
+        return await _finding_page(request, number, "findings/print.html.j2")
+
+    @post("/approval", guards=[finding_party], opt={"access": "finding_party"})
+    async def approval(
+        self, request: Request, finding_id: FromPath[str], data: Form
+    ) -> Template | Redirect:
+        number, _ = parse_reference(finding_id)
+        site = data.get("site", "")
+        try:
+            await services.decide_approval(
+                require_principal(request),
+                number,
+                decision=data.get("decision", ""),
+                site_id=int(site) if site.isdigit() else None,
+            )
+        except TestbedError as error:
+            return await _finding_page(
+                request, number, error=error, values=data, status_code=error.status_code
+            )
+        return Redirect(f"/findings/{number}#publication")
+
+    @post("/embargo", guards=[finding_manager], opt={"access": "finding_manager"})
+    async def embargo(
+        self, request: Request, finding_id: FromPath[str], data: Form
+    ) -> Template | Redirect:
+        number, _ = parse_reference(finding_id)
+        try:
+            await services.set_embargo(
+                require_principal(request), number, data.get("embargo_until", "")
+            )
+        except TestbedError as error:
+            return await _finding_page(
+                request, number, error=error, values=data, status_code=error.status_code
+            )
+        return Redirect(f"/findings/{number}#publication")
+
+    @post("/publish", guards=[finding_manager], opt={"access": "finding_manager"})
+    async def publish(self, request: Request, finding_id: FromPath[str]) -> Template | Redirect:
+        number, _ = parse_reference(finding_id)
+        try:
+            public_id = await services.publish(require_principal(request), number)
+        except TestbedError as error:
+            return await _finding_page(
+                request, number, error=error, values={}, status_code=error.status_code
+            )
+        return Redirect(f"/findings/{public_id}")
+
+    @post("/retract", guards=[finding_manager], opt={"access": "finding_manager"})
+    async def retract(
+        self, request: Request, finding_id: FromPath[str], data: Form
+    ) -> Template | Redirect:
+        number, _ = parse_reference(finding_id)
+        try:
+            await services.retract(require_principal(request), number, data.get("reason", ""))
+        except TestbedError as error:
+            return await _finding_page(
+                request, number, error=error, values=data, status_code=error.status_code
+            )
+        return Redirect(f"/findings/{number}")
+
+
+async def _pilot_findings_page(
+    request: Request,
+    pilot_id: int,
+    *,
+    error: TestbedError | None = None,
+    values: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Template:
+    principal = current_principal(request)
+    access = await pilot_access(principal, pilot_id)
+    latest = await services.latest_finding(pilot_id)
+    view = None
+    if latest is not None:
+        try:
+            view = await services.view_finding(principal, latest["id"])
+        except NotFound:
+            view = None
+    published = [row for row in await services.published_findings() if row["pilot_id"] == pilot_id]
+    return form_page(
+        "findings/pilot.html.j2",
+        values=values or {},
+        error=error,
+        status_code=status_code,
+        extra={
+            "pilot_id": pilot_id,
+            "access": access,
+            "may_run": services.may_run(access),
+            "view": view,
+            "published": published,
+            "decisions": await services.decisions(pilot_id),
+            "decision_words": services.DECISIONS,
+            "own_sites": await services.site_names(sorted(access.site_district_ids)),
+            "pilot": await services.pilot_words(pilot_id),
+        },
+    )
+
+
+class PilotFindingsController(Controller):
+    path = "/pilots/{pilot_id:int}"
+    tags = ["findings"]
+    include_in_schema = False
+    guards = [pilot_viewer]
+    opt = {"access": "pilot_viewer"}
+
+    @get("/findings")
+    async def findings(self, request: Request, pilot_id: FromPath[int]) -> Template:
+        return await _pilot_findings_page(request, pilot_id)
+
+    @post("/findings/run", guards=[pilot_analyst], opt={"access": "pilot_analyst"})
+    async def run(self, request: Request, pilot_id: FromPath[int]) -> Template | Redirect:
+        try:
+            finding_id = await services.run_finding(require_principal(request), pilot_id)
+        except TestbedError as error:
+            return await _pilot_findings_page(
+                request, pilot_id, error=error, status_code=error.status_code
+            )
+        return Redirect(f"/findings/{finding_id}")
+
+    @post("/decision", guards=[pilot_site_district], opt={"access": "pilot_site_district"})
+    async def decide(
+        self, request: Request, pilot_id: FromPath[int], data: Form
+    ) -> Template | Redirect:
+        district = data.get("district", "")
+        try:
+            await services.record_decision(
+                require_principal(request),
+                pilot_id,
+                district_id=int(district) if district.isdigit() else None,
+                decision=data.get("decision", ""),
+                reasons=data.get("reasons", ""),
+            )
+        except TestbedError as error:
+            return await _pilot_findings_page(
+                request, pilot_id, error=error, values=data, status_code=error.status_code
+            )
+        return Redirect(f"/pilots/{pilot_id}/findings#decision")
+
+
+# --- JSON API -------------------------------------------------------------------------------
+
+
+def _finding_out(view: services.FindingView) -> dict[str, Any]:
+    finding = view.finding
+    return {
+        "id": finding["id"],
+        "pilot_id": finding["pilot"],
+        "variant": finding["variant"],
+        "design_version_id": finding["design_version"],
+        "dataset_ids": json.loads(finding["dataset_ids"]),
+        "headline": view.headline,
+        "weaknesses": view.weaknesses,
+        "computed_at": finding["computed_at"],
+        "published_at": finding["published_at"],
+        "retracted_at": finding["retracted_at"],
+        "retraction_reason": finding["retraction_reason"],
+        "embargo_until": finding["embargo_until"],
+        "withheld_sites": view.withheld_sites,
+        "suppressed": view.results["suppressed"],
+        "results": view.results,
+    }
+
+
+class FindingApiController(Controller):
+    path = "/api/v1"
+    tags = ["findings"]
+
+    @get(
+        "/findings",
+        summary="Published findings (null, negative and retracted ones included)",
+        opt={"access": "public"},
+    )
+    async def published(self) -> list[PublishedFinding]:
+        return [PublishedFinding(**row) for row in await services.published_findings()]
+
+    @get(
+        "/findings/{finding_id:int}",
+        summary="One finding, small cells suppressed for viewers outside its district",
+        guards=[finding_reader],
+        opt={"access": "finding_reader"},
+        raises=[NotFound],
+    )
+    async def finding(self, request: Request, finding_id: FromPath[int]) -> FindingOut:
+        view = await services.view_finding(current_principal(request), finding_id)
+        return FindingOut(**_finding_out(view))
+
+    @get(
+        "/pilots/{pilot_id:int}/findings",
+        summary="A pilot's findings that the caller may read",
+        guards=[pilot_viewer],
+        opt={"access": "pilot_viewer"},
+        raises=[NotFound],
+    )
+    async def pilot_findings(
+        self, request: Request, pilot_id: FromPath[int]
+    ) -> list[FindingSummary]:
+        rows = await services.readable_findings(current_principal(request), pilot_id)
+        return [FindingSummary(**row) for row in rows]
+
+    @post(
+        "/pilots/{pilot_id:int}/findings",
+        summary="Run the registered analysis on the current data (same inputs: same finding)",
+        guards=[pilot_analyst],
+        opt={"access": "pilot_analyst"},
+        raises=[NotFound, Forbidden],
+    )
+    async def run(self, request: Request, pilot_id: FromPath[int]) -> FindingOut:
+        finding_id = await services.run_finding(require_principal(request), pilot_id)
+        view = await services.view_finding(current_principal(request), finding_id)
+        return FindingOut(**_finding_out(view))
+
+
+ROUTE_HANDLERS: list[Any] = [
+    FindingListController,
+    FindingController,
+    PilotFindingsController,
+    FindingApiController,
+]

@@ -1,0 +1,179 @@
+"""Plots of a finding as inline SVG, drawn on the server from numbers only.
+
+matplotlib's object API (no pyplot state, so concurrent requests don't share a figure) with
+the SVG backend; a fixed hash salt and no date make the same numbers give the same bytes. Each
+SVG carries a <title> and <desc> for screen readers, and the page shows the same numbers in a
+table beside it. Labels are XML-escaped by matplotlib and by `_accessible`; the templates mark
+the result safe only because it is generated here from numbers and escaped text.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+from xml.sax.saxutils import escape
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+from matplotlib.backends.backend_svg import FigureCanvasSVG
+from matplotlib.figure import Figure
+
+from testbed.findings.words import number
+
+COLOURS = {"treatment": "#0b5cad", "control": "#b35900"}
+ARM_WORDS = {"treatment": "Used the product", "control": "Comparison group"}
+STYLE = {
+    "svg.hashsalt": "testbed-findings",
+    "svg.fonttype": "none",
+    "font.family": "DejaVu Sans",
+    "font.size": 10,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+}
+
+
+def _accessible(svg: str, key: str, title: str, description: str) -> str:
+    """Drop the XML prologue and give the SVG a role, a title and a description (ids made
+    unique on the page with `key`)."""
+    start = svg.index("<svg")
+    svg = svg[start:]
+    opening_end = svg.index(">")
+    opening = svg[:opening_end]
+    opening = re.sub(r'\swidth="[^"]*"', "", opening, count=1)
+    opening = re.sub(r'\sheight="[^"]*"', "", opening, count=1)
+    return (
+        f'{opening} role="img" aria-labelledby="{key}-title {key}-desc" class="plot">'
+        f'<title id="{key}-title">{escape(title)}</title>'
+        f'<desc id="{key}-desc">{escape(description)}</desc>' + svg[opening_end + 1 :]
+    )
+
+
+def _render(figure: Figure, key: str, title: str, description: str) -> str:
+    buffer = io.StringIO()
+    with matplotlib.rc_context(STYLE):
+        FigureCanvasSVG(figure).print_svg(buffer, metadata={"Date": None})
+    return _accessible(buffer.getvalue(), key, title, description)
+
+
+def _figure(width: float, height: float) -> Figure:
+    with matplotlib.rc_context(STYLE):
+        return Figure(figsize=(width, height), layout="constrained")
+
+
+def _cached(draw: Callable[..., str | None]) -> Callable[..., str | None]:
+    """Memoize a drawing on its arguments' JSON: drawing takes a few tenths of a second, and a
+    finding's page shows the same plots to every reader."""
+
+    @functools.lru_cache(maxsize=256)
+    def from_text(arguments: str) -> str | None:
+        return draw(*json.loads(arguments))
+
+    @functools.wraps(draw)
+    def cached(*arguments: Any) -> str | None:
+        return from_text(json.dumps(arguments, sort_keys=True))
+
+    return cached
+
+
+@_cached
+def distribution(outcome: dict[str, Any], key: str) -> str | None:
+    """Histograms of the outcome by arm (bins merged when cells are small); None if hidden."""
+    histogram = outcome.get("histogram")
+    if not histogram or not histogram.get("edges"):
+        return None
+    edges = histogram["edges"]
+    with matplotlib.rc_context(STYLE):
+        figure = _figure(7, 3)
+        axes = figure.add_subplot()
+        for arm in ("control", "treatment"):
+            counts = histogram[arm]
+            total = sum(counts) or 1
+            widths = [right - left for left, right in zip(edges[:-1], edges[1:], strict=True)]
+            shares = [count / total / width for count, width in zip(counts, widths, strict=True)]
+            axes.stairs(
+                shares,
+                edges,
+                fill=arm == "control",
+                alpha=0.35 if arm == "control" else 1.0,
+                color=COLOURS[arm],
+                linewidth=2,
+                label=ARM_WORDS[arm],
+            )
+        axes.set_xlabel(outcome["label"])
+        axes.set_ylabel("share of students")
+        axes.set_yticks([])
+        axes.legend(frameon=False)
+    return _render(
+        figure,
+        key,
+        f"{outcome['label']}: distribution by group",
+        "Histograms of the outcome for students who used the product and the comparison group; "
+        "the table beside the plot gives each group's number of students, mean and SD.",
+    )
+
+
+def _forest(rows: list[tuple[str, float, float, float]], threshold: float | None, xlabel: str):
+    with matplotlib.rc_context(STYLE):
+        figure = _figure(7, 0.6 * len(rows) + 1.2)
+        axes = figure.add_subplot()
+        positions = list(range(len(rows)))[::-1]
+        for position, (_, estimate, low, high) in zip(positions, rows, strict=True):
+            axes.plot([low, high], [position, position], color="#1b1f24", linewidth=2)
+            axes.plot([estimate], [position], marker="s", color=COLOURS["treatment"])
+        axes.axvline(0.0, color="#555e68", linewidth=1)
+        if threshold:
+            axes.axvline(threshold, color="#555e68", linewidth=1, linestyle="--")
+        axes.set_yticks(positions, [row[0] for row in rows])
+        axes.set_xlabel(xlabel)
+    return figure
+
+
+@_cached
+def effects(outcomes: list[dict[str, Any]], threshold: float | None) -> str | None:
+    """Each outcome's effect (positive = better) with its 95 % interval."""
+    rows = []
+    for outcome in outcomes:
+        effect = outcome.get("headline")
+        if effect is None:
+            continue
+        sign = -1.0 if outcome["direction"] == "lower_is_better" else 1.0
+        low, high = sorted(sign * bound for bound in effect["ci"])
+        rows.append((outcome["label"], effect["favourable_g"], low, high))
+    if not rows:
+        return None
+    figure = _forest(rows, threshold, "effect in standard deviations (right of 0 = better)")
+    described = "; ".join(
+        f"{label}: {number(estimate)} (95 % CI {number(low)} to {number(high)})"
+        for label, estimate, low, high in rows
+    )
+    return _render(
+        figure,
+        "effects",
+        "Effect on each outcome with its 95 % confidence interval",
+        f"{described}. The dashed line marks the minimum meaningful effect.",
+    )
+
+
+@_cached
+def subgroups(subgroup_results: list[dict[str, Any]]) -> str | None:
+    """The primary outcome's effect within each subgroup level (hidden levels left out)."""
+    rows = []
+    for subgroup in subgroup_results:
+        for level in subgroup["levels"]:
+            if level.get("g") is None:
+                continue
+            rows.append((f"{subgroup['label']}: {level['level']}", level["g"], *level["ci"]))
+    if not rows:
+        return None
+    figure = _forest(rows, None, "effect in standard deviations")
+    described = "; ".join(
+        f"{label}: {number(estimate)} (95 % CI {number(low)} to {number(high)})"
+        for label, estimate, low, high in rows
+    )
+    return _render(figure, "subgroups", "Effect within each subgroup", described + ".")

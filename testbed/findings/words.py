@@ -1,0 +1,172 @@
+"""A finding in plain words: the headline sentence and what weakens the result.
+
+Written for a superintendent, not a statistician: effects in standard deviations with their
+95 % interval, percentile points, and the probability that the product helped. Directions
+are respected: for an outcome where lower is better (days absent), "fewer" is the good news.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from analysis.evidence import MIN_DISTRICTS, MIN_STUDENTS
+
+UNIT_WORDS = {"classroom": "classrooms", "school": "schools"}
+
+
+def number(value: float, digits: int = 2) -> str:
+    """A signed number with a true minus sign (−0.12), as the pages print it."""
+    text = f"{value:.{digits}f}"
+    if text.lstrip("-").strip("0.") == "":
+        text = text.lstrip("-")
+    return text.replace("-", "−")
+
+
+def share(probability: float) -> str:
+    """A probability in whole percent, never rounded to a certainty it is not."""
+    percent = round(100 * probability)
+    if percent == 100 and probability < 1:
+        return "more than 99 %"
+    if percent == 0 and probability > 0:
+        return "less than 1 %"
+    return f"{percent} %"
+
+
+def primary_outcome(results: dict[str, Any]) -> dict[str, Any] | None:
+    return next((o for o in results.get("outcomes", []) if o["primary"]), None)
+
+
+def _interval(low: float, high: float) -> str:
+    return f"95 % CI {number(low)} to {number(high)}"
+
+
+def headline(results: dict[str, Any], product: str) -> str:
+    """One sentence about the primary outcome."""
+    primary = primary_outcome(results)
+    if primary is None:
+        return "There is no result yet: the registered primary outcome has no data."
+    effect = primary["headline"]
+    label = primary["label"]
+    if effect is None:
+        return f"The {label} could not be compared between the groups; see the details below."
+    g, (low, high) = effect["g"], effect["ci"]
+    if results["design"]["design_type"] == "pre_post":
+        direction = "higher" if g >= 0 else "lower"
+        return (
+            f"Students who used {product} ended the pilot {number(abs(g))} standard deviations "
+            f"{direction} on the {label} than they started ({_interval(low, high)}); with no "
+            "comparison group, this does not show that the product caused the change."
+        )
+    favourable = effect["favourable_g"]
+    lower_is_better = primary["direction"] == "lower_is_better"
+    sign = -1.0 if lower_is_better else 1.0
+    fav_low, fav_high = sorted((sign * low, sign * high))
+    alpha = results["design"]["alpha"]
+    posterior = primary.get("posterior")
+    if effect["p"] >= alpha:
+        sentence = (
+            f"We cannot tell whether {product} helped: on the {label}, the estimated difference "
+            f"was {number(favourable)} SD ({_interval(fav_low, fav_high)})"
+        )
+        if posterior is not None:
+            threshold = number(posterior["threshold"])
+            chance = share(posterior["prob_above_threshold"])
+            sentence += (
+                f"; the probability of a meaningful benefit (more than {threshold} SD) is {chance}"
+            )
+        return sentence + "."
+    direction = "higher" if g > 0 else "lower"
+    low_words, high_words = (low, high) if g > 0 else (-high, -low)
+    verb = "scored" if primary["kind"] == "continuous" else "had"
+    outcome_words = f"on the {label}" if verb == "scored" else f"{label} results"
+    judgement = (
+        ""
+        if primary["kind"] == "continuous" and not lower_is_better
+        else (" (better)" if favourable > 0 else " (worse)")
+    )
+    points = abs(primary["improvement_index"] or 0.0)
+    core = (
+        f"{verb} {number(abs(g))} standard deviations {direction}{judgement} {outcome_words} "
+        f"than similar students who did not ({_interval(low_words, high_words)}), "
+        f"about {points:.0f} percentile points"
+    )
+    if favourable > 0:
+        sentence = f"Students who used {product} {core}"
+        if posterior is not None:
+            sentence += (
+                f"; the probability of a positive effect is {share(posterior['prob_positive'])}"
+            )
+    else:
+        sentence = f"Students who used {product} did worse: they {core}"
+        if posterior is not None:
+            harm = 1.0 - posterior["prob_positive"]
+            sentence += f"; the probability that it harmed them is {share(harm)}"
+    return sentence + "."
+
+
+def weaknesses(results: dict[str, Any]) -> list[str]:
+    """What weakens this result, most serious first, in plain words."""
+    found: list[str] = []
+    design = results["design"]
+    design_type = design["design_type"]
+    primary = primary_outcome(results)
+    if design_type == "pre_post":
+        found.append(
+            "There was no comparison group: the same students were measured before and after, "
+            "so growth that would have happened anyway counts as if the product caused it."
+        )
+    if design_type == "quasi_experiment":
+        found.append(
+            "Students were not assigned to the product at random: the groups may differ in ways "
+            "the baseline score does not capture."
+        )
+    attrition = primary and primary.get("attrition")
+    if attrition and attrition["rating"] == "high":
+        found.append(
+            f"Many students who started were not measured at the end ({share(attrition['overall'])}"
+            f" overall, {100 * attrition['differential']:.1f} percentage points more in one group "
+            "than the other): by the What Works Clearinghouse standard, attrition is high."
+        )
+    baseline = results.get("baseline")
+    if baseline:
+        if baseline["rating"] == "not_satisfied":
+            found.append(
+                f"The groups were not comparable at the start (a baseline difference of "
+                f"{number(baseline['g'])} SD, more than the 0.25 SD the standard allows)."
+            )
+        elif baseline["rating"] == "requires_adjustment" and not baseline["adjusted"]:
+            found.append(
+                f"The groups differed at the start ({number(baseline['g'])} SD) and the estimate "
+                "was not adjusted for it."
+            )
+    cluster = primary and primary.get("cluster")
+    if cluster:
+        unit = UNIT_WORDS.get(design.get("unit_of_assignment") or "", "groups")
+        found.append(
+            f"Whole {unit} were assigned ({cluster['n_clusters']} in all), and students in the "
+            "same one resemble each other; the result was corrected for this, which widens the "
+            "uncertainty."
+        )
+    essa = results.get("essa")
+    if essa is not None:
+        students, districts = essa["students"], results["data"]["sites"]
+        if students < MIN_STUDENTS or districts < MIN_DISTRICTS:
+            found.append(
+                f"A small pilot: {students} students in {districts} district(s). Federal evidence "
+                f"rules ask for at least {MIN_STUDENTS} students in at least {MIN_DISTRICTS} "
+                "districts."
+            )
+    for deviation in results.get("deviations", []):
+        found.append(f"Departure from the registered plan: {deviation}")
+    if primary:
+        for note in primary.get("notes", []):
+            if "disagree" in note or "only totals" in note:
+                found.append(note)
+    return found
+
+
+def subgroup_caution() -> str:
+    return (
+        "Subgroup results are leads to follow up, not conclusions: many comparisons are made, "
+        "and each subgroup is smaller than the whole pilot."
+    )

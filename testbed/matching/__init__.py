@@ -1,0 +1,1 @@
+"""Volunteering, fit scores, matching rounds and acceptance (issue 6)."""

@@ -1,0 +1,1 @@
+"""In-app notifications: one list per person (new proposals, acceptances, declines, invitations)."""

@@ -1,0 +1,25 @@
+"""API shapes for notifications."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import msgspec
+
+
+class NotificationOut(msgspec.Struct):
+    id: int
+    kind: str
+    message: str
+    link: str
+    created_at: datetime
+    read_at: datetime | None
+
+
+class ReadIn(msgspec.Struct):
+    notification_id: int | None = None  # all of them when left out
+
+
+class ReadOut(msgspec.Struct):
+    marked_read: int
+    unread: int

@@ -1,0 +1,1 @@
+"""Network synthesis: pooled product evidence, districts like mine, the dashboard, exports."""

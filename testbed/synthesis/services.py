@@ -1,0 +1,731 @@
+"""Network synthesis: what the whole network learned about a product, districts like yours,
+the network dashboard and the researchers' export.
+
+Everything here is public and reads only published findings as the public reads them: the
+published row of each pilot (the public variant when a district withheld its site), with
+small cells suppressed by `testbed.findings.disclosure` exactly as on the findings pages.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import io
+import math
+import statistics
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from analysis import evidence
+from analysis.meta import random_effects, subgroup_difference
+from analysis.suppression import DEFAULT_THRESHOLD, suppress_small_cells
+from testbed.auth import Principal
+from testbed.catalog.services import enrollment_band, get_district, get_product
+from testbed.errors import NotFound
+from testbed.findings import disclosure
+from testbed.findings.services import neutralize, results_of
+from testbed.findings.words import number, primary_outcome
+from testbed.synthesis import words
+from testbed.tables import Dataset, DesignVersion, DistrictProfile, Enrollment, Finding, Pilot
+from testbed.vocabulary import LOCALE_WORDS, LOCALES, PILLAR_WORDS
+
+RANDOMIZED = frozenset({"rct", "cluster_rct"})
+NOT_POOLED_DESIGNS = {
+    "pre_post": "no comparison group: a before/after change is not an effect",
+}
+OVERDUE_AFTER_MONTHS = 12
+# Pilots that never reached a study are left out of the dashboard's reporting figures.
+NOT_STUDIES = frozenset({"draft", "withdrawn"})
+
+
+# --- reading published findings -------------------------------------------------------------
+
+
+async def _published_rows(where: Any = None) -> list[dict[str, Any]]:
+    """The latest published row of each pilot (older published rows are superseded)."""
+    query = Finding.select(
+        Finding.id,
+        Finding.pilot.as_alias("pilot_id"),
+        Finding.results,
+        Finding.published_at,
+        Finding.retracted_at,
+        Finding.retraction_reason,
+        Finding.pilot.title.as_alias("title"),
+        Finding.pilot.product.as_alias("product_id"),
+        Finding.pilot.product.name.as_alias("product"),
+        Finding.pilot.product.vendor.name.as_alias("vendor"),
+    ).where(Finding.published_at.is_not_null())
+    if where is not None:
+        query = query.where(where)
+    rows = await query.order_by(Finding.published_at).order_by(Finding.id)
+    latest = {row["pilot_id"]: row for row in rows}
+    return sorted(latest.values(), key=lambda row: row["pilot_id"])
+
+
+@dataclass
+class PilotEstimate:
+    """One pilot's primary effect as the public may see it (positive = better)."""
+
+    pilot_id: int
+    finding_id: int
+    title: str
+    outcome: str
+    design_type: str
+    estimate: float | None
+    se: float | None
+    ci: tuple[float, float] | None
+    p: float | None
+    students: int | None  # None when a small cell is suppressed
+    site_ids: list[int]
+    attrition: str | None
+    baseline: str | None
+    retracted: bool
+    retraction_reason: str
+    published_at: datetime.datetime
+    not_pooled_because: str | None = None
+    shrunken: float | None = None
+    weight: float | None = None
+    locale: str | None = None
+    frl: float | None = None
+
+    @property
+    def pooled(self) -> bool:
+        return self.not_pooled_because is None
+
+
+def _estimate(row: dict[str, Any]) -> PilotEstimate:
+    results = disclosure.disclose(results_of(row), frozenset())
+    primary = primary_outcome(results)
+    headline = primary and primary["headline"]
+    design_type = results["design"]["design_type"]
+    estimate = se = ci = p = None
+    if headline is not None:
+        sign = -1.0 if primary["direction"] == "lower_is_better" else 1.0
+        estimate, se, p = headline["favourable_g"], headline["se"], headline["p"]
+        low, high = sorted(sign * bound for bound in headline["ci"])
+        ci = (low, high)
+    counts = [arm.get("n") for arm in primary["arms"].values()] if primary else []
+    students = None if None in counts or not counts else sum(counts)
+    reason = None
+    if row["retracted_at"] is not None:
+        reason = "retracted"
+    elif design_type in NOT_POOLED_DESIGNS:
+        reason = NOT_POOLED_DESIGNS[design_type]
+    elif estimate is None or not se:
+        reason = "no effect estimate on the primary outcome"
+    attrition = primary and primary.get("attrition")
+    baseline = results.get("baseline")
+    return PilotEstimate(
+        pilot_id=row["pilot_id"],
+        finding_id=row["id"],
+        title=row["title"],
+        outcome=primary["label"] if primary else "",
+        design_type=design_type,
+        estimate=estimate,
+        se=se,
+        ci=ci,
+        p=p,
+        students=students,
+        site_ids=[site["site_id"] for site in results.get("site_counts", [])],
+        attrition=attrition["rating"] if attrition else None,
+        baseline=baseline["rating"] if baseline else None,
+        retracted=row["retracted_at"] is not None,
+        retraction_reason=row["retraction_reason"] or "",
+        published_at=row["published_at"],
+        not_pooled_because=reason,
+    )
+
+
+async def _profiles(district_ids: list[int] | None = None) -> dict[int, dict[str, Any]]:
+    query = DistrictProfile.select(
+        DistrictProfile.organization.as_alias("district_id"),
+        DistrictProfile.organization.name.as_alias("name"),
+        DistrictProfile.organization.state.as_alias("state"),
+        DistrictProfile.organization.verified.as_alias("verified"),
+        DistrictProfile.locale,
+        DistrictProfile.enrollment,
+        DistrictProfile.frl_share,
+        DistrictProfile.el_share,
+    )
+    if district_ids is not None:
+        query = query.where(DistrictProfile.organization.is_in(district_ids or [-1]))
+    return {row["district_id"]: row for row in await query}
+
+
+def majority_locale(locales: list[str]) -> str | None:
+    """The locale of most of a pilot's districts; a tie goes to the first in LOCALES order."""
+    if not locales:
+        return None
+    counts = Counter(locales)
+    return max(LOCALES, key=lambda locale: (counts[locale], -LOCALES.index(locale)))
+
+
+def frl_terciles(shares: list[float]) -> tuple[float, float]:
+    """The cut points splitting the network's districts into thirds by FRL share."""
+    low, high = np.quantile(np.asarray(shares, dtype=float), [1 / 3, 2 / 3])
+    return float(low), float(high)
+
+
+def frl_group(share: float, cuts: tuple[float, float]) -> str:
+    low, high = cuts
+    if share < low:
+        return f"lower poverty (FRL under {100 * low:.0f} %)"
+    if share < high:
+        return f"middle poverty (FRL {100 * low:.0f}–{100 * high:.0f} %)"
+    return f"higher poverty (FRL {100 * high:.0f} % or more)"
+
+
+# --- the product evidence page --------------------------------------------------------------
+
+
+@dataclass
+class Breakdown:
+    name: str
+    groups: list[dict[str, Any]]  # group, k, estimate, ci, students (None: suppressed)
+    q_between: float | None
+    df: int | None
+    p: float | None
+    note: str
+
+
+@dataclass
+class Evidence:
+    product: dict[str, Any]
+    pilots: list[PilotEstimate]
+    headline: str
+    k: int
+    districts: int
+    students: int
+    students_exact: bool
+    pooled: dict[str, Any] | None = None
+    heterogeneity: str = ""
+    prediction: str = ""
+    essa: dict[str, Any] | None = None
+    breakdowns: list[Breakdown] = field(default_factory=list)
+
+    @property
+    def pooled_pilots(self) -> list[PilotEstimate]:
+        return [pilot for pilot in self.pilots if pilot.pooled]
+
+
+def _total_students(pilots: list[PilotEstimate]) -> tuple[int, bool]:
+    shown = [pilot.students for pilot in pilots if pilot.students is not None]
+    return sum(shown), len(shown) == len(pilots)
+
+
+def _breakdown(name: str, pilots: list[PilotEstimate], labels: list[str | None]) -> Breakdown:
+    kept = [(pilot, label) for pilot, label in zip(pilots, labels, strict=True) if label]
+    groups = list(dict.fromkeys(label for _, label in kept))
+    if len(groups) < 2:
+        return Breakdown(name, [], None, None, None, "All pooled pilots fall in one group.")
+    test = subgroup_difference(
+        [pilot.estimate for pilot, _ in kept],
+        [pilot.se**2 for pilot, _ in kept],
+        [label for _, label in kept],
+    )
+    students = [
+        sum(pilot.students or 0 for pilot, label in kept if label == group) for group in groups
+    ]
+    shown = suppress_small_cells([students]).cells[0]
+    rows = [
+        {
+            "group": subgroup.group,
+            "k": subgroup.k,
+            "estimate": subgroup.estimate,
+            "ci": subgroup.ci,
+            "students": count,
+        }
+        for subgroup, count in zip(test.subgroups, shown, strict=True)
+    ]
+    note = (
+        "The effect differs between these groups more than chance would explain."
+        if test.p < 0.05
+        else "The difference between these groups could be chance."
+    )
+    return Breakdown(name, rows, test.q_between, test.df, test.p, note)
+
+
+def _essa(pilots: list[PilotEstimate], pooled: dict[str, Any] | None) -> dict[str, Any]:
+    """The tier the pooled evidence indicates, and the distance to tiers 1 and 2."""
+    estimate = pooled["estimate"] if pooled else (pilots[0].estimate if pilots else None)
+    p = pooled["p"] if pooled else (pilots[0].p if pilots else None)
+    significant = estimate is not None and p is not None and estimate > 0 and p < 0.05
+
+    def sample(selected: list[PilotEstimate]) -> tuple[int, int]:
+        students = sum(pilot.students or 0 for pilot in selected)
+        districts = len({site for pilot in selected for site in pilot.site_ids})
+        return students, districts
+
+    strong = [p for p in pilots if p.design_type in RANDOMIZED and p.attrition == "low"]
+    moderate = [
+        p
+        for p in pilots
+        if (
+            p.design_type == "quasi_experiment" or (p.design_type in RANDOMIZED and p not in strong)
+        )
+        and p.baseline == "satisfied"
+    ]
+    designs = {pilot.design_type for pilot in pilots}
+    if pilots and designs <= RANDOMIZED:
+        design = "rct"
+    elif pilots and designs <= RANDOMIZED | {"quasi_experiment"}:
+        design = "quasi_experiment"
+    else:
+        design = "none"
+    students, districts = sample(pilots)
+    tier = evidence.essa_tier(
+        design=design,
+        effect_size=estimate,
+        p_value=p,
+        n_students=students,
+        n_districts=districts,
+        attrition="low" if pilots and len(strong) == len(pilots) else "high",
+        baseline_equivalence="satisfied" if len(moderate) == len(pilots) - len(strong) else None,
+    )
+    distances = []
+    for target, selected in ((1, strong), (2, strong + moderate)):
+        selected_students, selected_districts = sample(selected)
+        distances.append(
+            words.essa_distance(
+                tier=tier.tier,
+                target=target,
+                students=selected_students,
+                districts=selected_districts,
+                significant_favourable=significant,
+            )
+        )
+        if tier.tier is not None and tier.tier <= target:
+            break
+    return {"tier": tier.tier, "reasons": tier.reasons, "distances": distances}
+
+
+async def product_evidence(product_id: int) -> Evidence:
+    product = await get_product(product_id)
+    rows = await _published_rows(Finding.pilot.product == product_id)
+    pilots = [_estimate(row) for row in rows]
+    profiles = await _profiles(sorted({site for p in pilots for site in p.site_ids}))
+    for pilot in pilots:
+        sites = [profiles[site] for site in pilot.site_ids if site in profiles]
+        pilot.locale = majority_locale([site["locale"] for site in sites])
+        pilot.frl = statistics.fmean(site["frl_share"] for site in sites) if sites else None
+    pooled_pilots = [pilot for pilot in pilots if pilot.pooled]
+    students, exact = _total_students(pooled_pilots)
+    districts = len({site for pilot in pooled_pilots for site in pilot.site_ids})
+    name = product["name"]
+    result = Evidence(
+        product=product,
+        pilots=pilots,
+        headline=words.no_evidence(name),
+        k=len(pooled_pilots),
+        districts=districts,
+        students=students,
+        students_exact=exact,
+    )
+    if len(pooled_pilots) == 1:
+        only = pooled_pilots[0]
+        result.headline = words.single_pilot(name, only.estimate, *only.ci)
+    if len(pooled_pilots) >= 2:
+        meta = random_effects(
+            [pilot.estimate for pilot in pooled_pilots],
+            [pilot.se**2 for pilot in pooled_pilots],
+            method="REML",
+            knapp_hartung=True,
+        )
+        for pilot, shrunk, weight in zip(
+            pooled_pilots, meta.shrunken_estimates, meta.weights, strict=True
+        ):
+            pilot.shrunken, pilot.weight = shrunk, weight
+        result.pooled = {
+            "estimate": meta.estimate,
+            "se": meta.se,
+            "ci": meta.ci,
+            "p": meta.p,
+            "df": meta.df,
+            "tau2": meta.tau2,
+            "i2": meta.i2,
+            "q": meta.q,
+            "q_df": meta.q_df,
+            "q_p": meta.q_p,
+            "prediction_interval": meta.prediction_interval,
+            "method": meta.method,
+        }
+        result.headline = words.pooled_headline(
+            name,
+            pilots=meta.k,
+            districts=districts,
+            students=students,
+            students_exact=exact,
+            estimate=meta.estimate,
+            ci=meta.ci,
+            p=meta.p,
+        )
+        result.heterogeneity = words.heterogeneity(meta.i2)
+        result.prediction = words.prediction(meta.prediction_interval)
+        network_frl = [row["frl_share"] for row in (await _profiles()).values()]
+        cuts = frl_terciles(network_frl)
+        result.breakdowns = [
+            _breakdown(
+                "Locale (of most of the pilot's districts)",
+                pooled_pilots,
+                [LOCALE_WORDS.get(p.locale or "") for p in pooled_pilots],
+            ),
+            _breakdown(
+                "District poverty (mean FRL share of the pilot's districts)",
+                pooled_pilots,
+                [None if p.frl is None else frl_group(p.frl, cuts) for p in pooled_pilots],
+            ),
+        ]
+    if pooled_pilots:
+        result.essa = _essa(pooled_pilots, result.pooled)
+    return result
+
+
+# --- districts like mine --------------------------------------------------------------------
+
+# How much each difference counts; each is in standard deviations of the network's districts
+# except the locale, which counts one unit when it differs.
+SIMILARITY_WEIGHTS = {"locale": 1.0, "enrollment": 1.0, "frl": 1.0, "el": 1.0}
+
+
+def _spread(values: list[float]) -> float:
+    spread = float(np.std(values)) if len(values) > 1 else 0.0
+    return spread if spread > 0 else 1.0
+
+
+def rank_similar(
+    target: dict[str, Any], candidates: list[dict[str, Any]], limit: int = 5
+) -> list[tuple[float, dict[str, Any]]]:
+    """The candidates closest to the target, nearest first: a weighted Euclidean distance on
+    locale (same or not), log enrollment, FRL share and EL share, each standardized by its
+    spread over the target and candidates. Ties go to the lower district id."""
+    everyone = [target, *candidates]
+    spreads = {
+        "enrollment": _spread([math.log(max(d["enrollment"], 1)) for d in everyone]),
+        "frl": _spread([d["frl_share"] for d in everyone]),
+        "el": _spread([d["el_share"] for d in everyone]),
+    }
+
+    def distance(other: dict[str, Any]) -> float:
+        parts = {
+            "locale": float(other["locale"] != target["locale"]),
+            "enrollment": (
+                math.log(max(other["enrollment"], 1)) - math.log(max(target["enrollment"], 1))
+            )
+            / spreads["enrollment"],
+            "frl": (other["frl_share"] - target["frl_share"]) / spreads["frl"],
+            "el": (other["el_share"] - target["el_share"]) / spreads["el"],
+        }
+        return math.sqrt(sum(SIMILARITY_WEIGHTS[key] * value**2 for key, value in parts.items()))
+
+    ranked = sorted(
+        ((distance(d), d) for d in candidates), key=lambda x: (x[0], x[1]["district_id"])
+    )
+    return ranked[:limit]
+
+
+@dataclass
+class SimilarDistricts:
+    district: dict[str, Any]
+    matches: list[dict[str, Any]]  # district, distance, why, findings
+
+
+async def similar_districts(
+    principal: Principal | None, district_id: int, limit: int = 5
+) -> SimilarDistricts:
+    """Verified districts most like this one that hosted pilots with published findings."""
+    district = await get_district(principal, district_id)
+    if district["profile"] is None:
+        raise NotFound("This district has not filled in its profile, so it cannot be compared.")
+    rows = [row for row in await _published_rows() if row["retracted_at"] is None]
+    hosted: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        for site in results_of(row).get("site_counts", []):
+            hosted[site["site_id"]].append(row)
+    profiles = await _profiles(sorted(hosted))
+    target = {**district["profile"], "district_id": district_id}
+    candidates = [
+        profile for site, profile in profiles.items() if site != district_id and profile["verified"]
+    ]
+    matches = []
+    for distance, profile in rank_similar(target, candidates, limit):
+        matches.append(
+            {
+                "district_id": profile["district_id"],
+                "name": profile["name"],
+                "state": profile["state"],
+                "distance": distance,
+                "why": words.likeness(
+                    locale=profile["locale"],
+                    your_locale=target["locale"],
+                    band=enrollment_band(profile["enrollment"]),
+                    your_band=enrollment_band(target["enrollment"]),
+                    frl=profile["frl_share"],
+                    your_frl=target["frl_share"],
+                    el=profile["el_share"],
+                    your_el=target["el_share"],
+                ),
+                "findings": [
+                    {
+                        "finding_id": row["id"],
+                        "pilot_id": row["pilot_id"],
+                        "title": row["title"],
+                        "product": row["product"],
+                        "product_id": row["product_id"],
+                        "headline": _estimate_headline(row),
+                    }
+                    for row in hosted[profile["district_id"]]
+                ],
+            }
+        )
+    return SimilarDistricts(district=district, matches=matches)
+
+
+def _estimate_headline(row: dict[str, Any]) -> str:
+    pilot = _estimate(row)
+    if pilot.estimate is None:
+        return "No effect estimate on the primary outcome."
+    low, high = pilot.ci
+    return (
+        f"{pilot.outcome}: {number(pilot.estimate)} SD "
+        f"(95 % CI {number(low)} to {number(high)}; positive = better)"
+    )
+
+
+# --- the network dashboard ------------------------------------------------------------------
+
+
+def _add_months(day: datetime.date, months: int) -> datetime.date:
+    month = day.month - 1 + months
+    year, month = day.year + month // 12, month % 12 + 1
+    last = [
+        31,
+        29 if year % 4 == 0 and (year % 100 or year % 400 == 0) else 28,
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ][month - 1]
+    return datetime.date(year, month, min(day.day, last))
+
+
+def _suppressed_counts(counts: dict[Any, int]) -> dict[Any, int | None]:
+    """Student counts by one dimension, cells under 10 hidden (with their complements)."""
+    if not counts:
+        return {}
+    keys = sorted(counts)
+    table = suppress_small_cells([[counts[key] for key in keys]])
+    return dict(zip(keys, table.cells[0], strict=True))
+
+
+async def dashboard(today: datetime.date | None = None) -> dict[str, Any]:
+    """The network's pilots in aggregate. `today` is injectable so tests fix the clock."""
+    today = today or datetime.date.today()
+    pilots = await Pilot.select(
+        Pilot.id,
+        Pilot.title,
+        Pilot.status,
+        Pilot.pillars,
+        Pilot.ends_on,
+        Pilot.product.name.as_alias("product"),
+        Pilot.product.vendor.name.as_alias("vendor"),
+    )
+    studies = [pilot for pilot in pilots if pilot["status"] not in NOT_STUDIES]
+    sites = await Enrollment.select(
+        Enrollment.pilot, Enrollment.district.state.as_alias("state")
+    ).where(Enrollment.status == "site")
+    states_of: dict[int, set[str]] = defaultdict(set)
+    for site in sites:
+        states_of[site["pilot"]].add(site["state"] or "–")
+    datasets = await Dataset.select(
+        Dataset.pilot, Dataset.row_count, Dataset.site.state.as_alias("state")
+    ).where(Dataset.is_current.eq(True))
+    published = await Finding.select(Finding.pilot, Finding.published_at).where(
+        Finding.published_at.is_not_null()
+    )
+    first_published: dict[int, datetime.datetime] = {}
+    for row in published:
+        when = first_published.get(row["pilot"])
+        first_published[row["pilot"]] = (
+            min(when, row["published_at"]) if when else row["published_at"]
+        )
+    registered = await DesignVersion.select(DesignVersion.pilot, DesignVersion.registered_at).where(
+        DesignVersion.registered_at.is_not_null()
+    )
+    first_registered: dict[int, datetime.datetime] = {}
+    for row in registered:
+        when = first_registered.get(row["pilot"])
+        first_registered[row["pilot"]] = (
+            min(when, row["registered_at"]) if when else row["registered_at"]
+        )
+
+    pillars_of = {pilot["id"]: pilot["pillars"] for pilot in studies}
+    study_ids = set(pillars_of)
+    by_status = Counter(pilot["status"] for pilot in studies)
+    by_pillar = Counter(code for pilot in studies for code in pilot["pillars"])
+    by_state = Counter(state for pilot in studies for state in states_of.get(pilot["id"], ()))
+    students_by_state: Counter[str] = Counter()
+    students_by_pillar: Counter[int] = Counter()
+    for row in datasets:
+        if row["pilot"] not in study_ids:
+            continue
+        students_by_state[row["state"] or "–"] += row["row_count"]
+        for code in pillars_of[row["pilot"]]:
+            students_by_pillar[code] += row["row_count"]
+    students_total = sum(students_by_state.values())
+
+    ended = [pilot for pilot in studies if pilot["ends_on"] and pilot["ends_on"] < today]
+    reported = [
+        pilot
+        for pilot in ended
+        if pilot["status"] in ("published", "closed") and pilot["id"] in first_published
+    ]
+    days = sorted(
+        (first_published[pid] - first_registered[pid]).days
+        for pid in first_published
+        if pid in first_registered and pid in study_ids
+    )
+    overdue = []
+    for pilot in studies:
+        if pilot["ends_on"] is None or pilot["id"] in first_published:
+            continue
+        due = _add_months(pilot["ends_on"], OVERDUE_AFTER_MONTHS)
+        if due < today:
+            public = pilot["status"] in ("published", "closed")
+            overdue.append(
+                {
+                    # A running pilot's title is not public (docs/catalog.md): name the product.
+                    "pilot_id": pilot["id"] if public else None,
+                    "title": pilot["title"] if public else None,
+                    "product": pilot["product"],
+                    "vendor": pilot["vendor"],
+                    "status": pilot["status"],
+                    "ended_on": pilot["ends_on"],
+                    "due_on": due,
+                    "days_overdue": (today - due).days,
+                }
+            )
+    overdue.sort(key=lambda row: (-row["days_overdue"], row["product"]))
+    findings = [row for row in await _published_rows() if row["retracted_at"] is None]
+    estimates = [_estimate(row) for row in findings]
+    null = sum(1 for e in estimates if e.p is not None and e.p >= 0.05)
+    harmful = sum(1 for e in estimates if e.p is not None and e.p < 0.05 and e.estimate < 0)
+    return {
+        "today": today,
+        "pilots": len(studies),
+        "by_status": dict(sorted(by_status.items())),
+        "by_pillar": {code: by_pillar.get(code, 0) for code in sorted(PILLAR_WORDS)},
+        "by_state": dict(sorted(by_state.items())),
+        "students_total": students_total if students_total >= DEFAULT_THRESHOLD else None,
+        "students_by_state": _suppressed_counts(dict(students_by_state)),
+        "students_by_pillar": _suppressed_counts(dict(students_by_pillar)),
+        "ended": len(ended),
+        "reported": len(reported),
+        "reported_share": len(reported) / len(ended) if ended else None,
+        "published_findings": len(findings),
+        "null_findings": null,
+        "harmful_findings": harmful,
+        "median_days_to_results": statistics.median(days) if days else None,
+        "overdue": overdue,
+    }
+
+
+# --- exports --------------------------------------------------------------------------------
+
+# The data dictionary of the export (also in docs/synthesis.md and on /network/data-dictionary).
+EXPORT_DICTIONARY = (
+    ("pilot_id", "integer", "The pilot's id (its page is /pilots/{pilot_id})."),
+    ("finding_id", "integer", "The published finding's id (/findings/{finding_id})."),
+    ("pilot_title", "text", "The pilot's title."),
+    ("product", "text", "The product piloted."),
+    ("vendor", "text", "The vendor of the product."),
+    ("outcome", "text", "The outcome's code in the registered design."),
+    ("outcome_label", "text", "The outcome's name in words."),
+    ("kind", "text", "continuous, binary or count."),
+    ("primary", "true/false", "Whether this is the pilot's registered primary outcome."),
+    ("direction", "text", "higher_is_better or lower_is_better (e.g. days absent)."),
+    (
+        "effect_size",
+        "number",
+        "Hedges' g (continuous and count outcomes) or the Cox index (binary), in standard "
+        "deviations, treatment minus comparison, as measured (not flipped for direction); the "
+        "ANCOVA-adjusted or cluster-corrected estimate when the design called for it.",
+    ),
+    ("ci_low", "number", "Lower end of the effect size's 95 % confidence interval."),
+    ("ci_high", "number", "Upper end of the effect size's 95 % confidence interval."),
+    ("se", "number", "Standard error of the effect size."),
+    (
+        "n_treatment",
+        "integer",
+        "Students analyzed in the group that used the product; empty when fewer than 10 "
+        "(or hidden so that a small group cannot be worked out).",
+    ),
+    ("n_control", "integer", "Students analyzed in the comparison group; empty as above."),
+    ("p", "number", "Two-sided p-value of the effect (unadjusted for multiple outcomes)."),
+    ("design_type", "text", "rct, cluster_rct, quasi_experiment or pre_post."),
+    ("attrition", "text", "The WWC attrition rating, low or high; empty if not rated."),
+    (
+        "baseline_equivalence",
+        "text",
+        "satisfied, requires_adjustment or not_satisfied (WWC); empty without a baseline.",
+    ),
+    ("published_at", "date-time", "When the finding was published (UTC, ISO 8601)."),
+    ("retracted", "true/false", "Whether the finding was later retracted."),
+)
+EXPORT_COLUMNS = tuple(name for name, _, _ in EXPORT_DICTIONARY)
+
+
+async def export_rows() -> list[dict[str, Any]]:
+    """One row per pilot × outcome of the network's published findings (retracted ones
+    included and flagged); arms of fewer than 10 students suppressed (None)."""
+    rows = []
+    for row in await _published_rows():
+        results = disclosure.disclose(results_of(row), frozenset())
+        baseline = results.get("baseline")
+        for outcome in results["outcomes"]:
+            effect = outcome.get("headline")
+            attrition = outcome.get("attrition")
+            rows.append(
+                {
+                    "pilot_id": row["pilot_id"],
+                    "finding_id": row["id"],
+                    "pilot_title": row["title"],
+                    "product": row["product"],
+                    "vendor": row["vendor"],
+                    "outcome": outcome["name"],
+                    "outcome_label": outcome["label"],
+                    "kind": outcome["kind"],
+                    "primary": outcome["primary"],
+                    "direction": outcome["direction"],
+                    "effect_size": effect["g"] if effect else None,
+                    "ci_low": effect["ci"][0] if effect else None,
+                    "ci_high": effect["ci"][1] if effect else None,
+                    "se": effect["se"] if effect else None,
+                    "n_treatment": outcome["arms"].get("treatment", {}).get("n"),
+                    "n_control": outcome["arms"].get("control", {}).get("n"),
+                    "p": effect["p"] if effect else None,
+                    "design_type": results["design"]["design_type"],
+                    "attrition": attrition["rating"] if attrition else None,
+                    "baseline_equivalence": baseline["rating"] if baseline else None,
+                    "published_at": row["published_at"].isoformat(),
+                    "retracted": row["retracted_at"] is not None,
+                }
+            )
+    return rows
+
+
+def export_csv(rows: list[dict[str, Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(EXPORT_COLUMNS)
+    for row in rows:
+        writer.writerow([neutralize("" if row[c] is None else row[c]) for c in EXPORT_COLUMNS])
+    return buffer.getvalue()

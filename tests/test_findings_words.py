@@ -1,0 +1,144 @@
+"""The plain-language headline and "what weakens this result", on hand-made results."""
+
+from __future__ import annotations
+
+import copy
+
+from testbed.findings import words
+
+BASE = {
+    "design": {
+        "design_type": "rct",
+        "alpha": 0.05,
+        "unit_of_assignment": "student",
+        "minimum_meaningful_effect": 0.2,
+    },
+    "data": {"sites": 3},
+    "essa": {"tier": 1, "reasons": [], "students": 900},
+    "baseline": {"g": 0.01, "rating": "satisfied", "adjusted": True},
+    "deviations": [],
+    "outcomes": [
+        {
+            "name": "math",
+            "label": "spring math test",
+            "kind": "continuous",
+            "primary": True,
+            "direction": "higher_is_better",
+            "headline": {
+                "g": 0.21,
+                "se": 0.08,
+                "ci": [0.05, 0.37],
+                "p": 0.01,
+                "favourable_g": 0.21,
+            },
+            "improvement_index": 8.3,
+            "posterior": {
+                "prob_positive": 0.99,
+                "prob_above_threshold": 0.55,
+                "threshold": 0.2,
+            },
+            "attrition": {"rating": "low", "overall": 0.08, "differential": 0.01},
+            "cluster": None,
+            "notes": [],
+        }
+    ],
+}
+
+
+def _results(**changes):
+    results = copy.deepcopy(BASE)
+    primary = results["outcomes"][0]
+    for key, value in changes.items():
+        if key in ("design_type",):
+            results["design"][key] = value
+        elif key in ("headline", "direction", "kind", "attrition", "cluster", "posterior"):
+            merged = {**primary[key], **value} if isinstance(primary[key], dict) else value
+            primary[key] = merged
+        else:
+            results[key] = value
+    return results
+
+
+def test_a_favourable_significant_effect():
+    assert words.headline(_results(), "MathQuest Adaptive") == (
+        "Students who used MathQuest Adaptive scored 0.21 standard deviations higher on the "
+        "spring math test than similar students who did not (95 % CI 0.05 to 0.37), about 8 "
+        "percentile points; the probability of a positive effect is 99 %."
+    )
+
+
+def test_a_null_result_says_we_cannot_tell():
+    results = _results(
+        headline={"g": 0.02, "ci": [-0.12, 0.16], "p": 0.78, "favourable_g": 0.02},
+        posterior={"prob_above_threshold": 0.01},
+    )
+    sentence = words.headline(results, "MathQuest")
+    assert sentence.startswith("We cannot tell whether MathQuest helped")
+    assert "0.02 SD (95 % CI −0.12 to 0.16)" in sentence
+    assert "meaningful benefit (more than 0.20 SD) is 1 %" in sentence
+
+
+def test_a_harmful_result_is_said_plainly():
+    results = _results(
+        headline={"g": -0.16, "ci": [-0.25, -0.07], "p": 0.001, "favourable_g": -0.16},
+        posterior={"prob_positive": 0.01},
+    )
+    sentence = words.headline(results, "ReadQuest")
+    assert sentence.startswith("Students who used ReadQuest did worse: they scored 0.16")
+    assert "lower on the spring math test" in sentence and "(95 % CI 0.07 to 0.25)" in sentence
+    assert "the probability that it harmed them is 99 %" in sentence
+
+
+def test_lower_is_better_reads_fewer_as_good_news():
+    results = _results(
+        kind="count",
+        direction="lower_is_better",
+        headline={"g": -0.3, "ci": [-0.5, -0.1], "p": 0.003, "favourable_g": 0.3},
+    )
+    results["outcomes"][0]["label"] = "days absent"
+    sentence = words.headline(results, "AttendWell")
+    assert "0.30 standard deviations lower (better) days absent results" in sentence
+    assert "did worse" not in sentence
+
+
+def test_pre_post_never_claims_an_effect():
+    sentence = words.headline(_results(design_type="pre_post"), "LiteracyLoop")
+    assert "than they started" in sentence and "does not show that the product caused" in sentence
+
+
+def test_a_clean_large_trial_has_no_weaknesses():
+    assert words.weaknesses(_results()) == []
+
+
+def test_every_weakness_is_named():
+    results = _results(
+        design_type="quasi_experiment",
+        attrition={"rating": "high", "overall": 0.3, "differential": 0.08},
+        cluster={"n_clusters": 12},
+        baseline={"g": 0.4, "rating": "not_satisfied", "adjusted": True},
+        deviations=["The primary outcome was changed."],
+    )
+    results["essa"]["students"] = 200
+    results["data"]["sites"] = 1
+    found = " ".join(words.weaknesses(results))
+    for expected in (
+        "not assigned to the product at random",
+        "attrition is high",
+        "not comparable at the start",
+        "Whole groups were assigned (12 in all)",
+        "A small pilot: 200 students in 1 district(s)",
+        "Departure from the registered plan: The primary outcome was changed.",
+    ):
+        assert expected in found
+    assert "no comparison group" in " ".join(words.weaknesses(_results(design_type="pre_post")))
+
+
+def test_probabilities_are_never_rounded_to_certainty():
+    assert words.share(0.9996) == "more than 99 %"
+    assert words.share(0.0004) == "less than 1 %"
+    assert (words.share(1.0), words.share(0.0), words.share(0.5)) == ("100 %", "0 %", "50 %")
+
+
+def test_numbers_use_a_true_minus_and_no_negative_zero():
+    assert words.number(-0.123) == "−0.12"
+    assert words.number(-0.001) == "0.00"
