@@ -4,7 +4,9 @@ Loads the demo network (scale 1) into a temporary data directory, or into the Po
 database given with --database-url (replaced with `demo --reset`), then for each number of
 workers serves Testbed with `testbed serve --workers N` and the constant handler of
 bench/bare_app.py with uvicorn and the same N workers, each on a free port of 127.0.0.1, and
-drives every page with wrk for a fixed time (bounded: it stops by itself). The load generator
+drives every page with wrk for a fixed time (bounded: it stops by itself). The findings page
+is a finding the script makes by running a pilot's analysis as the demo network admin, and it
+is requested with the admin's session cookie. The load generator
 runs on the same machine and shares its CPUs, as the bare handler's figures do too.
 
 Run: .venv/bin/python bench/bench_load.py [--database-url postgresql://...] [--workers 1 4]
@@ -81,10 +83,11 @@ def _milliseconds(text: str) -> float:
     return float(number) * UNITS[unit]
 
 
-def _wrk(url: str, seconds: int, connections: int) -> Result:
+def _wrk(url: str, seconds: int, connections: int, cookie: str | None = None) -> Result:
     wrk = shutil.which("wrk")
+    headers = ["-H", f"Cookie: {cookie}"] if cookie else []
     output = subprocess.run(
-        [wrk, "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", url],
+        [wrk, "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", *headers, url],
         capture_output=True,
         text=True,
         timeout=seconds + 60,
@@ -103,6 +106,34 @@ def _wrk(url: str, seconds: int, connections: int) -> Result:
         p99_ms=_milliseconds(percentiles["99"]),
         errors=int(errors.group(1)) if errors else 0,
     )
+
+
+def _finding_as_admin(base: str) -> tuple[str, str]:
+    """Sign in as the demo network admin and run the analysis of a pilot in analysis (the demo
+    network holds no finding yet); return the finding page's path and the session cookie."""
+    sys.path.insert(0, str(ROOT))
+    from testbed.demo.generate import DEMO_PASSWORD, NETWORK_ADMIN_EMAIL
+
+    with httpx.Client(base_url=base, timeout=60) as browser:
+        browser.get("/login")
+        signed_in = browser.post(
+            "/login",
+            data={
+                "email": NETWORK_ADMIN_EMAIL,
+                "password": DEMO_PASSWORD,
+                "_csrf_token": browser.cookies["csrftoken"],
+            },
+        )
+        if signed_in.status_code not in (302, 303):
+            raise RuntimeError(f"signing in answered {signed_in.status_code}")
+        pilots = browser.get("/api/v1/pilots", params={"status": "analysis"}).json()["items"]
+        ran = browser.post(
+            f"/pilots/{pilots[0]['id']}/findings/run",
+            data={"_csrf_token": browser.cookies["csrftoken"]},
+        )
+        if ran.status_code not in (302, 303):
+            raise RuntimeError(f"running the analysis answered {ran.status_code}")
+        return ran.headers["location"], f"testbed_session={browser.cookies['testbed_session']}"
 
 
 def _environment(database_url: str | None) -> dict[str, str]:
@@ -182,8 +213,10 @@ def main() -> None:
             str(workers),
         ]
         with _serving(testbed_command, env, port) as base:
-            for label, path in PAGES:
-                result = _wrk(base + path, args.seconds, args.connections)
+            finding, cookie = _finding_as_admin(base)
+            pages = [(label, path, None) for label, path in PAGES]
+            for label, path, session in [*pages, ("findings page (admin)", finding, cookie)]:
+                result = _wrk(base + path, args.seconds, args.connections, session)
                 print(
                     f"| {workers} | {label} `{path}` | {result.requests_per_second:,.0f} "
                     f"| {result.p50_ms:.1f} | {result.p99_ms:.1f} | {result.errors} "
@@ -191,7 +224,6 @@ def main() -> None:
                     f"| {result.p99_ms / bare.p99_ms:.0f} |",
                     flush=True,
                 )
-    print("findings page: not measured (the findings pages have not landed)")
 
 
 if __name__ == "__main__":
