@@ -6,6 +6,9 @@ substring of another, because SQLite's array search is a LIKE.
 
 from __future__ import annotations
 
+from typing import Annotated
+
+import msgspec
 from piccolo.columns import (
     JSON,
     Array,
@@ -27,6 +30,8 @@ from piccolo.table import Table
 # Primary keys are Piccolo's Serial: a PostgreSQL `integer`, so no row has a larger id. A larger
 # number in a request names nothing (and would overflow the driver's parameter).
 MAX_ID = 2**31 - 1
+# An id in a msgspec request body: out of range is a 400 naming the field, not a driver error.
+RowId = Annotated[int, msgspec.Meta(ge=1, le=MAX_ID)]
 
 # --- organizations and people -------------------------------------------------------------
 

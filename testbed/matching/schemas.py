@@ -7,13 +7,15 @@ from typing import Any
 
 import msgspec
 
+from testbed.tables import RowId
+
 
 class VolunteerIn(msgspec.Struct):
     capacity_students: int
     capacity_classrooms: int = 0
     grades: list[str] = msgspec.field(default_factory=list)
     note: str = ""
-    district_id: int | None = None  # needed only by members of several districts
+    district_id: RowId | None = None  # needed only by members of several districts
 
 
 class EnrollmentOut(msgspec.Struct):
@@ -85,7 +87,7 @@ class CallMatchingOut(msgspec.Struct):
 
 
 class InviteIn(msgspec.Struct):
-    district_id: int
+    district_id: RowId
 
 
 class InviteOut(msgspec.Struct):
@@ -94,7 +96,7 @@ class InviteOut(msgspec.Struct):
 
 
 class RoundIn(msgspec.Struct):
-    pilot_ids: list[int] | None = None  # every open call when left out
+    pilot_ids: list[RowId] | None = None  # every open call when left out
 
 
 class RoundOut(msgspec.Struct):

@@ -6,6 +6,8 @@ from datetime import datetime
 
 import msgspec
 
+from testbed.tables import RowId
+
 
 class NotificationOut(msgspec.Struct):
     id: int
@@ -17,7 +19,7 @@ class NotificationOut(msgspec.Struct):
 
 
 class ReadIn(msgspec.Struct):
-    notification_id: int | None = None  # all of them when left out
+    notification_id: RowId | None = None  # all of them when left out
 
 
 class ReadOut(msgspec.Struct):
