@@ -20,6 +20,7 @@ import pytest
 from testbed.tables import TABLES
 from tests.web.conftest import PASSWORD, other_browser, sign_in
 from tests.web.test_authorization_matrix import _fill, _path_values, app_routes
+from tests.web.test_designs import bearer, token_for
 
 SCRIPT = '<script>alert("xss")</script>'
 ATTRIBUTE_BREAKOUT = '"><img src=x onerror=alert(1)>'
@@ -282,13 +283,11 @@ def test_paging_and_filters_beyond_any_row_are_harmless(client, people, path):
     assert response.status_code < 500
 
 
-def test_ids_beyond_any_row_in_a_request_body_are_refused_by_name(client, people):
-    sign_in(client, "admin")
-    token = client.post("/api/v1/tokens", json={"name": "body ids"}).json()["token"]
+def test_ids_beyond_any_row_in_a_request_body_are_refused_by_name(client, call, people):
     response = client.post(
         f"/api/v1/pilots/{people.open_pilot}/invitations",
         json={"district_id": -5852347395577},
-        headers={"Authorization": f"Bearer {token}"},
+        headers=bearer(token_for(call, people.admin)),
     )
     assert response.status_code == 400
     assert "district_id" in response.text
