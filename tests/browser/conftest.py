@@ -44,15 +44,30 @@ def _missing_browser() -> str | None:
 
 
 MISSING_BROWSER = _missing_browser()
-if MISSING_BROWSER and not os.environ.get("CI"):
-    pytest.skip(f"browser tests need Chromium: {MISSING_BROWSER}", allow_module_level=True)
+
+
+class SkippedModule(pytest.Module):
+    """A test file that is not imported (it needs playwright) and is reported as skipped."""
+
+    def collect(self):
+        pytest.skip(f"browser tests need Chromium: {MISSING_BROWSER}")
+
+
+def pytest_pycollect_makemodule(
+    module_path: Path, parent: pytest.Collector
+) -> pytest.Module | None:
+    if MISSING_BROWSER and not os.environ.get("CI"):
+        return SkippedModule.from_parent(parent, path=module_path)
+    return None
 
 
 @pytest.fixture(scope="session", autouse=True)
 def browser_present() -> None:
     """On CI a missing browser is a failure, not a skip."""
     if MISSING_BROWSER:
-        pytest.fail(f"CI is set, so the browser test must run, but {MISSING_BROWSER}", pytrace=False)
+        pytest.fail(
+            f"CI is set, so the browser test must run, but {MISSING_BROWSER}", pytrace=False
+        )
 
 
 @pytest.fixture(scope="session")

@@ -94,7 +94,10 @@ def pilot_id_from(page: Page) -> int:
 
 @pytest.mark.browser
 def test_a_pilot_from_listing_to_published_finding(
-    page: Page, new_context: Callable[..., BrowserContext], tmp_path: Path
+    page: Page,
+    new_context: Callable[..., BrowserContext],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     expect.set_options(timeout=ACTION_TIMEOUT_MS)
     journey = Journey(SCREENSHOTS)
@@ -269,4 +272,5 @@ def test_a_pilot_from_listing_to_published_finding(
     visitor.get_by_role("link", name=CALL).first.click()
     expect(visitor.locator(".headline")).to_have_text(headline_text)
     journey.screenshot(visitor, "visitor-reads-finding")
-    print(f"\nScreenshots of the journey: {SCREENSHOTS}")
+    with capsys.disabled():
+        print(f"\nScreenshots of the journey: {SCREENSHOTS}")
