@@ -1,10 +1,8 @@
 """Benchmark: the product evidence page with 200 published pilots, and the network dashboard
 at 10x the demo network.
 
-1. Loads the demo network at scale 10 into a temporary data directory (SQLite) and publishes a
-   finding for each of its published and closed pilots: the demo has no findings, so each is
-   computed with the findings module (`analysis_inputs` + `compute_results`, as `run_finding`
-   does) and stored as published, skipping the approval steps.
+1. Loads the demo network at scale 10 into a temporary data directory (SQLite), with the
+   published findings of its published and closed pilots (load_demo computes them).
 2. Times `/network` (the dashboard) and one demo product's evidence page.
 3. Adds a product with 200 published pilots: synthetic Finding rows written directly (a results
    document reduced to what synthesis reads, from tests/web/test_synthesis.py), effects drawn
@@ -42,44 +40,6 @@ def _timed(request, repeats: int) -> tuple[float, float]:
         request()
         times.append((time.perf_counter() - start) * 1000)
     return statistics.median(times), sorted(times)[int(0.95 * (len(times) - 1))]
-
-
-async def publish_demo_findings() -> int:
-    import datetime
-
-    from testbed.findings import services as findings
-    from testbed.findings import words
-    from testbed.findings.compute import canonical_json, compute_results
-    from testbed.tables import DesignVersion, Finding, Pilot
-
-    pilots = await Pilot.select(Pilot.id).where(Pilot.status.is_in(["published", "closed"]))
-    published = 0
-    for pilot in pilots:
-        design = (
-            await DesignVersion.select(DesignVersion.id)
-            .where((DesignVersion.pilot == pilot["id"]) & DesignVersion.registered_at.is_not_null())
-            .order_by(DesignVersion.version, ascending=False)
-            .first()
-        )
-        datasets = await findings.current_datasets(pilot["id"])
-        if design is None or not datasets:
-            continue
-        results = compute_results(
-            await findings.analysis_inputs(pilot["id"], design["id"], datasets)
-        )
-        names = await findings.pilot_words(pilot["id"])
-        await Finding.insert(
-            Finding(
-                pilot=pilot["id"],
-                design_version=design["id"],
-                dataset_ids=[row["id"] for row in datasets],
-                results=canonical_json(results),
-                headline=words.headline(results, names["product"]),
-                published_at=datetime.datetime.now(datetime.UTC),
-            )
-        )
-        published += 1
-    return published
 
 
 async def product_with_200_pilots() -> int:
@@ -190,11 +150,7 @@ def main() -> None:
     asyncio.run(apply_migrations())
     started = time.perf_counter()
     asyncio.run(load_demo(scale=10, reset=True))
-    published = asyncio.run(publish_demo_findings())
-    print(
-        f"demo scale 10 loaded, {published} findings published in "
-        f"{time.perf_counter() - started:.1f} s"
-    )
+    print(f"demo scale 10 loaded, with its findings, in {time.perf_counter() - started:.1f} s")
     demo_product = asyncio.run(_most_evidenced_product())
     synthetic = asyncio.run(product_with_200_pilots())
 

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from analysis.meta import random_effects
 from analysis.randomization import assign
 from testbed.accounts.passwords import password_problems, verify_password
 from testbed.bulk import bulk_insert
@@ -46,6 +47,8 @@ from testbed.tables import (
     AuditEvent,
     Dataset,
     DesignVersion,
+    Finding,
+    FindingApproval,
     Observation,
     Organization,
     Pilot,
@@ -402,6 +405,70 @@ def test_reset_replaces_everything(settings):
     first = asyncio.run(_row_counts())
     asyncio.run(load_demo(reset=True))
     assert asyncio.run(_row_counts()) == first
+
+
+async def _demo_findings() -> dict[str, Any]:
+    findings = await Finding.select(
+        Finding.id,
+        Finding.results,
+        Finding.published_at,
+        Finding.variant,
+        Finding.pilot.title.as_alias("title"),
+        Finding.pilot.status.as_alias("status"),
+        Finding.pilot.product.as_alias("product_id"),
+        Finding.pilot.product.name.as_alias("product"),
+    ).output(load_json=True)
+    approvals = await FindingApproval.select(
+        FindingApproval.finding, FindingApproval.site, FindingApproval.decision
+    )
+    return {"findings": findings, "approvals": approvals}
+
+
+def _primary_headline(results: dict[str, Any]) -> dict[str, Any]:
+    return next(o for o in results["outcomes"] if o["name"] == results["primary"])["headline"]
+
+
+def test_the_demo_comes_with_findings_published_and_pooled(client, call, network):
+    call(load_demo)
+    loaded = call(_demo_findings)
+    findings = {row["title"]: row for row in loaded["findings"]}
+    finished = [p for p in network.pilots if p.status in ("analysis", "published", "closed")]
+    assert set(findings) == {pilot.title for pilot in finished}
+    assert all(row["variant"] == "full" for row in findings.values())
+
+    listed = client.get("/findings").text
+    for pilot in finished:
+        finding = findings[pilot.title]
+        assert (finding["published_at"] is None) == (pilot.status == "analysis")
+        assert (f">{pilot.title}</a>" in listed) == (pilot.status != "analysis")
+        if pilot.status == "analysis":
+            continue
+        # The vendor and every district whose data the finding used approved it.
+        decisions = [row for row in loaded["approvals"] if row["finding"] == finding["id"]]
+        assert {row["decision"] for row in decisions} == {"approve"}
+        assert len(decisions) == 1 + len({dataset.site for dataset in pilot.datasets})
+        headline = _primary_headline(finding["results"])
+        assert abs(headline["g"] - pilot.true_effect) < 4 * headline["se"], pilot.title
+
+    published = [row for row in findings.values() if row["published_at"] is not None]
+    by_product = Counter(row["product"] for row in published)
+    assert by_product["MathQuest Adaptive"] >= 3
+    assert sum(count >= 2 for count in by_product.values()) >= 2
+    mathquest = [row for row in published if row["product"] == "MathQuest Adaptive"]
+    headlines = [_primary_headline(row["results"]) for row in mathquest]
+    expected = random_effects(
+        [h["favourable_g"] for h in headlines],
+        [h["se"] ** 2 for h in headlines],
+        method="REML",
+        knapp_hartung=True,
+    )
+    product_id = mathquest[0]["product_id"]
+    evidence = client.get(f"/api/v1/products/{product_id}/evidence").json()
+    assert evidence["k"] == len(mathquest) >= 3
+    assert evidence["pooled"]["estimate"] == pytest.approx(expected.estimate, rel=1e-12)
+    assert evidence["pooled"]["tau2"] == pytest.approx(expected.tau2, rel=1e-9, abs=1e-12)
+    page = client.get(f"/products/{product_id}/evidence").text
+    assert "Pooled effect" in page and "no published evidence" not in page
 
 
 # --- bulk_insert -------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import copy
 import datetime
 import hashlib
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -104,6 +104,26 @@ STATUS_COUNTS = (
 )
 DATA_STATUSES = ("active", "analysis", "published", "closed")
 DESIGN_STATUSES = ("matching", *DATA_STATUSES, "withdrawn")
+
+
+class PooledPilot(NamedTuple):
+    brightpath_product: int  # index among Brightpath's products
+    site_locale: str | None  # where its sites are, when it matters
+    true_effect: float
+
+
+# The finished pilots that give products pooled evidence, by (status, rank within the status):
+# MathQuest Adaptive published in city, suburban, town and rural districts, with true effects
+# that differ modestly so the evidence page shows heterogeneity, and Brightpath's second
+# product in two (one of them closed).
+POOLED_PILOTS = {
+    ("published", 0): PooledPilot(0, "city", 0.30),
+    ("published", 1): PooledPilot(0, "suburb", 0.12),
+    ("published", 2): PooledPilot(0, "town", 0.20),
+    ("published", 3): PooledPilot(0, "rural", 0.05),
+    ("published", 4): PooledPilot(1, None, 0.15),
+    ("closed", 0): PooledPilot(1, None, 0.10),
+}
 # The design of the j-th pilot with data (cycled): mostly student RCTs, as the network prefers.
 DESIGN_TYPE_CYCLE = (
     "rct",
@@ -608,13 +628,14 @@ class _PilotBuilder:
         return pilots
 
     def _product_for(self, status: str, position: int) -> ProductSpec:
+        pooled = POOLED_PILOTS.get((status, position))
+        if pooled is not None:
+            return self.brightpath_products[pooled.brightpath_product]
         if status == "draft" and position == 0 and self.unverified_products:
             return self.unverified_products[0]
-        if position == 0 and status in ("open", "active", "analysis", "published"):
+        if position == 0 and status in ("open", "active", "analysis"):
             brightpath = self.brightpath_products
-            return brightpath[
-                {"open": 0, "active": 1, "analysis": 0, "published": 0}[status] % len(brightpath)
-            ]
+            return brightpath[{"open": 0, "active": 1, "analysis": 0}[status] % len(brightpath)]
         return self.open_products[int(self.rng.integers(len(self.open_products)))]
 
     def _unique_title(self, base: str, window: str) -> str:
@@ -704,9 +725,14 @@ class _PilotBuilder:
             ]
         return self.eligible_cache[key]
 
-    def _pick_districts(self, grades: list[str], count: int) -> list[DistrictSpec]:
-        """`count` eligible districts, from different states where possible."""
+    def _pick_districts(
+        self, grades: list[str], count: int, locale: str | None = None
+    ) -> list[DistrictSpec]:
+        """`count` eligible districts (of `locale`, if given), from different states where
+        possible."""
         eligible = self._eligible(grades)
+        if locale is not None:
+            eligible = [district for district in eligible if district.locale == locale]
         drawn = self.rng.choice(len(eligible), size=min(len(eligible), count * 3), replace=False)
         candidates = [eligible[int(index)] for index in drawn]
         chosen: list[DistrictSpec] = []
@@ -788,7 +814,9 @@ class _PilotBuilder:
                 )
         else:
             count = pilot.sites_wanted if rng.random() < 0.7 else max(2, pilot.sites_wanted - 1)
-            districts = self._pick_districts(pilot.grades, count + 1)
+            pooled = POOLED_PILOTS.get((status, position))
+            locale = pooled.site_locale if pooled else None
+            districts = self._pick_districts(pilot.grades, count + 1, locale)
             if status == "published" and position == 0:
                 districts = [self.cedar_hollow, *districts]
             for district in districts[:count]:
@@ -929,11 +957,12 @@ class _PilotBuilder:
         kinds = {outcome["name"]: outcome["kind"] for outcome in document["outcomes"]}
         primary = next(outcome["name"] for outcome in document["outcomes"] if outcome["primary"])
         design_type = document["design_type"]
+        pooled = POOLED_PILOTS.get((status, position))
         spec = OutcomeSpec(
             primary=primary,
             secondaries=tuple(name for name in kinds if name != primary),
             design_type=design_type,
-            true_effect=float(rng.choice(TRUE_EFFECTS)),
+            true_effect=pooled.true_effect if pooled else float(rng.choice(TRUE_EFFECTS)),
             control_attrition=round(float(rng.uniform(0.05, 0.11)), 3),
             differential_attrition=0.04
             if design_type != "pre_post" and data_index % 4 == 2

@@ -8,6 +8,7 @@ whole load, reset included, runs in one transaction: it all happens or none of i
 from __future__ import annotations
 
 import asyncio
+import datetime
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -28,7 +29,10 @@ from testbed.demo.generate import (
     UNVERIFIED_FOUNDER_EMAIL,
     generate_network,
 )
-from testbed.demo.model import DemoNetwork
+from testbed.demo.model import DemoNetwork, PilotSpec
+from testbed.demo.vocabulary import REFERENCE_DATE
+from testbed.designs.services import registered_design
+from testbed.findings.services import compute_finding, current_datasets
 from testbed.tables import (
     TABLES,
     Assignment,
@@ -36,6 +40,8 @@ from testbed.tables import (
     DesignVersion,
     DistrictProfile,
     Enrollment,
+    Finding,
+    FindingApproval,
     Membership,
     Need,
     Observation,
@@ -53,6 +59,13 @@ ALREADY_LOADED = (
     "The database already has organizations, so the demo network was not loaded "
     "and nothing was changed. Run `testbed demo --reset` to replace everything."
 )
+# Pilots whose analysis has been run: published and closed ones published it, pilots in
+# analysis wait for the vendor's and the districts' decisions.
+FINDING_STATUSES = ("analysis", "published", "closed")
+# When the demo's findings were computed and decided on, after the last upload.
+COMPUTED_AFTER = datetime.timedelta(days=3)
+APPROVED_AFTER = datetime.timedelta(days=10)
+PUBLISHED_AFTER = datetime.timedelta(days=21)
 DEMO_SIGN_INS = (
     (NETWORK_ADMIN_EMAIL, "network admin"),
     (COORDINATOR_EMAIL, "district coordinator, Cedar Hollow Unified"),
@@ -132,6 +145,8 @@ def summary(network: DemoNetwork) -> str:
     statuses = Counter(pilot.status for pilot in network.pilots)
     datasets = [dataset for pilot in network.pilots for dataset in pilot.datasets]
     designs = sum(len(pilot.designs) for pilot in network.pilots)
+    findings = sum(pilot.status in FINDING_STATUSES for pilot in network.pilots)
+    published = sum(pilot.status in ("published", "closed") for pilot in network.pilots)
     sign_ins = "; ".join(f"{email} ({role})" for email, role in DEMO_SIGN_INS)
     status_words = ", ".join(f"{statuses[status]} {status}" for status, _ in STATUS_COUNTS)
     return (
@@ -139,7 +154,8 @@ def summary(network: DemoNetwork) -> str:
         f"{kinds['district']} districts in {len(states)} states, {kinds['vendor']} vendors "
         f"with {len(network.products)} products, {kinds['research']} research organizations, "
         f"{len(network.pilots)} pilots ({status_words}), {designs} design versions, "
-        f"{len(datasets)} datasets with {network.count_observations():,} student rows, and "
+        f"{len(datasets)} datasets with {network.count_observations():,} student rows, "
+        f"{findings} findings ({published} published), and "
         f"{len(network.users)} users. Sign in as {sign_ins}; the password for every demo "
         f"account is {DEMO_PASSWORD}. docs/demo.md describes the data and their true effects."
     )
@@ -288,3 +304,61 @@ async def insert_network(network: DemoNetwork, password_hash: str) -> None:
             for summary_row in dataset.summaries or []
         ],
     )
+
+    await insert_findings(network, pilot_id, org_id, user_id)
+
+
+async def insert_findings(
+    network: DemoNetwork, pilot_id: dict[str, int], org_id: dict[str, int], user_id: dict[str, int]
+) -> None:
+    """Each finished pilot's finding, computed from the loaded rows by the findings module.
+
+    Published and closed pilots' findings are approved by the vendor and every site district
+    and published; nobody withheld a site, so each is published as computed, with no public
+    variant. Findings of pilots in analysis await those decisions. `publish` itself is not
+    called: it would stamp today's date and move the pilot on, and these pilots are already
+    where the demo's calendar puts them.
+    """
+    member_of: dict[str, str] = {}
+    for user in network.users:
+        for slug, _ in user.memberships:
+            member_of.setdefault(slug, user.email)
+    approvals = []
+    for pilot in network.pilots:
+        if pilot.status not in FINDING_STATUSES:
+            continue
+        identifier = pilot_id[pilot.title]
+        design = await registered_design(identifier)
+        assert design is not None, pilot.title
+        finding = await compute_finding(
+            identifier, design["id"], await current_datasets(identifier)
+        )
+        finding.run_by = user_id[pilot.designs[-1].author or NETWORK_ADMIN_EMAIL]
+        finding.computed_at = _computed_at(pilot)
+        if pilot.status == "analysis":
+            await Finding.insert(finding)
+            continue
+        finding.published_at = finding.computed_at + PUBLISHED_AFTER
+        finding_id = (await Finding.insert(finding))[0]["id"]
+        decided_at = finding.computed_at + APPROVED_AFTER
+        deciders = [(pilot.product_vendor, None)] + [
+            (site, org_id[site]) for site in sorted({dataset.site for dataset in pilot.datasets})
+        ]
+        approvals += [
+            {
+                "finding": finding_id,
+                "site": site,
+                "decision": "approve",
+                "decided_by": user_id.get(member_of.get(slug, "")),
+                "decided_at": decided_at,
+            }
+            for slug, site in deciders
+        ]
+    await bulk_insert(FindingApproval, approvals)
+
+
+def _computed_at(pilot: PilotSpec) -> datetime.datetime:
+    """A few days after the last upload, and before the demo's "today"."""
+    last_upload = max(dataset.uploaded_at for dataset in pilot.datasets)
+    today = datetime.datetime.combine(REFERENCE_DATE, datetime.time(), tzinfo=datetime.UTC)
+    return min(last_upload + COMPUTED_AFTER, today - datetime.timedelta(hours=12))

@@ -202,6 +202,20 @@ async def pilot_words(pilot_id: int) -> dict[str, str]:
     return {"title": row["title"], "product": row["product"]}
 
 
+async def compute_finding(pilot_id: int, design_id: int, datasets: list[dict[str, Any]]) -> Finding:
+    """The finding of these datasets analyzed as this design version registered, not stored
+    yet: its results document and headline, nothing about who ran or published it."""
+    results = compute_results(await analysis_inputs(pilot_id, design_id, datasets))
+    names = await pilot_words(pilot_id)
+    return Finding(
+        pilot=pilot_id,
+        design_version=design_id,
+        dataset_ids=json.dumps(sorted(row["id"] for row in datasets)),
+        results=canonical_json(results),
+        headline=words.headline(results, names["product"]),
+    )
+
+
 async def run_finding(principal: Principal, pilot_id: int) -> int:
     """Analyze the current data as registered; returns the finding's id.
 
@@ -221,8 +235,7 @@ async def run_finding(principal: Principal, pilot_id: int) -> int:
     datasets = await current_datasets(pilot_id)
     if not datasets:
         raise Conflict("No site has uploaded outcome data yet, so there is nothing to analyze.")
-    results = compute_results(await analysis_inputs(pilot_id, design["id"], datasets))
-    text = canonical_json(results)
+    finding = await compute_finding(pilot_id, design["id"], datasets)
     dataset_ids = sorted(row["id"] for row in datasets)
     existing = (
         await Finding.select(Finding.id, Finding.results)
@@ -236,19 +249,10 @@ async def run_finding(principal: Principal, pilot_id: int) -> int:
     )
     for row in existing:
         stored_ids = sorted(json.loads(row["results"])["data"]["dataset_ids"])
-        if stored_ids == dataset_ids and row["results"] == text:
+        if stored_ids == dataset_ids and row["results"] == finding.results:
             return row["id"]
-    names = await pilot_words(pilot_id)
-    created = await Finding.insert(
-        Finding(
-            pilot=pilot_id,
-            design_version=design["id"],
-            dataset_ids=json.dumps(dataset_ids),
-            results=text,
-            headline=words.headline(results, names["product"]),
-            run_by=principal.user_id,
-        )
-    )
+    finding.run_by = principal.user_id
+    created = await Finding.insert(finding)
     finding_id = created[0]["id"]
     await audit.record(
         "finding.run",
@@ -472,24 +476,13 @@ async def _store_public_variant(
         )
         .order_by(Dataset.id)
     )
-    results = compute_results(
-        await analysis_inputs(finding["pilot"], finding["design_version"], datasets)
-    )
-    names = await pilot_words(finding["pilot"])
-    created = await Finding.insert(
-        Finding(
-            pilot=finding["pilot"],
-            design_version=finding["design_version"],
-            dataset_ids=json.dumps(sorted(row["id"] for row in datasets)),
-            results=canonical_json(results),
-            headline=words.headline(results, names["product"]),
-            variant="public",
-            source=finding["id"],
-            excluded_sites=json.dumps(withheld),
-            run_by=principal.user_id,
-            published_at=now,
-        )
-    )
+    public = await compute_finding(finding["pilot"], finding["design_version"], datasets)
+    public.variant = "public"
+    public.source = finding["id"]
+    public.excluded_sites = json.dumps(withheld)
+    public.run_by = principal.user_id
+    public.published_at = now
+    created = await Finding.insert(public)
     return created[0]["id"]
 
 
