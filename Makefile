@@ -23,8 +23,11 @@ run: install
 	$(BIN)/testbed demo
 	$(BIN)/testbed serve --host $(HOST) --port $(PORT) --workers $(WORKERS)
 
+# Playwright keeps an event loop running in pytest's main thread for the rest of the session,
+# and the other tests call asyncio.run, so the browser journey runs in a pytest of its own.
 test: install
-	$(BIN)/pytest -q $(PYTEST_ARGS)
+	$(BIN)/pytest -q -m "not browser" $(PYTEST_ARGS)
+	$(BIN)/pytest -q -m browser tests/browser $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .
