@@ -89,8 +89,11 @@ def _encoded_records(
     names = [column._meta.name for column in columns]
     # Defaults are computed once per call: every row left without a timestamp gets the same one.
     fields = [(name, _default_value(column)) for name, column in zip(names, columns, strict=True)]
-    encoders = [(position, encoder) for position, column in enumerate(columns)
-                if (encoder := _encoder(column, engine_type)) is not None]
+    encoders = [
+        (position, encoder)
+        for position, column in enumerate(columns)
+        if (encoder := _encoder(column, engine_type)) is not None
+    ]
     for row in rows:
         if isinstance(row, tuple):
             # A row given as a tuple holds every selected column, in order: no lookups.
@@ -109,6 +112,8 @@ async def bulk_insert(
     table: type[Table],
     rows: Iterable[Mapping[str, Any] | tuple[Any, ...]],
     columns: Sequence[str] | None = None,
+    *,
+    encoded: bool = False,
 ) -> None:
     """Insert `rows` (dicts keyed by column name) into `table`, all or nothing.
 
@@ -118,10 +123,15 @@ async def bulk_insert(
     `columns` names the columns to write (e.g. ["id", ...] to set explicit ids); by default
     every column but the primary key, with each column's default where a row leaves it out.
     `rows` may be a generator: it is consumed once, while writing.
+
+    `encoded=True` says the rows are tuples already in the driver's terms (JSON as text,
+    arrays as `_encoder` makes them, booleans as 0/1 on SQLite, where Python's sqlite3 takes
+    the slow adaptation path for `bool`): they go to the driver untouched, for the largest
+    inserts.
     """
     engine = table._meta.db
     selected = _columns_for(table, columns)
-    records = _encoded_records(rows, selected, engine.engine_type)
+    records = rows if encoded else _encoded_records(rows, selected, engine.engine_type)
     column_names = [column._meta.db_column_name for column in selected]
     async with engine.transaction() as transaction:
         connection = transaction.connection

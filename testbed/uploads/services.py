@@ -46,6 +46,7 @@ from testbed.uploads.charts import histogram
 from testbed.uploads.pseudonymize import pilot_key, pseudonymizer
 from testbed.uploads.validation import (
     MAX_PROBLEMS_LISTED,
+    SUBGROUP_FLAGS,
     AggregateRow,
     OutcomeRule,
     StudentData,
@@ -406,15 +407,28 @@ async def import_students(
 
 
 async def _insert_observations(dataset_id: int, students: StudentData, job_id: int | None) -> None:
+    engine_type = Observation._meta.db.engine_type
+    columns = observation_columns(students)
     for start in range(0, len(students), IMPORT_CHUNK_ROWS):
         stop = min(start + IMPORT_CHUNK_ROWS, len(students))
         await bulk_insert(
             Observation,
-            observation_rows(dataset_id, students, start, stop),
-            columns=OBSERVATION_COLUMNS,
+            observation_rows(dataset_id, students, columns, start, stop, engine_type),
+            columns=columns,
+            encoded=True,
         )
         if job_id is not None:
             _import_progress[job_id] = stop
+
+
+def observation_columns(students: StudentData) -> tuple[str, ...]:
+    """The Observation columns to write: those the file had (arm always, as the randomization
+    may fill it in); the others keep their defaults (blank, or null for flags and numbers)."""
+    return tuple(
+        name
+        for name in OBSERVATION_COLUMNS
+        if name in ("dataset", "student_key", "arm", "outcomes") or name in students.columns_present
+    )
 
 
 def _nullable(values: np.ndarray) -> list[float | None]:
@@ -433,33 +447,43 @@ def _json_texts(values: np.ndarray, whole: bool) -> list[str]:
     return texts
 
 
+# sqlite3 adapts a bool parameter through its slow path; SQLite stores it as 0 or 1 anyway.
+_SQLITE_FLAGS = {True: 1, False: 0, None: None}
+
+
 def observation_rows(
-    dataset_id: int, students: StudentData, start: int, stop: int
+    dataset_id: int,
+    students: StudentData,
+    columns: tuple[str, ...],
+    start: int,
+    stop: int,
+    engine_type: str,
 ) -> Iterator[tuple[Any, ...]]:
-    """Rows start..stop as tuples in the order of OBSERVATION_COLUMNS (bulk_insert's fast
-    path); the outcomes' JSON is written column-wise."""
-    names = list(students.outcomes)
-    template = "{" + ", ".join(f"{json.dumps(name)}: %s" for name in names) + "}"
-    columns = [
-        _json_texts(students.outcomes[name][start:stop], whole=name in students.whole_outcomes)
-        for name in names
-    ]
-    outcomes = [template % values for values in zip(*columns, strict=True)]
-    return zip(
-        repeat(dataset_id, stop - start),
-        students.student_key[start:stop],
-        students.cluster[start:stop],
-        students.arm[start:stop],
-        students.frl[start:stop],
-        students.el[start:stop],
-        students.swd[start:stop],
-        students.gender[start:stop],
-        students.race_ethnicity[start:stop],
-        _nullable(students.baseline[start:stop]),
-        _nullable(students.dosage[start:stop]),
-        outcomes,
-        strict=True,
-    )
+    """Rows start..stop as tuples of `columns` (from OBSERVATION_COLUMNS), encoded for the
+    driver (bulk_insert's `encoded` path); the outcomes' JSON is written column-wise."""
+
+    def outcomes() -> list[str]:
+        names = list(students.outcomes)
+        template = "{" + ", ".join(f"{json.dumps(name)}: %s" for name in names) + "}"
+        texts = [
+            _json_texts(students.outcomes[name][start:stop], name in students.whole_outcomes)
+            for name in names
+        ]
+        return [template % values for values in zip(*texts, strict=True)]
+
+    def values_of(name: str) -> Any:
+        if name == "dataset":
+            return repeat(dataset_id, stop - start)
+        if name == "outcomes":
+            return outcomes()
+        values = getattr(students, name)[start:stop]
+        if name in ("baseline", "dosage"):
+            return _nullable(values)
+        if name in SUBGROUP_FLAGS and engine_type == "sqlite":
+            return list(map(_SQLITE_FLAGS.__getitem__, values))
+        return values
+
+    return zip(*map(values_of, columns), strict=True)
 
 
 async def import_aggregates(request: UploadRequest, aggregates: list[AggregateRow]) -> int:
