@@ -8,7 +8,10 @@ import hmac
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from testbed.uploads import validation
 from testbed.uploads.pseudonymize import pilot_key, pseudonymizer
 from testbed.uploads.validation import (
     MAX_PROBLEMS_LISTED,
@@ -261,3 +264,140 @@ def test_aggregate_rules(old, new, expected):
         row == expected[0] and column == expected[1] and expected[2] in message
         for row, column, message in found
     ), found
+
+
+# --- the two readers agree ---------------------------------------------------------------------
+# validate_students reads a clean file column-wise with Arrow and anything else row by row.
+# Whatever the file, the column-wise reader either gives way (None) or returns exactly what the
+# row-by-row reader returns; it never accepts a file the row-by-row reader refuses.
+
+FULL_RULES = UploadRules(
+    arms=("treatment", "control"),
+    outcomes=(
+        OutcomeRule("score", "continuous", 100, 300, primary=True),
+        OutcomeRule("met", "binary", 0, 1),
+        OutcomeRule("absent", "count", 0, None),
+    ),
+    needs_cluster=True,
+    has_baseline=True,
+)
+FULL_HEADER = (
+    "student_key,arm,cluster,frl,el,swd,gender,race_ethnicity,baseline,dosage,score,met,absent"
+)
+
+
+def _both_readers(data: bytes, rules: UploadRules):
+    layout = validation._student_layout(data, rules)
+    columnar = validation._read_columnar(data, layout, HASH)
+    try:
+        by_rows = validation._read_by_rows(data, layout, HASH, None)
+    except UploadRejected as rejected:
+        by_rows = rejected
+    return columnar, by_rows
+
+
+def _assert_same(columnar, by_rows) -> None:
+    for name in (
+        "student_key", "arm", "cluster", "frl", "el", "swd", "gender", "race_ethnicity",
+        "columns_present", "whole_outcomes",
+    ):  # fmt: skip
+        assert getattr(columnar, name) == getattr(by_rows, name), name
+    for name in ("baseline", "dosage"):
+        assert np.array_equal(getattr(columnar, name), getattr(by_rows, name), equal_nan=True)
+    assert columnar.outcomes.keys() == by_rows.outcomes.keys()
+    for name, values in columnar.outcomes.items():
+        assert np.array_equal(values, by_rows.outcomes[name], equal_nan=True), name
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"{FULL_HEADER}\nA,treatment,room-1,yes,no,,F,white,190,30,210.5,1,3\n"
+        "B,Control, room-2 ,Y,N,1,m,ASIAN,,,,,\n C ,TREATMENT,room-1,TRUE,false,0,,,1e2,,300,0,0\n",
+        f"\ufeff{FULL_HEADER}\r\nA,treatment,r,,,,,,  190 ,0,100,0,0\r\n\r\n"
+        "B,control,r,,,,,,.5,5.,1E2,1,7\r\n",
+        "student_key,arm,cluster,baseline,score,met,absent\nA,treatment,r,1,200,,\n",
+    ],
+)
+def test_clean_files_are_read_column_wise_with_the_same_result(text):
+    columnar, by_rows = _both_readers(text.encode(), FULL_RULES)
+    assert columnar is not None
+    _assert_same(columnar, by_rows)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f'{HEADER}\n"A",treatment,1,200,1,0\n',  # quotes: only csv.reader is trusted with them
+        f"{HEADER}\nA,treatment,1,nan,1,0\n",
+        f"{HEADER}\nA,treatment,1,200,1,0\nA,control,1,200,1,0\n",
+        f"{HEADER}\nA,treatment,1,200\n",
+        f"{HEADER},shoe_size\nA,treatment,1,200,1,0,9\n",
+    ],
+)
+def test_files_with_problems_or_quotes_are_left_to_the_row_by_row_reader(text):
+    columnar, _ = _both_readers(text.encode(), RULES)
+    assert columnar is None
+
+
+def test_the_randomization_is_applied_the_same_way_by_both_readers():
+    rules = UploadRules(
+        arms=RULES.arms, outcomes=RULES.outcomes[:1], needs_cluster=True,
+        assignment={"room-1": "control", "room-2": "treatment"}, assignment_unit="cluster",
+    )  # fmt: skip
+    text = "student_key,cluster,score\nA,room-1,200\nB,room-2,210\nC, room-2,220\n"
+    columnar, by_rows = _both_readers(text.encode(), rules)
+    assert columnar.arm == ["control", "treatment", "treatment"]
+    _assert_same(columnar, by_rows)
+
+
+# Cells a clean file may hold (in several spellings), and cells that need a closer look.
+GOOD_CELLS = {
+    "student_key": ["K", " K", "K "],  # numbered by row
+    "arm": ["treatment", "Control", "CONTROL", " treatment "],
+    "cluster": ["r1", " r2"],
+    "frl": ["yes", "No", "1", "", " Y "],
+    "gender": ["", "F", "m"],
+    "baseline": ["190", "", " 12 ", "1e2", "+5", ".5"],
+    "score": ["100", "300", "299.5", "", "+150", ".15e3"],
+    "met": ["0", "1", "", "1.0"],
+}
+ODD_CELLS = {
+    "student_key": ["", "a@b", "x" * 101, "K0"],
+    "arm": ["", "placebo"],
+    "cluster": ["", "x" * 65],
+    "frl": ["maybe"],
+    "gender": ["x"],
+    "baseline": ["abc", "nan", "-inf", "1_0", "0x1", "  ", "1e999"],
+    "score": ["99", "300.1", "NA", "-0"],
+    "met": ["0.5", "2", '"1"'],
+}
+
+
+@st.composite
+def _rows(draw) -> list[list[str]]:
+    """Rows of good cells, a few of them with one odd cell."""
+    rows = []
+    for number in range(draw(st.integers(1, 6))):
+        row = {name: draw(st.sampled_from(cells)) for name, cells in GOOD_CELLS.items()}
+        row["student_key"] = row["student_key"].replace("K", f"K{number}")
+        if draw(st.booleans()) and draw(st.booleans()):
+            name = draw(st.sampled_from(sorted(ODD_CELLS)))
+            row[name] = draw(st.sampled_from(ODD_CELLS[name]))
+        rows.append(list(row.values()))
+    return rows
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_rows(), st.sampled_from(["\n", "\r\n"]))
+def test_the_column_wise_reader_never_disagrees_with_the_row_by_row_reader(rows, newline):
+    rules = UploadRules(
+        arms=RULES.arms, outcomes=RULES.outcomes[:2], needs_cluster=True, has_baseline=True
+    )
+    lines = [",".join(GOOD_CELLS)] + [",".join(row) for row in rows]
+    data = (newline.join(lines) + newline).encode()
+    columnar, by_rows = _both_readers(data, rules)
+    if isinstance(by_rows, UploadRejected):
+        assert columnar is None
+    elif columnar is not None:
+        _assert_same(columnar, by_rows)
