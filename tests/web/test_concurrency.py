@@ -19,8 +19,8 @@ from datetime import UTC, datetime
 import pytest
 
 from testbed.designs.canonical import canonical_json
-from tests.web.conftest import People
-from tests.web.test_designs import DOCUMENT, bearer, token_for, write_and_register
+from tests.web.conftest import People, other_browser, post_form, sign_in
+from tests.web.test_designs import DOCUMENT, bearer, design_form, token_for, write_and_register
 from tests.web.test_uploads import ACTIVE_PILOT_DESIGN, student_csv
 
 UPLOADS = 20
@@ -30,12 +30,13 @@ STORM_SECONDS = 60
 
 
 def _fire(client, requests: list[dict]) -> list:
-    """Send every request at once, each from its own thread: client.post(**request)."""
+    """Send every request at once, each from its own thread: client.request(method, **request)
+    with POST unless the request names its "method"."""
     start = threading.Barrier(len(requests))
 
     def send(request: dict):
         start.wait()
-        return client.post(**request)
+        return client.request(request.pop("method", "POST"), **request)
 
     with ThreadPoolExecutor(max_workers=len(requests)) as pool:
         return list(pool.map(send, requests))
@@ -296,3 +297,79 @@ def test_racing_amenders_and_registrars_lose_no_amendment(client, call, people: 
             f"/api/v1/pilots/{pilot}/design/versions/{version['version']}", headers=auth
         )
         assert checked.json()["matches"] is True
+
+
+def test_simultaneous_amendments_written_as_drafts_do_not_overwrite_each_other(
+    client, call, people: People
+):
+    """10 people each write their own amendment of registered version 1 as the draft (PUT, with
+    the registered version they started from) at the same moment: one starts version 2 and the
+    other nine are refused with 409, instead of each silently overwriting the draft the
+    previous one had just started (which answered 200 "version 2" to all ten and kept only the
+    last one's change). The survivor's response, reason and document are what is stored."""
+    pilot = people.active_pilot
+    write_and_register(client, call, people, pilot)
+    auth = bearer(token_for(call, people.vendor_user))
+    responses = _fire(
+        client,
+        [
+            {
+                "method": "PUT",
+                "url": f"/api/v1/pilots/{pilot}/design",
+                "headers": auth,
+                "json": {
+                    "document": _amended(n),
+                    "amendment_reason": f"Draft amendment {n}",
+                    "base_version": 1,
+                },
+            }
+            for n in range(10)
+        ],
+    )
+    assert sorted(r.status_code for r in responses) == [200] + [409] * 9
+    refused = [r.json()["detail"] for r in responses if r.status_code == 409]
+    assert all("Someone has started version 2" in detail for detail in refused)
+    winner = next(r.json() for r in responses if r.status_code == 200)
+    versions = call(_design_state, pilot)["versions"]
+    assert [v["version"] for v in versions] == [1, 2]
+    assert winner["version"] == 2
+    assert versions[1]["amendment_reason"] == winner["amendment_reason"]
+    number = int(winner["amendment_reason"].rsplit(" ", 1)[1])
+    assert versions[1]["document"] == winner["document"] == _amended(number)
+
+
+def test_two_editors_amending_in_the_browser_the_second_is_told_not_overwritten(
+    client, call, people: People
+):
+    """The vendor and the researcher both open the editor of a registered design, which offers
+    to start version 2. The first to save starts it; the second save is refused (409) with
+    words saying someone else started version 2, and the first one's amendment is kept."""
+    pilot = people.active_pilot
+    write_and_register(client, call, people, pilot)
+    sign_in(client, "researcher")
+    editor = client.get(f"/pilots/{pilot}/design/edit")
+    assert 'name="base_version" value="1"' in editor.text
+    with other_browser(client):
+        sign_in(client, "vendor")
+        assert 'name="base_version" value="1"' in client.get(f"/pilots/{pilot}/design/edit").text
+        first = post_form(
+            client,
+            f"/pilots/{pilot}/design/edit",
+            design_form(base_version="1", amendment_reason="Vendor: fewer students"),
+        )
+        assert first.status_code in (302, 303), first.text
+    second = post_form(
+        client,
+        f"/pilots/{pilot}/design/edit",
+        design_form(base_version="1", amendment_reason="Researcher: another outcome"),
+    )
+    assert second.status_code == 409
+    assert "Someone has started version 2 of this design" in second.text
+    versions = call(_design_state, pilot)["versions"]
+    assert [(v["version"], v["amendment_reason"]) for v in versions] == [
+        (1, ""),
+        (2, "Vendor: fewer students"),
+    ]
+    # Reloaded, the editor edits that draft (version 2), as any later save should.
+    reloaded = client.get(f"/pilots/{pilot}/design/edit").text
+    assert 'name="version" value="2"' in reloaded and 'name="base_version" value=""' in reloaded
