@@ -164,7 +164,7 @@ def _postgres_backend(url: str, env: dict[str, str]) -> Backend:
                 url,
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
                 "AND pid <> pg_backend_pid() AND (state LIKE 'idle in transaction%' "
-                "OR query ILIKE 'COPY%')",
+                "OR (state = 'active' AND query ILIKE 'COPY%'))",
             )
             if waiting == "0" or time.monotonic() > deadline:
                 break
