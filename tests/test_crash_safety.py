@@ -1,15 +1,24 @@
-"""SIGKILL in the middle of a large bulk load leaves the database as it was before the load.
+"""SIGKILL in the middle of a write leaves the database as it was before the write.
 
-`testbed demo --scale 10 --reset` replaces a loaded network (scale 1) with one ten times larger,
-deleting the old rows and writing the new ones in one transaction. The test kills it while the
-rows are being written (seen from outside: SQLite's write-ahead log growing, or PostgreSQL's COPY
-running), then checks that the database is intact and holds exactly the old network, and that
-the service starts on it. It runs on the suite's backend: a temporary data directory for SQLite,
-a throwaway database on the DATABASE_URL server for PostgreSQL.
+- `testbed demo --scale 10 --reset` replaces a loaded network (scale 1) with one ten times
+  larger, deleting the old rows and writing the new ones in one transaction. The test kills it
+  while the rows are being written (seen from outside: SQLite's write-ahead log growing, or
+  PostgreSQL's COPY running), then checks that the database is intact and holds exactly the old
+  network, and that the service starts on it.
+- `testbed serve` is killed while it imports a large upload (200,000 rows, in the background):
+  the site keeps its previous upload as current, no row of the killed one is visible, and the
+  restarted service serves the data and says the upload stopped.
+- A registration of a design is killed inside its transaction (a child process pauses there:
+  tests/crash_actions.py): the design is not registered at all, and registering again works.
+
+Each runs on the suite's backend: a temporary data directory for SQLite, a throwaway database on
+the DATABASE_URL server for PostgreSQL.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
 import signal
@@ -21,14 +30,21 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
+from piccolo.engine.sqlite import convert_datetime_in
 
+from testbed.designs.canonical import canonical_json
 from testbed.settings import ROOT
 from testbed.tables import TABLES
+from testbed.uploads.services import STALLED_AFTER
+from tests.crash_actions import INSIDE_REGISTRATION
+from tests.web.test_designs import DOCUMENT
+from tests.web.test_uploads import student_csv
 
 TESTBED = [sys.executable, "-m", "testbed.cli"]
 # Killed once this much of the new network is in SQLite's write-ahead log: well into the
@@ -37,6 +53,12 @@ WAL_BYTES_MID_LOAD = 6_000_000
 # On PostgreSQL, the COPY of the observations (most of the rows) has run this long.
 SECONDS_INTO_COPY = 0.5
 LOAD_TIMEOUT_SECONDS = 60
+# The large upload: about 12 MB of CSV (imported in the background, over the 5 MB limit for
+# the request), and 200,000 observations for the import to write in one transaction.
+LARGE_UPLOAD_ROWS = 200_000
+# Killed once this much of the upload's observations has been written: some chunks in, far
+# from the commit (the whole import writes roughly 40 MB).
+IMPORT_BYTES_WRITTEN = 4_000_000
 
 
 @dataclass
@@ -45,6 +67,13 @@ class Backend:
     count_rows: Callable[[], dict[str, int]]
     loading: Callable[[], bool]
     check_integrity: Callable[[], None]
+    # Rows of a query, as tuples (SQLite's booleans as 0/1: compare with bool()).
+    query: Callable[[str], list[tuple]]
+    # Bytes written so far by inserts, committed or not: SQLite's write-ahead log, or the size of
+    # PostgreSQL's observation table (which grows as rows are copied in, before any commit).
+    bytes_written: Callable[[], int]
+    # SQL for a timestamp `ago` before now.
+    timestamp: Callable[[timedelta], str]
 
 
 def _sqlite_backend(data_dir: Path, env: dict[str, str]) -> Backend:
@@ -66,8 +95,21 @@ def _sqlite_backend(data_dir: Path, env: dict[str, str]) -> Backend:
     def check_integrity() -> None:
         with sqlite3.connect(database) as connection:
             assert connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+            assert connection.execute("PRAGMA foreign_key_check").fetchall() == []
 
-    return Backend(env, count_rows, loading, check_integrity)
+    def query(sql: str) -> list[tuple]:
+        with sqlite3.connect(database) as connection:
+            rows = connection.execute(sql).fetchall()
+        connection.close()
+        return rows
+
+    def bytes_written() -> int:
+        return wal.stat().st_size if wal.exists() else 0
+
+    def timestamp(ago: timedelta) -> str:
+        return "'" + convert_datetime_in(datetime.now(UTC) - ago) + "'"
+
+    return Backend(env, count_rows, loading, check_integrity, query, bytes_written, timestamp)
 
 
 def _psql(url: str, sql: str) -> str:
@@ -114,16 +156,42 @@ def _postgres_backend(url: str, env: dict[str, str]) -> Backend:
         return bool(copy_seen_at) and time.monotonic() - copy_seen_at[0] > SECONDS_INTO_COPY
 
     def check_integrity() -> None:
-        # A killed client's transaction is rolled back by the server; nothing may hold it open.
-        waiting = _psql(
-            url,
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-            "AND pid <> pg_backend_pid() AND state LIKE 'idle in transaction%'",
-        )
+        # A killed client's transaction is rolled back by the server; nothing may hold it open
+        # (the server sees the closed socket at once; allow it a moment to end the backend).
+        deadline = time.monotonic() + 5
+        while True:
+            waiting = _psql(
+                url,
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid() AND (state LIKE 'idle in transaction%' "
+                "OR (state = 'active' AND query ILIKE 'COPY%'))",
+            )
+            if waiting == "0" or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
         assert waiting == "0"
         assert database
 
-    return Backend(env, count_rows, loading, check_integrity)
+    def query(sql: str) -> list[tuple]:
+        output = _psql(url, sql)
+        return [tuple(_pg_value(v) for v in line.split("|")) for line in output.splitlines()]
+
+    def bytes_written() -> int:
+        return int(_psql(url, "SELECT pg_relation_size('observation')"))
+
+    def timestamp(ago: timedelta) -> str:
+        return f"now() - interval '{int(ago.total_seconds())} seconds'"
+
+    return Backend(env, count_rows, loading, check_integrity, query, bytes_written, timestamp)
+
+
+def _pg_value(text: str) -> int | str | bool | None:
+    """psql's unaligned text back into the values sqlite3 would give (booleans as t/f)."""
+    if text == "":
+        return None
+    if text in ("t", "f"):
+        return text == "t"
+    return int(text) if text.lstrip("-").isdigit() else text
 
 
 @pytest.fixture
@@ -208,3 +276,202 @@ def test_sigkill_during_a_large_load_leaves_the_old_network_whole(backend: Backe
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def _start_server(backend: Backend) -> tuple[subprocess.Popen, str]:
+    port = _free_port()
+    server = subprocess.Popen(
+        [*TESTBED, "serve", "--port", str(port)],
+        cwd=ROOT,
+        env=backend.env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    health = _wait_for_health(port, server)
+    assert health.json() == {"status": "ok", "database": "ok"}
+    return server, f"http://127.0.0.1:{port}"
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _action(backend: Backend, *args: str) -> dict:
+    """Run tests/crash_actions.py in a child process on the backend; its JSON answer."""
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.crash_actions", *args],
+        cwd=ROOT,
+        env=backend.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def _site_state(backend: Backend) -> dict:
+    return {
+        "datasets": [
+            (version, bool(current), rows, filename)
+            for version, current, rows, filename in backend.query(
+                "SELECT version, is_current, row_count, filename FROM dataset ORDER BY version"
+            )
+        ],
+        "observations": backend.query(
+            "SELECT d.version, count(*) FROM observation o JOIN dataset d ON d.id = o.dataset "
+            "GROUP BY d.version ORDER BY d.version"
+        ),
+        "orphans": backend.query(
+            "SELECT count(*) FROM observation WHERE dataset NOT IN (SELECT id FROM dataset)"
+        )[0][0],
+        "upload_events": backend.query(
+            "SELECT count(*) FROM audit_event WHERE action = 'data_upload'"
+        )[0][0],
+    }
+
+
+def test_sigkill_during_a_large_upload_import_stores_none_of_it(backend: Backend):
+    """The server is killed (SIGKILL) while it writes the observations of a 200,000-row upload
+    into the database. Afterwards the database is intact, the site's earlier upload is still its
+    one current version with all its rows, and nothing of the killed upload is visible: no
+    Dataset, no observation, no audit event. The restarted service serves the site's data; the
+    killed upload's job still reads "importing" (its progress lived in the dead process) until
+    STALLED_AFTER has passed, when its page says it stopped and nothing was stored; and a new
+    upload becomes version 2."""
+    seeded = _action(backend, "seed")
+    token = {"Authorization": f"Bearer {seeded['district_token']}"}
+    pilot, site = seeded["active_pilot"], seeded["district"]
+    datasets = f"/api/v1/pilots/{pilot}/sites/{site}/datasets"
+    large = student_csv(LARGE_UPLOAD_ROWS, prefix="LARGE-").encode()
+
+    server, base = _start_server(backend)
+    try:
+        with httpx.Client(base_url=base, headers=token, timeout=30) as api:
+            small = api.post(
+                f"{datasets}?filename=small.csv",
+                content=student_csv(30),
+                headers={"Content-Type": "text/csv"},
+            )
+            assert small.status_code == 201, small.text
+            before = _site_state(backend)
+            written_before = backend.bytes_written()
+            started = api.post(
+                f"{datasets}?filename=large.csv",
+                content=large,
+                headers={"Content-Type": "text/csv"},
+            )
+            assert started.status_code == 202, started.text
+            job = started.json()["id"]
+            deadline = time.monotonic() + LOAD_TIMEOUT_SECONDS
+            while backend.bytes_written() < written_before + IMPORT_BYTES_WRITTEN:
+                status = api.get(f"/api/v1/uploads/{job}").json()["status"]
+                assert status in ("queued", "validating", "importing"), status
+                assert time.monotonic() < deadline, "the import never reached its writes"
+                time.sleep(0.02)
+        server.send_signal(signal.SIGKILL)
+        assert server.wait(timeout=10) == -signal.SIGKILL
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+
+    backend.check_integrity()
+    assert before == {
+        "datasets": [(1, True, 30, "small.csv")],
+        "observations": [(1, 30)],
+        "orphans": 0,
+        "upload_events": 1,
+    }
+    assert _site_state(backend) == before
+    assert backend.query(f"SELECT status, dataset FROM upload_job WHERE id = {job}") == [
+        ("importing", None)
+    ]
+
+    server, base = _start_server(backend)
+    try:
+        with httpx.Client(base_url=base, headers=token, timeout=30) as api:
+            listed = api.get(f"/api/v1/pilots/{pilot}/datasets").json()
+            assert [(d["version"], d["is_current"], d["row_count"]) for d in listed] == [
+                (1, True, 30)
+            ]
+            page = api.get(f"/pilots/{pilot}/data")
+            assert page.status_code == 200
+            assert "small.csv" in page.text and "large.csv" not in page.text
+            # The job of the killed upload: still "importing", never done, no dataset.
+            after = api.get(f"/api/v1/uploads/{job}").json()
+            assert (after["status"], after["dataset_id"]) == ("importing", None)
+            assert after["rows_done"] < LARGE_UPLOAD_ROWS
+            # Once it has not moved for STALLED_AFTER, its page says what happened.
+            stale = backend.timestamp(STALLED_AFTER + timedelta(minutes=1))
+            backend.query(f"UPDATE upload_job SET updated_at = {stale} WHERE id = {job}")
+            job_page = api.get(f"/uploads/{job}").text
+            assert "This upload stopped before it finished" in job_page
+            assert "Nothing from it was stored" in job_page
+            again = api.post(
+                f"{datasets}?filename=again.csv",
+                content=student_csv(12, prefix="A"),
+                headers={"Content-Type": "text/csv"},
+            )
+            assert again.status_code == 201, again.text
+    finally:
+        _stop(server)
+    assert _site_state(backend)["datasets"] == [
+        (1, False, 30, "small.csv"),
+        (2, True, 12, "again.csv"),
+    ]
+
+
+def test_sigkill_during_registration_leaves_the_design_unregistered(backend: Backend):
+    """A registration (of a freshly written draft, by the service function in a child process)
+    is killed (SIGKILL) inside its transaction, after the version row got its time and hash and
+    before the audit event. While it hangs there, nothing of it is visible to others; after the
+    kill the database is intact and the design is not registered at all (no time, no hash, no
+    registration event); registering again then succeeds, with the hash of the document, once."""
+    unregistered = [(1, 1, "", 0)]
+
+    def design_state(pilot: int) -> list[tuple]:
+        rows = backend.query(
+            "SELECT version, CASE WHEN registered_at IS NULL THEN 1 ELSE 0 END, "
+            f"COALESCE(sha256, ''), (SELECT count(*) FROM audit_event WHERE action IN "
+            f"('design_registered', 'design_amended')) FROM design_version WHERE pilot = {pilot}"
+        )
+        return [(v, null, sha or "", events) for v, null, sha, events in rows]
+
+    registration = subprocess.Popen(
+        [sys.executable, "-m", "tests.crash_actions", "register", "--seed", "--hang"],
+        cwd=ROOT,
+        env=backend.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = registration.stdout.readline()
+        assert line, registration.stderr.read()
+        inside = json.loads(line)
+        assert inside["step"] == INSIDE_REGISTRATION and inside["action"] == "design_registered"
+        assert inside["registered"] is True and len(inside["sha256"]) == 64
+        pilot = inside["pilot"]
+        # Others cannot see the registration its transaction has written.
+        assert design_state(pilot) == unregistered
+        registration.send_signal(signal.SIGKILL)
+        assert registration.wait(timeout=10) == -signal.SIGKILL
+    finally:
+        if registration.poll() is None:
+            registration.kill()
+            registration.wait()
+
+    backend.check_integrity()
+    assert design_state(pilot) == unregistered
+
+    registered = _action(backend, "register")
+    expected = hashlib.sha256(canonical_json(DOCUMENT).encode("utf-8")).hexdigest()
+    assert registered == {"version": 1, "sha256": expected}
+    assert design_state(pilot) == [(1, 0, expected, 1)]

@@ -110,7 +110,7 @@ class DesignPagesController(Controller):
         if data.get("add_outcome"):
             rows = str(outcome_row_count(data) + 1)
             return await _editor(request, pilot_id, values={**data, "outcome_rows": rows})
-        version = data.get("version", "")
+        version, base_version = data.get("version", ""), data.get("base_version", "")
         try:
             await services.save_draft(
                 require_principal(request),
@@ -119,6 +119,7 @@ class DesignPagesController(Controller):
                 from_form=True,
                 amendment_reason=data.get("amendment_reason"),
                 expected_version=int(version) if version.isdigit() else None,
+                base_version=int(base_version) if base_version.isdigit() else None,
             )
         except InvalidInput as error:
             return await _editor(request, pilot_id, values=data, error=error, status_code=422)
@@ -219,6 +220,9 @@ async def _editor(
         if state["draft"]:
             values["version"] = str(state["draft"]["version"])
             values["amendment_reason"] = state["draft"]["amendment_reason"]
+        elif latest:
+            # Saving starts an amendment of this registered version, unless someone else has.
+            values["base_version"] = str(latest["version"])
     return form_page(
         "designs/edit.html.j2",
         values=values,
@@ -420,6 +424,7 @@ class DesignApiController(Controller):
             msgspec.to_builtins(data.document),
             amendment_reason=data.amendment_reason,
             expected_version=data.version,
+            base_version=data.base_version,
         )
         return _version_out(saved)
 

@@ -57,11 +57,15 @@ class DesignDocument(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 class DraftIn(msgspec.Struct, kw_only=True):
     """Write the draft. After a registration this starts (or continues) an amendment, which
     needs a reason. `version`, when given, names the draft being edited: if it has been
-    registered meanwhile, the write is refused (409) instead of silently creating another."""
+    registered meanwhile, the write is refused (409) instead of silently creating another.
+    `base_version`, when given, names the registered version an amendment starts from: if
+    someone else has started (or registered) another version meanwhile, the write is refused
+    (409) instead of overwriting their amendment."""
 
     document: DesignDocument
     amendment_reason: str | None = None
     version: int | None = None
+    base_version: int | None = None
 
 
 class AmendIn(msgspec.Struct, kw_only=True):

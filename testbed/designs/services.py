@@ -146,6 +146,19 @@ def _frozen(version: dict[str, Any]) -> Conflict:
     )
 
 
+def _moved_on(latest: dict[str, Any] | None) -> Conflict:
+    if latest is not None and latest["status"] == "draft":
+        return Conflict(
+            f"Someone has started version {latest['version']} of this design since you opened "
+            "it, so saving would overwrite their amendment. Reload the page and edit that draft."
+        )
+    latest_words = f"version {latest['version']}" if latest else "no version"
+    return Conflict(
+        f"The design has changed since you opened it (it is now at {latest_words}); reload the "
+        "page."
+    )
+
+
 def _reason_problem(message: str) -> dict[str, str]:
     return {"field": "amendment_reason", "message": message}
 
@@ -164,18 +177,25 @@ async def save_draft(
     from_form: bool = False,
     amendment_reason: str | None = None,
     expected_version: int | None = None,
+    base_version: int | None = None,
 ) -> dict[str, Any]:
     """Write the pilot's draft: version 1, the draft being edited, or (after a registration) a
     new amendment version, which needs a reason. A registered version is never changed.
 
     `document` is the API's document, or the editor's form when `from_form`. `amendment_reason`
     None keeps a draft amendment's stored reason; "" clears it (and is refused).
-    `expected_version` names the draft the person was editing."""
+    `expected_version` names the draft the person was editing. `base_version` names the
+    registered version the person saw when starting an amendment: if another version has been
+    started since, the write is refused instead of overwriting that other amendment."""
     access = await pilot_access(principal, pilot_id)
     require_edit_design(access)
     async with _versioning(pilot_id):
         versions = await _versions(pilot_id)
         latest = versions[-1] if versions else None
+        if base_version is not None and (
+            latest is None or latest["version"] != base_version or latest["status"] != "registered"
+        ):
+            raise _moved_on(latest)
         if expected_version is not None:
             target = next((v for v in versions if v["version"] == expected_version), None)
             if target is None:

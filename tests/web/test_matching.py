@@ -440,18 +440,25 @@ def _fire(client, requests: list[tuple[str, dict]]) -> list:
 
 
 def test_concurrent_vendor_acceptances_never_exceed_the_sites_wanted(client, people, call):
+    """50 districts have accepted a call that wants 3 sites and the vendor accepts all 50 at
+    once: exactly 3 become sites, the other 47 are refused cleanly (409, never a 500), and the
+    database holds exactly 3 sites: no overbooking under concurrency."""
     pilot = call(add_call, people, "Three sites wanted", sites_wanted=3)
     enrollments = []
-    for number in range(10):
-        district, _ = call(add_district, f"Concurrent District {chr(65 + number)}")
+    for number in range(50):
+        letters = chr(65 + number // 26) + chr(65 + number % 26)
+        district, _ = call(add_district, f"Concurrent District {letters}")
         enrollments.append(call(enroll, pilot, district, "accepted_by_district"))
     headers = {"Authorization": f"Bearer {call(token_for, people.vendor_user)}"}
     responses = _fire(client, [(f"/api/v1/enrollments/{e}/accept", headers) for e in enrollments])
     codes = sorted(response.status_code for response in responses)
-    assert codes == [200] * 3 + [409] * 7
+    assert codes == [200] * 3 + [409] * 47
+    assert all(r.json()["status"] == "site" for r in responses if r.status_code == 200)
     losers = [r.json()["detail"] for r in responses if r.status_code == 409]
     assert all("already has the 3 site(s) it wanted" in detail for detail in losers)
-    assert list(call(statuses, pilot).values()).count("site") == 3
+    after = call(statuses, pilot)
+    assert list(after.values()).count("site") == 3
+    assert list(after.values()).count("accepted_by_district") == 47
 
 
 def test_concurrent_district_acceptances_never_exceed_its_concurrent_pilots(client, people, call):
