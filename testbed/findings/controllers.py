@@ -15,7 +15,7 @@ from litestar.response import Redirect, Template
 from testbed.access import pilot_access
 from testbed.auth import current_principal, require_principal
 from testbed.catalog.controllers import pilot_viewer
-from testbed.errors import Forbidden, NotFound, TestbedError
+from testbed.errors import Conflict, Forbidden, NotFound, TestbedError
 from testbed.findings import services, words
 from testbed.findings.schemas import FindingOut, FindingSummary, PublishedFinding
 from testbed.web import form_page
@@ -351,7 +351,7 @@ class FindingApiController(Controller):
         summary="Run the registered analysis on the current data (same inputs: same finding)",
         guards=[pilot_analyst],
         opt={"access": "pilot_analyst"},
-        raises=[NotFound, Forbidden],
+        raises=[NotFound, Forbidden, Conflict],
     )
     async def run(self, request: Request, pilot_id: FromPath[int]) -> FindingOut:
         finding_id = await services.run_finding(require_principal(request), pilot_id)
