@@ -16,7 +16,7 @@ from testbed.accounts import controllers as accounts_controllers
 from testbed.auth import PrincipalMiddleware
 from testbed.catalog import controllers as catalog_controllers
 from testbed.designs import controllers as designs_controllers
-from testbed.errors import NotFound, TestbedError, handle_error
+from testbed.errors import ApiErrorResponses, NotFound, TestbedError, handle_error
 from testbed.findings import controllers as findings_controllers
 from testbed.home import HomeController
 from testbed.matching import controllers as matching_controllers
@@ -154,6 +154,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             HTTPException: handle_error,
             Exception: handle_error,
         },
+        plugins=[ApiErrorResponses()],
         before_send=[add_security_headers],
         on_startup=[open_database],
         on_shutdown=[close_database],

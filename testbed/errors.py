@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
+import re
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote
 
+import msgspec
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.plugins import ReceiveRoutePlugin
 from litestar.response import Redirect, Template
+from litestar.routes import BaseRoute, HTTPRoute
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.types import Empty
 
 logger = logging.getLogger("testbed")
 
@@ -108,3 +116,94 @@ def handle_error(request: Request, exc: Exception) -> Response[Any]:
         status_code=status,
         media_type=MediaType.HTML,
     )
+
+
+# --- the API's error responses in the OpenAPI document ----------------------------------------
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+
+class Problem(msgspec.Struct, kw_only=True):
+    """The JSON problem document (RFC 9457) every API error returns (see `handle_error`)."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    # Present when there is something to list: field errors of invalid input (`field`,
+    # `message`), rows and columns of an upload (`row`, `column`, `message`), or the request
+    # parameters Litestar refused (`key`, `source`, `message`).
+    errors: list[dict[str, Any]] | msgspec.UnsetType = msgspec.UNSET
+
+
+PROBLEM_DESCRIPTIONS = {
+    400: "The request's parameters or body could not be read (wrong type, missing, out of "
+    "range); `errors` names each.",
+    401: "Not signed in: no token (API writes always need one), or the token is unknown or "
+    "revoked.",
+    403: "Signed in, but not allowed to do this.",
+    404: "There is no such object, or it is one you may not see.",
+    409: "That conflicts with the current state of the object.",
+    413: "The request body is larger than the limit.",
+    415: "That file type is not accepted.",
+    422: "The input was read but is not valid; `errors` lists each problem by field (or by row "
+    "and column for uploads).",
+    429: "Too many attempts; wait and try again.",
+}
+
+_PATH_PARAMETER = re.compile(r"{\w+(?::\w+)?}")
+_NOT_PARAMETERS = frozenset({"self", "request", "state", "scope", "headers", "cookies", "socket"})
+
+
+def problem_responses(*errors: type[Exception] | int) -> dict[int, ResponseSpec]:
+    """OpenAPI responses with the problem document for these error kinds or status codes."""
+    statuses = sorted({e if isinstance(e, int) else e.status_code for e in errors})
+    return {
+        status: ResponseSpec(
+            data_container=Problem,
+            description=PROBLEM_DESCRIPTIONS.get(status, TITLES.get(status, "Error")),
+            media_type=PROBLEM_MEDIA_TYPE,
+            generate_examples=False,
+        )
+        for status in statuses
+    }
+
+
+def api_error_statuses(path: str, handler: Any) -> set[int]:
+    """The problem statuses an API operation can answer with.
+
+    Some follow from the route itself: every API call can be refused as not signed in (401: an
+    unknown token is refused anywhere, writes need a token); a call with parameters or a body
+    can fail Litestar's validation (400); an id in the path may name nothing (404, before any
+    guard runs); a body may be too large (413). The others are what the handler declares in
+    `raises=[...]`: the TestbedError kinds its guards and services raise.
+    """
+    parameters = set(inspect.signature(handler.fn).parameters) - _NOT_PARAMETERS
+    statuses = {401}
+    if parameters or _PATH_PARAMETER.search(path):
+        statuses.add(400)
+    if _PATH_PARAMETER.search(path):
+        statuses.add(404)
+    if "data" in parameters or handler.request_max_body_size not in (None, Empty):
+        statuses.add(413)
+    statuses.update(e.status_code for e in handler.raises or ())
+    return statuses
+
+
+def document_api_errors(handler: Any, path: str, extra: Iterable[int] = ()) -> None:
+    documented = problem_responses(*api_error_statuses(path, handler), *extra)
+    handler.responses = {**documented, **(handler.responses or {})}
+
+
+class ApiErrorResponses(ReceiveRoutePlugin):
+    """Documents the problem responses of every `/api/` operation as its route is registered.
+
+    Litestar's own `raises=` documentation describes its default error body, not ours, so the
+    declared kinds are rewritten here into `Problem` responses (and the mechanical ones added).
+    """
+
+    def receive_route(self, route: BaseRoute) -> None:
+        if not isinstance(route, HTTPRoute) or not route.path.startswith("/api/"):
+            return
+        for handler in route.route_handlers:
+            document_api_errors(handler, route.path)

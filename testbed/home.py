@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import msgspec
 from litestar import Controller, MediaType, Response, get
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.response import Template
 from piccolo.query.functions.aggregate import Count, Sum
 
@@ -67,7 +68,11 @@ class HomeController(Controller):
     async def numbers(self) -> NetworkNumbers:
         return await network_numbers()
 
-    @get("/health", summary="Liveness and database check")
+    @get(
+        "/health",
+        summary="Liveness and database check",
+        responses={503: ResponseSpec(Health, description="The database cannot be reached.")},
+    )
     async def health(self) -> Response[Health]:
         try:
             await Organization.count()

@@ -68,13 +68,15 @@ RACE_ETHNICITY_WORDS = {
 }
 RACE_ETHNICITY_CODES = tuple(RACE_ETHNICITY_WORDS)
 
-# The 50 states and the District of Columbia.
+# The 50 states and the District of Columbia (kept as a table: fmt off).
+# fmt: off
 US_STATES = (
     "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "DC", "FL", "GA", "HI", "ID", "IL", "IN",
     "IA", "KS", "KY", "LA", "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH",
     "NJ", "NM", "NY", "NC", "ND", "OH", "OK", "OR", "PA", "RI", "SC", "SD", "TN", "TX", "UT",
     "VT", "VA", "WA", "WV", "WI", "WY",
 )
+# fmt: on
 
 PILOT_STATUSES = (
     "draft",

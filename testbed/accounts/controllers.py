@@ -27,7 +27,7 @@ from testbed.accounts.schemas import (
     TokenOut,
 )
 from testbed.auth import network_admin, require_principal, signed_in
-from testbed.errors import Forbidden, InvalidInput, NotFound, TestbedError
+from testbed.errors import Conflict, Forbidden, InvalidInput, NotFound, TestbedError
 from testbed.sessions import RENEW_SESSION_ID
 from testbed.tables import MAX_ID
 from testbed.web import form_page
@@ -400,7 +400,7 @@ class AccountApiController(Controller):
         rows = await services.list_access_tokens(require_principal(request))
         return [TokenOut(**row) for row in rows]
 
-    @post("/tokens", summary="Create a personal access token (shown once)")
+    @post("/tokens", summary="Create a personal access token (shown once)", raises=[InvalidInput])
     async def create_token(self, request: Request, data: JSONBody[TokenIn]) -> TokenCreated:
         token_id, token = await services.create_access_token(require_principal(request), data.name)
         return TokenCreated(id=token_id, name=data.name.strip(), token=token)
@@ -432,7 +432,7 @@ class OrganizationApiController(Controller):
         summary="Invite a colleague (returns the one-time link)",
         guards=[organization_admin],
         opt={"access": "org_admin"},
-        raises=[Forbidden, NotFound],
+        raises=[Forbidden, NotFound, InvalidInput],
     )
     async def invite(
         self, request: Request, organization_id: FromPath[int], data: JSONBody[InvitationIn]
@@ -462,7 +462,11 @@ class PilotRoleApiController(Controller):
         (await pilot_access(require_principal(request), pilot_id)).require_manage()
         return [PilotRoleOut(**row) for row in await services.list_pilot_roles(pilot_id)]
 
-    @post("/", summary="Give a person a role on a pilot", raises=[NotFound, Forbidden])
+    @post(
+        "/",
+        summary="Give a person a role on a pilot",
+        raises=[NotFound, Forbidden, InvalidInput, Conflict],
+    )
     async def grant(
         self, request: Request, pilot_id: FromPath[int], data: JSONBody[PilotRoleIn]
     ) -> list[PilotRoleOut]:
@@ -491,7 +495,11 @@ class AdminApiController(Controller):
     guards = [network_admin]
     opt = {"access": "network_admin"}
 
-    @get("/organizations", summary="Organizations, optionally only (un)verified ones")
+    @get(
+        "/organizations",
+        summary="Organizations, optionally only (un)verified ones",
+        raises=[Forbidden],
+    )
     async def organizations(self, verified: FromQuery[bool | None] = None) -> list[OrganizationOut]:
         rows = await services.list_organizations(verified=verified)
         return [
@@ -502,14 +510,14 @@ class AdminApiController(Controller):
     @post(
         "/organizations/{organization_id:int}/verify",
         summary="Verify an organization",
-        raises=[NotFound],
+        raises=[Forbidden, NotFound],
     )
     async def verify(self, request: Request, organization_id: FromPath[int]) -> OrganizationOut:
         await services.verify_organization(require_principal(request), organization_id)
         row = await services.get_organization(organization_id)
         return OrganizationOut(**{k: row[k] for k in OrganizationOut.__struct_fields__})
 
-    @get("/audit", summary="The security audit log, newest first")
+    @get("/audit", summary="The security audit log, newest first", raises=[Forbidden])
     async def audit(
         self,
         action: FromQuery[str | None] = None,

@@ -24,6 +24,7 @@ from piccolo.columns.combination import Combinable
 from testbed import audit, vocabulary
 from testbed.access import SITE_STATUSES, PilotAccess, pilot_access, visible_pilots_where
 from testbed.auth import Principal
+from testbed.db import is_unique_violation
 from testbed.errors import Conflict, Forbidden, InvalidInput, NotFound
 from testbed.tables import (
     MAX_ID,
@@ -473,31 +474,50 @@ async def save_district_profile(
         DistrictProfile.updated_at: datetime.now(UTC),
     }
     lea_id_is_valid = "nces_lea_id" not in {error["field"] for error in reader.errors}
-    if lea_id_is_valid and await DistrictProfile.exists().where(
-        (DistrictProfile.nces_lea_id == lea_id) & (DistrictProfile.organization != district_id)
-    ):
-        reader.problem("nces_lea_id", "Another district in the network already has this id.")
-        # A taken id alone is a conflict with another district, not a typing mistake.
-        reader.raise_problems(Conflict if len(reader.errors) == 1 else InvalidInput)
+    if lea_id_is_valid and await _lea_id_taken(lea_id, district_id):
+        raise _taken_lea_id(reader)
     reader.raise_problems()
-    async with DistrictProfile._meta.db.transaction():
-        await Organization.update({Organization.state: state}).where(Organization.id == district_id)
-        existing = await DistrictProfile.exists().where(DistrictProfile.organization == district_id)
-        if existing:
-            await DistrictProfile.update(profile).where(DistrictProfile.organization == district_id)
-        else:
-            await DistrictProfile.insert(
-                DistrictProfile(
-                    organization=district_id,
-                    **{column._meta.name: value for column, value in profile.items()},
-                )
-            )
+    try:
+        await _write_district_profile(district_id, state, profile)
+    except Exception as error:
+        # Another district took the id between the check above and the write: the unique index
+        # refuses it, and the request is answered as if it had come second all along.
+        if is_unique_violation(error) and await _lea_id_taken(lea_id, district_id):
+            raise _taken_lea_id(reader) from None
+        raise
     await audit.record(
         "district_profile_saved",
         actor_id=principal.user_id,
         object_type="organization",
         object_id=district_id,
     )
+
+
+async def _lea_id_taken(lea_id: str | None, district_id: int) -> bool:
+    return await DistrictProfile.exists().where(
+        (DistrictProfile.nces_lea_id == lea_id) & (DistrictProfile.organization != district_id)
+    )
+
+
+def _taken_lea_id(reader: InputReader) -> InvalidInput | Conflict:
+    reader.problem("nces_lea_id", "Another district in the network already has this id.")
+    # A taken id alone is a conflict with another district, not a typing mistake.
+    error_type = Conflict if len(reader.errors) == 1 else InvalidInput
+    return error_type(FIX_MESSAGE, errors=reader.errors)
+
+
+async def _write_district_profile(
+    district_id: int, state: str | None, profile: dict[Column, Any]
+) -> None:
+    async with DistrictProfile._meta.db.transaction():
+        await Organization.update({Organization.state: state}).where(Organization.id == district_id)
+        # One statement, so two first saves of one district's profile cannot both insert.
+        await DistrictProfile.insert(
+            DistrictProfile(
+                organization=district_id,
+                **{column._meta.name: value for column, value in profile.items()},
+            )
+        ).on_conflict(target=DistrictProfile.organization, action="DO UPDATE", values=list(profile))
 
 
 # --- needs ----------------------------------------------------------------------------------

@@ -41,7 +41,7 @@ from testbed.designs.schemas import (
     VerifyOut,
     VersionOut,
 )
-from testbed.errors import Forbidden, InvalidInput, TestbedError
+from testbed.errors import Conflict, Forbidden, InvalidInput, NotFound, TestbedError
 from testbed.web import form_page
 
 Form = URLEncodedBody[dict[str, str]]
@@ -397,7 +397,11 @@ class DesignApiController(Controller):
     guards = [design_viewer]
     opt = {"access": "pilot_viewer"}
 
-    @get("/design", summary="The pilot's design: versions, draft, registration, power")
+    @get(
+        "/design",
+        summary="The pilot's design: versions, draft, registration, power",
+        raises=[NotFound],
+    )
     async def get_design(self, request: Request, pilot_id: FromPath[int]) -> DesignOut:
         page = await services.design_page(current_principal(request), pilot_id)
         return DesignOut(
@@ -414,6 +418,7 @@ class DesignApiController(Controller):
         summary="Write the draft (after a registration: an amendment, with a reason)",
         guards=[design_editor],
         opt={"access": "design_editor"},
+        raises=[Forbidden, NotFound, Conflict, InvalidInput],
     )
     async def put_design(
         self, request: Request, pilot_id: FromPath[int], data: JSONBody[DraftIn]
@@ -433,6 +438,7 @@ class DesignApiController(Controller):
         summary="Register the draft: freeze it with its SHA-256",
         guards=[design_editor],
         opt={"access": "design_editor"},
+        raises=[Forbidden, NotFound, Conflict, InvalidInput],
     )
     async def register(
         self, request: Request, pilot_id: FromPath[int], data: JSONBody[RegisterIn]
@@ -447,6 +453,7 @@ class DesignApiController(Controller):
         summary="Start an amendment of the registered design (a reason is required)",
         guards=[design_editor],
         opt={"access": "design_editor"},
+        raises=[Forbidden, NotFound, Conflict, InvalidInput],
     )
     async def amend(
         self, request: Request, pilot_id: FromPath[int], data: JSONBody[AmendIn]
@@ -457,19 +464,27 @@ class DesignApiController(Controller):
         )
         return _version_out(started)
 
-    @get("/design/versions", summary="Every version you may see")
+    @get("/design/versions", summary="Every version you may see", raises=[NotFound])
     async def versions(self, request: Request, pilot_id: FromPath[int]) -> list[VersionOut]:
         found = await services.list_versions(current_principal(request), pilot_id)
         return [_version_out(v) for v in found]
 
-    @get("/design/versions/{version:int}", summary="One version, with its hash recomputed")
+    @get(
+        "/design/versions/{version:int}",
+        summary="One version, with its hash recomputed",
+        raises=[NotFound],
+    )
     async def version(
         self, request: Request, pilot_id: FromPath[int], version: FromPath[int]
     ) -> VerificationOut:
         found = await services.get_version(current_principal(request), pilot_id, version)
         return _verification_out(pilot_id, found)
 
-    @get("/design/diff", summary="Field-by-field differences between two versions")
+    @get(
+        "/design/diff",
+        summary="Field-by-field differences between two versions",
+        raises=[NotFound],
+    )
     async def diff(
         self,
         request: Request,
@@ -486,13 +501,17 @@ class DesignApiController(Controller):
             changes=[DiffLine(c["path"], c["old"], c["new"]) for c in found["changes"]],
         )
 
-    @get("/design/rees", summary="A registration in REES's field groups")
+    @get("/design/rees", summary="A registration in REES's field groups", raises=[NotFound])
     async def rees(
         self, request: Request, pilot_id: FromPath[int], version: OptionalVersion = None
     ) -> dict[str, Any]:
         return await services.rees_export(current_principal(request), pilot_id, version)
 
-    @get("/randomization", summary="Each site's randomization or baseline check")
+    @get(
+        "/randomization",
+        summary="Each site's randomization or baseline check",
+        raises=[NotFound],
+    )
     async def randomization(self, request: Request, pilot_id: FromPath[int]) -> RandomizationOut:
         page = await services.randomization_page(current_principal(request), pilot_id)
         return RandomizationOut(
@@ -516,6 +535,7 @@ class DesignApiController(Controller):
         guards=[site_uploader],
         opt={"access": "site_district"},
         request_max_body_size=UPLOAD_BODY_LIMIT,
+        raises=[Forbidden, NotFound, Conflict, InvalidInput],
     )
     async def randomize(
         self, request: Request, pilot_id: FromPath[int], site_id: FromPath[int]
@@ -531,6 +551,7 @@ class DesignApiController(Controller):
         guards=[site_uploader],
         opt={"access": "site_district"},
         request_max_body_size=UPLOAD_BODY_LIMIT,
+        raises=[Forbidden, NotFound, Conflict, InvalidInput],
     )
     async def baseline(
         self, request: Request, pilot_id: FromPath[int], site_id: FromPath[int]
@@ -540,7 +561,11 @@ class DesignApiController(Controller):
         )
         return msgspec.convert(check, BaselineCheckOut)
 
-    @get("/randomization/{site_id:int}/verify", summary="Re-run a site's draw and compare")
+    @get(
+        "/randomization/{site_id:int}/verify",
+        summary="Re-run a site's draw and compare",
+        raises=[NotFound, Conflict],
+    )
     async def verify(
         self, request: Request, pilot_id: FromPath[int], site_id: FromPath[int]
     ) -> VerifyOut:

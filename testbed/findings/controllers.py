@@ -4,20 +4,29 @@ decision after the pilot."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
-from litestar.params import FromPath, URLEncodedBody
+from litestar.params import FromPath, JSONBody, URLEncodedBody
 from litestar.response import Redirect, Template
 
 from testbed.access import pilot_access
 from testbed.auth import current_principal, require_principal
 from testbed.catalog.controllers import pilot_viewer
-from testbed.errors import Forbidden, NotFound, TestbedError
+from testbed.errors import Conflict, Forbidden, InvalidInput, NotFound, TestbedError
 from testbed.findings import services, words
-from testbed.findings.schemas import FindingOut, FindingSummary, PublishedFinding
+from testbed.findings.schemas import (
+    ApprovalIn,
+    ApprovalOut,
+    FindingOut,
+    FindingSummary,
+    PublishedFinding,
+    RetractIn,
+    SiteApproval,
+)
 from testbed.web import form_page
 
 Form = URLEncodedBody[dict[str, str]]
@@ -351,7 +360,7 @@ class FindingApiController(Controller):
         summary="Run the registered analysis on the current data (same inputs: same finding)",
         guards=[pilot_analyst],
         opt={"access": "pilot_analyst"},
-        raises=[NotFound, Forbidden],
+        raises=[NotFound, Forbidden, Conflict],
     )
     async def run(self, request: Request, pilot_id: FromPath[int]) -> FindingOut:
         finding_id = await services.run_finding(require_principal(request), pilot_id)
@@ -359,9 +368,69 @@ class FindingApiController(Controller):
         return FindingOut(**_finding_out(view))
 
 
+class FindingDecisionApiController(Controller):
+    """Approve, publish and retract through the API: the services and guards of the pages."""
+
+    path = "/api/v1/findings/{finding_id:int}"
+    tags = ["findings"]
+
+    @post(
+        "/approval",
+        summary="Approve or withhold a finding: the vendor for all of it, a district for its site",
+        status_code=200,
+        guards=[finding_party],
+        opt={"access": "finding_party"},
+        raises=[Forbidden, NotFound, Conflict, InvalidInput],
+    )
+    async def approval(
+        self, request: Request, finding_id: FromPath[int], data: JSONBody[ApprovalIn]
+    ) -> ApprovalOut:
+        principal = require_principal(request)
+        await services.decide_approval(
+            principal, finding_id, decision=data.decision, site_id=data.site_id
+        )
+        finding, _ = await services.finding_access(principal, finding_id)
+        state = await services.approval_state(finding)
+        return ApprovalOut(
+            finding_id=finding_id,
+            vendor=state.vendor,
+            sites=[SiteApproval(site, decision) for site, decision in sorted(state.sites.items())],
+            embargo_until=state.embargo_until,
+            waiting_for=state.blocking_reason(datetime.now(UTC).date()),
+        )
+
+    @post(
+        "/publish",
+        summary="Publish an approved finding (returns what the public reads)",
+        guards=[finding_manager],
+        opt={"access": "finding_manager"},
+        raises=[Forbidden, NotFound, Conflict],
+    )
+    async def publish(self, request: Request, finding_id: FromPath[int]) -> FindingOut:
+        principal = require_principal(request)
+        public_id = await services.publish(principal, finding_id)
+        return FindingOut(**_finding_out(await services.view_finding(principal, public_id)))
+
+    @post(
+        "/retract",
+        summary="Retract a published finding, with the reason shown to readers",
+        status_code=200,
+        guards=[finding_manager],
+        opt={"access": "finding_manager"},
+        raises=[Forbidden, NotFound, Conflict, InvalidInput],
+    )
+    async def retract(
+        self, request: Request, finding_id: FromPath[int], data: JSONBody[RetractIn]
+    ) -> FindingOut:
+        principal = require_principal(request)
+        await services.retract(principal, finding_id, data.reason)
+        return FindingOut(**_finding_out(await services.view_finding(principal, finding_id)))
+
+
 ROUTE_HANDLERS: list[Any] = [
     FindingListController,
     FindingController,
     PilotFindingsController,
     FindingApiController,
+    FindingDecisionApiController,
 ]

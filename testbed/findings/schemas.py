@@ -7,6 +7,8 @@ from typing import Any
 
 import msgspec
 
+from testbed.tables import RowId
+
 
 class FindingSummary(msgspec.Struct):
     id: int
@@ -44,3 +46,26 @@ class FindingOut(msgspec.Struct):
     withheld_sites: int
     suppressed: bool
     results: dict[str, Any]
+
+
+class ApprovalIn(msgspec.Struct):
+    decision: str  # approve | withhold
+    # Left out: the vendor decides for the whole finding; a district names its site.
+    site_id: RowId | None = None
+
+
+class SiteApproval(msgspec.Struct):
+    site_id: int
+    decision: str | None  # approve | withhold | None (not decided yet)
+
+
+class ApprovalOut(msgspec.Struct):
+    finding_id: int
+    vendor: str | None
+    sites: list[SiteApproval]
+    embargo_until: date | None
+    waiting_for: str | None  # why it cannot be published yet; None once it can
+
+
+class RetractIn(msgspec.Struct):
+    reason: str

@@ -14,7 +14,7 @@ from litestar.response import Redirect, Template
 from testbed import vocabulary
 from testbed.access import CALL_STATUSES, pilot_access, pilot_manager
 from testbed.auth import network_admin, require_principal, signed_in
-from testbed.errors import Forbidden, NotFound, TestbedError
+from testbed.errors import Conflict, Forbidden, InvalidInput, NotFound, TestbedError
 from testbed.matching import services
 from testbed.matching.fit import PART_LABELS, PARTS, DistrictFacts, explain, grade_phrase
 from testbed.matching.schemas import (
@@ -372,7 +372,11 @@ class VolunteerApiController(Controller):
     guards = [verified_district, visible_pilot]
     opt = {"access": "verified_district"}
 
-    @post("/volunteer", summary="Volunteer my district for an open call")
+    @post(
+        "/volunteer",
+        summary="Volunteer my district for an open call",
+        raises=[Forbidden, NotFound, Conflict, InvalidInput],
+    )
     async def volunteer(
         self, request: Request, pilot_id: FromPath[int], data: JSONBody[VolunteerIn]
     ) -> EnrollmentOut:
@@ -389,7 +393,12 @@ class VolunteerApiController(Controller):
         )
         return await _enrollment_out(enrollment_id)
 
-    @post("/withdraw", summary="Withdraw my district's volunteering", status_code=200)
+    @post(
+        "/withdraw",
+        summary="Withdraw my district's volunteering",
+        status_code=200,
+        raises=[Forbidden, NotFound, Conflict],
+    )
     async def withdraw(self, request: Request, pilot_id: FromPath[int]) -> EnrollmentOut:
         return await _enrollment_out(await services.withdraw(require_principal(request), pilot_id))
 
@@ -400,7 +409,11 @@ class CallMatchingApiController(Controller):
     guards = [pilot_manager]
     opt = {"access": "pilot_manager"}
 
-    @get("/volunteers", summary="A call's volunteers and best-fitting non-volunteers")
+    @get(
+        "/volunteers",
+        summary="A call's volunteers and best-fitting non-volunteers",
+        raises=[Forbidden, NotFound],
+    )
     async def volunteers(self, request: Request, pilot_id: FromPath[int]) -> CallMatchingOut:
         found = await services.call_matching(require_principal(request), pilot_id)
         return CallMatchingOut(
@@ -441,14 +454,24 @@ class CallMatchingApiController(Controller):
             ],
         )
 
-    @post("/invitations", summary="Invite a district to volunteer", status_code=201)
+    @post(
+        "/invitations",
+        summary="Invite a district to volunteer",
+        status_code=201,
+        raises=[Forbidden, NotFound, Conflict, InvalidInput],
+    )
     async def invite(
         self, request: Request, pilot_id: FromPath[int], data: JSONBody[InviteIn]
     ) -> InviteOut:
         told = await services.invite(require_principal(request), pilot_id, data.district_id)
         return InviteOut(district_id=data.district_id, members_notified=told)
 
-    @post("/rounds", summary="Run a matching round for this call", status_code=201)
+    @post(
+        "/rounds",
+        summary="Run a matching round for this call",
+        status_code=201,
+        raises=[Forbidden, NotFound, Conflict],
+    )
     async def run_round(self, request: Request, pilot_id: FromPath[int]) -> RoundOut:
         round_id = await services.run_round(require_principal(request), [pilot_id])
         return await _round_out(request, round_id)
@@ -460,12 +483,17 @@ class EnrollmentApiController(Controller):
     guards = [enrollment_party]
     opt = {"access": "enrollment_party"}
 
-    @post("/accept", summary="Accept a proposal for my side", status_code=200)
+    @post(
+        "/accept",
+        summary="Accept a proposal for my side",
+        status_code=200,
+        raises=[NotFound, Conflict],
+    )
     async def accept(self, request: Request, enrollment_id: FromPath[int]) -> DecisionOut:
         status = await services.accept(require_principal(request), enrollment_id)
         return DecisionOut(enrollment_id=enrollment_id, status=status)
 
-    @post("/decline", summary="Decline a proposal", status_code=200)
+    @post("/decline", summary="Decline a proposal", status_code=200, raises=[NotFound, Conflict])
     async def decline(self, request: Request, enrollment_id: FromPath[int]) -> DecisionOut:
         status = await services.decline(require_principal(request), enrollment_id)
         return DecisionOut(enrollment_id=enrollment_id, status=status)
@@ -477,7 +505,7 @@ class RecommendationApiController(Controller):
     guards = [district_coordinator]
     opt = {"access": "district_coordinator"}
 
-    @get("/recommendations", summary="Open calls that fit my district best")
+    @get("/recommendations", summary="Open calls that fit my district best", raises=[Forbidden])
     async def recommendations(
         self, request: Request, district_id: FromQuery[int | None] = None
     ) -> list[RecommendationOut]:
@@ -493,6 +521,7 @@ class RoundApiController(Controller):
         "/rounds",
         summary="Run a network matching round",
         status_code=201,
+        raises=[Forbidden, NotFound, Conflict],
         guards=[network_admin],
         opt={"access": "network_admin"},
     )
@@ -503,6 +532,7 @@ class RoundApiController(Controller):
     @get(
         "/rounds/{round_id:int}",
         summary="A matching round's result",
+        raises=[NotFound],
         guards=[round_viewer],
         opt={"access": "round_viewer"},
     )
@@ -522,6 +552,7 @@ class RoundApiController(Controller):
         "/weights",
         summary="Change the fit score's weights",
         status_code=200,
+        raises=[Forbidden, InvalidInput],
         guards=[network_admin],
         opt={"access": "network_admin"},
     )

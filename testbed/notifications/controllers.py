@@ -12,7 +12,7 @@ from litestar.response import Redirect, Template
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from testbed.auth import Principal, require_principal, signed_in
-from testbed.errors import InvalidInput
+from testbed.errors import InvalidInput, NotFound
 from testbed.notifications import services
 from testbed.notifications.schemas import NotificationOut, ReadIn, ReadOut
 
@@ -73,7 +73,9 @@ class NotificationApiController(Controller):
         rows = await services.notifications_for(require_principal(request))
         return [NotificationOut(**row) for row in rows]
 
-    @post("/read", summary="Mark one notification (or all) read", status_code=200)
+    @post(
+        "/read", summary="Mark one notification (or all) read", status_code=200, raises=[NotFound]
+    )
     async def mark_read(self, request: Request, data: JSONBody[ReadIn]) -> ReadOut:
         principal = require_principal(request)
         marked = await services.mark_read(principal, data.notification_id)

@@ -15,6 +15,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.connection import ASGIConnection
 from litestar.datastructures import UploadFile
 from litestar.handlers.base import BaseRouteHandler
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED
@@ -25,7 +26,7 @@ from testbed.access import pilot_access
 from testbed.auth import current_principal, member_of, require_principal
 from testbed.catalog.controllers import pilot_viewer  # whoever may see the pilot; others 404
 from testbed.designs.services import registered_design
-from testbed.errors import InvalidInput, NotFound, TestbedError
+from testbed.errors import Conflict, Forbidden, InvalidInput, NotFound, TestbedError
 from testbed.settings import ROOT, Settings
 from testbed.uploads import services
 from testbed.uploads.schemas import AttritionOut, DatasetOut, ProblemOut, UploadJobOut
@@ -351,6 +352,17 @@ async def _api_upload(
     return Response(job, status_code=status, headers={"Location": job.url})
 
 
+# Who may upload (403), when (409: the pilot is not active or has no registered design) and what
+# (422 lists every problem by row and column); 413 follows from request_max_body_size.
+UPLOAD_ERRORS = [Forbidden, NotFound, Conflict, InvalidInput]
+UPLOAD_ACCEPTED = {
+    HTTP_202_ACCEPTED: ResponseSpec(
+        data_container=UploadJobOut,
+        description="A large file: accepted and checked in the background; poll the job's url.",
+    )
+}
+
+
 class SiteDataApiController(Controller):
     path = "/api/v1/pilots/{pilot_id:int}/sites/{site_id:int}"
     tags = ["uploads"]
@@ -364,7 +376,8 @@ class SiteDataApiController(Controller):
         "problem by row and column); files over 5 MB return 202 and the job to poll. The "
         "format: /data-format.",
         request_max_body_size=UPLOAD_CEILING_BYTES,
-        raises=[InvalidInput, NotFound],
+        raises=UPLOAD_ERRORS,
+        responses=UPLOAD_ACCEPTED,
     )
     async def upload_students(
         self,
@@ -379,7 +392,8 @@ class SiteDataApiController(Controller):
         "/aggregates",
         summary="Upload a site's aggregates (arm, outcome, randomized, n, mean, sd, successes)",
         request_max_body_size=UPLOAD_CEILING_BYTES,
-        raises=[InvalidInput, NotFound],
+        raises=UPLOAD_ERRORS,
+        responses=UPLOAD_ACCEPTED,
     )
     async def upload_aggregates(
         self,

@@ -188,6 +188,100 @@ def test_profile_api_takes_fractions_and_lists_every_problem(client, people, cal
     assert no_token.status_code == 401
 
 
+API_PROFILE = {
+    "nces_lea_id": "4100777",
+    "state": "WA",
+    "locale": "rural",
+    "enrollment": 1200,
+    "frl_share": 0.5,
+    "el_share": 0.1,
+    "swd_share": 0.12,
+    "grades_served": ["G04", "G05"],
+    "device_ratio": 1.0,
+}
+
+
+def _user_id(call, email: str) -> int:
+    from testbed.tables import User
+
+    async def find() -> int:
+        return (await User.select(User.id).where(User.email == email).first())["id"]
+
+    return call(find)
+
+
+def _race_at_the_check(monkeypatch, meanwhile) -> None:
+    """Run `meanwhile` (another request's write, committed) just after the service has checked
+    the LEA id and before it writes: the window two simultaneous submissions share."""
+    from testbed.catalog import services
+
+    checked = services._lea_id_taken
+    raced = []
+
+    async def check_then_lose_the_race(lea_id, district_id):
+        taken = await checked(lea_id, district_id)
+        if not raced:
+            raced.append(True)
+            await meanwhile()
+        return taken
+
+    monkeypatch.setattr(services, "_lea_id_taken", check_then_lose_the_race)
+
+
+def test_simultaneous_profiles_with_one_new_lea_id_conflict_like_sequential_ones(
+    client, people, call, monkeypatch
+):
+    from testbed.tables import DistrictProfile
+
+    other = call(_second_district_with_user)
+    headers = _bearer(call, _user_id(call, "coord@willow.example"))
+
+    async def cedar_takes_the_id():
+        await DistrictProfile.update({DistrictProfile.nces_lea_id: "4100777"}).where(
+            DistrictProfile.organization == people.district
+        )
+
+    _race_at_the_check(monkeypatch, cedar_takes_the_id)
+    response = client.put(f"/api/v1/districts/{other}/profile", json=API_PROFILE, headers=headers)
+    assert response.status_code == 409, response.text
+    assert response.json()["errors"] == [
+        {"field": "nces_lea_id", "message": "Another district in the network already has this id."}
+    ]
+    assert client.get(f"/api/v1/districts/{other}").json()["profile"] is None
+    # The sequential case answers the same.
+    monkeypatch.undo()
+    again = client.put(f"/api/v1/districts/{other}/profile", json=API_PROFILE, headers=headers)
+    assert again.status_code == 409 and again.json()["errors"] == response.json()["errors"]
+
+
+def test_simultaneous_first_profiles_of_one_district_both_save(client, people, call, monkeypatch):
+    from testbed.tables import DistrictProfile
+
+    other = call(_second_district_with_user)
+    headers = _bearer(call, _user_id(call, "coord@willow.example"))
+
+    async def a_colleague_saves_first():
+        await DistrictProfile.insert(
+            DistrictProfile(
+                organization=other,
+                nces_lea_id="4100778",
+                locale="town",
+                enrollment=900,
+                frl_share=0.4,
+                el_share=0.1,
+                swd_share=0.1,
+                grades_served=["G01"],
+                device_ratio=0.5,
+            )
+        )
+
+    _race_at_the_check(monkeypatch, a_colleague_saves_first)
+    response = client.put(f"/api/v1/districts/{other}/profile", json=API_PROFILE, headers=headers)
+    assert response.status_code == 200, response.text
+    profile = client.get(f"/api/v1/districts/{other}").json()["profile"]
+    assert profile["nces_lea_id"] == "4100777" and profile["locale"] == "rural"
+
+
 # --- needs ----------------------------------------------------------------------------------
 
 

@@ -344,3 +344,64 @@ def test_api_runs_and_lists_a_pilots_findings(client, call, people):
     assert created.status_code == 201, created.text
     listed = client.get(f"/api/v1/pilots/{people.active_pilot}/findings", headers=headers).json()
     assert [row["id"] for row in listed] == [created.json()["id"]]
+
+
+def _token_headers(call, user_id: int) -> dict[str, str]:
+    from testbed.accounts.services import create_access_token
+    from testbed.auth import load_principal
+
+    async def token():
+        return (await create_access_token(await load_principal(user_id), "t"))[1]
+
+    return {"Authorization": f"Bearer {call(token)}"}
+
+
+def test_api_approves_publishes_and_retracts(client, call, people):
+    study = call(seed_study, people)
+    vendor = _token_headers(call, people.vendor_user)
+    district = _token_headers(call, people.district_user)
+    researcher = _token_headers(call, people.researcher)
+    created = client.post(f"/api/v1/pilots/{study.pilot}/findings", headers=vendor)
+    finding_id = created.json()["id"]
+    base = f"/api/v1/findings/{finding_id}"
+    approve = {"decision": "approve"}
+
+    # Kept out: no token, the wrong role, a finding that does not exist.
+    assert client.post(f"{base}/approval", json=approve).status_code == 401
+    assert client.post(f"{base}/approval", json=approve, headers=researcher).status_code == 403
+    assert client.post(f"{base}/publish", headers=district).status_code == 403
+    assert client.post(f"{base}/retract", json={"reason": "x"}, headers=district).status_code == 403
+    assert client.post("/api/v1/findings/999999/publish", headers=vendor).status_code == 404
+    missing = client.post("/api/v1/findings/999999/approval", json=approve, headers=vendor)
+    assert missing.status_code == 404
+    invalid = client.post(f"{base}/approval", json={"decision": "maybe"}, headers=vendor)
+    assert invalid.status_code == 422 and invalid.json()["errors"][0]["field"] == "decision"
+
+    by_vendor = client.post(f"{base}/approval", json=approve, headers=vendor)
+    assert by_vendor.status_code == 200, by_vendor.text
+    assert by_vendor.json()["vendor"] == "approve"
+    assert by_vendor.json()["sites"] == [{"site_id": people.district, "decision": None}]
+    assert by_vendor.json()["waiting_for"]
+    too_early = client.post(f"{base}/publish", headers=vendor)
+    assert too_early.status_code == 409 and "cannot be published yet" in too_early.json()["detail"]
+
+    by_district = client.post(f"{base}/approval", json=approve, headers=district)
+    assert by_district.json()["sites"] == [{"site_id": people.district, "decision": "approve"}]
+    assert by_district.json()["waiting_for"] is None
+    _move_to_analysis(call, study.pilot)
+    published = client.post(f"{base}/publish", headers=vendor)
+    assert published.status_code == 201, published.text
+    assert published.json()["published_at"] is not None
+    public_id = published.json()["id"]
+    assert public_id in [row["id"] for row in client.get("/api/v1/findings").json()]
+    late = client.post(f"{base}/approval", json=approve, headers=district)
+    assert late.status_code == 409
+
+    retract = f"/api/v1/findings/{public_id}/retract"
+    no_reason = client.post(retract, json={"reason": " "}, headers=vendor)
+    assert no_reason.status_code == 422 and no_reason.json()["errors"][0]["field"] == "reason"
+    retracted = client.post(retract, json={"reason": "a scoring error"}, headers=vendor)
+    assert retracted.status_code == 200, retracted.text
+    assert retracted.json()["retraction_reason"] == "a scoring error"
+    assert retracted.json()["retracted_at"] is not None
+    assert client.post(retract, json={"reason": "twice"}, headers=vendor).status_code == 409
