@@ -261,8 +261,8 @@ def _megabytes(size: int) -> str:
 BYTE_ORDER_MARK = b"\xef\xbb\xbf"
 
 
-def check_bytes(data: bytes, max_bytes: int) -> None:
-    """The file is within the size limit, UTF-8 text (a byte order mark is fine), not empty."""
+def check_size(data: bytes, max_bytes: int) -> None:
+    """The file is within the size limit."""
     if len(data) > max_bytes:
         raise _rejected(
             None,
@@ -270,6 +270,11 @@ def check_bytes(data: bytes, max_bytes: int) -> None:
             f"The file is {_megabytes(len(data))}; the limit is {_megabytes(max_bytes)}. "
             "Split it by site, or ask the network to raise the limit.",
         )
+
+
+def check_bytes(data: bytes, max_bytes: int) -> None:
+    """The file is within the size limit, UTF-8 text (a byte order mark is fine), not empty."""
+    check_size(data, max_bytes)
     skip = len(BYTE_ORDER_MARK) if data.startswith(BYTE_ORDER_MARK) else 0
     try:
         text = str(memoryview(data)[skip:], "utf-8")

@@ -7,9 +7,11 @@ from __future__ import annotations
 import csv
 import io
 import re
+import zipfile
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
+import openpyxl
 import pytest
 
 from analysis.wwc import attrition
@@ -616,3 +618,62 @@ def test_another_district_cannot_upload_for_this_site(client, call, people):
     with other_browser(client):
         sign_in(client, "district")
         assert client.get(own.headers["location"]).status_code == 404
+
+
+# --- Excel workbooks ------------------------------------------------------------------------------
+
+
+def _workbook(text: str) -> bytes:
+    """The CSV text as an .xlsx workbook, numbers stored as Excel numbers (floats)."""
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    for line in text.splitlines():
+        sheet.append([_as_number(cell) for cell in line.split(",")])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def _as_number(cell: str):
+    try:
+        return float(cell)
+    except ValueError:
+        return cell
+
+
+def test_an_excel_workbook_is_stored_like_the_same_rows_as_csv(client, call, people):
+    sign_in(client, "district")
+    page = upload_and_follow(client, people, _workbook(student_csv(20)), filename="scores.xlsx")
+    assert "Stored." in page.text
+    from_workbook = stored(call)["observations"]
+    upload_and_follow(client, people, student_csv(20))
+    rows = stored(call)
+    assert [d["filename"] for d in rows["datasets"]] == ["scores.xlsx", "a.csv"]
+    from_csv = [o for o in rows["observations"] if o["dataset"] == rows["datasets"][1]["id"]]
+
+    def comparable(observations):
+        return sorted(
+            tuple(v for k, v in o.items() if k not in ("id", "dataset")) for o in observations
+        )
+
+    assert comparable(from_workbook) == comparable(from_csv)
+
+
+def test_a_bad_cell_in_a_workbook_is_named_by_its_excel_row_and_column(client, call, people):
+    sign_in(client, "district")
+    bad = student_csv(5, extra=["", "S00009,treatment,room-1,yes,no,no,f,white,180,0,999,1"])
+    page = upload_and_follow(client, people, _workbook(bad), filename="scores.xlsx")
+    assert "Nothing was stored" in page.text
+    # Header row 1, five students, an empty row 7: the bad score is on Excel's row 8.
+    assert ("8", "math_scale_score", "Above the maximum, 300.") in _problems(page)
+    assert stored(call)["datasets"] == []
+
+
+def test_a_zip_archive_that_is_not_a_workbook_is_refused(client, call, people):
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("scores.csv", student_csv(5))
+    sign_in(client, "district")
+    page = upload_and_follow(client, people, archive.getvalue(), filename="scores.zip")
+    assert "not an Excel workbook" in page.text
+    assert stored(call)["datasets"] == []
