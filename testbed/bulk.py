@@ -2,9 +2,9 @@
 
 Piccolo's `insert` costs about 50 µs per row in Python and one statement is capped at 32,767
 parameters; the demo network and the benchmarks insert up to a million observations. Here the
-rows go through the driver's own bulk path instead: `executemany` on SQLite (one prepared
-statement, no parameter limit) and `COPY` through asyncpg's `copy_records_to_table` on
-PostgreSQL.
+rows go through the driver's own bulk path instead: `executemany` on SQLite of one prepared
+statement that inserts a hundred rows at a time, and `COPY` through asyncpg's
+`copy_records_to_table` on PostgreSQL.
 
 Transactions: one call is all or nothing. The rows are written inside a Piccolo transaction:
 the caller's, when one is open on the table's engine (so the rows commit or roll back with it,
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from itertools import chain, islice
 from typing import Any
 
 from piccolo.columns import JSON, Array, Column, Date, Timestamp, Timestamptz
@@ -140,9 +141,31 @@ async def bulk_insert(
                 table._meta.tablename, records=records, columns=column_names
             )
         else:
-            quoted = ", ".join(f'"{name}"' for name in column_names)
-            placeholders = ", ".join("?" for _ in column_names)
-            await connection.executemany(
-                f'INSERT INTO "{table._meta.tablename}" ({quoted}) VALUES ({placeholders})',  # noqa: S608
-                records,
-            )
+            await _sqlite_insert(connection, table._meta.tablename, column_names, records)
+
+
+# Rows per INSERT statement on SQLite: one statement of many rows costs about a fifth less per
+# row than `executemany` of single rows; SQLite takes at most 32,766 parameters per statement.
+SQLITE_ROWS_PER_STATEMENT = 100
+SQLITE_MAX_PARAMETERS = 32_766
+
+
+async def _sqlite_insert(
+    connection: Any, tablename: str, column_names: list[str], records: Iterable[tuple[Any, ...]]
+) -> None:
+    quoted = ", ".join(f'"{name}"' for name in column_names)
+    row = "(" + ", ".join("?" for _ in column_names) + ")"
+    per_statement = max(1, min(SQLITE_ROWS_PER_STATEMENT, SQLITE_MAX_PARAMETERS // len(column_names)))
+    insert = f'INSERT INTO "{tablename}" ({quoted}) VALUES '  # noqa: S608
+    remainder: list[tuple[Any, ...]] = []
+
+    def full_statements() -> Iterator[tuple[Any, ...]]:
+        """Parameters of `per_statement` rows at a time; the last rows are kept aside."""
+        iterator = iter(records)
+        while len(batch := list(islice(iterator, per_statement))) == per_statement:
+            yield tuple(chain.from_iterable(batch))
+        remainder.extend(batch)
+
+    await connection.executemany(insert + ", ".join([row] * per_statement), full_statements())
+    if remainder:
+        await connection.executemany(insert + row, remainder)

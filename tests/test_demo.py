@@ -545,6 +545,28 @@ def test_bulk_insert_stores_json_as_piccolo_does(settings):
         asyncio.run(bulk_insert(AuditEvent, [], columns=["action", "nonsense"]))
 
 
+@pytest.mark.parametrize("count", [0, 1, 99, 100, 101, 250])
+def test_bulk_insert_writes_every_row_whole_statements_or_not(settings, count):
+    """SQLite gets many rows per statement; the rows that do not fill one still arrive, in
+    order, and an encoded tuple goes to the driver as it is."""
+
+    async def scenario() -> list[dict]:
+        await bulk_insert(
+            AuditEvent,
+            ((f"event {number}", "{}", "row", str(number)) for number in range(count)),
+            columns=["action", "detail", "object_type", "object_id"],
+            encoded=True,
+        )
+        return await AuditEvent.select(AuditEvent.action, AuditEvent.object_id).order_by(
+            AuditEvent.id
+        )
+
+    rows = asyncio.run(scenario())
+    assert [(row["action"], row["object_id"]) for row in rows] == [
+        (f"event {number}", str(number)) for number in range(count)
+    ]
+
+
 def test_docs_table_of_true_effects_matches_the_generator(network):
     text = (ROOT / "docs" / "demo.md").read_text()
     table = text.split("### True effects at scale 1, seed 2026")[1]
