@@ -155,7 +155,9 @@ async def _sqlite_insert(
 ) -> None:
     quoted = ", ".join(f'"{name}"' for name in column_names)
     row = "(" + ", ".join("?" for _ in column_names) + ")"
-    per_statement = max(1, min(SQLITE_ROWS_PER_STATEMENT, SQLITE_MAX_PARAMETERS // len(column_names)))
+    per_statement = max(
+        1, min(SQLITE_ROWS_PER_STATEMENT, SQLITE_MAX_PARAMETERS // len(column_names))
+    )
     insert = f'INSERT INTO "{tablename}" ({quoted}) VALUES '  # noqa: S608
     remainder: list[tuple[Any, ...]] = []
 
