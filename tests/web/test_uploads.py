@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 import zipfile
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
+import numpy as np
 import openpyxl
 import pytest
 
@@ -677,3 +679,12 @@ def test_a_zip_archive_that_is_not_a_workbook_is_refused(client, call, people):
     page = upload_and_follow(client, people, archive.getvalue(), filename="scores.zip")
     assert "not an Excel workbook" in page.text
     assert stored(call)["datasets"] == []
+
+
+def test_outcome_json_is_written_as_json_dumps_writes_each_value():
+    scores = [210.5, -0.0, 0.0, float("nan"), 1e300, 5e-324, 210.5, 0.1 + 0.2]
+    expected = [json.dumps(None if v != v else v) for v in scores]
+    assert services._json_texts(np.array(scores), whole=False) == expected
+    counts = [3.0, float("nan"), 0.0, -0.0, 12.0, 3.0]
+    expected = [json.dumps(None if v != v else int(v)) for v in counts]
+    assert services._json_texts(np.array(counts), whole=True) == expected
