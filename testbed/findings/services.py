@@ -694,18 +694,15 @@ class FindingView:
 
 
 async def view_finding(principal: Principal | None, finding_id: int) -> FindingView:
-    # Every read on one connection (Piccolo's SQLite engine opens one per query otherwise, and
-    # PostgreSQL returns one to the pool, with a reset, after each).
-    async with Finding._meta.db.transaction():
-        finding, access, pilot = await _finding_with_access(principal, finding_id)
-        shown = shown_to(finding, access.site_district_ids, pilot["product"])
-        withheld = json.loads(finding["excluded_sites"]) if finding["excluded_sites"] else []
-        approval = None
-        public = None
-        if finding["variant"] == "full" and finding["published_at"] is None:
-            approval = await approval_state(finding, shown.dataset_ids)
-            public = await public_variant(finding_id)
-        names = await site_names(shown.sites + list(approval.sites if approval else []))
+    finding, access, pilot = await _finding_with_access(principal, finding_id)
+    shown = shown_to(finding, access.site_district_ids, pilot["product"])
+    withheld = json.loads(finding["excluded_sites"]) if finding["excluded_sites"] else []
+    approval = None
+    public = None
+    if finding["variant"] == "full" and finding["published_at"] is None:
+        approval = await approval_state(finding, shown.dataset_ids)
+        public = await public_variant(finding_id)
+    names = await site_names(shown.sites + list(approval.sites if approval else []))
     return FindingView(
         finding=finding,
         access=access,
