@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from typing import Any
 
@@ -39,9 +40,9 @@ class ReadPoolSQLiteEngine(SQLiteEngine):
     `READ_CONNECTIONS` open connections instead. They are in autocommit mode, as Piccolo's are:
     each SELECT is its own read transaction (in WAL mode it sees everything committed before
     it) and the connection holds no lock between statements. Writes, DDL and transactions run
-    exactly as before, on a connection of their own. When every kept connection is busy, or no
-    pool was started (the CLI, scripts), a read opens a connection as before. A connection whose
-    query failed or was cancelled is closed, never reused.
+    exactly as before, on a connection of their own. When every kept connection is busy, a read
+    waits for one; without a started pool (the CLI, scripts) a read opens a connection as
+    before. A connection whose query failed or was cancelled is closed, never reused.
     """
 
     READ_CONNECTIONS = 4
@@ -49,58 +50,54 @@ class ReadPoolSQLiteEngine(SQLiteEngine):
     def __init__(self, path: str, **connection_kwargs: Any) -> None:
         super().__init__(path=path, **connection_kwargs)
         self._idle: list[aiosqlite.Connection] | None = None
-        self._open = 0
+        self._slots: asyncio.Semaphore | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def start_connection_pool(self, **_: Any) -> None:
         if self._idle is None:
-            self._idle, self._open = [], 0
+            self._idle, self._slots = [], asyncio.Semaphore(self.READ_CONNECTIONS)
+            self._loop = asyncio.get_running_loop()
 
     async def close_connection_pool(self) -> None:
-        idle, self._idle = self._idle or [], None
+        idle, self._idle, self._slots, self._loop = self._idle or [], None, None, None
         for connection in idle:
             await connection.close()
 
-    async def _reader(self) -> aiosqlite.Connection | None:
-        if self._idle is None:
-            return None
-        if self._idle:
-            return self._idle.pop()
-        if self._open >= self.READ_CONNECTIONS:
-            return None
-        self._open += 1
-        try:
-            connection = aiosqlite.connect(**self.connection_kwargs)
-            # A kept connection must never keep the process alive if the pool is not closed
-            # (a worker killed before its shutdown hook): make aiosqlite's thread a daemon.
-            thread = getattr(connection, "_thread", None)
-            if thread is not None:
-                thread.daemon = True
-            await connection
-            connection.row_factory = dict_factory
-            await connection.execute("PRAGMA foreign_keys = 1")
-        except BaseException:
-            self._open -= 1
-            raise
+    async def _connect(self) -> aiosqlite.Connection:
+        connection = aiosqlite.connect(**self.connection_kwargs)
+        # A kept connection must never keep the process alive if the pool is not closed (a
+        # worker stopped before its shutdown hook ran): make aiosqlite's thread a daemon.
+        thread = getattr(connection, "_thread", None)
+        if thread is not None:
+            thread.daemon = True
+        await connection
+        connection.row_factory = dict_factory
+        await connection.execute("PRAGMA foreign_keys = 1")
         return connection
 
     async def _run_in_new_connection(
         self, query: str, args: list[Any] | None = None, query_type: str = "generic", table=None
     ):
-        if not query.lstrip()[:7].upper().startswith("SELECT"):
+        slots = self._slots
+        if (
+            slots is None
+            # Another event loop than the app's (a script's or a test's own asyncio.run while
+            # the app runs) opens its own connection, as does anything but a SELECT.
+            or asyncio.get_running_loop() is not self._loop
+            or not query.lstrip()[:7].upper().startswith("SELECT")
+        ):
             return await super()._run_in_new_connection(query, args, query_type, table)
-        connection = await self._reader()
-        if connection is None:
-            return await super()._run_in_new_connection(query, args, query_type, table)
-        try:
-            async with connection.execute(query, args or []) as cursor:
-                rows = await cursor.fetchall()
-        except BaseException:
-            self._open -= 1
-            await connection.close()
-            raise
-        if self._idle is None:  # the pool was closed meanwhile
-            self._open -= 1
-            await connection.close()
-        else:
-            self._idle.append(connection)
+        async with slots:  # at most READ_CONNECTIONS reads at once; the others wait their turn
+            idle = self._idle
+            connection = idle.pop() if idle else await self._connect()
+            try:
+                async with connection.execute(query, args or []) as cursor:
+                    rows = await cursor.fetchall()
+            except BaseException:
+                await asyncio.shield(connection.close())
+                raise
+            if self._idle is None:  # the pool was closed meanwhile
+                await connection.close()
+            else:
+                self._idle.append(connection)
         return rows

@@ -163,11 +163,11 @@ def test_sqlite_reads_on_kept_connections_see_every_commit(client, call, people)
         )
         assert call(name) == new_name  # a kept connection holds no old snapshot
     assert before != "Renamed twice"
-    kept = engine._open
+    kept = len(engine._idle)
     assert 1 <= kept <= engine.READ_CONNECTIONS
     with pytest.raises(Exception, match="no such table"):
         call(lambda: Organization.raw("SELECT * FROM no_such_table"))
-    assert engine._open == kept - 1  # the failed connection was closed, not reused
+    assert len(engine._idle) == kept - 1  # the failed connection was closed, not reused
     assert call(name) == "Renamed twice"
 
 
