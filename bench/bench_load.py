@@ -109,8 +109,8 @@ def _wrk(url: str, seconds: int, connections: int, cookie: str | None = None) ->
 
 
 def _finding_as_admin(base: str) -> tuple[str, str]:
-    """Sign in as the demo network admin and run the analysis of a pilot in analysis (the demo
-    network holds no finding yet); return the finding page's path and the session cookie."""
+    """Sign in as the demo network admin and run the analysis of a pilot in analysis (an
+    unpublished finding, the costliest page to read); return its path and the session cookie."""
     sys.path.insert(0, str(ROOT))
     from testbed.demo.generate import DEMO_PASSWORD, NETWORK_ADMIN_EMAIL
 

@@ -53,20 +53,30 @@ async def pilot_access(principal: Principal | None, pilot_id: int) -> PilotAcces
     )
     if pilot is None:
         raise NotFound("There is no such pilot.")
-    access = PilotAccess(pilot_id=pilot_id, status=pilot["status"], vendor_id=pilot["vendor_id"])
+    return await access_to_pilot(principal, pilot_id, pilot["status"], pilot["vendor_id"])
+
+
+async def access_to_pilot(
+    principal: Principal | None, pilot_id: int, status: str, vendor_id: int
+) -> PilotAccess:
+    """`pilot_access` for a caller that has already read the pilot's status and vendor (in a
+    join): the same rule, without reading the pilot again."""
+    access = PilotAccess(pilot_id=pilot_id, status=status, vendor_id=vendor_id)
     if principal is not None:
         district_ids = principal.organizations_of_kind("district")
-        sites = await Enrollment.select(Enrollment.district).where(
-            (Enrollment.pilot == pilot_id)
-            & Enrollment.district.is_in(district_ids or [-1])
-            & Enrollment.status.is_in(list(SITE_STATUSES))
-        )
+        sites = []
+        if district_ids:  # without a district membership there is no site to find
+            sites = await Enrollment.select(Enrollment.district).where(
+                (Enrollment.pilot == pilot_id)
+                & Enrollment.district.is_in(district_ids)
+                & Enrollment.status.is_in(list(SITE_STATUSES))
+            )
         access = PilotAccess(
             pilot_id=pilot_id,
-            status=pilot["status"],
-            vendor_id=pilot["vendor_id"],
+            status=status,
+            vendor_id=vendor_id,
             is_network_admin=principal.is_network_admin,
-            is_vendor=principal.is_member_of(pilot["vendor_id"]),
+            is_vendor=principal.is_member_of(vendor_id),
             is_researcher=await PilotRole.exists().where(
                 (PilotRole.pilot == pilot_id) & (PilotRole.user == principal.user_id)
             ),

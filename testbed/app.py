@@ -15,6 +15,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from testbed.accounts import controllers as accounts_controllers
 from testbed.auth import PrincipalMiddleware
 from testbed.catalog import controllers as catalog_controllers
+from testbed.db import ReadPoolSQLiteEngine
 from testbed.designs import controllers as designs_controllers
 from testbed.errors import ApiErrorResponses, NotFound, TestbedError, handle_error
 from testbed.findings import controllers as findings_controllers
@@ -110,14 +111,18 @@ def create_app(settings: Settings | None = None) -> Litestar:
         secure=settings.secure_cookies,
     )
 
+    engine = Organization._meta.db
+    # PostgreSQL: asyncpg's pool; SQLite: a few connections kept open for reads (testbed.db).
+    pooled = settings.uses_postgres or isinstance(engine, ReadPoolSQLiteEngine)
+
     async def open_database() -> None:
-        if settings.uses_postgres:
-            await Organization._meta.db.start_connection_pool()
+        if pooled:
+            await engine.start_connection_pool()
         await session_store.delete_expired()
 
     async def close_database() -> None:
-        if settings.uses_postgres:
-            await Organization._meta.db.close_connection_pool()
+        if pooled:
+            await engine.close_connection_pool()
 
     return Litestar(
         route_handlers=[

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import csv
 import datetime
+import functools
+import hashlib
 import io
 import json
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
 from testbed import audit
-from testbed.access import PilotAccess, pilot_access
+from testbed.access import PilotAccess, access_to_pilot, pilot_access
 from testbed.auth import Principal
 from testbed.catalog.services import change_pilot_status
 from testbed.designs.services import registered_design
@@ -60,32 +63,48 @@ def is_participant(access: PilotAccess) -> bool:
     return may_run(access) or access.is_site_district
 
 
-async def finding_access(principal: Principal | None, finding_id: int) -> tuple[dict, PilotAccess]:
-    """The finding and the viewer's access to its pilot; 404 for anyone who may not read it.
+# The pilot's columns a finding's access check and page need, read with the finding (a join).
+_PILOT_OF_FINDING = (
+    Finding.pilot.status.as_alias("pilot_status"),
+    Finding.pilot.product.vendor.as_alias("pilot_vendor_id"),
+    Finding.pilot.title.as_alias("pilot_title"),
+    Finding.pilot.product.name.as_alias("pilot_product"),
+)
 
-    Published findings are public; before publication only the pilot's participants read them.
-    """
-    finding = await Finding.select().where(Finding.id == finding_id).first()
+
+async def _finding_with_access(
+    principal: Principal | None, finding_id: int
+) -> tuple[dict, PilotAccess, dict[str, str]]:
+    """`finding_access`, plus the pilot's title and product name (read in the same query)."""
+    finding = (
+        await Finding.select(*Finding.all_columns(), *_PILOT_OF_FINDING)
+        .where(Finding.id == finding_id)
+        .first()
+    )
     if finding is None:
         raise NotFound("There is no such finding.")
+    status, vendor_id = finding.pop("pilot_status"), finding.pop("pilot_vendor_id")
+    pilot = {"title": finding.pop("pilot_title"), "product": finding.pop("pilot_product")}
     try:
-        access = await pilot_access(principal, finding["pilot"])
+        access = await access_to_pilot(principal, finding["pilot"], status, vendor_id)
     except NotFound:
         access = None
     if finding["published_at"] is not None:
         if access is None:
             # A published finding is public even if its pilot's page is not (yet).
-            pilot = (
-                await Pilot.select(Pilot.status, Pilot.product.vendor.as_alias("vendor_id"))
-                .where(Pilot.id == finding["pilot"])
-                .first()
-            )
-            access = PilotAccess(
-                pilot_id=finding["pilot"], status=pilot["status"], vendor_id=pilot["vendor_id"]
-            )
-        return finding, access
+            access = PilotAccess(pilot_id=finding["pilot"], status=status, vendor_id=vendor_id)
+        return finding, access, pilot
     if access is None or not is_participant(access):
         raise NotFound("There is no such finding.")
+    return finding, access, pilot
+
+
+async def finding_access(principal: Principal | None, finding_id: int) -> tuple[dict, PilotAccess]:
+    """The finding and the viewer's access to its pilot; 404 for anyone who may not read it.
+
+    Published findings are public; before publication only the pilot's participants read them.
+    """
+    finding, access, _ = await _finding_with_access(principal, finding_id)
     return finding, access
 
 
@@ -336,18 +355,24 @@ class ApprovalState:
         return None
 
 
-async def approval_state(finding: dict[str, Any]) -> ApprovalState:
-    """Who has decided what; the sites are those whose data the finding used."""
-    with_data = set(json.loads(finding["results"])["data"]["dataset_ids"])
-    data_sites = {
-        row["site"]
-        for row in await Dataset.select(Dataset.site).where(
-            Dataset.id.is_in(list(with_data) or [-1])
+async def approval_state(
+    finding: dict[str, Any], dataset_ids: list[int] | None = None
+) -> ApprovalState:
+    """Who has decided what; the sites are those whose data the finding used (`dataset_ids`,
+    the results document's, when the caller has already read them)."""
+    if dataset_ids is None:
+        dataset_ids = json.loads(finding["results"])["data"]["dataset_ids"]
+    # The pilot's site districts that sent data the finding used, in one query.
+    sites_with_data = await Dataset.select(Dataset.site).where(
+        Dataset.id.is_in(list(dataset_ids) or [-1])
+        & Dataset.site.is_in(
+            Enrollment.select(Enrollment.district).where(
+                (Enrollment.pilot == finding["pilot"]) & (Enrollment.status == "site")
+            )
         )
-    }
-    sites: dict[int, str | None] = {
-        site: None for site in await site_ids(finding["pilot"]) if site in data_sites
-    }
+    )
+    data_sites = sorted({row["site"] for row in sites_with_data})
+    sites: dict[int, str | None] = {site: None for site in data_sites}
     vendor = None
     rows = (
         await FindingApproval.select()
@@ -571,19 +596,86 @@ async def decisions(pilot_id: int) -> list[dict[str, Any]]:
 # --- what a viewer sees ---------------------------------------------------------------------
 
 
+class Shown:
+    """What one audience sees of one frozen finding: the results disclosed for it, the headline,
+    what weakens the result and (drawn on first use, since downloads need none) the plots.
+
+    A finding's results never change once stored, and disclosure depends only on the viewer's
+    own site districts, so one Shown serves every request of the same audience; it is shared,
+    so nothing may change it.
+    """
+
+    def __init__(self, results_text: str, own_sites: frozenset[int], product: str) -> None:
+        raw = json.loads(results_text)
+        self.sites: list[int] = [row["site_id"] for row in raw.get("site_counts", [])]
+        self.dataset_ids: list[int] = raw["data"]["dataset_ids"]
+        self.results = disclosure.disclose(raw, own_sites)
+        self.headline = words.headline(self.results, product)
+        self.weaknesses = words.weaknesses(self.results)
+
+    @functools.cached_property
+    def plots(self) -> dict[str, Any]:
+        results = self.results
+        return {
+            "distributions": {
+                outcome["name"]: plots.distribution(outcome, f"dist-{index}")
+                for index, outcome in enumerate(results["outcomes"])
+            },
+            "effects": plots.effects(
+                results["outcomes"], results["design"]["minimum_meaningful_effect"]
+            ),
+            "subgroups": plots.subgroups(results["subgroups"]),
+        }
+
+
+SHOWN_CACHE_SIZE = 64  # per worker: a few audiences (outsiders, each site) of the findings read
+_shown_cache: OrderedDict[tuple[int, str, frozenset[int], str], Shown] = OrderedDict()
+
+
+def shown_to(finding: dict[str, Any], own_sites: frozenset[int], product: str) -> Shown:
+    """The finding as an audience sees it, computed once per worker and kept in a bounded cache.
+
+    The key holds everything the result depends on: the finding's id and the hash of its
+    results document (a re-used id after a database reset, or a changed document, is another
+    key), the viewer's own site districts (disclosure) and the product's name (headline).
+    """
+    digest = hashlib.sha256(finding["results"].encode()).hexdigest()
+    key = (finding["id"], digest, frozenset(own_sites), product)
+    shown = _shown_cache.get(key)
+    if shown is None:
+        shown = Shown(finding["results"], frozenset(own_sites), product)
+        _shown_cache[key] = shown
+        while len(_shown_cache) > SHOWN_CACHE_SIZE:
+            _shown_cache.popitem(last=False)
+    else:
+        _shown_cache.move_to_end(key)
+    return shown
+
+
 @dataclass(frozen=True)
 class FindingView:
     finding: dict[str, Any]
     access: PilotAccess
-    results: dict[str, Any]  # disclosed for this viewer
+    shown: Shown
     pilot: dict[str, str]
-    headline: str
-    weaknesses: list[str]
     site_names: dict[int, str]
     withheld_sites: int
     approval: ApprovalState | None
     public_id: int | None
     source_id: int | None
+
+    @property
+    def results(self) -> dict[str, Any]:
+        """Disclosed for this viewer (shared between requests: read, never change)."""
+        return self.shown.results
+
+    @property
+    def headline(self) -> str:
+        return self.shown.headline
+
+    @property
+    def weaknesses(self) -> list[str]:
+        return self.shown.weaknesses
 
     @property
     def primary(self) -> dict[str, Any] | None:
@@ -602,25 +694,21 @@ class FindingView:
 
 
 async def view_finding(principal: Principal | None, finding_id: int) -> FindingView:
-    finding, access = await finding_access(principal, finding_id)
-    raw = results_of(finding)
-    shown = disclosure.disclose(raw, access.site_district_ids)
-    pilot = await pilot_words(finding["pilot"])
-    sites = [row["site_id"] for row in raw.get("site_counts", [])]
+    finding, access, pilot = await _finding_with_access(principal, finding_id)
+    shown = shown_to(finding, access.site_district_ids, pilot["product"])
     withheld = json.loads(finding["excluded_sites"]) if finding["excluded_sites"] else []
     approval = None
     public = None
     if finding["variant"] == "full" and finding["published_at"] is None:
-        approval = await approval_state(finding)
+        approval = await approval_state(finding, shown.dataset_ids)
         public = await public_variant(finding_id)
+    names = await site_names(shown.sites + list(approval.sites if approval else []))
     return FindingView(
         finding=finding,
         access=access,
-        results=shown,
+        shown=shown,
         pilot=pilot,
-        headline=words.headline(shown, pilot["product"]),
-        weaknesses=words.weaknesses(shown),
-        site_names=await site_names(sites + list(approval.sites if approval else [])),
+        site_names=names,
         withheld_sites=len(withheld),
         approval=approval,
         public_id=None if public is None else public["id"],
@@ -629,17 +717,7 @@ async def view_finding(principal: Principal | None, finding_id: int) -> FindingV
 
 
 def plots_for(view: FindingView) -> dict[str, Any]:
-    results = view.results
-    return {
-        "distributions": {
-            outcome["name"]: plots.distribution(outcome, f"dist-{index}")
-            for index, outcome in enumerate(results["outcomes"])
-        },
-        "effects": plots.effects(
-            results["outcomes"], results["design"]["minimum_meaningful_effect"]
-        ),
-        "subgroups": plots.subgroups(results["subgroups"]),
-    }
+    return view.shown.plots
 
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
