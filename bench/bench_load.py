@@ -7,10 +7,16 @@ bench/bare_app.py with uvicorn and the same N workers, each on a free port of 12
 drives every page with wrk for a fixed time (bounded: it stops by itself). The findings page
 is a finding the script makes by running a pilot's analysis as the demo network admin, and it
 is requested with the admin's session cookie. The load generator
-runs on the same machine and shares its CPUs, as the bare handler's figures do too.
+runs on the same machine and shares its CPUs, as the bare handler's figures do too. Every wrk
+run follows `--warmup` seconds of the same load, unmeasured (each worker's first views fill its
+caches: a finding's charts are drawn once per worker).
+
+Then the target's own question, with bench/paced_load.py: the bare handler and the findings
+page offered `--rate` requests a second (open loop) for `--seconds`; achieved rate, p50 and p99
+counted from when each request was due.
 
 Run: .venv/bin/python bench/bench_load.py [--database-url postgresql://...] [--workers 1 4]
-     [--seconds 10] [--connections 32]      (needs wrk: apt-get install wrk)
+     [--seconds 10] [--connections 32] [--warmup 2] [--rate 200]   (needs wrk: apt-get install wrk)
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from paced_load import PacedResult, paced
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"  # the load never leaves this machine
@@ -152,6 +159,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 4])
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--warmup", type=int, default=2, help="seconds of unmeasured load first")
+    parser.add_argument("--rate", type=float, default=200, help="requests/s of the paced runs")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed (Debian: apt-get install wrk)")
@@ -175,6 +184,7 @@ def main() -> None:
     )
     print("| workers | page | requests/s | p50 ms | p99 ms | errors | × bare req/s | × bare p99 |")
     print("|---:|---|---:|---:|---:|---:|---:|---:|")
+    paced_results: list[tuple[int, str, str, PacedResult]] = []
     for workers in args.workers:
         port = _free_port()
         bare_command = [
@@ -193,7 +203,11 @@ def main() -> None:
             "--no-access-log",
         ]
         with _serving(bare_command, env, port) as base:
+            _wrk(base + "/", args.warmup, args.connections)
             bare = _wrk(base + "/", args.seconds, args.connections)
+            paced_results.append(
+                (workers, "bare handler", "/", paced(base + "/", args.rate, args.seconds))
+            )
         print(
             f"| {workers} | bare handler | {bare.requests_per_second:,.0f} | {bare.p50_ms:.1f} "
             f"| {bare.p99_ms:.1f} | {bare.errors} | 1 | 1 |",
@@ -216,6 +230,7 @@ def main() -> None:
             finding, cookie = _finding_as_admin(base)
             pages = [(label, path, None) for label, path in PAGES]
             for label, path, session in [*pages, ("findings page (admin)", finding, cookie)]:
+                _wrk(base + path, args.warmup, args.connections, session)
                 result = _wrk(base + path, args.seconds, args.connections, session)
                 print(
                     f"| {workers} | {label} `{path}` | {result.requests_per_second:,.0f} "
@@ -224,6 +239,26 @@ def main() -> None:
                     f"| {result.p99_ms / bare.p99_ms:.0f} |",
                     flush=True,
                 )
+            headers = {"Cookie": cookie}
+            result = paced(base + finding, args.rate, args.seconds, headers)
+            paced_results.append((workers, "findings page (admin)", finding, result))
+    _print_paced(args.rate, paced_results)
+
+
+def _print_paced(rate: float, results: list[tuple[int, str, str, PacedResult]]) -> None:
+    print(f"\nPaced (open loop) at {rate:,.0f} requests/s, latency from when each was due:")
+    print("| workers | page | offered/s | achieved/s | p50 ms | p99 ms | errors | × bare p99 |")
+    print("|---:|---|---:|---:|---:|---:|---:|---:|")
+    bare_p99 = {}
+    for workers, label, path, result in results:
+        if label == "bare handler":
+            bare_p99[workers] = result.p99_ms
+        print(
+            f"| {workers} | {label} `{path}` | {result.offered_per_second:,.0f} "
+            f"| {result.achieved_per_second:,.0f} | {result.p50_ms:.1f} | {result.p99_ms:.1f} "
+            f"| {result.errors} | {result.p99_ms / bare_p99[workers]:.1f} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":
