@@ -647,43 +647,65 @@ def _read_columnar(
         index = present.get(name)
         return None if index is None else table.column(names[index]).combine_chunks()
 
-    def distinct(name: str, convert: Callable[[str], Any], blank: Any) -> list[Any] | None:
-        """The column's cells converted once per distinct spelling; None if one is _UNKNOWN."""
+    def distinct(
+        name: str,
+        convert: Callable[[str], Any],
+        blank: Any,
+        refused: Callable[[Any], bool] = lambda value: value is _UNKNOWN,
+    ) -> list[Any] | None:
+        """The column's cells converted once per distinct spelling, and checked once per
+        distinct value: None if one is refused."""
         cells = column(name)
         if cells is None:
-            return [blank] * size
+            return None if refused(blank) else [blank] * size
         encoded = cells.dictionary_encode()
         values = [convert(word) for word in encoded.dictionary.to_pylist()]
-        if _UNKNOWN in values:
+        if any(map(refused, values)):
             return None
         # np.empty, not np.array: every value stays one Python object, whatever it is.
         lookup = np.empty(len(values), dtype=object)
         lookup[:] = values
         return lookup[encoded.indices.to_numpy(zero_copy_only=False)].tolist()
 
-    def codes(name: str, allowed: dict[str, Any]) -> list[Any] | None:
+    def codes(name: str, allowed: dict[str, Any], **refused: Any) -> list[Any] | None:
         # As _codes does: the exact spelling, else trimmed and lower-cased.
         def code(word: str) -> Any:
             return allowed.get(word, allowed.get(word.strip().lower(), _UNKNOWN))
 
-        return distinct(name, code, allowed[""])
+        return distinct(name, code, allowed[""], **refused)
 
     keys = list(map(str.strip, column(STUDENT_KEY).to_pylist()))
     _check_keys(keys, numbers, problems)
     if problems.count or len(set(keys)) != size:  # distinct keys have distinct hashes
         return None
     hashed = pseudonymize(keys)
-    # One string object per classroom, as the row-by-row reader interns them.
-    clusters = distinct("cluster", lambda word: sys.intern(word.strip()), "")
-    _check_clusters(clusters, numbers, layout.rules.needs_cluster, problems)
-    given_arms = codes("arm", layout.arm_words)
-    if given_arms is None:
+    # One string object per classroom, as the row-by-row reader interns them; _check_clusters'
+    # rules, checked once per classroom.
+    clusters = distinct(
+        "cluster",
+        lambda word: sys.intern(word.strip()),
+        "",
+        refused=lambda name: (
+            (layout.rules.needs_cluster and not name) or len(name) > MAX_CLUSTER_LENGTH
+        ),
+    )
+    if clusters is None:
         return None
-    units = keys if layout.rules.assignment_unit == "student" else clusters
     result = layout.empty_result()
     result.student_key = hashed
     result.cluster = clusters
-    result.arm = _resolve_arms(given_arms, units, numbers, layout.rules, problems)
+    if layout.rules.assignment:
+        given_arms = codes("arm", layout.arm_words)
+        if given_arms is None:
+            return None
+        units = keys if layout.rules.assignment_unit == "student" else clusters
+        result.arm = _resolve_arms(given_arms, units, numbers, layout.rules, problems)
+    else:
+        # Without a randomization every arm is given: none may be blank (as _resolve_arms).
+        arms = codes("arm", layout.arm_words, refused=lambda arm: arm is _UNKNOWN or arm == "")
+        if arms is None:
+            return None
+        result.arm = arms
     for name, allowed, _ in layout.code_columns():
         values = codes(name, allowed)
         if values is None:
