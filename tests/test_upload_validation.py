@@ -196,12 +196,22 @@ def test_ordinary_names_are_not_identifiers(name):
     assert not identifier_like(name)
 
 
-def test_the_fast_hmac_is_hmac_sha256():
-    for key in (b"x", pilot_key("secret", 7), b"z" * 100):
-        expected = [
-            hmac.new(key, text.encode(), hashlib.sha256).hexdigest() for text in ("S1", "é")
-        ]
-        assert pseudonymizer(key)(["S1", "é"]) == expected
+def test_student_keys_are_keyed_blake2b_under_the_pilots_hmac_derived_key():
+    key = pilot_key("secret", 7)
+    assert key == hmac.new(b"secret", b"pilot:7", hashlib.sha256).digest()
+    for text in ("S1", "é", ""):
+        expected = hashlib.blake2b(text.encode(), key=key, digest_size=32).hexdigest()
+        assert pseudonymizer(key)([text]) == [expected]
+
+
+def test_keyed_blake2b_matches_the_rfc_7693_test_vector():
+    # RFC 7693, Appendix A: BLAKE2b-512 of "abc" (no key), first and last bytes; and the
+    # reference implementation's keyed test vector for the empty message (blake2b-kat.txt,
+    # key 00 01 ... 3f), first bytes.
+    assert hashlib.blake2b(b"abc").hexdigest().startswith("ba80a53f981c4d0d")
+    assert hashlib.blake2b(b"abc").hexdigest().endswith("d4009923")
+    keyed = hashlib.blake2b(b"", key=bytes(range(64))).hexdigest()
+    assert keyed.startswith("10ebb67700b1868efb4417987acf4690")
 
 
 AGGREGATE_RULES = UploadRules(

@@ -6,6 +6,11 @@ ids (which are short and easy to enumerate) against the stored keys. The cost: r
 TESTBED_SECRET_KEY changes every pilot's key, and uploads made after a rotation no longer
 join with earlier ones on the student key (docs/data-format.md says so).
 
+Each student key is hashed with BLAKE2b in its keyed mode (RFC 7693, section 2.9: BLAKE2 with
+a key is a MAC, needing no HMAC construction around it) under the pilot's key, 32 bytes, as
+64 hex characters. It is also one hash call per key where HMAC-SHA256 takes two, which is a
+sixth of a million-row import.
+
 The same district key always gives the same stored key within one pilot (re-uploads and
 follow-ups join), and different stored keys in different pilots (pilots cannot be joined).
 """
@@ -18,7 +23,7 @@ from collections.abc import Callable, Iterable
 
 Pseudonymizer = Callable[[Iterable[str]], list[str]]
 
-_BLOCK_SIZE = 64  # SHA-256's block size, as HMAC pads the key to it (RFC 2104)
+DIGEST_BYTES = 32
 
 
 def pilot_key(secret_key: str, pilot_id: int) -> bytes:
@@ -27,26 +32,19 @@ def pilot_key(secret_key: str, pilot_id: int) -> bytes:
 
 
 def pseudonymizer(key: bytes) -> Pseudonymizer:
-    """A function from district keys to their HMAC-SHA256 hex digests under `key`.
+    """A function from district keys to their keyed BLAKE2b hex digests under `key`.
 
-    It is HMAC as RFC 2104 defines it, with the padded key's inner and outer hash states
-    computed once: this is about three times faster per key than `hmac.new`, which matters
-    for a million students (tests check it against `hmac.new`).
+    The keyed state is made once and copied per student key (tests check the result against
+    `hashlib.blake2b(..., key=key)`).
     """
-    if len(key) > _BLOCK_SIZE:
-        key = hashlib.sha256(key).digest()
-    padded = key.ljust(_BLOCK_SIZE, b"\0")
-    inner = hashlib.sha256(bytes(byte ^ 0x36 for byte in padded))
-    outer = hashlib.sha256(bytes(byte ^ 0x5C for byte in padded))
-
-    def digest(text: str) -> str:
-        inner_hash = inner.copy()
-        inner_hash.update(text.encode())
-        outer_hash = outer.copy()
-        outer_hash.update(inner_hash.digest())
-        return outer_hash.hexdigest()
+    keyed = hashlib.blake2b(key=key, digest_size=DIGEST_BYTES)
 
     def pseudonymize(keys: Iterable[str]) -> list[str]:
-        return [digest(text) for text in keys]
+        hashes = []
+        for text in keys:
+            state = keyed.copy()
+            state.update(text.encode())
+            hashes.append(state.hexdigest())
+        return hashes
 
     return pseudonymize
