@@ -251,6 +251,8 @@ def _print_paced(rate: float, results: list[tuple[int, str, str, PacedResult]]) 
     print("|---:|---|---:|---:|---:|---:|---:|---:|")
     bare_p99 = {}
     for workers, label, path, result in results:
+        if result.errors:
+            print("   ", label, workers, "workers:", result.error_kinds, file=sys.stderr)
         if label == "bare handler":
             bare_p99[workers] = result.p99_ms
         print(

@@ -18,8 +18,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from dataclasses import dataclass
 from urllib.parse import urlsplit
+
+# uvicorn closes a keep-alive connection idle for 5 s; one idle this long is not reused.
+KEEP_ALIVE_SECONDS = 4.0
 
 
 @dataclass(frozen=True)
@@ -29,6 +33,7 @@ class PacedResult:
     p50_ms: float
     p99_ms: float
     errors: int  # non-2xx answers and failed connections
+    error_kinds: dict[str, int]  # "status 500", "ConnectionResetError", ...
 
 
 class _Connection:
@@ -58,37 +63,41 @@ async def _paced(
     lines = [f"GET {parts.path or '/'} HTTP/1.1", f"Host: {parts.netloc}"]
     lines += [f"{name}: {value}" for name, value in headers.items()]
     request = ("\r\n".join(lines) + "\r\n\r\n").encode()
-    idle: list[_Connection] = []
+    idle: list[tuple[_Connection, float]] = []  # with the moment each became idle
     opened = 0
     released = asyncio.Condition()
     latencies: list[float] = []
-    errors = 0
+    error_kinds: Counter[str] = Counter()
 
     async def connection() -> _Connection:
         nonlocal opened
         async with released:
             while not idle and opened >= max_connections:
                 await released.wait()
-            if idle:
-                return idle.pop()
+            while idle:
+                conn, since = idle.pop()
+                if time.perf_counter() - since < KEEP_ALIVE_SECONDS:
+                    return conn
+                conn.writer.close()  # the server may have closed it by now
+                opened -= 1
             opened += 1
         reader, writer = await asyncio.open_connection(host, port)
         return _Connection(reader, writer)
 
     async def one(due: float) -> None:
-        nonlocal errors, opened
+        nonlocal opened
         try:
             conn = await connection()
-        except OSError:
-            errors += 1
+        except OSError as error:
+            error_kinds[type(error).__name__] += 1
             async with released:
                 opened -= 1
                 released.notify()
             return
         try:
             status = await conn.exchange(request)
-        except (OSError, asyncio.IncompleteReadError, ValueError):
-            errors += 1
+        except (OSError, asyncio.IncompleteReadError, ValueError) as error:
+            error_kinds[type(error).__name__] += 1
             conn.writer.close()
             async with released:
                 opened -= 1
@@ -96,9 +105,9 @@ async def _paced(
             return
         latencies.append(time.perf_counter() - due)
         if not 200 <= status < 300:
-            errors += 1
+            error_kinds[f"status {status}"] += 1
         async with released:
-            idle.append(conn)
+            idle.append((conn, time.perf_counter()))
             released.notify()
 
     count = int(rate * seconds)
@@ -112,7 +121,7 @@ async def _paced(
         tasks.append(asyncio.create_task(one(due)))
     await asyncio.gather(*tasks)
     elapsed = time.perf_counter() - start
-    for conn in idle:
+    for conn, _ in idle:
         conn.writer.close()
     ordered = sorted(latencies)
 
@@ -126,7 +135,8 @@ async def _paced(
         achieved_per_second=len(latencies) / elapsed,
         p50_ms=percentile(0.50),
         p99_ms=percentile(0.99),
-        errors=errors,
+        errors=sum(error_kinds.values()),
+        error_kinds=dict(error_kinds),
     )
 
 
