@@ -15,7 +15,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from testbed.accounts import controllers as accounts_controllers
 from testbed.auth import PrincipalMiddleware
 from testbed.catalog import controllers as catalog_controllers
-from testbed.db import ReadPoolSQLiteEngine
+from testbed.db import POSTGRES_POOL_OPTIONS, ReadPoolSQLiteEngine
 from testbed.designs import controllers as designs_controllers
 from testbed.errors import ApiErrorResponses, NotFound, TestbedError, handle_error
 from testbed.findings import controllers as findings_controllers
@@ -116,7 +116,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
     pooled = settings.uses_postgres or isinstance(engine, ReadPoolSQLiteEngine)
 
     async def open_database() -> None:
-        if pooled:
+        if settings.uses_postgres:
+            await engine.start_connection_pool(**POSTGRES_POOL_OPTIONS)
+        elif pooled:
             await engine.start_connection_pool()
         await session_store.delete_expired()
 

@@ -7,6 +7,7 @@ import sqlite3
 from typing import Any
 
 import aiosqlite
+import asyncpg
 from asyncpg.exceptions import UniqueViolationError
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
@@ -29,6 +30,21 @@ def _enable_wal(settings: Settings) -> None:
     # WAL is a property of the file, so setting it once covers every later connection.
     with sqlite3.connect(settings.sqlite_path, timeout=SQLITE_BUSY_TIMEOUT_SECONDS) as conn:
         conn.execute("PRAGMA journal_mode=WAL")
+
+
+async def _keep_session(connection: asyncpg.Connection) -> None:
+    """Nothing to reset when a connection goes back to asyncpg's pool.
+
+    By default the pool runs `pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL` on
+    every release: one more round trip per query, as Piccolo takes a pooled connection for each
+    query outside a transaction. Testbed sets no session state (no SET, LISTEN, open cursors
+    or session advisory locks: its advisory locks are transaction-scoped), and asyncpg still
+    rolls back a transaction left open before calling this.
+    """
+
+
+# Options for the PostgreSQL pool (Piccolo passes them to asyncpg.create_pool).
+POSTGRES_POOL_OPTIONS: dict[str, Any] = {"reset": _keep_session}
 
 
 def is_unique_violation(error: BaseException) -> bool:

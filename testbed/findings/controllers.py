@@ -76,7 +76,15 @@ def _finding_id(connection: ASGIConnection) -> int:
 
 
 async def finding_reader(connection: ASGIConnection, _: BaseRouteHandler) -> None:
-    await services.finding_access(current_principal(connection), _finding_id(connection))
+    read = await services.read_finding(current_principal(connection), _finding_id(connection))
+    if connection.scope.get("method") == "GET":
+        # A page view reads nothing new in its handler: it shows what this check just read.
+        connection.state.finding_read = read
+
+
+def _guard_read(request: Request) -> services.FindingRead | None:
+    """What finding_reader read for this GET request (None for any other request)."""
+    return request.state.get("finding_read") if request.method == "GET" else None
 
 
 async def finding_party(connection: ASGIConnection, _: BaseRouteHandler) -> None:
@@ -104,7 +112,7 @@ async def _finding_page(
     values: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Template:
-    view = await services.view_finding(current_principal(request), finding_id)
+    view = await services.view_finding(current_principal(request), finding_id, _guard_read(request))
     return form_page(
         template,
         values=values or {},
@@ -138,7 +146,7 @@ class FindingController(Controller):
         number, fmt = parse_reference(finding_id)
         if fmt == "html":
             return await _finding_page(request, number)
-        view = await services.view_finding(current_principal(request), number)
+        view = await services.view_finding(current_principal(request), number, _guard_read(request))
         filename = f"finding-{number}.{fmt}"
         headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
         if fmt == "csv":
@@ -339,7 +347,9 @@ class FindingApiController(Controller):
         raises=[NotFound],
     )
     async def finding(self, request: Request, finding_id: FromPath[int]) -> FindingOut:
-        view = await services.view_finding(current_principal(request), finding_id)
+        view = await services.view_finding(
+            current_principal(request), finding_id, _guard_read(request)
+        )
         return FindingOut(**_finding_out(view))
 
     @get(

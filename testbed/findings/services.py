@@ -72,9 +72,10 @@ _PILOT_OF_FINDING = (
 )
 
 
-async def _finding_with_access(
-    principal: Principal | None, finding_id: int
-) -> tuple[dict, PilotAccess, dict[str, str]]:
+FindingRead = tuple[dict, PilotAccess, dict[str, str]]
+
+
+async def read_finding(principal: Principal | None, finding_id: int) -> FindingRead:
     """`finding_access`, plus the pilot's title and product name (read in the same query)."""
     finding = (
         await Finding.select(*Finding.all_columns(), *_PILOT_OF_FINDING)
@@ -104,7 +105,7 @@ async def finding_access(principal: Principal | None, finding_id: int) -> tuple[
 
     Published findings are public; before publication only the pilot's participants read them.
     """
-    finding, access, _ = await _finding_with_access(principal, finding_id)
+    finding, access, _ = await read_finding(principal, finding_id)
     return finding, access
 
 
@@ -299,8 +300,9 @@ async def latest_finding(pilot_id: int) -> dict[str, Any] | None:
     )
 
 
-async def public_variant(finding_id: int) -> dict[str, Any] | None:
-    return await Finding.select().where(Finding.source == finding_id).first()
+async def public_variant_id(finding_id: int) -> int | None:
+    row = await Finding.select(Finding.id).where(Finding.source == finding_id).first()
+    return None if row is None else row["id"]
 
 
 async def site_names(ids: list[int]) -> dict[int, str]:
@@ -693,15 +695,21 @@ class FindingView:
         return sorted(site for site in self.approval.sites if site in self.access.site_district_ids)
 
 
-async def view_finding(principal: Principal | None, finding_id: int) -> FindingView:
-    finding, access, pilot = await _finding_with_access(principal, finding_id)
+async def view_finding(
+    principal: Principal | None, finding_id: int, read: FindingRead | None = None
+) -> FindingView:
+    """The finding as this viewer may see it. `read` is `read_finding`'s answer for this
+    viewer and finding when the request's guard has just made it (a GET: nothing changed)."""
+    if read is None or read[0]["id"] != finding_id:
+        read = await read_finding(principal, finding_id)
+    finding, access, pilot = read
     shown = shown_to(finding, access.site_district_ids, pilot["product"])
     withheld = json.loads(finding["excluded_sites"]) if finding["excluded_sites"] else []
     approval = None
-    public = None
+    public_id = None
     if finding["variant"] == "full" and finding["published_at"] is None:
         approval = await approval_state(finding, shown.dataset_ids)
-        public = await public_variant(finding_id)
+        public_id = await public_variant_id(finding_id)
     names = await site_names(shown.sites + list(approval.sites if approval else []))
     return FindingView(
         finding=finding,
@@ -711,7 +719,7 @@ async def view_finding(principal: Principal | None, finding_id: int) -> FindingV
         site_names=names,
         withheld_sites=len(withheld),
         approval=approval,
-        public_id=None if public is None else public["id"],
+        public_id=public_id,
         source_id=finding["source"],
     )
 

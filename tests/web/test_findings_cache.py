@@ -68,6 +68,29 @@ def test_a_page_is_computed_once_and_each_audience_gets_its_own(
     assert len(counted_disclosures) == 2
 
 
+def test_a_page_view_reads_the_finding_once_and_a_form_reads_it_afresh(
+    client, call, people, monkeypatch
+):
+    study = call(seed_study, people)
+    sign_in(client, "vendor")
+    finding_id = _run(client, study.pilot)
+    reads = []
+    real = services.read_finding
+
+    async def read_finding(principal, number):
+        reads.append(number)
+        return await real(principal, number)
+
+    monkeypatch.setattr(services, "read_finding", read_finding)
+    assert client.get(f"/findings/{finding_id}").status_code == 200
+    assert client.get(f"/api/v1/findings/{finding_id}").status_code == 200
+    assert reads == [finding_id, finding_id]  # the guard's read, shown by the handler
+    reads.clear()
+    refused = post_form(client, f"/findings/{finding_id}/approval", {"decision": "maybe"})
+    assert refused.status_code == 422
+    assert len(reads) >= 2  # a form's answer reads the finding again, after the write's checks
+
+
 def test_cached_plots_equal_freshly_drawn_ones(client, call, people):
     study = call(seed_study, people)
     sign_in(client, "vendor")
