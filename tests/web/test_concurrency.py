@@ -133,6 +133,33 @@ def test_twenty_simultaneous_uploads_to_one_site_leave_exactly_one_current_versi
     assert [d["version"] for d in listed if d["is_current"]] == [UPLOADS]
 
 
+async def _insert_dataset(pilot_id: int, site_id: int, version: int, is_current: bool) -> None:
+    from testbed.tables import Dataset
+
+    await Dataset.insert(
+        Dataset(
+            pilot=pilot_id, site=site_id, version=version, kind="students", sha256="0" * 64,
+            row_count=0, is_current=is_current,
+        )
+    )  # fmt: skip
+
+
+def test_the_database_itself_refuses_a_second_current_version_or_a_repeated_number(
+    call, people: People
+):
+    """Behind the site lock, unique indexes: one version number per site of a pilot, and at most
+    one current upload per site of a pilot (superseded ones share it)."""
+    pilot, site = people.active_pilot, people.district
+    call(_insert_dataset, pilot, site, 1, False)
+    call(_insert_dataset, pilot, site, 2, True)
+    with pytest.raises(Exception, match="(?i)unique"):
+        call(_insert_dataset, pilot, site, 3, True)  # a second current upload
+    with pytest.raises(Exception, match="(?i)unique"):
+        call(_insert_dataset, pilot, site, 2, False)  # version 2 again
+    call(_insert_dataset, pilot, site, 3, False)
+    call(_insert_dataset, people.open_pilot, site, 1, True)  # another pilot: its own
+
+
 # --- designs: registration and amendment ---------------------------------------------------------
 
 
