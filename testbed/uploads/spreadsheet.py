@@ -108,8 +108,6 @@ def workbook_as_csv(data: bytes, max_bytes: int) -> bytes:
             )
         finally:
             workbook.close()
-    except UploadRejected:
-        raise
     except Exception:
         # A hostile or damaged workbook can fail anywhere inside the XML parser: refuse it.
         logger.info("an .xlsx upload could not be read", exc_info=True)
