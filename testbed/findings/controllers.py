@@ -4,6 +4,7 @@ decision after the pilot."""
 from __future__ import annotations
 
 import json
+import weakref
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,6 +13,7 @@ from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 from litestar.params import FromPath, JSONBody, URLEncodedBody
 from litestar.response import Redirect, Template
+from markupsafe import Markup
 
 from testbed.access import pilot_access
 from testbed.auth import current_principal, require_principal
@@ -42,6 +44,9 @@ TEMPLATE_HELPERS = {
     },
     "subgroup_caution": words.subgroup_caution(),
 }
+RESULTS_TEMPLATE = "findings/_results.html.j2"
+PRINT_TEMPLATE = "findings/print.html.j2"
+RENDERINGS_PER_AUDIENCE = 8
 
 
 def parse_reference(reference: str) -> tuple[int, str]:
@@ -113,13 +118,48 @@ async def _finding_page(
     status_code: int = 200,
 ) -> Template:
     view = await services.view_finding(current_principal(request), finding_id, _guard_read(request))
+    printing = template == PRINT_TEMPLATE
     return form_page(
         template,
         values=values or {},
         error=error,
         status_code=status_code,
-        extra={"view": view, "plots": services.plots_for(view), **TEMPLATE_HELPERS},
+        extra={"view": view, "results_html": results_html(request, view, printing=printing)},
     )
+
+
+# The results part of a finding's page, rendered, for each audience (a services.Shown) still in
+# the services' cache: the same markup serves every request of that audience, and it is most of
+# the page's rendering. It goes when its Shown leaves that cache.
+_rendered_results: weakref.WeakKeyDictionary[services.Shown, dict[tuple, Markup]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def results_html(request: Request, view: services.FindingView, *, printing: bool) -> Markup:
+    """findings/_results.html.j2 for this view; the template sees only what the key holds
+    (with the Shown) and its undefined variables raise, so nothing else can slip in."""
+    retracted = view.finding["retracted_at"] is not None
+    key = (retracted, printing, tuple(sorted(view.site_names.items())))
+    rendered = _rendered_results.setdefault(view.shown, {})
+    if key not in rendered:
+        if len(rendered) >= RENDERINGS_PER_AUDIENCE:
+            rendered.clear()
+        template = request.app.template_engine.get_template(RESULTS_TEMPLATE)
+        rendered[key] = Markup(
+            template.render(
+                results=view.results,
+                primary=view.primary,
+                headline=view.headline,
+                weaknesses=view.weaknesses,
+                plots=view.shown.plots,
+                site_names=view.site_names,
+                retracted=retracted,
+                printing=printing,
+                **TEMPLATE_HELPERS,
+            )
+        )
+    return rendered[key]
 
 
 class FindingListController(Controller):
@@ -164,7 +204,7 @@ class FindingController(Controller):
         number, fmt = parse_reference(finding_id)
         if fmt != "html":
             raise NotFound("There is no such page.")
-        return await _finding_page(request, number, "findings/print.html.j2")
+        return await _finding_page(request, number, PRINT_TEMPLATE)
 
     @post("/approval", guards=[finding_party], opt={"access": "finding_party"})
     async def approval(

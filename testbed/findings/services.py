@@ -724,10 +724,6 @@ async def view_finding(
     )
 
 
-def plots_for(view: FindingView) -> dict[str, Any]:
-    return view.shown.plots
-
-
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 

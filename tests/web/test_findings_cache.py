@@ -5,6 +5,7 @@ Also the SQLite engine's kept-open read connections (testbed.db)."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 import pytest
 
@@ -89,6 +90,50 @@ def test_a_page_view_reads_the_finding_once_and_a_form_reads_it_afresh(
     refused = post_form(client, f"/findings/{finding_id}/approval", {"decision": "maybe"})
     assert refused.status_code == 422
     assert len(reads) >= 2  # a form's answer reads the finding again, after the write's checks
+
+
+def test_the_results_markup_is_rendered_once_and_follows_what_it_shows(
+    client, call, people, monkeypatch
+):
+    from testbed.findings import controllers
+    from testbed.tables import Finding, Organization
+
+    study = call(seed_study, people)
+    sign_in(client, "vendor")
+    finding_id = _run(client, study.pilot)
+    numbers = []
+    real = controllers.TEMPLATE_HELPERS["num"]
+    monkeypatch.setitem(
+        controllers.TEMPLATE_HELPERS, "num", lambda *a: numbers.append(a) or real(*a)
+    )
+    controllers._rendered_results.clear()
+    first = client.get(f"/findings/{finding_id}").text
+    assert numbers, "the results were rendered"
+    numbers.clear()
+    assert client.get(f"/findings/{finding_id}").text == first
+    assert numbers == []  # the second view of the same audience renders no result again
+    assert '<details class="researchers">' in first
+    assert '<details class="researchers" open>' in client.get(f"/findings/{finding_id}/print").text
+
+    # What the results part shows beside the finding's numbers is in the key: a site's new
+    # name and a retraction appear at once.
+    call(
+        lambda: Organization.update({Organization.name: "Renamed Unified"}).where(
+            Organization.id == people.district
+        )
+    )
+    renamed = client.get(f"/findings/{finding_id}").text
+    details = renamed[renamed.index('<details class="researchers">') :]
+    assert '<th scope="row">Renamed Unified</th>' in details[: details.index("</details>")]
+    assert "Retracted result" not in renamed
+    call(
+        lambda: Finding.update(
+            {Finding.retracted_at: datetime.now(UTC), Finding.retraction_reason: "a data error"}
+        ).where(Finding.id == finding_id)
+    )
+    retracted = client.get(f"/findings/{finding_id}").text
+    assert "Retracted result" in retracted
+    assert '<div class="retracted">' in retracted
 
 
 def test_cached_plots_equal_freshly_drawn_ones(client, call, people):
