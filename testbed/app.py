@@ -22,7 +22,6 @@ from testbed.findings import controllers as findings_controllers
 from testbed.home import HomeController
 from testbed.matching import controllers as matching_controllers
 from testbed.notifications import controllers as notifications_controllers
-from testbed.notifications.controllers import UnreadNotificationsMiddleware
 from testbed.sessions import DatabaseSessionStore, SessionConfig
 from testbed.settings import ROOT, Settings
 from testbed.synthesis import controllers as synthesis_controllers
@@ -137,7 +136,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
             refuse_impossible_ids,
             session_config.middleware,
             DefineMiddleware(PrincipalMiddleware, exclude=["^/static/"]),
-            UnreadNotificationsMiddleware(),
         ],
         stores={"sessions": session_store},
         csrf_config=CSRFConfig(

@@ -17,7 +17,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 
 from testbed.errors import Forbidden, NotAuthenticated
-from testbed.tables import AccessToken, Membership, User
+from testbed.tables import AccessToken, User
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 TOKEN_TOUCH_INTERVAL = timedelta(minutes=5)
@@ -47,6 +47,7 @@ class Principal:
     name: str
     is_network_admin: bool
     memberships: tuple[OrgMembership, ...] = field(default_factory=tuple)
+    unread_notifications: int = 0
     via_token: bool = False
 
     @property
@@ -82,32 +83,47 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+# Who is asking, their organizations and their unread notifications, read on every request in
+# one statement (one round trip; raw SQL because building the equivalent joined select with the
+# ORM costs more than running it). Columns of the tables' own declared types come back as
+# Python values on both databases.
+PRINCIPAL_SQL = """
+SELECT account.id, account.email, account.name, account.is_network_admin,
+       (SELECT COUNT(*) FROM notification
+         WHERE notification."user" = account.id AND notification.read_at IS NULL) AS unread,
+       organization.id AS organization_id, organization.kind, organization.name AS org_name,
+       organization.slug, organization.verified, membership.role
+  FROM account
+  LEFT JOIN membership ON membership."user" = account.id
+  LEFT JOIN organization ON organization.id = membership.organization
+ WHERE account.id = {} AND account.active
+ ORDER BY membership.id
+"""
+
+
 async def load_principal(user_id: int, *, via_token: bool = False) -> Principal | None:
-    user = (
-        await User.select(User.id, User.email, User.name, User.is_network_admin)
-        .where((User.id == user_id) & (User.active.eq(True)))
-        .first()
-    )
-    if user is None:
+    rows = await User.raw(PRINCIPAL_SQL, user_id)
+    if not rows:
         return None
-    rows = (
-        await Membership.select(
-            Membership.organization.id.as_alias("organization_id"),
-            Membership.organization.kind.as_alias("kind"),
-            Membership.organization.name.as_alias("name"),
-            Membership.organization.slug.as_alias("slug"),
-            Membership.organization.verified.as_alias("verified"),
-            Membership.role,
-        )
-        .where(Membership.user == user_id)
-        .order_by(Membership.id)
-    )
+    user = rows[0]
     return Principal(
         user_id=user["id"],
         email=user["email"],
         name=user["name"],
         is_network_admin=user["is_network_admin"],
-        memberships=tuple(OrgMembership(**row) for row in rows),
+        memberships=tuple(
+            OrgMembership(
+                organization_id=row["organization_id"],
+                kind=row["kind"],
+                name=row["org_name"],
+                slug=row["slug"],
+                role=row["role"],
+                verified=row["verified"],
+            )
+            for row in rows
+            if row["organization_id"] is not None
+        ),
+        unread_notifications=user["unread"],
         via_token=via_token,
     )
 

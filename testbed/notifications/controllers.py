@@ -1,36 +1,17 @@
-"""The notifications page and API, and the middleware that counts unread ones for the menu."""
+"""The notifications page and API (the menu's unread count comes with the principal)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from litestar import Controller, Request, get, post
-from litestar.enums import ScopeType
-from litestar.middleware import ASGIMiddleware
 from litestar.params import JSONBody, URLEncodedBody
 from litestar.response import Redirect, Template
-from litestar.types import ASGIApp, Receive, Scope, Send
 
-from testbed.auth import Principal, require_principal, signed_in
+from testbed.auth import require_principal, signed_in
 from testbed.errors import InvalidInput, NotFound
 from testbed.notifications import services
 from testbed.notifications.schemas import NotificationOut, ReadIn, ReadOut
-
-
-class UnreadNotificationsMiddleware(ASGIMiddleware):
-    """Puts the signed-in person's unread count in request.state for the menu of every page."""
-
-    scopes = (ScopeType.HTTP,)
-    should_bypass_for_scope = staticmethod(
-        lambda scope: scope["path"].startswith(("/static/", "/api/"))
-    )
-
-    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
-        user = scope.get("user")
-        if isinstance(user, Principal) and scope.get("method") == "GET":
-            count = await services.unread_count(user.user_id)
-            scope.setdefault("state", {})["unread_notifications"] = count
-        await next_app(scope, receive, send)
 
 
 def _notification_id(value: object) -> int | None:

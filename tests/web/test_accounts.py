@@ -371,3 +371,46 @@ def test_browsing_writes_no_session_rows(client, people, call):
         assert client.get(path).status_code == 200
     assert call(SessionRecord.count) == 1
     assert call(lambda: SessionRecord.select(SessionRecord.value).first()) == stored
+
+
+def test_the_principal_is_read_whole_in_one_statement(people, call):
+    """Who is asking, as every request reads it: flags as booleans on both databases, each
+    membership with its organization, the unread count, and nobody for an inactive account."""
+    from testbed.auth import load_principal
+    from testbed.tables import Membership, Notification, User
+
+    call(
+        lambda: Membership.insert(
+            Membership(user=people.district_user, organization=people.vendor, role="member")
+        )
+    )
+    call(
+        lambda: Notification.insert(
+            *(
+                Notification(user=people.district_user, kind="match", message=f"n{i}", link="/")
+                for i in range(3)
+            )
+        )
+    )
+    call(
+        lambda: Notification.update({Notification.read_at: Notification.created_at}).where(
+            Notification.message == "n0"
+        )
+    )
+    dana = call(lambda: load_principal(people.district_user))
+    assert (dana.name, dana.email) == ("Dana District", EMAILS["district"])
+    assert dana.is_network_admin is False
+    assert dana.unread_notifications == 2
+    assert [(m.organization_id, m.kind, m.name, m.role) for m in dana.memberships] == [
+        (people.district, "district", "Cedar Hollow Unified", "admin"),
+        (people.vendor, "vendor", "Brightpath Learning", "member"),
+    ]
+    assert all(m.verified is True for m in dana.memberships)
+    assert call(lambda: load_principal(people.unverified_user)).memberships[0].verified is False
+    admin = call(lambda: load_principal(people.admin))
+    assert admin.is_network_admin is True and admin.unread_notifications == 0
+
+    call(lambda: Membership.delete().where(Membership.user == people.researcher))
+    assert call(lambda: load_principal(people.researcher)).memberships == ()
+    call(lambda: User.update({User.active: False}).where(User.id == people.researcher))
+    assert call(lambda: load_principal(people.researcher)) is None
