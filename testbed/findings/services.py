@@ -358,6 +358,17 @@ class ApprovalState:
         return None
 
 
+SITES_WITH_DATA_SQL = """
+SELECT DISTINCT dataset.site
+  FROM dataset
+  JOIN enrollment ON enrollment.district = dataset.site
+ WHERE enrollment.pilot = {{}} AND enrollment.status = 'site' AND dataset.id IN ({ids})
+"""
+DECISIONS_SQL = """
+SELECT site, decision FROM finding_approval WHERE finding = {} ORDER BY id
+"""
+
+
 async def approval_state(
     finding: dict[str, Any], dataset_ids: list[int] | None = None
 ) -> ApprovalState:
@@ -365,23 +376,16 @@ async def approval_state(
     the results document's, when the caller has already read them)."""
     if dataset_ids is None:
         dataset_ids = json.loads(finding["results"])["data"]["dataset_ids"]
-    # The pilot's site districts that sent data the finding used, in one query.
-    sites_with_data = await Dataset.select(Dataset.site).where(
-        Dataset.id.is_in(list(dataset_ids) or [-1])
-        & Dataset.site.is_in(
-            Enrollment.select(Enrollment.district).where(
-                (Enrollment.pilot == finding["pilot"]) & (Enrollment.status == "site")
-            )
-        )
+    # The pilot's site districts that sent data the finding used, and every decision so far:
+    # raw SQL, as a finding's page runs both on every view of an unpublished finding.
+    ids = [int(dataset_id) for dataset_id in dataset_ids] or [-1]
+    sites_with_data = await Dataset.raw(
+        SITES_WITH_DATA_SQL.format(ids=", ".join("{}" for _ in ids)), finding["pilot"], *ids
     )
     data_sites = sorted({row["site"] for row in sites_with_data})
     sites: dict[int, str | None] = {site: None for site in data_sites}
     vendor = None
-    rows = (
-        await FindingApproval.select()
-        .where(FindingApproval.finding == finding["id"])
-        .order_by(FindingApproval.id)
-    )
+    rows = await FindingApproval.raw(DECISIONS_SQL, finding["id"])
     for row in rows:  # the latest decision of each party wins
         if row["site"] is None:
             vendor = row["decision"]

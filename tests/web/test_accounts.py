@@ -4,6 +4,7 @@ verification, roles and the audit log."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 
 from litestar.testing import TestClient
 
@@ -128,6 +129,25 @@ def test_logout_revokes_the_session_on_the_server(client, people):
     with other_browser(client) as replay:
         replay.cookies.set("testbed_session", stolen, domain="testserver.local")
         assert replay.get("/account", follow_redirects=False).status_code in (302, 303)
+
+
+def test_an_expired_session_signs_out_and_is_deleted(client, people, call):
+    from testbed.tables import SessionRecord
+
+    sign_in(client, "vendor")
+    key = client.cookies["testbed_session"]
+    assert client.get("/api/v1/me").json()["email"] == EMAILS["vendor"]
+    expiry = call(lambda: SessionRecord.select(SessionRecord.expires_at).first())["expires_at"]
+    assert timedelta(days=13) < expiry - datetime.now(UTC) <= timedelta(days=14)
+
+    call(
+        lambda: SessionRecord.update(
+            {SessionRecord.expires_at: datetime.now(UTC) - timedelta(seconds=1)}
+        ).where(SessionRecord.key == key)
+    )
+    assert client.get("/api/v1/me").status_code == 401
+    assert client.get("/account", follow_redirects=False).status_code in (302, 303)
+    assert call(lambda: SessionRecord.count().where(SessionRecord.key == key)) == 0
 
 
 def test_sign_in_issues_a_new_session_id(client, people):
