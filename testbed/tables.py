@@ -137,7 +137,8 @@ class Pilot(Table):
 
 
 class PilotRole(Table):
-    """A person given a role on one pilot (e.g. an outside researcher)."""
+    """A person given a role on one pilot (e.g. an outside researcher); one role per person per
+    pilot (a unique index, migration pilot_role_unique)."""
 
     pilot = ForeignKey(references=Pilot, index=True)
     user = ForeignKey(references=User, index=True)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from piccolo.apps.migrations.commands.new import AutoMigrationManager
 from piccolo.querystring import QueryString
 
+from testbed.db import is_unique_violation
 from testbed.piccolo_app import APP_CONFIG
 from testbed.tables import TABLES
 
@@ -37,3 +39,32 @@ def test_migrated_database_has_every_declared_column(settings):
         declared = {column._meta.db_column_name for column in table._meta.columns}
         live = asyncio.run(_live_columns(table._meta.tablename))
         assert live == declared, f"{table._meta.tablename}: database {live} != tables {declared}"
+
+
+def test_the_pilot_role_migration_keeps_the_first_of_duplicate_roles(settings):
+    """A database from before the unique index may hold one person twice on a pilot (two
+    simultaneous grants): the migration keeps the first grant, then adds the index."""
+    import importlib
+
+    from testbed.tables import Organization, Pilot, PilotRole, Product, User
+
+    migration = importlib.import_module("migrations.testbed_2026_12_05t09_00_00_000000")
+
+    async def scenario() -> list[dict]:
+        await PilotRole.raw("DROP INDEX pilot_role_pilot_user")
+        vendor = (await Organization.insert(Organization(kind="vendor", name="V", slug="v")))[0]
+        product = (await Product.insert(Product(vendor=vendor["id"], name="P")))[0]["id"]
+        pilot = (await Pilot.insert(Pilot(product=product, title="T")))[0]["id"]
+        user = (await User.insert(User(email="r@x.example", name="R", password_hash="-")))[0]
+        for role in ("researcher", "observer", "researcher"):
+            await PilotRole.insert(PilotRole(pilot=pilot, user=user["id"], role=role))
+        manager = await migration.forwards()
+        for step in manager.raw:
+            await step()
+        kept = await PilotRole.select(PilotRole.role).order_by(PilotRole.id)
+        with pytest.raises(Exception) as refused:
+            await PilotRole.insert(PilotRole(pilot=pilot, user=user["id"], role="observer"))
+        assert is_unique_violation(refused.value)
+        return kept
+
+    assert asyncio.run(scenario()) == [{"role": "researcher"}]

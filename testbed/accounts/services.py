@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from testbed import audit
 from testbed.accounts.passwords import hash_password, password_problems, verify_password
 from testbed.auth import Principal, hash_token
+from testbed.db import is_unique_violation
 from testbed.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyAttempts
 from testbed.tables import (
     AccessToken,
@@ -25,6 +26,7 @@ from testbed.tables import (
 ORGANIZATION_KINDS = ("district", "vendor", "research")
 MEMBERSHIP_ROLES = ("admin", "member")
 PILOT_ROLES = ("researcher", "observer")
+ROLE_TAKEN = "This person already has a role on this pilot."
 TOKEN_PREFIX = "tb_"  # noqa: S105  (a visible prefix lets secret scanners spot leaked tokens)
 NETWORK_SLUG = "network"
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -485,6 +487,12 @@ async def list_pilot_roles(pilot_id: int) -> list[dict]:
     )
 
 
+async def has_pilot_role(pilot_id: int, user_id: int) -> bool:
+    return await PilotRole.exists().where(
+        (PilotRole.pilot == pilot_id) & (PilotRole.user == user_id)
+    )
+
+
 async def grant_pilot_role(principal: Principal, pilot_id: int, *, email: str, role: str) -> None:
     if role not in PILOT_ROLES:
         raise InvalidInput(
@@ -497,11 +505,16 @@ async def grant_pilot_role(principal: Principal, pilot_id: int, *, email: str, r
             "Nobody with this email has an account yet; invite them first.",
             errors=[{"field": "email", "message": "No account with this email."}],
         )
-    if await PilotRole.exists().where(
-        (PilotRole.pilot == pilot_id) & (PilotRole.user == user["id"])
-    ):
-        raise Conflict("This person already has a role on this pilot.")
-    await PilotRole.insert(PilotRole(pilot=pilot_id, user=user["id"], role=role))
+    if await has_pilot_role(pilot_id, user["id"]):
+        raise Conflict(ROLE_TAKEN)
+    try:
+        await PilotRole.insert(PilotRole(pilot=pilot_id, user=user["id"], role=role))
+    except Exception as error:
+        # A simultaneous grant got there between the check and the write; the unique index
+        # refused this one, which is answered as if it had come second all along.
+        if is_unique_violation(error):
+            raise Conflict(ROLE_TAKEN) from None
+        raise
     await audit.record(
         "pilot_role_granted",
         actor_id=principal.user_id,

@@ -368,6 +368,41 @@ def test_vendor_gives_a_researcher_a_role_on_its_pilot(client, people):
     assert "No account with this email" in unknown.text
 
 
+def test_a_grant_that_loses_the_race_to_the_same_role_is_a_conflict(
+    client, people, call, monkeypatch
+):
+    """Two grants for one person checked at the same moment: the database's unique index
+    refuses the second write, which is answered 409 like any repeated grant (not a 500)."""
+    from testbed.accounts import services
+    from testbed.tables import PilotRole
+
+    sign_in(client, "vendor")
+    team = f"/pilots/{people.open_pilot}/team"
+    form = {"email": EMAILS["researcher"], "role": "researcher"}
+    assert post_form(client, team, form).status_code in (302, 303)
+
+    async def not_yet(pilot_id: int, user_id: int) -> bool:
+        return False  # the check ran before the other grant's write
+
+    monkeypatch.setattr(services, "has_pilot_role", not_yet)
+    lost = post_form(client, team, {**form, "role": "observer"})
+    assert lost.status_code == 409
+    assert "already has a role on this pilot" in lost.text
+    api = client.post(
+        f"/api/v1/pilots/{people.open_pilot}/roles",
+        json=form,
+        headers={"Authorization": f"Bearer {call(_make_token, people.vendor_user)[1]}"},
+    )
+    assert api.status_code == 409
+    assert api.headers["content-type"] == "application/problem+json"
+    roles = call(
+        lambda: PilotRole.select(PilotRole.role).where(
+            (PilotRole.pilot == people.open_pilot) & (PilotRole.user == people.researcher)
+        )
+    )
+    assert roles == [{"role": "researcher"}]
+
+
 def test_another_vendor_cannot_find_a_pilot_by_guessing_its_id(client, people):
     sign_in(client, "other_vendor")
     for pilot in (people.active_pilot, people.open_pilot):
