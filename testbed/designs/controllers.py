@@ -322,7 +322,7 @@ class RandomizationPagesController(Controller):
         )
         return Response(
             text,
-            media_type="text/csv; charset=utf-8",
+            media_type="text/csv",
             headers={"Content-Disposition": f'attachment; filename="{filename}"'},
         )
 

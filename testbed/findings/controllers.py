@@ -192,7 +192,7 @@ class FindingController(Controller):
         headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
         if fmt == "csv":
             return Response(
-                services.csv_text(view), media_type="text/csv; charset=utf-8", headers=headers
+                services.csv_text(view), media_type="text/csv", headers=headers
             )
         return Response(
             json.dumps(_finding_out(view), sort_keys=True, default=str, indent=1),

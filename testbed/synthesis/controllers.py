@@ -127,7 +127,7 @@ class SynthesisController(Controller):
     async def export_csv(self) -> Response[str]:
         return Response(
             services.export_csv(await services.export_rows()),
-            media_type="text/csv; charset=utf-8",
+            media_type="text/csv",
             headers={"Content-Disposition": 'attachment; filename="network-findings.csv"'},
         )
 

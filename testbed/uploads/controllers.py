@@ -115,7 +115,7 @@ class PilotDataController(Controller):
     async def template(self, pilot_id: FromPath[int]) -> Response[str]:
         return Response(
             await services.template_csv(pilot_id),
-            media_type="text/csv; charset=utf-8",
+            media_type="text/csv",
             headers={
                 "Content-Disposition": f'attachment; filename="pilot-{pilot_id}-outcomes.csv"'
             },

@@ -527,6 +527,7 @@ def test_a_roster_is_assigned_reproducibly_balanced_and_downloaded_safely(client
 
     download = client.get(f"/pilots/{pilot}/randomization/{site}/assignment.csv")
     assert download.status_code == 200
+    assert download.headers["content-type"] == "text/csv; charset=utf-8"
     table = list(csv.DictReader(io.StringIO(download.text)))
     assert {row["key"] for row in table} >= {"'=HYPERLINK(1)", "s000"}
     mapping = {row["key"].removeprefix("'"): row["arm"] for row in table}

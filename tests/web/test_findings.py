@@ -233,7 +233,7 @@ def test_csv_neutralizes_formulas(client, call, people):
     _, finding_id = _publish_single_site(client, call, people, title=title, document=document)
     with other_browser(client):
         response = client.get(f"/findings/{finding_id}.csv")
-    assert response.headers["content-type"].startswith("text/csv")
+    assert response.headers["content-type"] == "text/csv; charset=utf-8"
     rows = list(csv.reader(io.StringIO(response.text)))
     cells = [cell for row in rows[1:] for cell in row]
     assert all(not cell.startswith(("=", "+", "@", "\t", "\r")) for cell in cells)

@@ -336,7 +336,8 @@ def test_exports_one_row_per_pilot_and_outcome_with_formulas_neutralized(client,
         title='=HYPERLINK("http://x.example")',
     )
     response = client.get("/network/findings.csv")
-    assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/csv; charset=utf-8"
     rows = list(csv.DictReader(io.StringIO(response.text)))
     assert len(rows) == 1
     assert rows[0]["pilot_title"].startswith("'=HYPERLINK")

@@ -469,7 +469,7 @@ def test_template_csv_has_the_designs_exact_header(client, people):
     sign_in(client, "district")
     response = client.get(f"/pilots/{people.active_pilot}/data/template.csv")
     assert response.status_code == 200
-    assert response.headers["content-type"].startswith("text/csv")
+    assert response.headers["content-type"] == "text/csv; charset=utf-8"
     assert next(csv.reader(io.StringIO(response.text))) == HEADER.split(",")
 
 
