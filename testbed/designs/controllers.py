@@ -106,7 +106,9 @@ class DesignPagesController(Controller):
         return await _editor(request, pilot_id)
 
     @post("/edit", guards=[design_editor], opt={"access": "design_editor"})
-    async def save(self, request: Request, pilot_id: FromPath[int], data: Form) -> Any:
+    async def save(
+        self, request: Request, pilot_id: FromPath[int], data: Form
+    ) -> Template | Redirect:
         if data.get("add_outcome"):
             rows = str(outcome_row_count(data) + 1)
             return await _editor(request, pilot_id, values={**data, "outcome_rows": rows})
@@ -140,7 +142,9 @@ class DesignPagesController(Controller):
         return await _amend_page(request, pilot_id)
 
     @post("/amend", guards=[design_editor], opt={"access": "design_editor"})
-    async def amend(self, request: Request, pilot_id: FromPath[int], data: Form) -> Any:
+    async def amend(
+        self, request: Request, pilot_id: FromPath[int], data: Form
+    ) -> Template | Redirect:
         try:
             await services.start_amendment(
                 require_principal(request), pilot_id, data.get("amendment_reason", "")
@@ -269,7 +273,7 @@ class RandomizationPagesController(Controller):
     )
     async def upload_roster(
         self, request: Request, pilot_id: FromPath[int], site_id: FromPath[int], data: Upload
-    ) -> Any:
+    ) -> Template | Redirect:
         try:
             await services.randomize_site(
                 require_principal(request), pilot_id, site_id, await _file_bytes(data, "roster")
@@ -288,7 +292,7 @@ class RandomizationPagesController(Controller):
     )
     async def upload_baseline(
         self, request: Request, pilot_id: FromPath[int], site_id: FromPath[int], data: Upload
-    ) -> Any:
+    ) -> Template | Redirect:
         try:
             await services.check_baseline(
                 require_principal(request), pilot_id, site_id, await _file_bytes(data, "groups")

@@ -189,6 +189,7 @@ def test_validation_errors_appear_next_to_their_fields_with_values_kept(
         client, f"/pilots/{people.active_pilot}/design/edit", design_form(**overrides)
     )
     assert response.status_code == 422
+    assert response.headers["content-type"].startswith("text/html")
     error = re.search(
         rf'<p class="field-error" id="e-{re.escape(field)}">([^<]*)</p>', response.text
     )
@@ -340,6 +341,7 @@ def test_amendment_needs_a_reason_then_is_registered_and_diffed(client, call, pe
     refused = post_form(client, f"/pilots/{pilot}/design/amend", {"amendment_reason": "  "})
     assert refused.status_code == 422
     assert 'id="e-amendment_reason"' in refused.text
+    assert refused.headers["content-type"].startswith("text/html")
     no_reason_edit = post_form(client, f"/pilots/{pilot}/design/edit", design_form())
     assert no_reason_edit.status_code == 422 and 'id="e-amendment_reason"' in no_reason_edit.text
     token = token_for(call, people.researcher)
@@ -580,6 +582,7 @@ def test_a_bad_roster_reports_every_problem_and_stores_nothing(
     path = f"/pilots/{people.active_pilot}/randomization/{people.district}/roster"
     response = upload(client, path, content)
     assert response.status_code == 422
+    assert response.headers["content-type"].startswith("text/html")
     for words in expected:
         assert words in response.text.replace("&#34;", '"').replace("&quot;", '"'), words
     state = client.get(f"/api/v1/pilots/{people.active_pilot}/randomization").json()
