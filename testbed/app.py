@@ -20,6 +20,7 @@ from testbed.designs import controllers as designs_controllers
 from testbed.errors import ApiErrorResponses, NotFound, TestbedError, handle_error
 from testbed.findings import controllers as findings_controllers
 from testbed.home import HomeController
+from testbed.info import controllers as info_controllers
 from testbed.matching import controllers as matching_controllers
 from testbed.notifications import controllers as notifications_controllers
 from testbed.sessions import DatabaseSessionStore, SessionConfig
@@ -65,6 +66,7 @@ ROUTE_HANDLERS = [
     *synthesis_controllers.ROUTE_HANDLERS,
     *matching_controllers.ROUTE_HANDLERS,
     *notifications_controllers.ROUTE_HANDLERS,
+    *info_controllers.ROUTE_HANDLERS,
 ]
 
 

@@ -9,6 +9,7 @@
 | TESTBED_DEBUG        | 1 shows tracebacks instead of the friendly 500 page | 0                  |
 | TESTBED_SECURE_COOKIES | 1 marks cookies Secure (serve over HTTPS)         | 0                  |
 | TESTBED_MAX_UPLOAD_MB | largest outcome data file accepted, in megabytes   | 50                 |
+| TESTBED_CONTACT_EMAIL | the network's address on the contact page          | help@testbed.example
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class Settings:
     debug: bool = False
     secure_cookies: bool = False
     max_upload_bytes: int = 50 * 1024 * 1024
+    contact_email: str = "help@testbed.example"
 
     @property
     def uses_postgres(self) -> bool:
@@ -60,6 +62,7 @@ class Settings:
             debug=_flag(env.get("TESTBED_DEBUG")),
             secure_cookies=_flag(env.get("TESTBED_SECURE_COOKIES")),
             max_upload_bytes=_megabytes(env.get("TESTBED_MAX_UPLOAD_MB"), default=50),
+            contact_email=(env.get("TESTBED_CONTACT_EMAIL") or "").strip() or cls.contact_email,
         )
 
 
