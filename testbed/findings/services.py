@@ -457,6 +457,20 @@ async def set_embargo(principal: Principal, finding_id: int, embargo: str) -> No
     )
 
 
+def publish_blocker(
+    state: ApprovalState, pilot_status: str, today: datetime.date | None = None
+) -> str | None:
+    """Why the finding cannot be published now, in words; None when it can. The page offers the
+    publish button only when this is None, and publish() refuses with the same words."""
+    reason = state.blocking_reason(today or datetime.datetime.now(datetime.UTC).date())
+    if reason is None and pilot_status == "active":
+        reason = (
+            "The pilot is still active: a network administrator moves it to analysis once the "
+            "data are in; then its finding can be published."
+        )
+    return reason
+
+
 async def publish(principal: Principal, finding_id: int, today: datetime.date | None = None) -> int:
     """Publish once the vendor and every site district decided and any embargo has passed.
 
@@ -468,14 +482,9 @@ async def publish(principal: Principal, finding_id: int, today: datetime.date | 
     if not access.can_manage:
         raise Forbidden("Only the pilot's vendor or a network admin publishes a finding.")
     state = await approval_state(finding)
-    reason = state.blocking_reason(today or datetime.datetime.now(datetime.UTC).date())
+    reason = publish_blocker(state, access.status, today)
     if reason is not None:
         raise Conflict(f"This finding cannot be published yet. {reason}")
-    if access.status == "active":
-        raise Conflict(
-            "The pilot is still active: a network administrator moves it to analysis once the "
-            "data are in; then its finding can be published."
-        )
     now = datetime.datetime.now(datetime.UTC)
     public_id = finding_id
     withheld = state.withheld_sites
@@ -698,6 +707,12 @@ class FindingView:
         if self.approval is None:
             return []
         return sorted(site for site in self.approval.sites if site in self.access.site_district_ids)
+
+    @property
+    def publish_blocker(self) -> str | None:
+        if self.approval is None:
+            return None
+        return publish_blocker(self.approval, self.access.status)
 
 
 async def view_finding(

@@ -128,6 +128,9 @@ def test_approval_with_a_withholding_district_then_public_reading(client, call, 
     sign_in(client, "vendor")
     finding_id = _run(client, study.pilot)
     _decide(client, finding_id, "approve")
+    waiting_page = client.get(f"/findings/{finding_id}").text
+    assert "Not ready to publish." in waiting_page and "have not decided yet" in waiting_page
+    assert f'action="/findings/{finding_id}/publish"' not in waiting_page  # no button that errors
     refused = post_form(client, f"/findings/{finding_id}/publish")
     assert refused.status_code == 409 and "have not decided yet" in refused.text
 
@@ -141,7 +144,11 @@ def test_approval_with_a_withholding_district_then_public_reading(client, call, 
 
     still_active = post_form(client, f"/findings/{finding_id}/publish")
     assert still_active.status_code == 409 and "still active" in still_active.text
+    assert "still active" in client.get(f"/findings/{finding_id}").text
     _move_to_analysis(call, study.pilot)
+    ready_page = client.get(f"/findings/{finding_id}").text
+    assert "Not ready to publish." not in ready_page
+    assert f'action="/findings/{finding_id}/publish"' in ready_page
     published = post_form(client, f"/findings/{finding_id}/publish")
     assert published.status_code in (302, 303), published.text
     public_id = int(published.headers["location"].rsplit("/", 1)[1])
