@@ -161,8 +161,19 @@ def _essa_warning(total: int, sites: int) -> str | None:
 
 # --- the plot ---------------------------------------------------------------------------------
 
-WIDTH, HEIGHT = 480, 260
-LEFT, RIGHT, TOP, BOTTOM = 56, 16, 16, 44
+WIDTH, HEIGHT = 480, 280
+LEFT, RIGHT, TOP, BOTTOM = 72, 24, 16, 52
+
+
+def _round_ticks(low: float, high: float, count: int = 5) -> list[int]:
+    """Whole, round numbers of students (1, 2, 2.5 or 5 times a power of ten apart) inside
+    [low, high], so the axis reads 100, 200, 300 rather than 11, 756, 1,501."""
+    raw = (high - low) / count
+    magnitude = 10 ** math.floor(math.log10(raw)) if raw > 0 else 1
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+    step = max(int(step), 1)
+    first = math.ceil(low / step) * step
+    return list(range(int(first), int(high) + 1, step))
 
 
 @lru_cache(maxsize=256)
@@ -198,7 +209,11 @@ def power_curve_svg(
     axis_labels = "".join(
         f'<text x="{x(n):.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle" font-size="11">'
         f"{n:,.0f}</text>"
-        for n in (smallest, (smallest + largest) / 2, largest)
+        for n in _round_ticks(smallest, largest)
+    ) + "".join(
+        f'<line x1="{x(n):.1f}" x2="{x(n):.1f}" y1="{HEIGHT - BOTTOM}" y2="{HEIGHT - BOTTOM + 4}" '
+        f'stroke="#555"/>'
+        for n in _round_ticks(smallest, largest)
     )
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
@@ -219,8 +234,9 @@ def power_curve_svg(
         f'<circle cx="{x(planned):.1f}" cy="{y(planned_power):.1f}" r="4" fill="#b34700"/>'
         f'<text x="{x(planned) + 6:.1f}" y="{y(planned_power) - 6:.1f}" font-size="11">'
         f"planned: {_percent(planned_power)}</text>"
-        f'<text x="{(LEFT + WIDTH - RIGHT) / 2}" y="{HEIGHT - 8}" text-anchor="middle" '
-        f'font-size="12">students in the pilot (all arms); power at the minimum meaningful '
-        f"effect, {mme:.2f} SD</text>"
+        f'<text x="{(LEFT + WIDTH - RIGHT) / 2}" y="{HEIGHT - 10}" text-anchor="middle" '
+        f'font-size="12">students in the pilot (all arms)</text>'
+        f'<text transform="translate(16 {(TOP + HEIGHT - BOTTOM) / 2}) rotate(-90)" '
+        f'text-anchor="middle" font-size="12">power at {mme:.2f} SD</text>'
         "</svg>"
     )

@@ -13,6 +13,7 @@ import functools
 import io
 import json
 import re
+import textwrap
 from collections.abc import Callable
 from typing import Any
 from xml.sax.saxutils import escape
@@ -36,6 +37,17 @@ STYLE = {
     "axes.spines.top": False,
     "axes.spines.right": False,
 }
+
+
+# Tick labels wrap at this many characters and keep at most this many lines, so a long pilot or
+# outcome name cannot take the plot's width; the full name is in the description and the table.
+LABEL_CHARACTERS, LABEL_LINES = 30, 2
+
+
+def tick_label(text: str) -> str:
+    return "\n".join(
+        textwrap.wrap(text, LABEL_CHARACTERS, max_lines=LABEL_LINES, placeholder=" …")
+    ) or text
 
 
 def _accessible(svg: str, key: str, title: str, description: str) -> str:
@@ -129,7 +141,7 @@ def _forest(rows: list[tuple[str, float, float, float]], threshold: float | None
         axes.axvline(0.0, color="#555e68", linewidth=1)
         if threshold:
             axes.axvline(threshold, color="#555e68", linewidth=1, linestyle="--")
-        axes.set_yticks(positions, [row[0] for row in rows])
+        axes.set_yticks(positions, [tick_label(row[0]) for row in rows])
         axes.set_xlabel(xlabel)
     return figure
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import matplotlib
 
-from testbed.findings.plots import COLOURS, STYLE, _cached, _figure, _render
+from testbed.findings.plots import COLOURS, STYLE, _cached, _figure, _render, tick_label
 from testbed.findings.words import number
 
 SHRUNKEN_COLOUR = "#b35900"
@@ -26,7 +26,7 @@ def forest(rows: list[list[Any]], pooled: list[float] | None) -> str | None:
         return None
     count = len(rows) + (2 if pooled else 0)
     with matplotlib.rc_context(STYLE):
-        figure = _figure(7, min(0.28 * count + 1.4, 60))
+        figure = _figure(7, min(0.42 * count + 2.0, 80))
         axes = figure.add_subplot()
         positions = list(range(count - 1, count - 1 - len(rows), -1))
         axes.hlines(positions, [r[2] for r in rows], [r[3] for r in rows], color=POOLED_COLOUR)
@@ -53,7 +53,7 @@ def forest(rows: list[list[Any]], pooled: list[float] | None) -> str | None:
                 label="shrunk toward the pooled effect",
                 zorder=4,
             )
-        labels = [r[0] for r in rows]
+        labels = [tick_label(r[0]) for r in rows]
         ticks = list(positions)
         if pooled:
             estimate, low, high, pi_low, pi_high = pooled
@@ -76,7 +76,8 @@ def forest(rows: list[list[Any]], pooled: list[float] | None) -> str | None:
         axes.axvline(0.0, color="#555e68", linewidth=1)
         axes.set_yticks(ticks, labels)
         axes.set_xlabel("effect in standard deviations (right of 0 = better)")
-        axes.legend(frameon=False, loc="upper left", bbox_to_anchor=(1, 1))
+        # Below the plot, not beside it: beside, it took the width the intervals need.
+        figure.legend(frameon=False, loc="outside lower center", ncols=2)
     described = "; ".join(
         f"{label}: {number(own)} (95 % CI {number(low)} to {number(high)})"
         + ("" if shrunken is None else f", shrunk {number(shrunken)}")
