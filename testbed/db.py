@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import aiosqlite
@@ -11,7 +13,8 @@ import asyncpg
 from asyncpg.exceptions import UniqueViolationError
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
-from piccolo.engine.sqlite import SQLiteEngine, dict_factory
+from piccolo.engine.sqlite import SQLiteEngine, TransactionType, dict_factory
+from piccolo.table import Table
 
 from testbed.settings import Settings
 
@@ -53,6 +56,24 @@ def is_unique_violation(error: BaseException) -> bool:
     if isinstance(error, UniqueViolationError):
         return True
     return isinstance(error, sqlite3.IntegrityError) and "UNIQUE constraint failed" in str(error)
+
+
+@asynccontextmanager
+async def serialized(table: type[Table], lock_key: int) -> AsyncIterator[None]:
+    """A transaction that runs alone among those holding the same lock, for read-then-write
+    rules (is this address taken? is this the last admin?). On SQLite it takes the write lock at
+    BEGIN (IMMEDIATE): a deferred transaction that read first fails at once with "database is
+    locked" when another writer got there, busy timeout or not. On PostgreSQL it takes a
+    transaction-scoped advisory lock on `lock_key` (one 64-bit key: a key space apart from the
+    two-integer keys of uploads)."""
+    engine = table._meta.db
+    if engine.engine_type == "postgres":
+        async with engine.transaction():
+            await table.raw("SELECT pg_advisory_xact_lock({})", lock_key)
+            yield
+    else:
+        async with engine.transaction(transaction_type=TransactionType.immediate):
+            yield
 
 
 class ReadPoolSQLiteEngine(SQLiteEngine):

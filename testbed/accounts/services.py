@@ -5,12 +5,16 @@ from __future__ import annotations
 import re
 import secrets
 import unicodedata
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+
+from anyio import to_thread
 
 from testbed import audit
 from testbed.accounts.passwords import hash_password, password_problems, verify_password
 from testbed.auth import Principal, hash_token
-from testbed.db import is_unique_violation
+from testbed.db import is_unique_violation, serialized
 from testbed.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyAttempts
 from testbed.tables import (
     AccessToken,
@@ -30,6 +34,27 @@ ROLE_TAKEN = "This person already has a role on this pilot."
 TOKEN_PREFIX = "tb_"  # noqa: S105  (a visible prefix lets secret scanners spot leaked tokens)
 NETWORK_SLUG = "network"
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+INVITATION_GONE = "This invitation is unknown or has already been used."
+EMAIL_TAKEN = "An account with this email already exists; sign in instead."
+# PostgreSQL advisory lock keys (the SQLite write lock plays their part there).
+ACCOUNT_WRITES_LOCK = int.from_bytes(b"accounts", "big")
+
+
+@asynccontextmanager
+async def account_write() -> AsyncIterator[None]:
+    """One transaction for a write whose rule reads first (is this address taken, is this the
+    last admin, was this invitation used), serialized with every other such write: accounts
+    change rarely, so one lock for them all costs nothing and leaves no pair of rules to race.
+    A unique index that still refuses a row (a write outside this lock) is a 409, not a 500."""
+    try:
+        async with serialized(User, ACCOUNT_WRITES_LOCK):
+            yield
+    except Exception as error:
+        if is_unique_violation(error):
+            raise Conflict(
+                "Someone else made the same change just now; reload and check."
+            ) from None
+        raise
 
 
 def normalize_email(email: str) -> str:
@@ -57,10 +82,7 @@ async def unique_slug(name: str) -> str:
     return f"{base}-{suffix}"
 
 
-async def create_user(
-    *, email: str, name: str, password: str, is_network_admin: bool = False
-) -> int:
-    email = normalize_email(email)
+def _check_new_user(email: str, name: str, password: str) -> None:
     if not EMAIL_PATTERN.match(email):
         raise InvalidInput(
             "Enter a valid email address.",
@@ -76,70 +98,103 @@ async def create_user(
             "Choose a stronger password.",
             errors=[{"field": "password", "message": " ".join(problems)}],
         )
+
+
+async def _insert_user(
+    *, email: str, name: str, password_hash: str, is_network_admin: bool = False
+) -> int:
+    """Inside `account_write()`: the new user's id; Conflict when the address is taken."""
     if await User.exists().where(User.email == email):
-        raise Conflict("An account with this email already exists; sign in instead.")
+        raise Conflict(EMAIL_TAKEN)
     rows = await User.insert(
         User(
             email=email,
             name=name.strip(),
-            password_hash=hash_password(password),
+            password_hash=password_hash,
             is_network_admin=is_network_admin,
         )
     )
     return rows[0]["id"]
 
 
+async def create_user(
+    *, email: str, name: str, password: str, is_network_admin: bool = False
+) -> int:
+    email = normalize_email(email)
+    _check_new_user(email, name, password)
+    # Hashing takes a tenth of a second of CPU: in a thread, and before taking the lock.
+    password_hash = await to_thread.run_sync(hash_password, password)
+    async with account_write():
+        return await _insert_user(
+            email=email, name=name, password_hash=password_hash, is_network_admin=is_network_admin
+        )
+
+
 async def create_organization(
     *, kind: str, name: str, state: str | None = None, verified: bool = False
 ) -> int:
-    rows = await Organization.insert(
-        Organization(
-            kind=kind,
-            name=name.strip(),
-            slug=await unique_slug(name),
-            state=state,
-            verified=verified,
+    async with account_write():  # the free slug is read, then taken
+        rows = await Organization.insert(
+            Organization(
+                kind=kind,
+                name=name.strip(),
+                slug=await unique_slug(name),
+                state=state,
+                verified=verified,
+            )
         )
-    )
     return rows[0]["id"]
 
 
 async def add_membership(user_id: int, organization_id: int, role: str = "member") -> None:
-    await Membership.insert(Membership(user=user_id, organization=organization_id, role=role))
+    async with account_write():
+        already = await Membership.exists().where(
+            (Membership.user == user_id) & (Membership.organization == organization_id)
+        )
+        if not already:
+            await Membership.insert(
+                Membership(user=user_id, organization=organization_id, role=role)
+            )
 
 
 async def network_organization_id() -> int:
-    row = (
-        await Organization.select(Organization.id).where(Organization.slug == NETWORK_SLUG).first()
-    )
-    if row:
-        return row["id"]
-    rows = await Organization.insert(
-        Organization(kind="network", name="Network office", slug=NETWORK_SLUG, verified=True)
-    )
-    return rows[0]["id"]
+    async with account_write():
+        row = (
+            await Organization.select(Organization.id)
+            .where(Organization.slug == NETWORK_SLUG)
+            .first()
+        )
+        if row:
+            return row["id"]
+        rows = await Organization.insert(
+            Organization(kind="network", name="Network office", slug=NETWORK_SLUG, verified=True)
+        )
+        return rows[0]["id"]
 
 
 async def create_network_admin(*, email: str, name: str, password: str) -> bool:
     """Create a network admin, or promote the existing account; True when created."""
-    existing = await User.select(User.id).where(User.email == normalize_email(email)).first()
-    if existing:
-        await User.update({User.is_network_admin: True}).where(User.id == existing["id"])
+    async with account_write():
+        existing = await User.select(User.id).where(User.email == normalize_email(email)).first()
+        if existing:
+            await User.update({User.is_network_admin: True}).where(User.id == existing["id"])
+            await audit.record(
+                "role_changed",
+                object_type="user",
+                object_id=existing["id"],
+                detail={"is_network_admin": True, "via": "cli"},
+            )
+            return False
+        user_id = await create_user(
+            email=email, name=name, password=password, is_network_admin=True
+        )
+        await add_membership(user_id, await network_organization_id(), role="admin")
         await audit.record(
-            "role_changed",
+            "user_created",
             object_type="user",
-            object_id=existing["id"],
+            object_id=user_id,
             detail={"is_network_admin": True, "via": "cli"},
         )
-        return False
-    user_id = await create_user(email=email, name=name, password=password, is_network_admin=True)
-    await add_membership(user_id, await network_organization_id(), role="admin")
-    await audit.record(
-        "user_created",
-        object_type="user",
-        object_id=user_id,
-        detail={"is_network_admin": True, "via": "cli"},
-    )
     return True
 
 
@@ -229,8 +284,11 @@ async def sign_up(
             errors.append({"field": "state", "message": "Use the two-letter state code."})
     if errors:
         raise InvalidInput("Some of what you entered needs fixing.", errors=errors)
-    async with User._meta.db.transaction():
-        user_id = await create_user(email=email, name=name, password=password)
+    email = normalize_email(email)
+    _check_new_user(email, name, password)
+    password_hash = await to_thread.run_sync(hash_password, password)
+    async with account_write():
+        user_id = await _insert_user(email=email, name=name, password_hash=password_hash)
         if invitation is not None:
             await _accept(invitation, user_id)
         else:
@@ -301,14 +359,15 @@ async def create_invitation(
 
 
 async def _accept(invitation: dict, user_id: int) -> None:
-    already = await Membership.exists().where(
-        (Membership.user == user_id) & (Membership.organization == invitation["organization"])
+    """Inside `account_write()`: the invitation, read again under the lock, is used once."""
+    used = (
+        await Invitation.update({Invitation.accepted_at: datetime.now(UTC)})
+        .where((Invitation.id == invitation["id"]) & Invitation.accepted_at.is_null())
+        .returning(Invitation.id)
     )
-    if not already:
-        await add_membership(user_id, invitation["organization"], role=invitation["role"])
-    await Invitation.update({Invitation.accepted_at: datetime.now(UTC)}).where(
-        Invitation.id == invitation["id"]
-    )
+    if not used:
+        raise NotFound(INVITATION_GONE)
+    await add_membership(user_id, invitation["organization"], role=invitation["role"])
     await audit.record(
         "invitation_accepted",
         actor_id=user_id,
@@ -320,8 +379,9 @@ async def _accept(invitation: dict, user_id: int) -> None:
 async def accept_invitation(principal: Principal, token: str) -> int:
     invitation = await invitation_for_token(token)
     if invitation is None:
-        raise NotFound("This invitation is unknown or has already been used.")
-    await _accept(invitation, principal.user_id)
+        raise NotFound(INVITATION_GONE)
+    async with account_write():
+        await _accept(invitation, principal.user_id)
     return invitation["organization"]
 
 
@@ -358,27 +418,28 @@ async def change_member_role(
     require_org_admin(principal, organization_id)
     if role not in MEMBERSHIP_ROLES:
         raise InvalidInput("The role must be admin or member.")
-    membership = (
-        await Membership.select(Membership.id, Membership.user, Membership.role)
-        .where((Membership.id == membership_id) & (Membership.organization == organization_id))
-        .first()
-    )
-    if membership is None:
-        raise NotFound("There is no such member in this organization.")
-    if membership["role"] == "admin" and role != "admin":
-        admins = await Membership.count().where(
-            (Membership.organization == organization_id) & (Membership.role == "admin")
+    async with account_write():  # two admins demoting each other at once leave one admin
+        membership = (
+            await Membership.select(Membership.id, Membership.user, Membership.role)
+            .where((Membership.id == membership_id) & (Membership.organization == organization_id))
+            .first()
         )
-        if admins <= 1:
-            raise Conflict("An organization needs at least one administrator.")
-    await Membership.update({Membership.role: role}).where(Membership.id == membership_id)
-    await audit.record(
-        "role_changed",
-        actor_id=principal.user_id,
-        object_type="membership",
-        object_id=membership_id,
-        detail={"user": membership["user"], "from": membership["role"], "to": role},
-    )
+        if membership is None:
+            raise NotFound("There is no such member in this organization.")
+        if membership["role"] == "admin" and role != "admin":
+            admins = await Membership.count().where(
+                (Membership.organization == organization_id) & (Membership.role == "admin")
+            )
+            if admins <= 1:
+                raise Conflict("An organization needs at least one administrator.")
+        await Membership.update({Membership.role: role}).where(Membership.id == membership_id)
+        await audit.record(
+            "role_changed",
+            actor_id=principal.user_id,
+            object_type="membership",
+            object_id=membership_id,
+            detail={"user": membership["user"], "from": membership["role"], "to": role},
+        )
 
 
 async def list_organizations(*, verified: bool | None = None) -> list[dict]:
