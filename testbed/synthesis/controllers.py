@@ -54,6 +54,7 @@ def _evidence_out(evidence: services.Evidence) -> ProductEvidence:
         pooled=evidence.pooled,
         heterogeneity=evidence.heterogeneity,
         prediction=evidence.prediction,
+        method=evidence.method,
         essa=evidence.essa,
         breakdowns=[dataclasses.asdict(breakdown) for breakdown in evidence.breakdowns],
         pilots=[

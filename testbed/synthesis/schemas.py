@@ -37,6 +37,7 @@ class ProductEvidence(msgspec.Struct):
     pooled: dict[str, Any] | None
     heterogeneity: str
     prediction: str
+    method: str
     essa: dict[str, Any] | None
     breakdowns: list[dict[str, Any]]
     pilots: list[PilotEffect]

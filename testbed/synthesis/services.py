@@ -203,6 +203,7 @@ class Evidence:
     pooled: dict[str, Any] | None = None
     heterogeneity: str = ""
     prediction: str = ""
+    method: str = ""
     essa: dict[str, Any] | None = None
     breakdowns: list[Breakdown] = field(default_factory=list)
 
@@ -362,6 +363,7 @@ async def product_evidence(product_id: int) -> Evidence:
             ci=meta.ci,
             p=meta.p,
         )
+        result.method = words.pooling_method(meta.k, meta.df)
         result.heterogeneity = words.heterogeneity(meta.i2)
         result.prediction = words.prediction(meta.prediction_interval)
         network_frl = [row["frl_share"] for row in (await _profiles()).values()]

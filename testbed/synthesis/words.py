@@ -57,6 +57,24 @@ def pooled_headline(
     )
 
 
+def pooling_method(k: int, df: float | None) -> str:
+    """How the pooled interval was computed, and with two pilots how little it says."""
+    sentence = (
+        "Pooled with a random-effects model (REML). The 95 % interval and the p-value use the "
+        "Knapp–Hartung adjustment, truncated so that the interval is never narrower than the "
+        "plain random-effects one (Knapp & Hartung 2003; Röver, Knapp & Friede 2015), with a t "
+        f"distribution on {k - 1} degree{'s' if k != 2 else ''} of freedom."
+    )
+    if k == 2:
+        sentence += (
+            " With only two pilots, the spread between districts is estimated from two numbers "
+            "and the interval uses a t distribution with 1 degree of freedom (12.7 standard "
+            "errors either side instead of about 2): the pooled interval is very wide and says "
+            "little more than the two pilots do on their own. Read each pilot's own result."
+        )
+    return sentence
+
+
 def heterogeneity(i2: float) -> str:
     if i2 < SIMILAR_BELOW:
         return "The effect was similar across districts."

@@ -109,3 +109,77 @@ def test_weights_and_shrinkage() -> None:
 def test_rejects_bad_input(call, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         call()
+
+
+# metafor 4.6.0 (R 4.4.1), rma.uni(y, v, method = "REML", test = "knha" / "adhoc"), as pinned by
+# PyMARE in pymare/tests/data/metafor_reference.json (github.com/neurostuff/PyMARE, commit
+# 613c06b), data pymare/tests/data/metafor_small_sample.csv. In both cases the pilots agree more
+# than their variances predict (q < 1), so the untruncated ("knha") SE is below the plain
+# random-effects SE and the truncated ("adhoc") SE equals it.
+EQUAL_K5 = (
+    [-0.375707, 0.087667, 3.101687, -0.06849, 0.31128],
+    [0.8, 0.929221, 0.970525, 1.094569, 1.2],
+    {
+        "z": (0.6049786977020821, 0.643867315543219),
+        "knha": (0.6378204194703471, 0.3965799664439656, -1.165894683931567, 2.375852079335731),
+        "adhoc": (0.643867315543219, 0.40062052901477246, -1.182683558934732, 2.392640954338896),
+    },
+)
+EXTREME_K10 = (
+    [0.016779, 0.796272, 1.404543, -0.487727, 2.690687,
+     0.731744, 2.31175, 0.109614, 0.858999, -2.844727],
+    [0.001, 0.055928, 0.521481, 0.060657, 3.638258, 0.016879, 0.00968, 0.013116, 2.818472, 10.0],
+    {
+        "z": (0.6868897020739435, 0.3448079418402753),
+        "knha": (0.327912388479936, 0.06567690988442636, -0.054899656296211186, 1.4286790604440982),
+        "adhoc": (
+            0.3448079418402753, 0.07753460955098063, -0.09312005334974216, 1.4668994574976293
+        ),
+    },
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("case", [EQUAL_K5, EXTREME_K10], ids=["equal_k5", "extreme_k10"])
+def test_knapp_hartung_truncated_by_default_matches_metafor_adhoc(case) -> None:
+    y, v, expected = case
+    estimate, plain_se = expected["z"]
+    se, p, low, high = expected["adhoc"]
+    result = random_effects(y, v, knapp_hartung=True)
+    assert result.estimate == pytest.approx(estimate, rel=1e-6)
+    assert result.se == pytest.approx(se, rel=1e-6)
+    assert result.se == pytest.approx(plain_se, rel=1e-6)
+    assert result.p == pytest.approx(p, rel=1e-5)
+    assert result.ci == pytest.approx((low, high), rel=1e-5)
+    assert result.df == len(y) - 1
+    assert "truncated" in result.method
+
+
+@pytest.mark.parametrize("case", [EQUAL_K5, EXTREME_K10], ids=["equal_k5", "extreme_k10"])
+def test_knapp_hartung_untruncated_option_matches_metafor_knha(case) -> None:
+    y, v, expected = case
+    se, p, low, high = expected["knha"]
+    result = random_effects(y, v, knapp_hartung=True, knapp_hartung_variant="untruncated")
+    assert result.se == pytest.approx(se, rel=1e-6)
+    assert result.p == pytest.approx(p, rel=1e-5)
+    assert result.ci == pytest.approx((low, high), rel=1e-5)
+    assert "untruncated" in result.method
+
+
+def test_truncated_interval_is_never_narrower_than_the_z_interval_when_q_is_small() -> None:
+    """Three pilots that agree more closely than their variances predict (Q < k - 1): the
+    untruncated adjustment is more confident than the plain z test; truncated, the SE cannot
+    fall below the plain random-effects SE, so the t test on 2 df is the more cautious one."""
+    y, v = [0.20, 0.21, 0.19], [0.011, 0.011, 0.011]
+    plain = random_effects(y, v)
+    truncated = random_effects(y, v, knapp_hartung=True)
+    untruncated = random_effects(y, v, knapp_hartung=True, knapp_hartung_variant="untruncated")
+    assert plain.q < 2
+    assert untruncated.se < plain.se
+    assert truncated.se == pytest.approx(plain.se)
+    assert truncated.p > plain.p > untruncated.p
+    assert truncated.ci[1] - truncated.ci[0] > plain.ci[1] - plain.ci[0]
+
+
+def test_rejects_unknown_knapp_hartung_variant() -> None:
+    with pytest.raises(ValueError, match="knapp_hartung_variant must be one of"):
+        random_effects([0.1, 0.2], [0.01, 0.02], knapp_hartung=True, knapp_hartung_variant="x")

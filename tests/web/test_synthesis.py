@@ -189,6 +189,28 @@ def test_pooled_estimate_equals_analysis_meta(client, call, people):
         list(expected.prediction_interval), abs=1e-12
     )
     assert evidence["districts"] == 5 and evidence["students"] == 800
+    assert "truncated" in pooled["method"]
+    assert "Knapp–Hartung adjustment, truncated" in evidence["method"]
+    assert "3 degrees of freedom" in evidence["method"]
+
+
+def test_two_pilots_say_how_little_the_pooled_interval_means(client, call, people):
+    """Two pilots that agree closely (Q < 1): the truncated Knapp-Hartung interval is at least
+    as wide as the plain random-effects one, and the page says in words that it means little."""
+
+    async def two(people: People) -> None:
+        city = await district("Bay City", "city", 90000, 0.3, 0.25)
+        await published_pilot(people.product, [people.district], 0.20, 0.10, title="Pilot A")
+        await published_pilot(people.product, [city], 0.22, 0.10, title="Pilot B")
+
+    call(two, people)
+    evidence = client.get(f"/api/v1/products/{people.product}/evidence").json()
+    plain = random_effects([0.20, 0.22], [0.01, 0.01])
+    assert evidence["pooled"]["se"] == pytest.approx(plain.se, abs=1e-12)
+    assert evidence["pooled"]["df"] == 1
+    assert "says little more than the two pilots" in evidence["method"]
+    page = client.get(f"/products/{people.product}/evidence").text
+    assert "1 degree of freedom" in page and "says little more than the two pilots" in page
 
 
 def test_shrinkage_pulls_every_pilot_toward_the_pooled_estimate(client, call, people):
