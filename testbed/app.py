@@ -29,6 +29,7 @@ from testbed.synthesis import controllers as synthesis_controllers
 from testbed.tables import MAX_ID, Organization
 from testbed.uploads import controllers as uploads_controllers
 from testbed.web import template_config
+from testbed.work import controllers as work_controllers
 
 SESSION_MAX_AGE_SECONDS = 14 * 24 * 3600
 
@@ -67,6 +68,7 @@ ROUTE_HANDLERS = [
     *matching_controllers.ROUTE_HANDLERS,
     *notifications_controllers.ROUTE_HANDLERS,
     *info_controllers.ROUTE_HANDLERS,
+    *work_controllers.ROUTE_HANDLERS,
 ]
 
 

@@ -43,7 +43,7 @@ def _safe_next(target: str | None) -> str:
     # Only local paths: an open redirect would let a phishing link borrow our domain.
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
-    return "/account"
+    return "/work"
 
 
 def _invitation_link(request: Request, token: str) -> str:
@@ -131,7 +131,7 @@ class SignupController(Controller):
             )
         request.scope[RENEW_SESSION_ID] = True  # type: ignore[literal-required]
         request.set_session({"user_id": user_id})
-        return Redirect("/account")
+        return Redirect("/work")
 
 
 async def _invitation_or_none(token: str | None) -> dict | None:

@@ -26,7 +26,7 @@ def _signup(client, **overrides):
 def test_signup_creates_an_unverified_organization_with_the_user_as_admin(client, call):
     response = _signup(client)
     assert response.status_code in (302, 303)
-    assert response.headers["location"] == "/account"
+    assert response.headers["location"] == "/work"
 
     page = client.get("/account")
     assert page.status_code == 200
@@ -102,7 +102,7 @@ def test_login_redirects_back_but_never_off_site(client, people):
         "/login",
         {"email": EMAILS["vendor"], "password": PASSWORD, "next": "https://evil.example/x"},
     )
-    assert response.headers["location"] == "/account"
+    assert response.headers["location"] == "/work"
     client.cookies.clear()
     response = post_form(
         client, "/login", {"email": EMAILS["vendor"], "password": PASSWORD, "next": "/admin"}

@@ -1,0 +1,45 @@
+"""Your work: the page a person lands on after signing in, and the same list in the API."""
+
+from __future__ import annotations
+
+import msgspec
+from litestar import Controller, Request, get
+from litestar.response import Template
+
+from testbed.auth import require_principal, signed_in
+from testbed.work import services
+
+
+class WorkItemOut(msgspec.Struct, frozen=True):
+    kind: str
+    words: str
+    link: str
+    overdue: bool
+
+
+class WorkController(Controller):
+    path = "/work"
+    include_in_schema = False
+    guards = [signed_in]
+    opt = {"access": "signed_in"}
+
+    @get("/")
+    async def work_page(self, request: Request) -> Template:
+        principal = require_principal(request)
+        items = await services.work_for(principal)
+        return Template("work/index.html.j2", context={"items": items})
+
+
+class WorkApiController(Controller):
+    path = "/api/v1/me/work"
+    tags = ["accounts"]
+    guards = [signed_in]
+    opt = {"access": "signed_in"}
+
+    @get("/", summary="What needs me now, overdue first, one link each")
+    async def work(self, request: Request) -> list[WorkItemOut]:
+        items = await services.work_for(require_principal(request))
+        return [WorkItemOut(i.kind, i.words, i.link, i.overdue) for i in items]
+
+
+ROUTE_HANDLERS = [WorkController, WorkApiController]
