@@ -38,6 +38,7 @@ INVITATION_GONE = "This invitation is unknown or has already been used."
 EMAIL_TAKEN = "An account with this email already exists; sign in instead."
 # PostgreSQL advisory lock keys (the SQLite write lock plays their part there).
 ACCOUNT_WRITES_LOCK = int.from_bytes(b"accounts", "big")
+SIGN_IN_LOCK = int.from_bytes(b"sign-ins", "big")
 
 
 @asynccontextmanager
@@ -212,26 +213,44 @@ async def _recent_failures(where) -> int:
     )
 
 
+async def _claim_attempt(email: str, ip_address: str) -> int:
+    """Check the limits and record the attempt in one step, so simultaneous attempts cannot all
+    pass the check before any is recorded. The attempt counts as failed until the password
+    proves right; returns its id."""
+    minutes = int(LOGIN_WINDOW.total_seconds() // 60)
+    async with serialized(LoginAttempt, SIGN_IN_LOCK):
+        if await _recent_failures(LoginAttempt.email == email) >= MAX_FAILURES_PER_ACCOUNT:
+            raise TooManyAttempts(
+                f"Too many failed sign-ins for this account. Wait {minutes} minutes and try "
+                "again, or ask your organization's administrator to help."
+            )
+        if (
+            await _recent_failures(LoginAttempt.ip_address == ip_address)
+            >= MAX_FAILURES_PER_ADDRESS
+        ):
+            raise TooManyAttempts(
+                f"Too many failed sign-ins from your network address. Wait {minutes} minutes."
+            )
+        rows = await LoginAttempt.insert(
+            LoginAttempt(email=email, ip_address=ip_address, succeeded=False)
+        )
+    return rows[0]["id"]
+
+
 async def authenticate(*, email: str, password: str, ip_address: str) -> int:
     """The user id for these credentials; raises after too many recent failures."""
     email = normalize_email(email)
-    minutes = int(LOGIN_WINDOW.total_seconds() // 60)
-    if await _recent_failures(LoginAttempt.email == email) >= MAX_FAILURES_PER_ACCOUNT:
-        raise TooManyAttempts(
-            f"Too many failed sign-ins for this account. Wait {minutes} minutes and try again, "
-            "or ask your organization's administrator to help."
-        )
-    if await _recent_failures(LoginAttempt.ip_address == ip_address) >= MAX_FAILURES_PER_ADDRESS:
-        raise TooManyAttempts(
-            f"Too many failed sign-ins from your network address. Wait {minutes} minutes."
-        )
+    attempt_id = await _claim_attempt(email, ip_address)
     user = (
         await User.select(User.id, User.password_hash, User.active)
         .where(User.email == email)
         .first()
     )
-    valid = user is not None and user["active"] and verify_password(user["password_hash"], password)
-    await LoginAttempt.insert(LoginAttempt(email=email, ip_address=ip_address, succeeded=valid))
+    valid = (
+        user is not None
+        and user["active"]
+        and await to_thread.run_sync(verify_password, user["password_hash"], password)
+    )
     if not valid:
         await audit.record(
             "login_failed",
@@ -241,6 +260,7 @@ async def authenticate(*, email: str, password: str, ip_address: str) -> int:
             ip_address=ip_address,
         )
         raise InvalidInput("The email or password is not right.")
+    await LoginAttempt.update({LoginAttempt.succeeded: True}).where(LoginAttempt.id == attempt_id)
     await User.update({User.last_login_at: datetime.now(UTC)}).where(User.id == user["id"])
     await audit.record(
         "login",

@@ -171,3 +171,41 @@ def test_sign_up_with_a_taken_address_is_not_a_server_error(client, people):
         client, "/signup", _signup_request(client, 1, email=EMAILS["vendor"])["data"]
     )
     assert response.status_code < 500
+
+
+async def _login_attempts() -> list[dict]:
+    from testbed.tables import LoginAttempt
+
+    return await LoginAttempt.select(LoginAttempt.email, LoginAttempt.succeeded)
+
+
+def test_thirty_simultaneous_wrong_passwords_check_at_most_the_limit(client, call, people):
+    """30 wrong passwords for one account at the same moment: the limit (5) is checked and
+    recorded in one step, so exactly 5 passwords are checked (400) and 25 are refused (429);
+    before, 29 were checked. Then even the right password is refused."""
+    from testbed.accounts.services import MAX_FAILURES_PER_ACCOUNT
+
+    token = csrf_token(client)
+    wrong = {
+        "url": "/login",
+        "data": {"email": EMAILS["vendor"], "password": "wrong-wrong-wrong", "_csrf_token": token},
+        "follow_redirects": False,
+    }
+    responses = _fire(client, [{**wrong, "data": dict(wrong["data"])} for _ in range(30)])
+    codes = sorted(r.status_code for r in responses)
+    assert codes == [400] * MAX_FAILURES_PER_ACCOUNT + [429] * (30 - MAX_FAILURES_PER_ACCOUNT)
+    attempts = call(_login_attempts)
+    assert len(attempts) == MAX_FAILURES_PER_ACCOUNT
+    assert not any(a["succeeded"] for a in attempts)
+    right = post_form(client, "/login", {"email": EMAILS["vendor"], "password": PASSWORD})
+    assert right.status_code == 429
+
+
+def test_a_successful_sign_in_is_recorded_as_succeeded_and_does_not_count(client, call, people):
+    for _ in range(4):
+        post_form(client, "/login", {"email": EMAILS["vendor"], "password": "wrong-wrong-wrong"})
+    sign_in(client, "vendor")
+    attempts = call(_login_attempts)
+    assert sorted(a["succeeded"] for a in attempts) == [False] * 4 + [True]
+    client.cookies.clear()
+    sign_in(client, "vendor")  # 4 failures, not 5: still allowed
