@@ -26,6 +26,39 @@ from analysis.effect_sizes import EffectSize, pooled_sd, small_sample_correction
 # Covariates whose scaled cross-product matrix is this badly conditioned are treated as
 # collinear: the treatment coefficient would be numerically meaningless.
 _MAX_CONDITION = 1e10
+# A model whose residual variance is below this share of the outcome's variance fits the
+# outcome (almost) exactly: what is left is floating-point noise, and its "p-value" (1e-33 for
+# an outcome column that is a copy of the baseline) means nothing. Real test scores never come
+# near it: a pretest correlating 0.99 with the outcome still leaves 2 % of the variance.
+NEAR_PERFECT_FIT = 1e-8
+
+
+def near_perfect_fit_message(residual_share: float, predictors: str) -> str:
+    return (
+        f"the outcome is almost exactly a straight-line function of {predictors} (what is "
+        f"left after the fit is {residual_share:.1e} of its variance), so any effect would "
+        "be floating-point noise; check that the outcome column is not a copy of the "
+        "baseline (for example the fall score uploaded as the spring one)"
+    )
+
+
+def residual_share(y: object, x: object) -> float:
+    """Share of y's variance left by the least-squares line y ~ 1 + x (students with both)."""
+    outcome = np.asarray(y, dtype=np.float64)
+    predictor = np.asarray(x, dtype=np.float64)
+    check.same_length(("y", "x"), (outcome, predictor))
+    keep = np.isfinite(outcome) & np.isfinite(predictor)
+    if np.count_nonzero(keep) < 3:
+        return 1.0
+    outcome = outcome[keep] - outcome[keep].mean()
+    predictor = predictor[keep] - predictor[keep].mean()
+    total = float(outcome @ outcome)
+    spread = float(predictor @ predictor)
+    if total == 0 or spread == 0:
+        return 1.0
+    slope = float(predictor @ outcome) / spread
+    residuals = outcome - slope * predictor
+    return float(residuals @ residuals) / total
 
 
 @dataclass(frozen=True)
@@ -168,14 +201,16 @@ def ancova(
     coefficients = inverse @ (predictors.T @ centered_y)
     residuals = centered_y - predictors @ coefficients
     residual_ss = float(residuals @ residuals)
+    total_ss = float(centered_y @ centered_y)
+    if total_ss == 0 or residual_ss < NEAR_PERFECT_FIT * total_ss:
+        share = residual_ss / total_ss if total_ss > 0 else 0.0
+        predictors = "the arm" + "".join(f" and {name}" for name in names)
+        raise ValueError(near_perfect_fit_message(share, predictors))
     sigma2 = residual_ss / df
     se = math.sqrt(sigma2 * inverse[0, 0])
     coefficient = float(coefficients[0])
-    if se == 0:
-        raise ValueError("the model fits y exactly, so the treatment effect has no uncertainty")
     t_value = coefficient / se
     half_width = float(stats.t.ppf(0.5 + level / 2.0, df)) * se
-    total_ss = float(centered_y @ centered_y)
 
     treated_mask = indicator == 1.0
     sd_t = float(outcome[treated_mask].std(ddof=1))

@@ -411,3 +411,25 @@ def test_the_column_wise_reader_never_disagrees_with_the_row_by_row_reader(rows,
         assert columnar is None
     elif columnar is not None:
         _assert_same(columnar, by_rows)
+
+
+def test_an_outcome_the_baseline_predicts_exactly_is_refused_by_column():
+    """A spring score that is the fall score plus a constant: any ANCOVA effect would be
+    floating-point noise (p = 1e-33), so the file is refused naming the column."""
+    rows = [
+        f"K{n},{'treatment' if n % 2 else 'control'},{150 + n},{160 + n},1,2" for n in range(12)
+    ]
+    found = problems(HEADER + "\n" + "\n".join(rows) + "\n")
+    assert len(found) == 1
+    row, column, message = found[0]
+    assert row is None and column == "score"
+    assert "almost exactly a straight-line function of the baseline" in message
+    assert "copy of the baseline" in message
+
+
+def test_an_outcome_close_to_but_not_exactly_the_baseline_is_kept():
+    rows = [
+        f"K{n},{'treatment' if n % 2 else 'control'},{150 + n},{160 + n + (n % 3) * 0.5},1,2"
+        for n in range(12)
+    ]
+    assert len(check(HEADER + "\n" + "\n".join(rows) + "\n")) == 12

@@ -30,6 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pyarrow import csv as pa_csv
 
+from analysis.regression import NEAR_PERFECT_FIT, near_perfect_fit_message, residual_share
 from testbed.uploads.pseudonymize import Pseudonymizer
 from testbed.vocabulary import GENDER_CODES, RACE_ETHNICITY_CODES
 
@@ -530,7 +531,20 @@ def validate_students(
             students = _read_by_rows(data, layout, pseudonymize, progress)
         elif progress is not None:
             progress(len(students))
+        _check_outcomes_are_not_the_baseline(students)
         return students
+
+
+def _check_outcomes_are_not_the_baseline(students: StudentData) -> None:
+    """Refuse an outcome column the baseline predicts exactly (a copy, or a copy plus a
+    constant): the analysis could only report floating-point noise as an effect."""
+    problems = _Problems()
+    for name, values in students.outcomes.items():
+        share = residual_share(values, students.baseline)
+        if share < NEAR_PERFECT_FIT:
+            message = near_perfect_fit_message(share, "the baseline")
+            problems.add(None, name, f"The column {name}: {message}.")
+    problems.raise_if_any()
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from analysis.regression import ancova
+from analysis.regression import ancova, residual_share
 
 # mtcars (R datasets; Henderson & Velleman 1981): mpg, wt and am (1 = manual) of 32 cars.
 MPG = [21, 21, 22.8, 21.4, 18.7, 18.1, 14.3, 24.4, 22.8, 19.2, 17.8, 16.4, 17.3, 15.2, 10.4,
@@ -105,3 +105,32 @@ def test_ancova_rejects_treatment_constant_within_sites() -> None:
     sites = ["a", "a", "a", "a", "b", "b", "b", "b"]
     with pytest.raises(ValueError, match="treated does not vary within any site"):
         ancova(y, treated, sites=sites)
+
+
+def test_an_outcome_equal_to_the_baseline_is_refused_not_given_a_tiny_p() -> None:
+    """Issue 16: an outcome column equal to the baseline gave p = 1.9e-33 from floating-point
+    noise. The residual variance is below 1e-8 of the outcome's, so the fit is refused."""
+    rng = np.random.default_rng(4)
+    baseline = rng.normal(200, 15, 60)
+    treated = np.tile([0.0, 1.0], 30)
+    with pytest.raises(ValueError, match="almost exactly a straight-line function of the arm"):
+        ancova(baseline.copy(), treated, {"baseline": baseline})
+    with pytest.raises(ValueError, match="copy of the baseline"):
+        ancova(baseline * 1.0 + 7.0, treated, {"baseline": baseline}, sites=np.repeat([1, 2], 30))
+
+
+def test_a_strong_but_real_baseline_is_still_fitted() -> None:
+    rng = np.random.default_rng(5)
+    baseline = rng.normal(200, 15, 60)
+    treated = np.tile([0.0, 1.0], 30)
+    outcome = baseline + 3.0 * treated + rng.normal(0, 0.5, 60)
+    result = ancova(outcome, treated, {"baseline": baseline})
+    assert result.r_squared > 0.99
+    assert 2.0 < result.coefficient < 4.0
+
+
+def test_residual_share_of_a_copy_is_zero_and_of_noise_is_near_one() -> None:
+    x = np.arange(20.0)
+    assert residual_share(x * 2 + 1, x) < 1e-20
+    assert residual_share(np.r_[x[::2], x[1::2]], x) > 0.1
+    assert residual_share([1.0, 2.0, np.nan, 4.0], [1.0, 2.0, 3.0, np.nan]) == 1.0

@@ -90,7 +90,9 @@ def student_csv(rows: int = 30, *, missing_every: int = 0, prefix: str = "S", ex
     for number in range(rows):
         arm = "treatment" if number % 2 else "control"
         missing = missing_every and number % missing_every == 0
-        score = "" if missing else f"{180 + number % 50}.5"
+        # Every fourth score is 2 points off the baseline's line, so the outcome is not an
+        # exact function of the baseline (such a file is refused).
+        score = "" if missing else f"{180 + number % 50 + 2 * (number % 4 == 3)}.5"
         met = "" if missing else str(int(180 + number % 50 >= 200))
         lines.append(
             f"{prefix}{number:05d},{arm},room-{number % 3 + 1},yes,no,no,f,white,"
@@ -254,6 +256,18 @@ BAD_FILES = {
     "short row": (
         student_csv(3, extra=["S00009,control,room-1"]),
         ("5", "–", "This row has 3 cells; the header has 12."),
+    ),
+    "outcome copied from the baseline": (
+        "\n".join(
+            [HEADER]
+            + [
+                f"B{n:05d},{'treatment' if n % 2 else 'control'},room-{n % 3 + 1},yes,no,no,f,"
+                f"white,{170 + n % 40},{n * 10},{170 + n % 40},{int(n % 40 >= 20)}"
+                for n in range(30)
+            ]
+        )
+        + "\n",
+        ("–", "math_scale_score", "almost exactly a straight-line function of the baseline"),
     ),
     "empty file": ("", ("–", "–", "The file is empty.")),
     "header only": (HEADER + "\n", ("–", "–", "The file has a header but no rows of data.")),
