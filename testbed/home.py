@@ -11,8 +11,7 @@ from litestar.response import Template
 from piccolo.query.functions.aggregate import Count, Sum
 
 from testbed.tables import Dataset, DistrictProfile, Organization, Pilot, Product
-
-PILOT_STAGES = ("open", "matching", "active", "analysis", "published")
+from testbed.vocabulary import NETWORK_PILOT_STATUSES
 
 
 class NetworkNumbers(msgspec.Struct, frozen=True):
@@ -31,8 +30,13 @@ async def network_numbers() -> NetworkNumbers:
     )
     by_kind = {row["kind"]: row["n"] for row in organizations}
     states = await DistrictProfile.select(DistrictProfile.organization.state).distinct()
-    pilots = await Pilot.select(Pilot.status, Count(alias="n")).group_by(Pilot.status)
-    by_status = {row["status"]: row["n"] for row in pilots}
+    pilots = (
+        await Pilot.select(Pilot.status, Count(alias="n"))
+        .where(Pilot.status.is_in(list(NETWORK_PILOT_STATUSES)))
+        .group_by(Pilot.status)
+    )
+    counted = {row["status"]: row["n"] for row in pilots}
+    by_status = {status: counted.get(status, 0) for status in NETWORK_PILOT_STATUSES}
     students = (
         await Dataset.select(Sum(Dataset.row_count, alias="n"))
         .where(Dataset.is_current.eq(True))
@@ -62,7 +66,7 @@ class HomeController(Controller):
     @get("/", media_type=MediaType.HTML, include_in_schema=False)
     async def home(self) -> Template:
         numbers = await network_numbers()
-        return Template("home.html.j2", context={"numbers": numbers, "stages": PILOT_STAGES})
+        return Template("home.html.j2", context={"numbers": numbers})
 
     @get("/api/v1/network/numbers", summary="Live counts of the network")
     async def numbers(self) -> NetworkNumbers:

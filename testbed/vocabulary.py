@@ -78,16 +78,36 @@ US_STATES = (
 )
 # fmt: on
 
-PILOT_STATUSES = (
-    "draft",
-    "open",
-    "matching",
-    "active",
-    "analysis",
-    "published",
-    "closed",
-    "withdrawn",
-)
+# A pilot call's stages, in the order of its life, with the words pages show for them.
+PILOT_STATUS_WORDS = {
+    "draft": "Being written",
+    "open": "Open for volunteers",
+    "matching": "Choosing sites",
+    "active": "Running",
+    "analysis": "Being analysed",
+    "published": "Results published",
+    "closed": "Closed without results",
+    "withdrawn": "Withdrawn",
+}
+PILOT_STATUSES = tuple(PILOT_STATUS_WORDS)
+# The network's pilots, wherever a page counts them (home, dashboard, API): every call that was
+# opened and not withdrawn. Drafts are private to their vendor; withdrawn calls never ran.
+NETWORK_PILOT_STATUSES = ("open", "matching", "active", "analysis", "published", "closed")
+
+ORGANIZATION_KIND_WORDS = {
+    "district": "School district",
+    "vendor": "Company (vendor)",
+    "research": "Research organization",
+    "network": "Network office",
+}
+
+# Short forms for tables; the design editor's longer ones are in designs/document.py.
+DESIGN_TYPE_SHORT_WORDS = {
+    "rct": "Randomized (students)",
+    "cluster_rct": "Randomized (classrooms or schools)",
+    "quasi_experiment": "Matched comparison",
+    "pre_post": "Before and after",
+}
 
 # Student groups a design can ask results to be disaggregated by (the Observation columns).
 SUBGROUP_WORDS = {

@@ -30,15 +30,13 @@ from testbed.findings.services import neutralize, results_of
 from testbed.findings.words import number, primary_outcome
 from testbed.synthesis import words
 from testbed.tables import Dataset, DesignVersion, DistrictProfile, Enrollment, Finding, Pilot
-from testbed.vocabulary import LOCALE_WORDS, LOCALES, PILLAR_WORDS
+from testbed.vocabulary import LOCALE_WORDS, LOCALES, NETWORK_PILOT_STATUSES, PILLAR_WORDS
 
 RANDOMIZED = frozenset({"rct", "cluster_rct"})
 NOT_POOLED_DESIGNS = {
     "pre_post": "no comparison group: a before/after change is not an effect",
 }
 OVERDUE_AFTER_MONTHS = 12
-# Pilots that never reached a study are left out of the dashboard's reporting figures.
-NOT_STUDIES = frozenset({"draft", "withdrawn"})
 
 
 # --- reading published findings -------------------------------------------------------------
@@ -540,7 +538,7 @@ async def dashboard(today: datetime.date | None = None) -> dict[str, Any]:
         Pilot.product.name.as_alias("product"),
         Pilot.product.vendor.name.as_alias("vendor"),
     )
-    studies = [pilot for pilot in pilots if pilot["status"] not in NOT_STUDIES]
+    studies = [pilot for pilot in pilots if pilot["status"] in NETWORK_PILOT_STATUSES]
     sites = await Enrollment.select(
         Enrollment.pilot, Enrollment.district.state.as_alias("state")
     ).where(Enrollment.status == "site")
@@ -623,7 +621,7 @@ async def dashboard(today: datetime.date | None = None) -> dict[str, Any]:
     return {
         "today": today,
         "pilots": len(studies),
-        "by_status": dict(sorted(by_status.items())),
+        "by_status": {status: by_status[status] for status in NETWORK_PILOT_STATUSES},
         "by_pillar": {code: by_pillar.get(code, 0) for code in sorted(PILLAR_WORDS)},
         "by_state": dict(sorted(by_state.items())),
         "students_total": students_total if students_total >= DEFAULT_THRESHOLD else None,
