@@ -2,6 +2,13 @@
 
 A pilot that a principal may not see answers 404, exactly like one that does not exist, so ids
 cannot be probed.
+
+Pilot roles (PilotRole) are for researchers: a role counts only while its holder is a member of
+a verified research organization and not a member of the pilot's vendor. The rule is applied
+when a role is read, not only when it is granted, so a role granted earlier (or a membership
+changed since) never widens what a vendor's member sees. Student-level rows (assignments,
+observations, rosters) reach only `may_see_student_rows`: the site's own district, the
+pilot's researchers and network administrators.
 """
 
 from __future__ import annotations
@@ -19,6 +26,11 @@ from testbed.tables import Enrollment, Pilot, PilotRole
 PUBLIC_STATUSES = frozenset({"published", "closed"})
 CALL_STATUSES = frozenset({"open", "matching"})
 SITE_STATUSES = frozenset({"accepted_by_district", "accepted_by_vendor", "site"})
+# Organization kinds whose members may hold a role on a pilot (docs/access.md says why).
+ROLE_HOLDER_KINDS = frozenset({"research"})
+# The pilot role that writes the design, runs analyses and reads student rows; the other role
+# ("observer") only sees the pilot as its team does.
+RESEARCHER_ROLE = "researcher"
 
 
 @dataclass(frozen=True)
@@ -28,7 +40,8 @@ class PilotAccess:
     vendor_id: int
     is_network_admin: bool = False
     is_vendor: bool = False
-    is_researcher: bool = False
+    has_role: bool = False  # a pilot role that counts (see may_hold_pilot_role), of any kind
+    is_researcher: bool = False  # ... and that role is "researcher"
     site_district_ids: frozenset[int] = frozenset()
 
     @property
@@ -43,6 +56,31 @@ class PilotAccess:
     def require_manage(self) -> None:
         if not self.can_manage:
             raise Forbidden("Only the pilot's vendor or a network administrator can do this.")
+
+
+def may_hold_pilot_role(principal: Principal, vendor_id: int) -> bool:
+    """Whether a pilot role can count for this person on a pilot of this vendor: a member of a
+    verified research organization who is not a member of the pilot's vendor."""
+    return _in_role_holder_organization(principal) and not principal.is_member_of(vendor_id)
+
+
+def _in_role_holder_organization(principal: Principal) -> bool:
+    return any(m.kind in ROLE_HOLDER_KINDS and m.verified for m in principal.memberships)
+
+
+def may_see_student_rows(access: PilotAccess, site_id: int) -> bool:
+    """The one rule for student-level rows of a site (its assignment list, rosters, uploaded
+    observations and whatever describes its uploads): the site's own district, the pilot's
+    researchers (a role that counts) and network administrators. Never the vendor."""
+    return access.is_network_admin or access.is_researcher or site_id in access.site_district_ids
+
+
+def require_student_rows(access: PilotAccess, site_id: int) -> None:
+    if not may_see_student_rows(access, site_id):
+        raise Forbidden(
+            "Student-level rows stay with the site's own district, the pilot's researchers and "
+            "network administrators."
+        )
 
 
 async def pilot_access(principal: Principal | None, pilot_id: int) -> PilotAccess:
@@ -71,15 +109,22 @@ async def access_to_pilot(
                 & Enrollment.district.is_in(district_ids)
                 & Enrollment.status.is_in(list(SITE_STATUSES))
             )
+        role = None
+        if may_hold_pilot_role(principal, vendor_id):  # otherwise a role row counts for nothing
+            found = (
+                await PilotRole.select(PilotRole.role)
+                .where((PilotRole.pilot == pilot_id) & (PilotRole.user == principal.user_id))
+                .first()
+            )
+            role = found["role"] if found else None
         access = PilotAccess(
             pilot_id=pilot_id,
             status=status,
             vendor_id=vendor_id,
             is_network_admin=principal.is_network_admin,
             is_vendor=principal.is_member_of(vendor_id),
-            is_researcher=await PilotRole.exists().where(
-                (PilotRole.pilot == pilot_id) & (PilotRole.user == principal.user_id)
-            ),
+            has_role=role is not None,
+            is_researcher=role == RESEARCHER_ROLE,
             site_district_ids=frozenset(row["district"] for row in sites),
         )
     if not _may_see(principal, access):
@@ -92,7 +137,7 @@ def _may_see(principal: Principal | None, access: PilotAccess) -> bool:
         return True
     if principal is None:
         return False
-    if access.is_network_admin or access.is_vendor or access.is_researcher:
+    if access.is_network_admin or access.is_vendor or access.has_role:
         return True
     if access.is_site_district:
         return True
@@ -111,9 +156,12 @@ def visible_pilots_where(principal: Principal | None) -> Combinable:
     organization_ids = [m.organization_id for m in principal.memberships]
     if organization_ids:
         visible = visible | Pilot.product.vendor.is_in(organization_ids)
-    visible = visible | Pilot.id.is_in(
-        PilotRole.select(PilotRole.pilot).where(PilotRole.user == principal.user_id)
-    )
+    if _in_role_holder_organization(principal):
+        # The pilots of the principal's own vendor are visible above; on any other, the role
+        # counts (may_hold_pilot_role). Without a verified research membership no role does.
+        visible = visible | Pilot.id.is_in(
+            PilotRole.select(PilotRole.pilot).where(PilotRole.user == principal.user_id)
+        )
     district_ids = principal.organizations_of_kind("district")
     if district_ids:
         visible = visible | Pilot.id.is_in(

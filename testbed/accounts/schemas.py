@@ -81,6 +81,9 @@ class PilotRoleOut(msgspec.Struct):
     name: str
     email: str
     role: str
+    # False when the holder is no longer a member of a verified research organization, or is a
+    # member of the pilot's vendor: such a role counts for nothing.
+    in_effect: bool
 
 
 class AuditEventOut(msgspec.Struct):

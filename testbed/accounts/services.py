@@ -12,8 +12,9 @@ from datetime import UTC, datetime, timedelta
 from anyio import to_thread
 
 from testbed import audit
+from testbed.access import may_hold_pilot_role
 from testbed.accounts.passwords import hash_password, password_problems, verify_password
-from testbed.auth import Principal, hash_token
+from testbed.auth import Principal, hash_token, load_principal
 from testbed.db import is_unique_violation, serialized
 from testbed.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyAttempts
 from testbed.tables import (
@@ -23,6 +24,7 @@ from testbed.tables import (
     LoginAttempt,
     Membership,
     Organization,
+    Pilot,
     PilotRole,
     User,
 )
@@ -556,16 +558,35 @@ async def revoke_access_token(principal: Principal, token_id: int) -> None:
 
 
 async def list_pilot_roles(pilot_id: int) -> list[dict]:
-    return (
+    """The pilot's roles, each with `in_effect`: whether it counts today (a role whose holder
+    left their research organization, or joined the pilot's vendor, counts for nothing)."""
+    vendor_id = await _pilot_vendor(pilot_id)
+    roles = (
         await PilotRole.select(
             PilotRole.id,
             PilotRole.role,
+            PilotRole.user,
             PilotRole.user.name.as_alias("name"),
             PilotRole.user.email.as_alias("email"),
         )
         .where(PilotRole.pilot == pilot_id)
         .order_by(PilotRole.id)
     )
+    for role in roles:
+        holder = await load_principal(role.pop("user"))
+        role["in_effect"] = holder is not None and may_hold_pilot_role(holder, vendor_id)
+    return roles
+
+
+async def _pilot_vendor(pilot_id: int) -> int:
+    pilot = (
+        await Pilot.select(Pilot.product.vendor.as_alias("vendor_id"))
+        .where(Pilot.id == pilot_id)
+        .first()
+    )
+    if pilot is None:
+        raise NotFound("There is no such pilot.")
+    return pilot["vendor_id"]
 
 
 async def has_pilot_role(pilot_id: int, user_id: int) -> bool:
@@ -581,11 +602,13 @@ async def grant_pilot_role(principal: Principal, pilot_id: int, *, email: str, r
             errors=[{"field": "role", "message": "Choose a role."}],
         )
     user = await User.select(User.id).where(User.email == normalize_email(email)).first()
-    if user is None:
+    holder = await load_principal(user["id"]) if user else None
+    if holder is None:
         raise InvalidInput(
             "Nobody with this email has an account yet; invite them first.",
             errors=[{"field": "email", "message": "No account with this email."}],
         )
+    _require_role_holder(holder, await _pilot_vendor(pilot_id))
     if await has_pilot_role(pilot_id, user["id"]):
         raise Conflict(ROLE_TAKEN)
     try:
@@ -603,6 +626,23 @@ async def grant_pilot_role(principal: Principal, pilot_id: int, *, email: str, r
         object_id=pilot_id,
         detail={"user": user["id"], "role": role},
     )
+
+
+def _require_role_holder(holder: Principal, vendor_id: int) -> None:
+    """Refuse a role that would count for nothing (the same rule access.py reads roles by)."""
+    if may_hold_pilot_role(holder, vendor_id):
+        return
+    if holder.is_member_of(vendor_id):
+        message = (
+            "This person is a member of the pilot's vendor: a role on the pilot would give them "
+            "nothing more, because student-level rows never reach a vendor's members."
+        )
+    else:
+        message = (
+            "Roles on a pilot are for researchers: this person is not a member of a verified "
+            "research organization."
+        )
+    raise InvalidInput(message, errors=[{"field": "email", "message": message}])
 
 
 async def revoke_pilot_role(principal: Principal, pilot_id: int, role_id: int) -> None:

@@ -13,7 +13,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.params import FromPath, JSONBody, MultipartBody, QueryParameter, URLEncodedBody
 from litestar.response import Redirect, Template
 
-from testbed.access import pilot_access
+from testbed.access import pilot_access, require_student_rows
 from testbed.auth import current_principal, require_principal
 from testbed.designs import services
 from testbed.designs.document import (
@@ -74,8 +74,7 @@ async def site_uploader(connection: ASGIConnection, _: BaseRouteHandler) -> None
 
 async def site_rows_reader(connection: ASGIConnection, _: BaseRouteHandler) -> None:
     access = await pilot_access(require_principal(connection), _pilot_id(connection))
-    if not services.can_see_site_rows(access, int(connection.path_params["site_id"])):
-        raise Forbidden("Only this site's district and the pilot's researchers can see this.")
+    require_student_rows(access, int(connection.path_params["site_id"]))
 
 
 WORDS = {

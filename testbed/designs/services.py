@@ -8,7 +8,8 @@ Who may do what (checked here as well as in the guards):
   public sees of a published pilot.
 - write a draft, register, amend: the vendor's members, the pilot's researchers, admins.
 - upload a site's roster or baseline groups: that site's district, admins.
-- download a site's key-by-arm list: that site's district, the pilot's researchers, admins.
+- download a site's key-by-arm list (and see which keys a re-draw disagrees on): whoever
+  `testbed.access.may_see_student_rows` lets see the site's student rows.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from analysis import randomization
 from analysis.effect_sizes import hedges_g
 from analysis.wwc import baseline_equivalence
 from testbed import audit
-from testbed.access import PilotAccess, pilot_access
+from testbed.access import PilotAccess, may_see_student_rows, pilot_access, require_student_rows
 from testbed.auth import Principal
 from testbed.designs import document as documents
 from testbed.designs import rees
@@ -63,7 +64,7 @@ def require_edit_design(access: PilotAccess) -> None:
 
 
 def can_see_drafts(access: PilotAccess) -> bool:
-    return can_edit_design(access) or access.is_site_district
+    return can_edit_design(access) or access.has_role or access.is_site_district
 
 
 def can_upload_for_site(access: PilotAccess, site_id: int) -> bool:
@@ -73,11 +74,6 @@ def can_upload_for_site(access: PilotAccess, site_id: int) -> bool:
 def require_upload_for_site(access: PilotAccess, site_id: int) -> None:
     if not can_upload_for_site(access, site_id):
         raise Forbidden("Only this site's district (or a network administrator) can upload here.")
-
-
-def can_see_site_rows(access: PilotAccess, site_id: int) -> bool:
-    """Unit-level lists (keys and arms) stay with the site's district and the research team."""
-    return access.is_network_admin or access.is_researcher or site_id in access.site_district_ids
 
 
 # --- versions -------------------------------------------------------------------------------
@@ -639,7 +635,7 @@ async def randomization_page(principal: Principal | None, pilot_id: int) -> dict
                 "assignment": summary,
                 "baseline_check": await _latest_baseline_check(pilot_id, site),
                 "can_upload": can_upload_for_site(access, site["site_id"]),
-                "can_download": can_see_site_rows(access, site["site_id"]),
+                "can_download": may_see_student_rows(access, site["site_id"]),
             }
         )
     return {
@@ -737,7 +733,7 @@ async def verify_site(principal: Principal | None, pilot_id: int, site_id: int) 
         "identical": identical,
         "units": len(keys),
         "differences": len(different),
-        "different_keys": different[:100] if can_see_site_rows(access, site_id) else [],
+        "different_keys": different[:100] if may_see_student_rows(access, site_id) else [],
         "seed": assignment["seed"],
         "algorithm": assignment["algorithm"],
         "sentence": (
@@ -761,8 +757,7 @@ def _cell(value: str) -> str:
 async def assignment_csv(principal: Principal, pilot_id: int, site_id: int) -> tuple[str, str]:
     """The site's assignment as CSV (key, arm[, stratum]) and a file name."""
     access = await pilot_access(principal, pilot_id)
-    if not can_see_site_rows(access, site_id):
-        raise Forbidden("Only this site's district and the pilot's researchers can download this.")
+    require_student_rows(access, site_id)
     await _require_site(pilot_id, site_id)
     assignment = await _assignment(pilot_id, site_id)
     if assignment is None:

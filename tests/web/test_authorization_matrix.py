@@ -4,6 +4,12 @@ The routes are read from the app's own route table, so a new route without an ac
 (`opt={"access": ...}` on its controller or handler) fails `test_every_route_has_a_known_rule`.
 Each rule says which of the people below are let in; the others must get 401 (API), a redirect
 to the sign-in page (HTML), 403 or 404, and never the page itself.
+
+Two of the people hold a researcher role on the active pilot that must count for nothing (issue
+20, "grant yourself a role, then read"): an administrator of the pilot's vendor who also joined a
+verified research organization, and a district member of the pilot's other site. The first is
+let in exactly where the vendor is; the second only where any site district of the pilot is,
+never to the named site's student rows (`site_rows`) or its uploads.
 """
 
 from __future__ import annotations
@@ -14,10 +20,19 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.web.conftest import People, csrf_token, sign_in
+from tests.web.conftest import PASSWORD, People, csrf_token, post_form, sign_in
 from tests.web.test_security_headers import missing_security_headers
 
-ROLES = ("anonymous", "district", "vendor", "researcher", "admin", "other_vendor")
+ROLES = (
+    "anonymous",
+    "district",
+    "vendor",
+    "researcher",
+    "admin",
+    "other_vendor",
+    "vendor_with_role",
+    "other_site_with_role",
+)
 
 # Who is let in, per rule. The object-level rules are about the objects the path names below:
 # the vendor's organization and the vendor's active pilot (the district is one of its sites,
@@ -55,9 +70,55 @@ ALLOWED = {
     # A matching round that includes the vendor's call.
     "round_viewer": {"vendor", "admin"},
 }
+# A role never widens what a vendor's member may do.
+for _allowed in ALLOWED.values():
+    if "vendor" in _allowed:
+        _allowed.add("vendor_with_role")
+# The other site's district: a participant of the active pilot, nothing of the named site's.
+for _rule in ("public", "signed_in", "pilot_viewer", "pilot_site_district", "finding_reader",
+              "finding_party", "verified_district", "district_coordinator"):  # fmt: skip
+    ALLOWED[_rule].add("other_site_with_role")
+
+# The role holders' sign-in addresses (the others are conftest.EMAILS).
+ROLE_HOLDER_EMAILS = {
+    "vendor_with_role": "partner@brightpath.example",
+    "other_site_with_role": "coordinator@pine-ridge.example",
+}
 
 # Routes that change who is signed in or take away what later checks rely on run last.
 RUN_LAST = ("/revoke", "DELETE", "/accept", "/logout")
+
+
+async def _role_holder(people: People, role: str) -> int:
+    """The role holder's account, with the memberships and the (legacy) role row it needs."""
+    from testbed.tables import Enrollment, Membership, Organization, PilotRole, User
+    from tests.web.conftest import password_hash
+
+    user = await User.insert(
+        User(email=ROLE_HOLDER_EMAILS[role], name=role, password_hash=password_hash())
+    )
+    user_id = user[0]["id"]
+    if role == "vendor_with_role":
+        organizations = [people.vendor, people.research_org]
+    else:
+        pine = await Organization.insert(
+            Organization(kind="district", name="Pine Ridge", slug="pine-ridge", verified=True)
+        )
+        organizations = [pine[0]["id"]]
+        await Enrollment.insert(
+            Enrollment(
+                pilot=people.active_pilot,
+                district=organizations[0],
+                status="site",
+                capacity_students=50,
+                grades=["G04"],
+            )
+        )
+    for organization in organizations:
+        await Membership.insert(Membership(user=user_id, organization=organization, role="admin"))
+    # Written directly, as a role granted before roles were checked would be.
+    await PilotRole.insert(PilotRole(pilot=people.active_pilot, user=user_id, role="researcher"))
+    return user_id
 
 
 @dataclass(frozen=True)
@@ -168,8 +229,12 @@ async def _path_values(people: People, role: str) -> dict[str, str]:
         UploadJob(pilot=people.active_pilot, site=people.district, created_by=people.district_user)
     )
     token_id = 999999
-    if role in USER_OF_ROLE:
-        user_id = getattr(people, USER_OF_ROLE[role])
+    if role in USER_OF_ROLE or role in ROLE_HOLDER_EMAILS:
+        if role in USER_OF_ROLE:
+            user_id = getattr(people, USER_OF_ROLE[role])
+        else:
+            holder = await User.select(User.id).where(User.email == ROLE_HOLDER_EMAILS[role])
+            user_id = holder[0]["id"]
         token_id, _ = await create_access_token(await load_principal(user_id), "matrix")
     return {
         "organization_id": str(people.vendor),
@@ -253,7 +318,11 @@ async def _registered_design_and_assignment(people: People) -> None:
 async def _api_token(people: People, role: str) -> str | None:
     from testbed.accounts.services import create_access_token
     from testbed.auth import load_principal
+    from testbed.tables import User
 
+    if role in ROLE_HOLDER_EMAILS:
+        holder = await User.select(User.id).where(User.email == ROLE_HOLDER_EMAILS[role]).first()
+        return (await create_access_token(await load_principal(holder["id"]), "matrix-api"))[1]
     user_id = {
         "district": people.district_user,
         "vendor": people.vendor_user,
@@ -278,8 +347,15 @@ def _kept_out(response) -> bool:
 
 @pytest.mark.parametrize("role", ROLES)
 def test_authorization_matrix(client, app, people, role):
+    if role in ROLE_HOLDER_EMAILS:
+        client.blocking_portal.call(_role_holder, people, role)
     token = client.blocking_portal.call(_api_token, people, role)
-    if role != "anonymous":
+    if role in ROLE_HOLDER_EMAILS:
+        signed_in = post_form(
+            client, "/login", {"email": ROLE_HOLDER_EMAILS[role], "password": PASSWORD}
+        )
+        assert signed_in.status_code in (302, 303), signed_in.text
+    elif role != "anonymous":
         sign_in(client, role)
     failures = []
     for route in app_routes(app):

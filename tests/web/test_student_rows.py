@@ -1,0 +1,332 @@
+"""Student-level rows reach only the site's own district, the pilot's researchers and network
+administrators (testbed.access.may_see_student_rows), and a pilot role never widens that.
+
+The attack of issue 20: a vendor gives itself a role on its own pilot (or a district member of
+another site gets one), then reads a site's key-by-arm list. Each actor walks "grant yourself a
+role, then read" over every route that serves a site's student rows: the grant is refused, and a
+role row that exists anyway (granted before the rule, or since the holder's memberships changed)
+counts for nothing when the rows are read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from tests.web.conftest import EMAILS, PASSWORD, People, password_hash, post_form, sign_in
+from tests.web.test_designs import bearer, token_for
+
+OTHER_SITE_EMAIL = "coordinator@pine-ridge.example"
+DRIFTED_KEY = "cedar-key-007"  # the key whose stored arm no longer matches the seed's draw
+
+
+@dataclass(frozen=True)
+class Study:
+    pilot: int
+    site: int  # Cedar Hollow, the site whose rows are at stake
+    other_site: int  # Pine Ridge, a second site of the same pilot
+    other_site_user: int
+    job: int  # an upload of Cedar Hollow's
+
+
+async def _study(people: People) -> Study:
+    """The active pilot with a registered randomized design and two randomized sites; Cedar
+    Hollow's stored assignment has one key whose arm differs from the seed's draw (so the
+    re-draw page names a key), and one upload in progress."""
+    from datetime import UTC, datetime
+
+    from analysis.randomization import assign
+    from testbed.designs.canonical import canonical_sha256
+    from testbed.tables import (
+        Assignment,
+        DesignVersion,
+        Enrollment,
+        Membership,
+        Organization,
+        UploadJob,
+        User,
+    )
+
+    pilot = people.active_pilot
+    document = {
+        "design_type": "rct",
+        "unit_of_assignment": "student",
+        "arms": ["treatment", "control"],
+        "research_questions": ["Does it help?"],
+        "outcomes": [
+            {"name": "math", "label": "Math", "kind": "continuous", "primary": True,
+             "direction": "higher_is_better", "instrument": "Interim", "unit": "points",
+             "min": None, "max": None}
+        ],
+        "baseline_measure": None,
+        "subgroups": [],
+        "minimum_meaningful_effect": 0.2,
+        "icc": 0.2,
+        "planned_sites": 2,
+        "planned_students_per_site": 100,
+        "analysis_plan": {"covariates": [], "missing_data": "complete cases", "alpha": 0.05},
+    }  # fmt: skip
+    await DesignVersion.insert(
+        DesignVersion(
+            pilot=pilot,
+            version=1,
+            document=document,
+            registered_at=datetime.now(UTC),
+            sha256=canonical_sha256(document),
+        )
+    )
+    other_site = (
+        await Organization.insert(
+            Organization(kind="district", name="Pine Ridge", slug="pine-ridge", verified=True)
+        )
+    )[0]["id"]
+    other_site_user = (
+        await User.insert(
+            User(email=OTHER_SITE_EMAIL, name="Pat Pine", password_hash=password_hash())
+        )
+    )[0]["id"]
+    await Membership.insert(Membership(user=other_site_user, organization=other_site, role="admin"))
+    await Enrollment.insert(
+        Enrollment(
+            pilot=pilot, district=other_site, status="site", capacity_students=50, grades=["G04"]
+        )
+    )
+    for site, prefix in ((people.district, "cedar"), (other_site, "pine")):
+        drawn = assign([f"{prefix}-key-{n:03d}" for n in range(12)], document["arms"], 11)
+        arms = dict(drawn.mapping)
+        if prefix == "cedar":
+            arms[DRIFTED_KEY] = "control" if arms[DRIFTED_KEY] == "treatment" else "treatment"
+        await Assignment.insert(
+            Assignment(
+                pilot=pilot, site=site, seed=drawn.seed, algorithm=drawn.algorithm, arms=arms
+            )
+        )
+    job = await UploadJob.insert(
+        UploadJob(
+            pilot=pilot,
+            site=people.district,
+            filename="cedar-spring-scores.csv",
+            status="done",
+            created_by=people.district_user,
+        )
+    )
+    return Study(pilot, people.district, other_site, other_site_user, job[0]["id"])
+
+
+# Every route that serves a site's student rows (or an upload of them), and what on it is a
+# student row: a key of the site's assignment.
+def _reads(study: Study) -> list[tuple[str, str]]:
+    site, pilot = study.site, study.pilot
+    return [
+        ("assignment list", f"/pilots/{pilot}/randomization/{site}/assignment.csv"),
+        ("keys a re-draw disagrees on", f"/pilots/{pilot}/randomization/{site}/verify"),
+        ("upload page", f"/uploads/{study.job}"),
+        ("upload API", f"/api/v1/uploads/{study.job}"),
+    ]
+
+
+def _leaks(response) -> bool:
+    """The response carries Cedar Hollow's student rows (or its upload)."""
+    if response.status_code != 200:
+        return False
+    return DRIFTED_KEY in response.text or "cedar-spring-scores" in response.text
+
+
+def _leaked_reads(client, study: Study, headers: dict[str, str]) -> list[str]:
+    leaked = []
+    for name, path in _reads(study):
+        response = client.get(path, headers=headers if path.startswith("/api/") else None)
+        assert response.status_code < 500, (path, response.status_code)
+        if _leaks(response):
+            leaked.append(name)
+    return leaked
+
+
+async def _role_row(pilot: int, user: int, role: str = "researcher") -> None:
+    """A role row as one granted before the rule existed (no check on the way in)."""
+    from testbed.tables import PilotRole
+
+    await PilotRole.insert(PilotRole(pilot=pilot, user=user, role=role))
+
+
+async def _join(user: int, organization: int) -> None:
+    from testbed.tables import Membership
+
+    await Membership.insert(Membership(user=user, organization=organization, role="member"))
+
+
+async def _roles(pilot: int) -> list[int]:
+    from testbed.tables import PilotRole
+
+    return [
+        row["user"]
+        for row in await PilotRole.select(PilotRole.user).where(PilotRole.pilot == pilot)
+    ]
+
+
+@pytest.fixture
+def study(call, people) -> Study:
+    return call(_study, people)
+
+
+def _sign_in_other_site(client) -> None:
+    response = post_form(client, "/login", {"email": OTHER_SITE_EMAIL, "password": PASSWORD})
+    assert response.status_code in (302, 303), response.text
+
+
+# --- the rule's positive side: who does see the rows ------------------------------------------
+
+
+def test_the_sites_district_the_pilots_researcher_and_an_admin_read_the_rows(
+    client, call, people, study
+):
+    every_read = [name for name, _ in _reads(study)]
+    # An upload's progress page is the uploading district's (and admins'), not the researchers'.
+    expected = {"district": every_read, "admin": every_read, "researcher": every_read[:2]}
+    for role, user in (("district", people.district_user), ("researcher", people.researcher),
+                       ("admin", people.admin)):  # fmt: skip
+        sign_in(client, role)
+        assert _leaked_reads(client, study, bearer(token_for(call, user))) == expected[role], role
+        client.cookies.clear()
+
+
+# --- "grant yourself a role, then read" --------------------------------------------------------
+
+
+@pytest.mark.parametrize("also_in_research_org", [False, True], ids=["vendor", "vendor+research"])
+def test_a_vendor_that_grants_itself_a_role_still_reads_no_student_rows(
+    client, call, people, study, also_in_research_org
+):
+    """The vendor's member (also a member of a verified research organization, in the second
+    case: the role would otherwise count) tries the API and the team page, then holds a role row
+    anyway: not one of the site's student rows reaches it."""
+    if also_in_research_org:
+        call(_join, people.vendor_user, people.research_org)
+    token = token_for(call, people.vendor_user)
+    sign_in(client, "vendor")
+    for role in ("researcher", "observer"):
+        api = client.post(
+            f"/api/v1/pilots/{study.pilot}/roles",
+            json={"email": EMAILS["vendor"], "role": role},
+            headers=bearer(token),
+        )
+        assert api.status_code == 422, api.text
+        assert api.headers["content-type"] == "application/problem+json"
+        assert "member of the pilot's vendor" in api.json()["detail"]
+        page = post_form(
+            client, f"/pilots/{study.pilot}/team", {"email": EMAILS["vendor"], "role": role}
+        )
+        assert page.status_code == 422 and "member of the pilot&#39;s vendor" in page.text
+    assert people.vendor_user not in call(_roles, study.pilot)
+    assert _leaked_reads(client, study, bearer(token)) == []
+
+    call(_role_row, study.pilot, people.vendor_user)
+    assert _leaked_reads(client, study, bearer(token)) == []
+    # The role does not make the vendor a researcher elsewhere either: the team page says so.
+    team = client.get(f"/api/v1/pilots/{study.pilot}/roles", headers=bearer(token)).json()
+    mine = next(r for r in team if r["email"] == EMAILS["vendor"])
+    assert mine["in_effect"] is False
+
+
+def test_a_district_of_another_site_that_gets_a_role_still_reads_no_rows_of_this_site(
+    client, call, people, study
+):
+    """Pine Ridge is a site of the same pilot: it reads its own rows, never Cedar Hollow's,
+    whether it asks for a role itself, the vendor grants it one, or a role row exists."""
+    pine_token = token_for(call, study.other_site_user)
+    _sign_in_other_site(client)
+    own = client.get(f"/pilots/{study.pilot}/randomization/{study.other_site}/assignment.csv")
+    assert own.status_code == 200 and "pine-key-000" in own.text
+    assert _leaked_reads(client, study, bearer(pine_token)) == []
+
+    itself = client.post(
+        f"/api/v1/pilots/{study.pilot}/roles",
+        json={"email": OTHER_SITE_EMAIL, "role": "researcher"},
+        headers=bearer(pine_token),
+    )
+    assert itself.status_code == 403
+    by_vendor = client.post(
+        f"/api/v1/pilots/{study.pilot}/roles",
+        json={"email": OTHER_SITE_EMAIL, "role": "researcher"},
+        headers=bearer(token_for(call, people.vendor_user)),
+    )
+    assert by_vendor.status_code == 422, by_vendor.text
+    assert "not a member of a verified research organization" in by_vendor.json()["detail"]
+    assert study.other_site_user not in call(_roles, study.pilot)
+
+    call(_role_row, study.pilot, study.other_site_user)
+    assert _leaked_reads(client, study, bearer(pine_token)) == []
+    assert client.get(f"/pilots/{study.pilot}/design/edit").status_code == 403
+
+
+def test_a_role_counts_only_while_its_holder_is_in_a_verified_research_organization(
+    client, call, people, study
+):
+    """The check is made when the rows are read: the researcher's role stops counting once
+    their organization is unverified, and counts again once it is verified."""
+    from testbed.tables import Organization
+
+    def set_verified(value: bool) -> None:
+        call(
+            lambda: Organization.update({Organization.verified: value}).where(
+                Organization.id == people.research_org
+            )
+        )
+
+    sign_in(client, "researcher")
+    path = f"/pilots/{study.pilot}/randomization/{study.site}/assignment.csv"
+    assert client.get(path).status_code == 200
+    set_verified(False)
+    assert client.get(path).status_code in (403, 404)
+    assert client.get(f"/pilots/{study.pilot}/design/edit").status_code in (403, 404)
+    set_verified(True)
+    assert client.get(path).status_code == 200
+
+
+def test_an_observer_sees_the_pilot_but_not_its_student_rows(client, call, people, study):
+    from testbed.tables import PilotRole
+
+    call(
+        lambda: PilotRole.update({PilotRole.role: "observer"}).where(
+            PilotRole.user == people.researcher
+        )
+    )
+    token = token_for(call, people.researcher)
+    sign_in(client, "researcher")
+    assert client.get(f"/pilots/{study.pilot}/design").status_code == 200
+    assert _leaked_reads(client, study, bearer(token)) == []
+    assert client.get(f"/pilots/{study.pilot}/design/edit").status_code == 403
+
+
+def test_roles_are_granted_to_verified_research_organizations_members_only(
+    client, call, people, study
+):
+    """The pilot's vendor gives the researcher a role; a member of an unverified research
+    organization and a network admin without one are refused with the reason."""
+    from testbed.tables import Organization, PilotRole, User
+
+    async def unverified_researcher() -> None:
+        org = await Organization.insert(
+            Organization(kind="research", name="New Lab", slug="new-lab", verified=False)
+        )
+        user = await User.insert(
+            User(email="new@new-lab.example", name="Nia New", password_hash=password_hash())
+        )
+        await _join(user[0]["id"], org[0]["id"])
+
+    call(unverified_researcher)
+    call(lambda: PilotRole.delete().where(PilotRole.user == people.researcher))
+    token = token_for(call, people.vendor_user)
+    roles = f"/api/v1/pilots/{study.pilot}/roles"
+    for email in ("new@new-lab.example", EMAILS["admin"]):
+        refused = client.post(
+            roles, json={"email": email, "role": "researcher"}, headers=bearer(token)
+        )
+        assert refused.status_code == 422, (email, refused.text)
+        assert refused.json()["errors"][0]["field"] == "email"
+    granted = client.post(
+        roles, json={"email": EMAILS["researcher"], "role": "researcher"}, headers=bearer(token)
+    )
+    assert granted.status_code == 201, granted.text
+    assert [(r["email"], r["in_effect"]) for r in granted.json()] == [(EMAILS["researcher"], True)]
