@@ -17,6 +17,7 @@ from testbed.auth import PrincipalMiddleware
 from testbed.catalog import controllers as catalog_controllers
 from testbed.db import POSTGRES_POOL_OPTIONS, ReadPoolSQLiteEngine
 from testbed.designs import controllers as designs_controllers
+from testbed.edge import check_request_body, refuse_unreadable_requests
 from testbed.errors import ApiErrorResponses, NotFound, TestbedError, handle_error
 from testbed.findings import controllers as findings_controllers
 from testbed.home import HomeController
@@ -137,6 +138,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ),
         ],
         middleware=[
+            refuse_unreadable_requests,
             refuse_impossible_ids,
             session_config.middleware,
             DefineMiddleware(PrincipalMiddleware, exclude=["^/static/"]),
@@ -164,6 +166,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             Exception: handle_error,
         },
         plugins=[ApiErrorResponses()],
+        before_request=check_request_body,
         before_send=[add_security_headers],
         on_startup=[open_database],
         on_shutdown=[close_database],

@@ -291,3 +291,190 @@ def test_ids_beyond_any_row_in_a_request_body_are_refused_by_name(client, call, 
     )
     assert response.status_code == 400
     assert "district_id" in response.text
+
+
+# --- text no database column can hold, and bodies no decoder can read (testbed/edge.py) ------
+
+NUL = "\x00"
+
+
+def _json_body_routes(app) -> list[tuple[str, str]]:
+    """(method, path) of every operation whose handler reads a JSON body."""
+    from litestar.enums import RequestEncodingType
+    from litestar.params import BodyKwarg
+
+    routes = []
+    for route in app.routes:
+        for handler in getattr(route, "route_handlers", []):
+            data = handler.parsed_fn_signature.parameters.get("data")
+            if data is None or (
+                isinstance(data.kwarg_definition, BodyKwarg)
+                and data.kwarg_definition.media_type != RequestEncodingType.JSON
+            ):
+                continue
+            for method in sorted(handler.http_methods - {"HEAD", "OPTIONS"}):
+                routes.append((method, route.path))
+    return routes
+
+
+def _assert_refused_as_unreadable(response, *, api: bool) -> None:
+    assert response.status_code == 400, (response.request.url, response.text[:300])
+    if api:
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert response.json()["status"] == 400
+    else:
+        assert response.headers["content-type"].startswith("text/html")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/pilots?q=a%00b",
+        "/products?q=%00",
+        "/districts?subject=math&q=x%00",
+        "/login?next=/pilots%00",
+        "/api/v1/pilots?q=a%00b",
+        "/api/v1/products?subject=ma%00th",
+        "/api/v1/needs?q=a%00b",
+        "/invitations/abc%00def",
+        "/findings/1%00",
+    ],
+)
+def test_a_nul_byte_in_the_address_is_refused_for_anyone(client, people, call, path):
+    before = call(_table_counts)
+    response = client.get(path)
+    _assert_refused_as_unreadable(response, api=path.startswith("/api/"))
+    if "?" in path:
+        assert "NUL character" in response.text
+    assert call(_table_counts) == before
+
+
+def test_a_nul_byte_in_a_cookie_is_refused_before_the_session_is_looked_up(client, people):
+    response = client.get("/pilots", headers={"Cookie": "testbed_session=abc%00def"})
+    _assert_refused_as_unreadable(response, api=False)
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        {"email": f"admin{NUL}@network.example", "password": PASSWORD},
+        {"email": "admin@network.example", "password": f"pass{NUL}word"},
+    ],
+)
+def test_a_nul_byte_in_the_sign_in_form_is_refused(client, people, call, form):
+    from tests.web.conftest import post_form
+
+    before = call(_table_counts)
+    response = post_form(client, "/login", form)
+    _assert_refused_as_unreadable(response, api=False)
+    assert call(_table_counts) == before
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"name": f"a{NUL}b"},
+        {"name": "fine", f"ke{NUL}y": "value"},
+        {"name": ["nested", {"deeper": f"{NUL}"}]},
+    ],
+)
+def test_a_nul_byte_anywhere_in_a_json_body_is_refused(client, people, call, body):
+    token = token_for(call, people.admin)
+    before = call(_table_counts)
+    response = client.post("/api/v1/tokens", json=body, headers=bearer(token))
+    _assert_refused_as_unreadable(response, api=True)
+    assert "NUL character" in response.json()["detail"]
+    assert call(_table_counts) == before
+
+
+def test_a_nul_byte_in_a_multipart_text_field_is_refused(client, people, call):
+    from tests.web.conftest import post_form
+
+    sign_in(client, "district")
+    before = call(_table_counts)
+    response = post_form(
+        client,
+        f"/pilots/{people.active_pilot}/sites/{people.district}/upload",
+        {"kind": f"students{NUL}"},
+        files={"file": ("a.csv", b"student_key,arm\nS1,treatment\n", "text/csv")},
+    )
+    _assert_refused_as_unreadable(response, api=False)
+    assert call(_table_counts) == before
+
+
+def test_a_nul_byte_in_every_text_field_of_every_form_is_refused(app, client, people, call):
+    """Every form each kind of user sees, with NUL in all its free-text fields: 400, not 500,
+    and nothing stored."""
+    failures: list[str] = []
+    tried: set[tuple[str, str, str]] = set()
+    for role in ("anonymous", "vendor", "district", "researcher", "admin"):
+        with other_browser(client):
+            if role != "anonymous":
+                sign_in(client, role)
+            for page in _pages(app, client, people, role):
+                response = client.get(page, follow_redirects=False)
+                if response.status_code != 200 or "text/html" not in response.headers.get(
+                    "content-type", ""
+                ):
+                    continue
+                for form in forms_of(page, response.text):
+                    kind = (role, form.method, re.sub(r"\d+", "N", urlsplit(form.action).path))
+                    if form.action.endswith(SKIPPED_ACTIONS) or kind in tried:
+                        continue
+                    data = _filled(form, keep=set())
+                    texts = [name for name, value in data.items() if value == PAYLOAD]
+                    if not texts:
+                        continue
+                    tried.add(kind)
+                    data.update({name: f"a{NUL}b" for name in texts})
+                    if form.method == "post":
+                        answer = client.post(form.action, data=data, follow_redirects=False)
+                    else:
+                        answer = client.get(form.action, params=data, follow_redirects=False)
+                    if answer.status_code != 400:
+                        failures.append(f"{role} {form.method} {form.action}: {answer.status_code}")
+    assert len(tried) >= 10, f"only {len(tried)} forms with text fields were found"
+    assert failures == []
+    assert call(_rows_holding_nul) == []
+
+
+async def _rows_holding_nul() -> list[str]:
+    """Tables with a row holding NUL anywhere (SQLite would store it; PostgreSQL would fail)."""
+    found = []
+    for table in TABLES:
+        for row in await table.select():
+            if "\\x00" in repr(row):  # repr escapes the NUL
+                found.append(f"{table._meta.tablename} {row.get('id')}")
+    return found
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(b'{"name": "\xff\xfe caf\xe9"}', id="invalid-utf8"),
+        pytest.param(b"[" * 1000 + b"]" * 1000, id="nested-1000-deep"),
+        pytest.param(b'{"name": ' + b"[" * 40 + b"]" * 40 + b"}", id="nested-41-deep"),
+        pytest.param(b'{"name": "a\\u0000b"}', id="escaped-nul"),
+        pytest.param(b'{"name": ', id="truncated"),
+    ],
+)
+def test_unreadable_json_is_a_400_on_every_json_operation(app, client, people, call, body):
+    token = token_for(call, people.admin)
+    routes = _json_body_routes(app)
+    assert len(routes) >= 20, routes
+    answers: dict[int, list[str]] = {}
+    for method, template in routes:
+        path = _fill(template, client.blocking_portal.call(_path_values, people, "admin"))
+        response = client.request(
+            method,
+            path,
+            content=body,
+            headers={**bearer(token), "Content-Type": "application/json"},
+        )
+        answers.setdefault(response.status_code, []).append(f"{method} {template}")
+        if response.status_code == 400:
+            assert response.headers["content-type"].startswith("application/problem+json")
+    # The administrator passes every guard but those of member-only operations (403/404 come
+    # first, before the body is read); everything else refuses the body itself.
+    assert set(answers) <= {400, 403, 404}, answers
+    assert len(answers[400]) >= 0.7 * len(routes), answers
