@@ -8,9 +8,11 @@ import msgspec
 from litestar import Controller, MediaType, Response, get
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.response import Template
-from piccolo.query.functions.aggregate import Count, Sum
+from piccolo.query.functions.aggregate import Count
 
-from testbed.tables import Dataset, DistrictProfile, Organization, Pilot, Product
+from analysis.suppression import DEFAULT_THRESHOLD
+from testbed.tables import DistrictProfile, Organization, Pilot, Product
+from testbed.uploads.services import network_students_reached
 
 PILOT_STAGES = ("open", "matching", "active", "analysis", "published")
 
@@ -22,7 +24,7 @@ class NetworkNumbers(msgspec.Struct, frozen=True):
     products: int
     pilots: int
     pilots_by_status: dict[str, int]
-    students_in_pilots: int
+    students_in_pilots: int | None
 
 
 async def network_numbers() -> NetworkNumbers:
@@ -33,11 +35,8 @@ async def network_numbers() -> NetworkNumbers:
     states = await DistrictProfile.select(DistrictProfile.organization.state).distinct()
     pilots = await Pilot.select(Pilot.status, Count(alias="n")).group_by(Pilot.status)
     by_status = {row["status"]: row["n"] for row in pilots}
-    students = (
-        await Dataset.select(Sum(Dataset.row_count, alias="n"))
-        .where(Dataset.is_current.eq(True))
-        .first()
-    )
+    reached = await network_students_reached()
+    total = sum(reached.values())
     return NetworkNumbers(
         districts=by_kind.get("district", 0),
         states=len(states),
@@ -45,7 +44,8 @@ async def network_numbers() -> NetworkNumbers:
         products=await Product.count(),
         pilots=sum(by_status.values()),
         pilots_by_status=by_status,
-        students_in_pilots=int((students or {}).get("n") or 0),
+        # A network total of fewer than 10 students is hidden like any small count (None).
+        students_in_pilots=total if total >= DEFAULT_THRESHOLD else None,
     )
 
 
