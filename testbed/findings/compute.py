@@ -809,10 +809,10 @@ class _Analysis:
             ]
             left_out = [entry["level"] for entry in levels if entry["level"] not in testable]
             if left_out and len(testable) >= 2:
+                # Naming the levels left out would say they hold 0 or 1 students in a group.
                 notes.append(
-                    "Left out of the interaction test (fewer than 2 students in a group): "
-                    + ", ".join(left_out)
-                    + "."
+                    "The interaction test compares the groups large enough to estimate an "
+                    "effect; not every group shown is in it."
                 )
             tested = keep & np.isin(labels, testable)
             interaction = _attempt(

@@ -9,6 +9,7 @@ district. A district sees its own site's row of the per-site table as it is.
 from __future__ import annotations
 
 import copy
+import math
 from typing import Any
 
 from analysis.suppression import DEFAULT_THRESHOLD, suppress_attrition, suppress_small_cells
@@ -25,6 +26,15 @@ def hidden_reason(true_count: int) -> str:
 
 
 CELL_STATISTICS = ("n", "mean", "sd", "median", "min", "max", "successes", "proportion")
+
+
+# Statistics of single students: never shown outside the district, whatever the group size.
+SINGLE_STUDENT = ("min", "max")
+
+
+def _drop_single_students(cell: dict[str, Any]) -> None:
+    for key in SINGLE_STUDENT:
+        cell.pop(key, None)
 
 
 def _hide(cell: dict[str, Any]) -> None:
@@ -58,7 +68,20 @@ def coarsen_histogram(
                 merged[arm][-1] += running[arm]
         else:
             return {"edges": [], **{arm: [] for arm in arms}, "omitted": True}
-    return {"edges": merged_edges, **merged, "coarsened": True}
+    return {"edges": _open_ends(merged_edges), **merged, "coarsened": True}
+
+
+def _open_ends(edges: list[float]) -> list[float]:
+    """The outer edges of a histogram are the lowest and highest scores (single students):
+    widen them to a round number (a power of ten below the range)."""
+    if len(edges) < 2 or edges[-1] <= edges[0]:
+        return edges
+    step = 10.0 ** math.floor(math.log10(edges[-1] - edges[0]))
+    low = math.floor(edges[0] / step) * step
+    high = math.ceil(edges[-1] / step) * step
+    low = low - step if low == edges[0] else low
+    high = high + step if high == edges[-1] else high
+    return [low, *edges[1:-1], high]
 
 
 def _suppress_arms(outcome: dict[str, Any]) -> None:
@@ -70,6 +93,10 @@ def _suppress_arms(outcome: dict[str, Any]) -> None:
     for arm in hidden:
         _hide(outcome["arms"][arm])
     if hidden:
+        # Degrees of freedom are the students analyzed less the parameters fitted.
+        for part in ("test", "ancova", "cluster"):
+            if outcome.get(part) and "df" in outcome[part]:
+                outcome[part]["df"] = None
         if outcome.get("effect"):
             outcome["effect"]["n_t"] = outcome["effect"]["n_c"] = None
         if outcome.get("attrition"):
@@ -108,6 +135,11 @@ def _suppress_subgroup(subgroup: dict[str, Any]) -> None:
     if not levels:
         return
     table = suppress_small_cells([[int(level[arm]["n"] or 0) for arm in ARMS] for level in levels])
+    interaction = subgroup.get("interaction")
+    if interaction and table.hidden_cells:
+        # Students tested = denominator df + 2 x levels tested: with the shown levels' totals
+        # that isolates the hidden ones. The F statistic and p stay.
+        interaction["df_denominator"] = None
     for level, row in zip(levels, table.cells, strict=True):
         for arm, value in zip(ARMS, row, strict=True):
             if value is None:
@@ -173,6 +205,14 @@ def disclose(results: dict[str, Any], own_sites: frozenset[int]) -> dict[str, An
         return shown
     for outcome in shown["outcomes"]:
         _suppress_arms(outcome)
+        for cell in outcome["arms"].values():
+            _drop_single_students(cell)
+    for subgroup in shown["subgroups"]:
+        for level in subgroup["levels"]:
+            for arm in ARMS:
+                _drop_single_students(level[arm])
+    for band in (shown.get("dosage") or {}).get("bands", []):
+        _drop_single_students(band)
     for subgroup in shown["subgroups"]:
         _suppress_subgroup(subgroup)
     if shown.get("dosage"):
