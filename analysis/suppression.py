@@ -43,7 +43,8 @@ def _hide_complements(
     values: list[int], hidden: list[bool], known: list[bool], total_shown: bool
 ) -> bool:
     """In one line: if exactly one unknown cell is hidden and the total is shown, hide the
-    smallest other unknown cell (or report that only hiding the total helps: False)."""
+    smallest other unknown cell, a zero last (a hidden zero protects nothing), or report that
+    only hiding the total helps: False."""
     if not total_shown:
         return True
     hidden_unknown = [i for i, h in enumerate(hidden) if h and not known[i]]
@@ -52,7 +53,7 @@ def _hide_complements(
     candidates = [i for i in range(len(values)) if not hidden[i] and not known[i]]
     if not candidates:
         return False
-    hidden[min(candidates, key=lambda i: (values[i], i))] = True
+    hidden[min(candidates, key=lambda i: (values[i] == 0, values[i], i))] = True
     return True
 
 
@@ -60,11 +61,14 @@ def suppress_small_cells(
     counts: Sequence[Sequence[int]],
     threshold: int = DEFAULT_THRESHOLD,
     known_rows: Sequence[bool] | None = None,
+    zero_is_small: bool = True,
 ) -> SuppressedTable:
     """Hide counts below `threshold` in a table of counts with row, column and grand totals.
 
     `counts` is a list of rows of non-negative integers, all of one length. `known_rows[i]`
-    true means the viewer may see row i in full (their own district's site).
+    true means the viewer may see row i in full (their own district's site). With
+    `zero_is_small` false a count of 0 is shown (students lost: nobody to protect), and only
+    1 to threshold - 1 is hidden.
     """
     if threshold < 1:
         raise ValueError(f"threshold must be at least 1, got {threshold}")
@@ -83,10 +87,15 @@ def suppress_small_cells(
     total = sum(row_totals)
     everything_known = all(known)
 
-    hidden = [[not known[i] and value < threshold for value in row] for i, row in enumerate(table)]
-    row_total_hidden = [not known[i] and t < threshold for i, t in enumerate(row_totals)]
-    column_total_hidden = [not everything_known and t < threshold for t in column_totals]
-    total_hidden = not everything_known and total < threshold
+    lowest = 0 if zero_is_small else 1
+
+    def small(value: int) -> bool:
+        return lowest <= value < threshold
+
+    hidden = [[not known[i] and small(value) for value in row] for i, row in enumerate(table)]
+    row_total_hidden = [not known[i] and small(t) for i, t in enumerate(row_totals)]
+    column_total_hidden = [not everything_known and small(t) for t in column_totals]
+    total_hidden = not everything_known and small(total)
 
     changed = True
     while changed:
@@ -116,12 +125,13 @@ def suppress_small_cells(
         # A hidden total whose cells are all shown is their sum: hide its smallest cell too.
         for i, row in enumerate(table):
             if row_total_hidden[i] and width and not any(hidden[i]):
-                hidden[i][min(range(width), key=lambda j, row=row: (row[j], j))] = True
+                hidden[i][min(range(width), key=lambda j, row=row: (row[j] == 0, row[j], j))] = True
         for j in range(width):
             if column_total_hidden[j] and table and not any(row[j] for row in hidden):
                 unknown = [i for i in range(len(table)) if not known[i]]
                 if unknown:
-                    hidden[min(unknown, key=lambda i, j=j: (table[i][j], i))][j] = True
+                    smallest = min(unknown, key=lambda i, j=j: (table[i][j] == 0, table[i][j], i))
+                    hidden[smallest][j] = True
         changed = before != (hidden, row_total_hidden, column_total_hidden, total_hidden)
 
     return SuppressedTable(
@@ -134,3 +144,71 @@ def suppress_small_cells(
         ],
         total=None if total_hidden else total,
     )
+
+
+@dataclass(frozen=True)
+class AttritionTables:
+    """Randomized and analyzed counts (sites by arms) as they may be shown side by side."""
+
+    randomized: SuppressedTable
+    analyzed: SuppressedTable
+
+    @property
+    def hidden_cells(self) -> int:
+        return self.randomized.hidden_cells + self.analyzed.hidden_cells
+
+
+def suppress_attrition(
+    randomized: Sequence[Sequence[int]],
+    analyzed: Sequence[Sequence[int]],
+    threshold: int = DEFAULT_THRESHOLD,
+    known_rows: Sequence[bool] | None = None,
+) -> AttritionTables:
+    """Hide what a reader could subtract: randomized minus analyzed is the number of students
+    lost, itself a count that must not be 1 to `threshold` - 1.
+
+    The analyzed table and the table of students lost are each suppressed on their own (with
+    their complements); a randomized count (cell or total) is shown only when both its analyzed
+    count and its students lost are, since either one follows from the other two.
+    """
+    if len(randomized) != len(analyzed) or any(
+        len(r) != len(a) for r, a in zip(randomized, analyzed, strict=True)
+    ):
+        raise ValueError("randomized and analyzed must have the same shape")
+    lost = [
+        [int(r) - int(a) for r, a in zip(r_row, a_row, strict=True)]
+        for r_row, a_row in zip(randomized, analyzed, strict=True)
+    ]
+    if any(value < 0 for row in lost for value in row):
+        raise ValueError("a site cannot analyze more students than it randomized")
+    shown_analyzed = suppress_small_cells(analyzed, threshold, known_rows)
+    shown_lost = suppress_small_cells(lost, threshold, known_rows, zero_is_small=False)
+
+    def both(value: int, first: int | None, second: int | None) -> int | None:
+        return None if first is None or second is None else value
+
+    shown_randomized = SuppressedTable(
+        cells=[
+            [
+                both(int(value), shown_analyzed.cells[i][j], shown_lost.cells[i][j])
+                for j, value in enumerate(row)
+            ]
+            for i, row in enumerate(randomized)
+        ],
+        row_totals=[
+            both(sum(int(v) for v in row), shown_analyzed.row_totals[i], shown_lost.row_totals[i])
+            for i, row in enumerate(randomized)
+        ],
+        column_totals=[
+            both(
+                sum(int(row[j]) for row in randomized),
+                shown_analyzed.column_totals[j],
+                shown_lost.column_totals[j],
+            )
+            for j in range(len(randomized[0]) if randomized else 0)
+        ],
+        total=both(
+            sum(int(v) for row in randomized for v in row), shown_analyzed.total, shown_lost.total
+        ),
+    )
+    return AttritionTables(randomized=shown_randomized, analyzed=shown_analyzed)

@@ -8,9 +8,11 @@ import msgspec
 from litestar import Controller, MediaType, Response, get
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.response import Template
-from piccolo.query.functions.aggregate import Count, Sum
+from piccolo.query.functions.aggregate import Count
 
-from testbed.tables import Dataset, DistrictProfile, Organization, Pilot, Product
+from analysis.suppression import DEFAULT_THRESHOLD
+from testbed.tables import DistrictProfile, Organization, Pilot, Product
+from testbed.uploads.services import network_students_reached
 from testbed.vocabulary import NETWORK_PILOT_STATUSES
 
 
@@ -21,7 +23,7 @@ class NetworkNumbers(msgspec.Struct, frozen=True):
     products: int
     pilots: int
     pilots_by_status: dict[str, int]
-    students_in_pilots: int
+    students_in_pilots: int | None
 
 
 async def network_numbers() -> NetworkNumbers:
@@ -37,11 +39,8 @@ async def network_numbers() -> NetworkNumbers:
     )
     counted = {row["status"]: row["n"] for row in pilots}
     by_status = {status: counted.get(status, 0) for status in NETWORK_PILOT_STATUSES}
-    students = (
-        await Dataset.select(Sum(Dataset.row_count, alias="n"))
-        .where(Dataset.is_current.eq(True))
-        .first()
-    )
+    reached = await network_students_reached()
+    total = sum(reached.values())
     return NetworkNumbers(
         districts=by_kind.get("district", 0),
         states=len(states),
@@ -49,7 +48,8 @@ async def network_numbers() -> NetworkNumbers:
         products=await Product.count(),
         pilots=sum(by_status.values()),
         pilots_by_status=by_status,
-        students_in_pilots=int((students or {}).get("n") or 0),
+        # A network total of fewer than 10 students is hidden like any small count (None).
+        students_in_pilots=total if total >= DEFAULT_THRESHOLD else None,
     )
 
 

@@ -295,6 +295,31 @@ class _Analysis:
                 counts[arm] += by_arm.get(arm, 0)
         return counts
 
+    def analyzed_by_site(self, name: str) -> dict[int, dict[str, int]]:
+        """Site -> arm -> students with this outcome: student rows with a value, or the n of a
+        site's totals. Every site that counts in `randomized` counts here (WWC: the analytic
+        sample is measured against the sample randomized, from the same sites)."""
+        values = self.students.outcomes.get(name)
+        counts: dict[int, dict[str, int]] = {}
+        for dataset in sorted(self.inputs.datasets, key=lambda d: d.site_id):
+            by_arm = {arm: 0 for arm in ARMS}
+            if dataset.kind == "aggregates":
+                for row in self.inputs.summaries:
+                    mine = row["site_id"] == dataset.site_id and row["outcome"] == name
+                    if mine and row["arm"] in by_arm:
+                        by_arm[row["arm"]] += int(row["n"])
+            elif values is not None:
+                in_site = (self.students.site == dataset.site_id) & ~np.isnan(values)
+                for arm in ARMS:
+                    by_arm[arm] = int(np.count_nonzero(in_site & (self.students.arm == arm)))
+            counts[dataset.site_id] = by_arm
+        return counts
+
+    def analyzed(self, name: str) -> dict[str, int]:
+        return {
+            arm: sum(by_arm[arm] for by_arm in self.analyzed_by_site(name).values()) for arm in ARMS
+        }
+
     def summaries_for(self, name: str) -> dict[str, list[dict[str, Any]]]:
         by_arm: dict[str, list[dict[str, Any]]] = {arm: [] for arm in ARMS}
         for row in self.inputs.summaries:
@@ -686,7 +711,7 @@ class _Analysis:
 
     def add_attrition(self, result: dict[str, Any], notes: list[str]) -> None:
         randomized = result["randomized"]
-        analyzed = {arm: int(result["arms"].get(arm, {}).get("n") or 0) for arm in ARMS}
+        analyzed = self.analyzed(result["name"])
         rated = _attempt(
             notes,
             "Attrition",
@@ -784,10 +809,10 @@ class _Analysis:
             ]
             left_out = [entry["level"] for entry in levels if entry["level"] not in testable]
             if left_out and len(testable) >= 2:
+                # Naming the levels left out would say they hold 0 or 1 students in a group.
                 notes.append(
-                    "Left out of the interaction test (fewer than 2 students in a group): "
-                    + ", ".join(left_out)
-                    + "."
+                    "The interaction test compares the groups large enough to estimate an "
+                    "effect; not every group shown is in it."
                 )
             tested = keep & np.isin(labels, testable)
             interaction = _attempt(
@@ -849,7 +874,7 @@ class _Analysis:
     def essa(self, primary: dict[str, Any], baseline: dict[str, Any] | None) -> dict[str, Any]:
         headline = primary["headline"]
         attrition = primary["attrition"]
-        students = sum(int(arm.get("n") or 0) for arm in primary["arms"].values())
+        students = sum(self.analyzed(primary["name"]).values())
         if self.design_type == "pre_post":
             students = int(primary["arms"].get("treatment", {}).get("n") or 0)
         tier = evidence.essa_tier(
@@ -866,20 +891,21 @@ class _Analysis:
         return {"tier": tier.tier, "reasons": list(tier.reasons), "students": students}
 
     def site_counts(self, primary: dict[str, Any]) -> list[dict[str, Any]]:
-        values = self.students.outcomes.get(primary["name"])
-        rows = []
-        for dataset in sorted(self.inputs.datasets, key=lambda d: d.site_id):
-            counts = {arm: 0 for arm in ARMS}
-            if dataset.kind == "aggregates":
-                for row in self.inputs.summaries:
-                    if row["site_id"] == dataset.site_id and row["outcome"] == primary["name"]:
-                        counts[row["arm"]] = int(row["n"])
-            elif values is not None:
-                in_site = (self.students.site == dataset.site_id) & ~np.isnan(values)
-                for arm in ARMS:
-                    counts[arm] = int(np.count_nonzero(in_site & (self.students.arm == arm)))
-            rows.append({"site_id": dataset.site_id, "kind": dataset.kind, "analyzed": counts})
-        return rows
+        """Per site: students randomized and analyzed on the primary outcome, by arm."""
+        analyzed = self.analyzed_by_site(primary["name"])
+        kinds = {dataset.site_id: dataset.kind for dataset in self.inputs.datasets}
+        return [
+            {
+                "site_id": site,
+                "kind": kinds[site],
+                "randomized": {
+                    arm: int(self.inputs.randomized_by_site.get(site, {}).get(arm, 0))
+                    for arm in ARMS
+                },
+                "analyzed": counts,
+            }
+            for site, counts in analyzed.items()
+        ]
 
     def run(self) -> dict[str, Any]:
         self.design_deviations()

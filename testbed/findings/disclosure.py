@@ -9,15 +9,36 @@ district. A district sees its own site's row of the per-site table as it is.
 from __future__ import annotations
 
 import copy
+import math
 from typing import Any
 
-from analysis.suppression import DEFAULT_THRESHOLD, suppress_small_cells
+from analysis.suppression import DEFAULT_THRESHOLD, suppress_attrition, suppress_small_cells
 
 ARMS = ("treatment", "control")
+SMALL = f"fewer than {DEFAULT_THRESHOLD} students"
+COMPLEMENT = "hidden so a smaller group cannot be worked out"
+
+
+def hidden_reason(true_count: int) -> str:
+    """Why a hidden count is hidden, in words: a small group, or a complement of one (a count
+    of 10 or more hidden so that a small group cannot be found by subtraction)."""
+    return SMALL if 0 <= true_count < DEFAULT_THRESHOLD else COMPLEMENT
+
+
 CELL_STATISTICS = ("n", "mean", "sd", "median", "min", "max", "successes", "proportion")
 
 
+# Statistics of single students: never shown outside the district, whatever the group size.
+SINGLE_STUDENT = ("min", "max")
+
+
+def _drop_single_students(cell: dict[str, Any]) -> None:
+    for key in SINGLE_STUDENT:
+        cell.pop(key, None)
+
+
 def _hide(cell: dict[str, Any]) -> None:
+    cell["why"] = hidden_reason(int(cell.get("n") or 0))
     for key in CELL_STATISTICS:
         if key in cell:
             cell[key] = None
@@ -47,7 +68,20 @@ def coarsen_histogram(
                 merged[arm][-1] += running[arm]
         else:
             return {"edges": [], **{arm: [] for arm in arms}, "omitted": True}
-    return {"edges": merged_edges, **merged, "coarsened": True}
+    return {"edges": _open_ends(merged_edges), **merged, "coarsened": True}
+
+
+def _open_ends(edges: list[float]) -> list[float]:
+    """The outer edges of a histogram are the lowest and highest scores (single students):
+    widen them to a round number (a power of ten below the range)."""
+    if len(edges) < 2 or edges[-1] <= edges[0]:
+        return edges
+    step = 10.0 ** math.floor(math.log10(edges[-1] - edges[0]))
+    low = math.floor(edges[0] / step) * step
+    high = math.ceil(edges[-1] / step) * step
+    low = low - step if low == edges[0] else low
+    high = high + step if high == edges[-1] else high
+    return [low, *edges[1:-1], high]
 
 
 def _suppress_arms(outcome: dict[str, Any]) -> None:
@@ -59,6 +93,10 @@ def _suppress_arms(outcome: dict[str, Any]) -> None:
     for arm in hidden:
         _hide(outcome["arms"][arm])
     if hidden:
+        # Degrees of freedom are the students analyzed less the parameters fitted.
+        for part in ("test", "ancova", "cluster"):
+            if outcome.get(part) and "df" in outcome[part]:
+                outcome[part]["df"] = None
         if outcome.get("effect"):
             outcome["effect"]["n_t"] = outcome["effect"]["n_c"] = None
         if outcome.get("attrition"):
@@ -72,11 +110,36 @@ def _suppress_arms(outcome: dict[str, Any]) -> None:
         )
 
 
+def _suppress_attrition(outcome: dict[str, Any]) -> None:
+    """Rates of attrition with the analyzed counts give the students lost (lost = analyzed /
+    (1 - rate) - analyzed): when an arm lost 1 to 9 students, only the rating is shown."""
+    attrition = outcome.get("attrition")
+    if not attrition:
+        return
+    randomized, analyzed = attrition.get("randomized") or {}, attrition.get("analyzed") or {}
+    lost = [
+        randomized[arm] - analyzed[arm]
+        for arm in ARMS
+        if randomized.get(arm) is not None and analyzed.get(arm) is not None
+    ]
+    if len(lost) == len(ARMS) and not any(0 < value < DEFAULT_THRESHOLD for value in lost):
+        return
+    for key in ("overall", "differential", "treatment", "control", "randomized"):
+        attrition[key] = None
+    attrition["why"] = "hidden so the number of students who left cannot be worked out"
+    outcome["randomized"] = None
+
+
 def _suppress_subgroup(subgroup: dict[str, Any]) -> None:
     levels = subgroup["levels"]
     if not levels:
         return
     table = suppress_small_cells([[int(level[arm]["n"] or 0) for arm in ARMS] for level in levels])
+    interaction = subgroup.get("interaction")
+    if interaction and table.hidden_cells:
+        # Students tested = denominator df + 2 x levels tested: with the shown levels' totals
+        # that isolates the hidden ones. The F statistic and p stay.
+        interaction["df_denominator"] = None
     for level, row in zip(levels, table.cells, strict=True):
         for arm, value in zip(ARMS, row, strict=True):
             if value is None:
@@ -95,17 +158,34 @@ def _suppress_dosage(dosage: dict[str, Any]) -> None:
             _hide(band)
 
 
-def _suppress_sites(rows: list[dict[str, Any]], own_sites: frozenset[int]) -> None:
-    """The district's own rows stay as they are (it knows them) and hide nothing else."""
+def _suppress_sites(rows: list[dict[str, Any]], own_sites: frozenset[int]) -> int | None:
+    """Randomized and analyzed per site and arm, suppressed together (randomized minus analyzed
+    is a count too). The district's own rows stay as they are (it knows them) and hide nothing
+    else. Returns the total analyzed if it may be shown."""
     if not rows:
-        return
-    table = suppress_small_cells(
-        [[row["analyzed"][arm] for arm in ARMS] for row in rows],
-        known_rows=[row["site_id"] in own_sites for row in rows],
+        return None
+    analyzed = [[row["analyzed"][arm] for arm in ARMS] for row in rows]
+    randomized = [
+        [max(row.get("randomized", {}).get(arm, 0), row["analyzed"][arm]) for arm in ARMS]
+        for row in rows
+    ]
+    tables = suppress_attrition(
+        randomized, analyzed, known_rows=[row["site_id"] in own_sites for row in rows]
     )
-    for row, cells in zip(rows, table.cells, strict=True):
-        row["analyzed"] = dict(zip(ARMS, cells, strict=True))
-        row["suppressed"] = None in cells
+    for i, row in enumerate(rows):
+        row["why"] = {}
+        for measure, table, true in (
+            ("analyzed", tables.analyzed, analyzed),
+            ("randomized", tables.randomized, randomized),
+        ):
+            row[measure] = dict(zip(ARMS, table.cells[i], strict=True))
+            row["why"][measure] = {
+                arm: hidden_reason(true[i][j])
+                for j, arm in enumerate(ARMS)
+                if table.cells[i][j] is None
+            }
+        row["suppressed"] = None in row["analyzed"].values() or None in row["randomized"].values()
+    return tables.analyzed.total
 
 
 def sees_everything(results: dict[str, Any], own_sites: frozenset[int]) -> bool:
@@ -117,16 +197,39 @@ def sees_everything(results: dict[str, Any], own_sites: frozenset[int]) -> bool:
 def disclose(results: dict[str, Any], own_sites: frozenset[int]) -> dict[str, Any]:
     """The results as this viewer may see them (a copy; `suppressed` says if anything is hidden)."""
     shown = copy.deepcopy(results)
+    analyzed = [row["analyzed"][arm] for row in results.get("site_counts", []) for arm in ARMS]
+    # Every site's analyzed students (a totals-only site included): the sample ESSA counts.
+    shown["students_analyzed"] = sum(analyzed) if analyzed else None
     if sees_everything(results, own_sites):
         shown["suppressed"] = False
         return shown
     for outcome in shown["outcomes"]:
         _suppress_arms(outcome)
+        for cell in outcome["arms"].values():
+            _drop_single_students(cell)
+    for subgroup in shown["subgroups"]:
+        for level in subgroup["levels"]:
+            for arm in ARMS:
+                _drop_single_students(level[arm])
+    for band in (shown.get("dosage") or {}).get("bands", []):
+        _drop_single_students(band)
     for subgroup in shown["subgroups"]:
         _suppress_subgroup(subgroup)
     if shown.get("dosage"):
         _suppress_dosage(shown["dosage"])
-    _suppress_sites(shown["site_counts"], own_sites)
+    analyzed_total = _suppress_sites(shown["site_counts"], own_sites)
+    primary = next((o for o in shown["outcomes"] if o.get("primary")), None)
+    arms_hidden = primary is not None and any(
+        cell.get("suppressed") for cell in primary["arms"].values()
+    )
+    if analyzed_total is None or arms_hidden:
+        shown["students_analyzed"] = None
+        if shown.get("essa"):
+            shown["essa"]["students"] = None
+    for outcome in shown["outcomes"]:
+        _suppress_attrition(outcome)
+    # Rows uploaded minus students analyzed would give the students lost at student-row sites.
+    shown["data"]["student_rows"] = None
     baseline = shown.get("baseline")
     if baseline and min(baseline["n_t"], baseline["n_c"]) < DEFAULT_THRESHOLD:
         baseline["n_t"] = baseline["n_c"] = baseline["mean_t"] = baseline["mean_c"] = None

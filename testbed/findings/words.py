@@ -121,7 +121,12 @@ def weaknesses(results: dict[str, Any]) -> list[str]:
             "the baseline score does not capture."
         )
     attrition = primary and primary.get("attrition")
-    if attrition and attrition["rating"] == "high":
+    if attrition and attrition["rating"] == "high" and attrition["overall"] is None:
+        found.append(
+            "Many students who started were not measured at the end: by the What Works "
+            "Clearinghouse standard, attrition is high."
+        )
+    elif attrition and attrition["rating"] == "high":
         found.append(
             f"Many students who started were not measured at the end ({share(attrition['overall'])}"
             f" overall, {100 * attrition['differential']:.1f} percentage points more in one group "

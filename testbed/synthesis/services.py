@@ -29,7 +29,15 @@ from testbed.findings import disclosure
 from testbed.findings.services import neutralize, results_of
 from testbed.findings.words import number, primary_outcome
 from testbed.synthesis import words
-from testbed.tables import Dataset, DesignVersion, DistrictProfile, Enrollment, Finding, Pilot
+from testbed.tables import (
+    DesignVersion,
+    DistrictProfile,
+    Enrollment,
+    Finding,
+    Organization,
+    Pilot,
+)
+from testbed.uploads.services import network_students_reached
 from testbed.vocabulary import LOCALE_WORDS, LOCALES, NETWORK_PILOT_STATUSES, PILLAR_WORDS
 
 RANDOMIZED = frozenset({"rct", "cluster_rct"})
@@ -105,8 +113,7 @@ def _estimate(row: dict[str, Any]) -> PilotEstimate:
         estimate, se, p = headline["favourable_g"], headline["se"], headline["p"]
         low, high = sorted(sign * bound for bound in headline["ci"])
         ci = (low, high)
-    counts = [arm.get("n") for arm in primary["arms"].values()] if primary else []
-    students = None if None in counts or not counts else sum(counts)
+    students = results["students_analyzed"] if primary else None
     reason = None
     if row["retracted_at"] is not None:
         reason = "retracted"
@@ -545,9 +552,13 @@ async def dashboard(today: datetime.date | None = None) -> dict[str, Any]:
     states_of: dict[int, set[str]] = defaultdict(set)
     for site in sites:
         states_of[site["pilot"]].add(site["state"] or "–")
-    datasets = await Dataset.select(
-        Dataset.pilot, Dataset.row_count, Dataset.site.state.as_alias("state")
-    ).where(Dataset.is_current.eq(True))
+    reached = await network_students_reached()
+    state_of_site = {
+        row["id"]: row["state"]
+        for row in await Organization.select(Organization.id, Organization.state).where(
+            Organization.id.is_in(sorted({site for _, site in reached}) or [-1])
+        )
+    }
     published = await Finding.select(Finding.pilot, Finding.published_at).where(
         Finding.published_at.is_not_null()
     )
@@ -574,12 +585,12 @@ async def dashboard(today: datetime.date | None = None) -> dict[str, Any]:
     by_state = Counter(state for pilot in studies for state in states_of.get(pilot["id"], ()))
     students_by_state: Counter[str] = Counter()
     students_by_pillar: Counter[int] = Counter()
-    for row in datasets:
-        if row["pilot"] not in study_ids:
+    for (pilot_id, site), students in reached.items():
+        if pilot_id not in study_ids:
             continue
-        students_by_state[row["state"] or "–"] += row["row_count"]
-        for code in pillars_of[row["pilot"]]:
-            students_by_pillar[code] += row["row_count"]
+        students_by_state[state_of_site.get(site) or "–"] += students
+        for code in pillars_of[pilot_id]:
+            students_by_pillar[code] += students
     students_total = sum(students_by_state.values())
 
     ended = [pilot for pilot in studies if pilot["ends_on"] and pilot["ends_on"] < today]

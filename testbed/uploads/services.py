@@ -23,7 +23,7 @@ import anyio
 import numpy as np
 from piccolo.engine.sqlite import TransactionType
 
-from analysis.suppression import suppress_small_cells
+from analysis.suppression import suppress_attrition
 from analysis.wwc import attrition as wwc_attrition
 from testbed import audit
 from testbed.access import SITE_STATUSES, PilotAccess
@@ -31,6 +31,7 @@ from testbed.auth import Principal
 from testbed.bulk import bulk_insert
 from testbed.designs.services import registered_design, require_registered_design
 from testbed.errors import Conflict, Forbidden, InvalidInput, NotFound
+from testbed.findings.disclosure import hidden_reason
 from testbed.settings import Settings
 from testbed.tables import (
     Assignment,
@@ -638,13 +639,16 @@ async def site_arm_counts(
                 randomized=row["uploaded"], analyzed=row["analyzed"]
             )
     if aggregate_sets:
-        summaries = await SummaryRow.select().where(
-            SummaryRow.dataset.is_in(list(aggregate_sets)) & (SummaryRow.outcome == primary)
-        )
+        summaries = await SummaryRow.select().where(SummaryRow.dataset.is_in(list(aggregate_sets)))
+        # Randomized is a property of the site's arm, not of an outcome: the largest figure any
+        # row of the file gives (its randomized column, else its n), so an outcome measured on
+        # fewer students does not shrink the sample randomized.
         for row in summaries:
-            counts[aggregate_sets[row["dataset"]]][row["arm"]] = ArmCounts(
-                randomized=row["randomized"] or row["n"], analyzed=row["n"]
-            )
+            site_counts = counts[aggregate_sets[row["dataset"]]]
+            found = site_counts.get(row["arm"], ArmCounts(0, 0))
+            randomized = max(found.randomized, row["randomized"] or 0, row["n"])
+            analyzed = row["n"] if row["outcome"] == primary else found.analyzed
+            site_counts[row["arm"]] = ArmCounts(max(randomized, analyzed), analyzed)
     if document.get("unit_of_assignment", "student") == "student":
         assignments = (
             await Assignment.select(Assignment.site, Assignment.arms)
@@ -663,6 +667,32 @@ async def site_arm_counts(
                 analyzed = site_counts.get(arm, ArmCounts(0, 0)).analyzed
                 site_counts[arm] = ArmCounts(max(randomized, analyzed), analyzed)
     return counts
+
+
+async def current_site_counts(pilot_id: int) -> dict[int, dict[str, ArmCounts]]:
+    """Per site with a current upload and arm: randomized and analyzed, under the pilot's
+    registered design (empty before registration). The one source of these counts for the
+    finding, the data page, the dashboard and the home page."""
+    design = await registered_design(pilot_id)
+    if design is None:
+        return {}
+    return await site_arm_counts(pilot_id, design, await pilot_datasets(pilot_id))
+
+
+def students_reached(counts: dict[str, ArmCounts]) -> int:
+    """Students in a site's part of the pilot: every student randomized (or uploaded), whether
+    or not their outcome arrived; for a site that sent totals, from its totals."""
+    return sum(arm.randomized for arm in counts.values())
+
+
+async def network_students_reached() -> dict[tuple[int, int], int]:
+    """(pilot, site) -> students reached, over every current upload of the network."""
+    pilots = await Dataset.select(Dataset.pilot).where(Dataset.is_current.eq(True)).distinct()
+    reached = {}
+    for pilot_id in sorted(row["pilot"] for row in pilots):
+        for site, counts in (await current_site_counts(pilot_id)).items():
+            reached[(pilot_id, site)] = students_reached(counts)
+    return reached
 
 
 @dataclass(frozen=True)
@@ -791,18 +821,21 @@ def _attrition_table(
     arms: tuple[str, ...],
     known: set[int] | None,
 ) -> dict[str, Any]:
-    """Randomized and analyzed per site and arm, each table suppressed on its own."""
+    """Randomized and analyzed per site and arm, suppressed together (analysis.suppression:
+    randomized minus analyzed must not give a small count either)."""
     known_rows = [known is None or site["id"] in known for site in sites]
-    tables = {}
-    for measure in ("randomized", "analyzed"):
-        cells = [
+    cells = {
+        measure: [
             [getattr(counts[site["id"]].get(arm, ArmCounts(0, 0)), measure) for arm in arms]
             for site in sites
         ]
-        tables[measure] = suppress_small_cells(cells, SMALL_CELL, known_rows)
+        for measure in ("randomized", "analyzed")
+    }
+    shown = suppress_attrition(cells["randomized"], cells["analyzed"], SMALL_CELL, known_rows)
+    tables = {"randomized": shown.randomized, "analyzed": shown.analyzed}
     rows = []
     for i, site in enumerate(sites):
-        cells = []
+        row_cells = []
         for j, arm in enumerate(arms):
             randomized = tables["randomized"].cells[i][j]
             analyzed = tables["analyzed"].cells[i][j]
@@ -811,19 +844,38 @@ def _attrition_table(
                 if randomized is not None and analyzed is not None and randomized > 0
                 else None
             )
-            cells.append({"arm": arm, "randomized": randomized, "analyzed": analyzed, "rate": rate})
+            row_cells.append(
+                {
+                    "arm": arm,
+                    "randomized": randomized,
+                    "analyzed": analyzed,
+                    "rate": rate,
+                    "why": {
+                        measure: hidden_reason(cells[measure][i][j])
+                        for measure in ("randomized", "analyzed")
+                    },
+                }
+            )
         rows.append(
             {
                 "site": site,
-                "cells": cells,
+                "cells": row_cells,
                 "randomized": tables["randomized"].row_totals[i],
                 "analyzed": tables["analyzed"].row_totals[i],
             }
         )
+    column_totals = {
+        measure: [sum(row[j] for row in cells[measure]) for j in range(len(arms))]
+        for measure in ("randomized", "analyzed")
+    }
     return {
         "rows": rows,
         "randomized_totals": tables["randomized"].column_totals,
         "analyzed_totals": tables["analyzed"].column_totals,
+        "totals_why": {
+            measure: [hidden_reason(value) for value in values]
+            for measure, values in column_totals.items()
+        },
         "randomized": tables["randomized"].total,
         "analyzed": tables["analyzed"].total,
         "suppressed": any(t.hidden_cells for t in tables.values()),

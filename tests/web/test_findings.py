@@ -110,7 +110,7 @@ def test_small_subgroup_is_hidden_from_the_vendor_but_not_from_the_district(clie
         if lv["level"] == "no"
     )
     assert None in (other["treatment"]["n"], other["control"]["n"])
-    assert "&lt;10 / hidden" in client.get(f"/findings/{finding_id}").text
+    assert "fewer than 10 students" in client.get(f"/findings/{finding_id}").text
     rows = list(csv.reader(io.StringIO(client.get(f"/findings/{finding_id}.csv").text)))
     el_rows = [row for row in rows if row[2] == "English learners: yes" and row[3].startswith("n")]
     assert el_rows and all(row[4].startswith("suppressed") for row in el_rows)

@@ -60,13 +60,17 @@ def results_document(
         "subgroups": [],
         "dosage": None,
         "essa": None,
+        # The arms' students split over the sites (the first takes what does not divide).
         "site_counts": [
             {
                 "site_id": site,
                 "kind": "students",
-                "analyzed": {"treatment": n_per_arm, "control": n_per_arm},
+                "analyzed": dict.fromkeys(
+                    ("treatment", "control"),
+                    n_per_arm // len(sites) + (n_per_arm % len(sites) if index == 0 else 0),
+                ),
             }
-            for site in sites
+            for index, site in enumerate(sites)
         ],
     }
 
@@ -301,15 +305,41 @@ def test_small_pilot_students_are_suppressed_everywhere(client, call, people):
 
 
 def test_dashboard_suppresses_small_student_cells(client, call, people):
-    from testbed.tables import Dataset, Organization
+    from testbed.tables import Dataset, DesignVersion, Organization, SummaryRow
+    from tests.web.findings_data import design_document
 
     async def data():
         small = await district("Tiny Town", "town", 900, 0.4, 0.01, state="WA")
         pilot = await published_pilot(people.product, [people.district, small], 0.2, 0.1)
-        for site, rows in ((people.district, 250), (small, 7)):
-            await Dataset.insert(
-                Dataset(pilot=pilot, site=site, version=1, sha256="0" * 64, row_count=rows)
-            )
+        await DesignVersion.update({DesignVersion.document: design_document()}).where(
+            DesignVersion.pilot == pilot
+        )
+        # Students reached come from the sites' totals (randomized), not from rows of files.
+        for site, per_arm in ((people.district, (125, 125)), (small, (4, 3))):
+            dataset = (
+                await Dataset.insert(
+                    Dataset(
+                        pilot=pilot,
+                        site=site,
+                        version=1,
+                        kind="aggregates",
+                        sha256="0" * 64,
+                        row_count=2,
+                    )
+                )
+            )[0]["id"]
+            for arm, randomized in zip(("treatment", "control"), per_arm, strict=True):
+                await SummaryRow.insert(
+                    SummaryRow(
+                        dataset=dataset,
+                        arm=arm,
+                        outcome="math_score",
+                        randomized=randomized,
+                        n=randomized,
+                        mean=200.0,
+                        sd=20.0,
+                    )
+                )
         await Organization.update({Organization.state: "OR"}).where(
             Organization.id == people.district
         )
