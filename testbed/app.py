@@ -9,6 +9,7 @@ from litestar.exceptions import HTTPException
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.plugins.flash import FlashConfig, FlashPlugin
 from litestar.static_files import create_static_files_router
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -130,6 +131,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         if pooled:
             await engine.close_connection_pool()
 
+    templates = template_config()
     return Litestar(
         route_handlers=[
             *ROUTE_HANDLERS,
@@ -151,7 +153,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             cookie_samesite="lax",
             exclude=["^/api/"],
         ),
-        template_config=template_config(),
+        template_config=templates,
         openapi_config=OpenAPIConfig(
             title="Testbed API",
             version="1",
@@ -165,7 +167,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             HTTPException: handle_error,
             Exception: handle_error,
         },
-        plugins=[ApiErrorResponses()],
+        # Flash messages ("Design saved.") live in the session and show once on the next page.
+        plugins=[ApiErrorResponses(), FlashPlugin(FlashConfig(template_config=templates))],
         before_request=check_request_body,
         before_send=[add_security_headers],
         on_startup=[open_database],

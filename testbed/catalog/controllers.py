@@ -10,6 +10,7 @@ from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency, Provide
 from litestar.handlers.base import BaseRouteHandler
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.plugins.flash import flash
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
@@ -264,6 +265,7 @@ class DistrictController(Controller):
                     "state_options": STATE_OPTIONS,
                 },
             )
+        flash(request, "Your district's profile is saved.", category="saved")
         return Redirect(f"/districts/{district_id}")
 
     @get("/{district_id:int}/needs", guards=[district_member], opt={"access": "district_member"})
@@ -306,6 +308,7 @@ class DistrictController(Controller):
                     "need": None,
                 },
             )
+        flash(request, "The need is saved.", category="saved")
         return Redirect(f"/districts/{district_id}/needs")
 
     @get(
@@ -347,6 +350,7 @@ class DistrictController(Controller):
                     "need": await services.get_need(principal, district_id, need_id),
                 },
             )
+        flash(request, "The need is saved.", category="saved")
         return Redirect(f"/districts/{district_id}/needs")
 
     @post(
@@ -360,6 +364,7 @@ class DistrictController(Controller):
         values = await read_form(request)
         is_open = values.get("status") == "open"
         await services.set_need_open(require_principal(request), district_id, need_id, is_open)
+        flash(request, "The need's status is changed.", category="saved")
         return Redirect(f"/districts/{district_id}/needs")
 
 
@@ -406,6 +411,7 @@ class ProductController(Controller):
             product_id = await services.create_product(require_principal(request), values)
         except InvalidInput as error:
             return await _product_form(request, values=values, error=error)
+        flash(request, "The product is saved.", category="saved")
         return Redirect(f"/products/{product_id}")
 
     @get("/{product_id:int}")
@@ -440,6 +446,7 @@ class ProductController(Controller):
         except InvalidInput as error:
             product = await services.get_product(product_id)
             return await _product_form(request, values=values, error=error, product=product)
+        flash(request, "The product is saved.", category="saved")
         return Redirect(f"/products/{product_id}")
 
 
@@ -506,6 +513,7 @@ class PilotController(Controller):
             pilot_id = await services.create_pilot(require_principal(request), values)
         except InvalidInput as error:
             return await _pilot_form(request, values=values, error=error)
+        flash(request, "The pilot call is saved as a draft.", category="saved")
         return Redirect(f"/pilots/{pilot_id}")
 
     @get("/{pilot_id:int}", guards=[pilot_viewer], opt={"access": "pilot_viewer"})
@@ -535,6 +543,7 @@ class PilotController(Controller):
         except InvalidInput as error:
             pilot, _ = await services.get_pilot(principal, pilot_id)
             return await _pilot_form(request, values=values, error=error, pilot=pilot)
+        flash(request, "The pilot call is saved.", category="saved")
         return Redirect(f"/pilots/{pilot_id}")
 
     @post("/{pilot_id:int}/status", guards=[pilot_manager], opt={"access": "pilot_manager"})
@@ -546,6 +555,7 @@ class PilotController(Controller):
             str(values.get("status") or ""),
             ip_address=_client_address(request),
         )
+        flash(request, "The pilot's status is changed.", category="saved")
         return Redirect(f"/pilots/{pilot_id}")
 
 

@@ -11,6 +11,7 @@ from litestar.connection import ASGIConnection
 from litestar.datastructures import UploadFile
 from litestar.handlers.base import BaseRouteHandler
 from litestar.params import FromPath, JSONBody, MultipartBody, QueryParameter, URLEncodedBody
+from litestar.plugins.flash import flash
 from litestar.response import Redirect, Template
 
 from testbed.access import pilot_access, require_student_rows
@@ -124,6 +125,7 @@ class DesignPagesController(Controller):
             )
         except InvalidInput as error:
             return await _editor(request, pilot_id, values=data, error=error, status_code=422)
+        flash(request, "The draft design is saved.", category="saved")
         return Redirect(f"/pilots/{pilot_id}/design")
 
     @post("/register", guards=[design_editor], opt={"access": "design_editor"})
@@ -133,6 +135,11 @@ class DesignPagesController(Controller):
             require_principal(request),
             pilot_id,
             expected_version=int(version) if version.isdigit() else None,
+        )
+        flash(
+            request,
+            "The design is registered: this version can no longer change.",
+            category="saved",
         )
         return Redirect(f"/pilots/{pilot_id}/design/versions/{registered['version']}")
 
@@ -150,6 +157,11 @@ class DesignPagesController(Controller):
             )
         except InvalidInput as error:
             return await _amend_page(request, pilot_id, values=data, error=error, status_code=422)
+        flash(
+            request,
+            "The amendment is saved as a new draft; register it when it is ready.",
+            category="saved",
+        )
         return Redirect(f"/pilots/{pilot_id}/design/edit")
 
     @get("/versions/{version:int}")
@@ -281,6 +293,7 @@ class RandomizationPagesController(Controller):
             return await _randomization_page(
                 request, pilot_id, error=error, site_id=site_id, status_code=422
             )
+        flash(request, "The roster is uploaded and the site is randomized.", category="saved")
         return Redirect(f"/pilots/{pilot_id}/randomization#site-{site_id}")
 
     @post(
@@ -300,6 +313,7 @@ class RandomizationPagesController(Controller):
             return await _randomization_page(
                 request, pilot_id, error=error, site_id=site_id, status_code=422
             )
+        flash(request, "The comparison groups are uploaded.", category="saved")
         return Redirect(f"/pilots/{pilot_id}/randomization#site-{site_id}")
 
     @get("/{site_id:int}/verify")

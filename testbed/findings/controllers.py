@@ -12,6 +12,7 @@ from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 from litestar.params import FromPath, JSONBody, URLEncodedBody
+from litestar.plugins.flash import flash
 from litestar.response import Redirect, Template
 from markupsafe import Markup
 
@@ -222,6 +223,7 @@ class FindingController(Controller):
             return await _finding_page(
                 request, number, error=error, values=data, status_code=error.status_code
             )
+        flash(request, "Your decision is recorded.", category="saved")
         return Redirect(f"/findings/{number}#publication")
 
     @post("/embargo", guards=[finding_manager], opt={"access": "finding_manager"})
@@ -237,6 +239,7 @@ class FindingController(Controller):
             return await _finding_page(
                 request, number, error=error, values=data, status_code=error.status_code
             )
+        flash(request, "The embargo is saved.", category="saved")
         return Redirect(f"/findings/{number}#publication")
 
     @post("/publish", guards=[finding_manager], opt={"access": "finding_manager"})
@@ -248,6 +251,7 @@ class FindingController(Controller):
             return await _finding_page(
                 request, number, error=error, values={}, status_code=error.status_code
             )
+        flash(request, "The finding is published.", category="saved")
         return Redirect(f"/findings/{public_id}")
 
     @post("/retract", guards=[finding_manager], opt={"access": "finding_manager"})
@@ -261,6 +265,7 @@ class FindingController(Controller):
             return await _finding_page(
                 request, number, error=error, values=data, status_code=error.status_code
             )
+        flash(request, "The finding is retracted; the page says when and why.", category="saved")
         return Redirect(f"/findings/{number}")
 
 
@@ -320,6 +325,7 @@ class PilotFindingsController(Controller):
             return await _pilot_findings_page(
                 request, pilot_id, error=error, status_code=error.status_code
             )
+        flash(request, "The analysis ran: this is its finding.", category="saved")
         return Redirect(f"/findings/{finding_id}")
 
     @post("/decision", guards=[pilot_site_district], opt={"access": "pilot_site_district"})
@@ -339,6 +345,7 @@ class PilotFindingsController(Controller):
             return await _pilot_findings_page(
                 request, pilot_id, error=error, values=data, status_code=error.status_code
             )
+        flash(request, "Your district's decision is recorded.", category="saved")
         return Redirect(f"/pilots/{pilot_id}/findings#decision")
 
 

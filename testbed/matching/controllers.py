@@ -9,6 +9,7 @@ from litestar import Controller, Request, get, post
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 from litestar.params import FromPath, FromQuery, JSONBody, URLEncodedBody
+from litestar.plugins.flash import flash
 from litestar.response import Redirect, Template
 
 from testbed import vocabulary
@@ -160,11 +161,13 @@ class VolunteerController(Controller):
             return await _volunteer_page(
                 request, pilot_id, error=error, values=data, status_code=422
             )
+        flash(request, "You volunteered for this pilot.", category="saved")
         return Redirect(f"/pilots/{pilot_id}/volunteer")
 
     @post("/withdraw")
     async def withdraw(self, request: Request, pilot_id: FromPath[int]) -> Redirect:
         await services.withdraw(require_principal(request), pilot_id)
+        flash(request, "You withdrew from this pilot.", category="saved")
         return Redirect(f"/pilots/{pilot_id}/volunteer")
 
 
@@ -218,6 +221,7 @@ class CallVolunteersController(Controller):
     @post("/rounds")
     async def run_round(self, request: Request, pilot_id: FromPath[int]) -> Redirect:
         round_id = await services.run_round(require_principal(request), [pilot_id])
+        flash(request, "The matching round ran: its proposals are below.", category="saved")
         return Redirect(f"/matching/rounds/{round_id}")
 
 
@@ -231,11 +235,13 @@ class EnrollmentController(Controller):
     @post("/accept")
     async def accept(self, request: Request, enrollment_id: FromPath[int], data: Form) -> Redirect:
         await services.accept(require_principal(request), enrollment_id)
+        flash(request, "Accepted. Both sides' decisions are shown below.", category="saved")
         return Redirect(_safe_next(data.get("next"), "/matching"))
 
     @post("/decline")
     async def decline(self, request: Request, enrollment_id: FromPath[int], data: Form) -> Redirect:
         await services.decline(require_principal(request), enrollment_id)
+        flash(request, "Declined.", category="saved")
         return Redirect(_safe_next(data.get("next"), "/matching"))
 
 
@@ -303,6 +309,7 @@ class AdminMatchingController(Controller):
     @post("/rounds")
     async def run_round(self, request: Request) -> Redirect:
         round_id = await services.run_round(require_principal(request))
+        flash(request, "The matching round ran: its proposals are below.", category="saved")
         return Redirect(f"/matching/rounds/{round_id}")
 
     @post("/weights")
@@ -313,6 +320,7 @@ class AdminMatchingController(Controller):
             if error.status_code != 422:
                 raise
             return await _admin_page(request, error=error, values=data, status_code=422)
+        flash(request, "The fit weights are saved.", category="saved")
         return Redirect("/admin/matching#weights")
 
 
