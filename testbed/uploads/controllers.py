@@ -412,7 +412,8 @@ class PilotDataApiController(Controller):
     opt = {"access": "pilot_viewer"}
 
     @get("/", summary="A pilot's uploads per site, current and superseded", raises=[NotFound])
-    async def datasets(self, pilot_id: FromPath[int]) -> list[DatasetOut]:
+    async def datasets(self, request: Request, pilot_id: FromPath[int]) -> list[DatasetOut]:
+        access = await pilot_access(current_principal(request), pilot_id)
         return [
             DatasetOut(
                 id=row["id"],
@@ -426,8 +427,9 @@ class PilotDataApiController(Controller):
                 uploaded_at=row["uploaded_at"],
                 uploaded_by=row["uploaded_by_name"],
                 is_current=row["is_current"],
+                details_shown=row["details_shown"],
             )
-            for row in await services.pilot_datasets(pilot_id)
+            for row in services.datasets_as_seen_by(access, await services.pilot_datasets(pilot_id))
         ]
 
 

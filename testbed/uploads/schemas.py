@@ -42,14 +42,18 @@ class UploadJobOut(msgspec.Struct):
 
 
 class DatasetOut(msgspec.Struct):
+    """One upload. File name, checksum, row count and uploader are null unless you may see the
+    site's student-level rows (its district, the pilot's researchers, admins): details_shown."""
+
     id: int
     site_id: int
     site_name: str
     version: int
     kind: str
-    filename: str
-    sha256: str
-    row_count: int
+    filename: str | None
+    sha256: str | None
+    row_count: int | None
     uploaded_at: datetime
     uploaded_by: str | None
     is_current: bool
+    details_shown: bool

@@ -26,7 +26,7 @@ from piccolo.engine.sqlite import TransactionType
 from analysis.suppression import suppress_attrition
 from analysis.wwc import attrition as wwc_attrition
 from testbed import audit
-from testbed.access import SITE_STATUSES, PilotAccess
+from testbed.access import SITE_STATUSES, PilotAccess, may_see_student_rows
 from testbed.auth import Principal
 from testbed.bulk import bulk_insert
 from testbed.designs.services import registered_design, require_registered_design
@@ -604,6 +604,27 @@ async def pilot_datasets(pilot_id: int) -> list[dict[str, Any]]:
     )
 
 
+# What an upload's listing says about the students of its site: shown only to those who may see
+# the site's student rows. Everyone else sees the site, version, kind, whether it is current and
+# when it was uploaded.
+UPLOAD_DETAILS = ("filename", "sha256", "row_count", "uploaded_by_name")
+
+
+def datasets_as_seen_by(
+    access: PilotAccess, datasets: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """`pilot_datasets` for one viewer: each site's uploads in full for its own district, the
+    pilot's researchers and admins (may_see_student_rows); without file name, checksum, row
+    count and uploader for anyone else (`details_shown` False)."""
+    shown = []
+    for dataset in datasets:
+        if may_see_student_rows(access, dataset["site"]):
+            shown.append({**dataset, "details_shown": True})
+        else:
+            shown.append({**dataset, **dict.fromkeys(UPLOAD_DETAILS), "details_shown": False})
+    return shown
+
+
 @dataclass
 class ArmCounts:
     randomized: int
@@ -781,6 +802,7 @@ async def data_quality(principal: Principal | None, access: PilotAccess) -> dict
     datasets = await pilot_datasets(pilot_id)
     logs = {log["site"]: log for log in await implementation_logs(pilot_id)}
     known = known_sites(principal, access)
+    listed = datasets_as_seen_by(access, datasets)
     page: dict[str, Any] = {
         "pilot": pilot,
         "design": design,
@@ -791,8 +813,8 @@ async def data_quality(principal: Principal | None, access: PilotAccess) -> dict
             for site in sites
             if principal is not None and may_upload(principal, access, site["id"])
         },
-        "versions": datasets,
-        "current": {d["site"]: d for d in datasets if d["is_current"]},
+        "versions": listed,
+        "current": {d["site"]: d for d in listed if d["is_current"]},
         "sees_everything": known is None,
     }
     if design is None:
