@@ -144,8 +144,7 @@ def weaknesses(results: dict[str, Any]) -> list[str]:
         unit = UNIT_WORDS.get(design.get("unit_of_assignment") or "", "groups")
         found.append(
             f"Whole {unit} were assigned ({cluster['n_clusters']} in all), and students in the "
-            "same one resemble each other; the result was corrected for this, which widens the "
-            "uncertainty."
+            f"same one resemble each other; {CLUSTER_METHOD_WORDS[cluster.get('method', 'wwc')]}"
         )
     essa = results.get("essa")
     if essa is not None:
@@ -163,6 +162,26 @@ def weaknesses(results: dict[str, Any]) -> list[str]:
             if "disagree" in note or "only totals" in note:
                 found.append(note)
     return found
+
+
+# How a finding allowed for clustering, in words (the key is results' cluster "method").
+CLUSTER_METHOD_WORDS = {
+    "cr2": (
+        "the estimate comes from the students' own rows with cluster-robust standard errors "
+        "(CR2, with degrees of freedom set by the number of clusters; Bell & McCaffrey 2002, "
+        "Pustejovsky & Tipton 2018), keeping the adjustment for the baseline, which widens the "
+        "uncertainty to what the clusters allow."
+    ),
+    "design_effect": (
+        "the Cox index's variance was multiplied by the design effect 1 + (m − 1) × ICC, with "
+        "the ICC estimated from the students' own rows, which widens the uncertainty."
+    ),
+    "wwc": (
+        "only totals per group arrived, so the What Works Clearinghouse clustering correction "
+        "(Hedges 2007) was applied with an assumed intraclass correlation, which widens the "
+        "uncertainty."
+    ),
+}
 
 
 def subgroup_caution() -> str:
