@@ -131,3 +131,23 @@ def improvement_index(g: float) -> float:
     """Expected change in percentile rank of an average control student: 100 * Phi(g) - 50."""
     g = check.finite_number("g", g)
     return 100.0 * float(stats.norm.cdf(g)) - 50.0
+
+
+def with_design_effect(effect: EffectSize, design_effect: float, level: float = 0.95) -> EffectSize:
+    """The same estimate with its variance multiplied by a design effect (1 + (m - 1) ICC for
+    clusters of m students; Kish 1965; Donner & Klar 2000, ch. 5): students of one classroom
+    count for less than independent ones. The interval is normal, as the estimate's own."""
+    design_effect = check.finite_number("design_effect", design_effect)
+    if design_effect < 1:
+        raise ValueError(f"design_effect must be at least 1, got {design_effect!r}")
+    variance = effect.variance * design_effect
+    se = math.sqrt(variance)
+    return EffectSize(
+        g=effect.g,
+        variance=variance,
+        se=se,
+        ci=_normal_interval(effect.g, se, check.level("level", level)),
+        n_t=effect.n_t,
+        n_c=effect.n_c,
+        method=f"{effect.method}, variance times the design effect {design_effect:.2f}",
+    )

@@ -127,6 +127,11 @@ def essa_tier(
     return EssaTier(tier=tier, reasons=reasons)
 
 
+def _p_text(p: float) -> str:
+    """ "p = 0.042", or "p < 0.001" where three decimals would print 0.000."""
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+
+
 def _effect_reason(
     effect_size: float | None, p_value: float | None, alpha: float, reasons: list[str]
 ) -> bool:
@@ -141,12 +146,12 @@ def _effect_reason(
     if p >= alpha:
         reasons.append(
             f"The favourable effect ({effect:+.2f} SD) is not statistically significant "
-            f"(p = {p:.3f}, not below {alpha:g})."
+            f"({_p_text(p)}, not below {alpha:g})."
         )
         return False
     reasons.append(
         f"The effect ({effect:+.2f} SD) is favourable and statistically significant "
-        f"(p = {p:.3f} < {alpha:g})."
+        f"({_p_text(p)}, below {alpha:g})."
     )
     return True
 

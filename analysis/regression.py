@@ -21,6 +21,7 @@ import numpy as np
 from scipy import stats
 
 from analysis import _validation as check
+from analysis import cluster_robust
 from analysis.effect_sizes import EffectSize, pooled_sd, small_sample_correction
 
 # Covariates whose scaled cross-product matrix is this badly conditioned are treated as
@@ -307,4 +308,140 @@ def interaction_test(y: object, treated: object, subgroup: object) -> Interactio
         levels=levels,
         coefficient=coefficient,
         se=se,
+    )
+
+
+@dataclass(frozen=True)
+class ClusteredImpact:
+    """The arm effect when clusters were assigned, estimated from student rows: OLS (with the
+    baseline and site fixed effects when given) and CR2 cluster-robust inference."""
+
+    coefficient: float
+    se: float
+    t: float
+    df: float  # Satterthwaite (Bell & McCaffrey 2002; Pustejovsky & Tipton 2018)
+    p: float
+    ci: tuple[float, float]
+    effect_size: EffectSize
+    covariate_coefficients: dict[str, float]
+    icc: float  # estimated from the outcome within arm (and site), one-way ANOVA
+    average_cluster_size: float  # N / clusters, the n of the WWC formula
+    gamma: float  # sqrt(1 - 2 (n - 1) icc / (N - 2)), WWC / Hedges (2007)
+    n: int
+    n_clusters: int
+    n_sites: int
+    r_squared: float
+
+
+def clustered_impact(
+    y: object,
+    treated: object,
+    clusters: object,
+    covariates: object = None,
+    sites: object = None,
+    level: float = 0.95,
+) -> ClusteredImpact:
+    """Impact in a cluster-randomized trial from student rows.
+
+    OLS of y on the arm indicator, the covariates and site dummies; the arm coefficient's SE is
+    CR2 with Satterthwaite degrees of freedom (analysis.cluster_robust), so the baseline keeps
+    the precision it buys and the clustering is allowed for. The effect size is the WWC
+    (Procedures and Standards Handbook 5.0, Appendix E; Hedges 2007) g for cluster designs:
+    omega * gamma * coefficient / S, S the unadjusted pooled within-arm SD of y, with
+    gamma = sqrt(1 - 2 (n - 1) icc / (N - 2)), n = N / clusters and the ICC estimated from the
+    data; its interval is the coefficient's CR2 interval on the same scale.
+    """
+    outcome = check.numeric_array("y", y, minimum_size=4)
+    indicator = _treatment_indicator(treated)
+    check.same_length(("y", "treated"), (outcome, indicator))
+    level = check.level("level", level)
+    n = outcome.size
+    names, columns = _covariate_columns(covariates, n)
+    codes, n_sites = _site_codes(sites, n)
+    n_treated = int(np.count_nonzero(indicator))
+    if n_treated < 2 or n - n_treated < 2:
+        raise ValueError("treated must mark at least 2 students in each arm")
+    cluster_labels = np.asarray(clusters).astype(str)
+    if cluster_labels.shape != (n,):
+        raise ValueError(f"clusters must give one cluster per student ({n} values)")
+    arm_of_cluster: dict[str, set[float]] = {}
+    for label, arm in zip(cluster_labels, indicator, strict=True):
+        arm_of_cluster.setdefault(label, set()).add(arm)
+    if any(len(arms) > 1 for arms in arm_of_cluster.values()):
+        raise ValueError("some cluster has students in both arms, but clusters were assigned")
+    n_clusters = len(arm_of_cluster)
+    clusters_per_arm = [sum(arm == {a} for arm in arm_of_cluster.values()) for a in (0.0, 1.0)]
+    if min(clusters_per_arm) < 2:
+        raise ValueError(
+            "each arm needs at least 2 clusters for a cluster-robust standard error "
+            f"(control has {clusters_per_arm[0]}, treatment {clusters_per_arm[1]})"
+        )
+    site_dummies = (
+        [(codes == level_).astype(np.float64) for level_ in range(1, n_sites)]
+        if codes is not None
+        else []
+    )
+    design = np.column_stack([np.ones(n), indicator, *columns, *site_dummies])
+    if np.linalg.matrix_rank(design) < design.shape[1]:
+        raise ValueError(
+            "the treatment indicator and covariates are collinear (one is a combination of "
+            "the others), so the adjusted effect cannot be separated; drop the redundant ones"
+        )
+    fit = cluster_robust.ols(outcome, design, cluster_labels, kind="CR2")
+    residual_ss = float(fit.residuals @ fit.residuals)
+    centered = _center(outcome, codes, n_sites)
+    total_ss = float(centered @ centered)
+    if total_ss == 0 or residual_ss < NEAR_PERFECT_FIT * total_ss:
+        share = residual_ss / total_ss if total_ss > 0 else 0.0
+        predictors = "the arm" + "".join(f" and {name}" for name in names)
+        raise ValueError(near_perfect_fit_message(share, predictors))
+    coefficient, se, df = fit.coefficients[1], fit.se[1], fit.df[1]
+    if not se > 0 or not df > 0:
+        raise ValueError("the cluster-robust standard error could not be computed")
+    t_value = coefficient / se
+    half_width = float(stats.t.ppf(0.5 + level / 2.0, df)) * se
+
+    # The ICC is estimated within arm (and site): between them lies the effect, not clustering.
+    groups = indicator if codes is None else indicator * n_sites + codes
+
+    icc = cluster_robust.intraclass_correlation(outcome, cluster_labels, groups).icc
+    average_size = n / n_clusters
+    gamma = math.sqrt(max(0.0, 1.0 - 2.0 * (average_size - 1.0) * icc / (n - 2)))
+    treated_mask = indicator == 1.0
+    spread = pooled_sd(
+        float(outcome[treated_mask].std(ddof=1)),
+        n_treated,
+        float(outcome[~treated_mask].std(ddof=1)),
+        n - n_treated,
+    )
+    if spread == 0:
+        raise ValueError("y has no spread within either arm, so no effect size can be computed")
+    factor = small_sample_correction(n) * gamma / spread
+    effect = EffectSize(
+        g=coefficient * factor,
+        variance=(se * factor) ** 2,
+        se=se * factor,
+        ci=((coefficient - half_width) * factor, (coefficient + half_width) * factor),
+        n_t=n_treated,
+        n_c=n - n_treated,
+        method="Hedges' g for a cluster design (WWC; CR2 interval)",
+    )
+    return ClusteredImpact(
+        coefficient=coefficient,
+        se=se,
+        t=t_value,
+        df=df,
+        p=2.0 * float(stats.t.sf(abs(t_value), df)),
+        ci=(coefficient - half_width, coefficient + half_width),
+        effect_size=effect,
+        covariate_coefficients={
+            name: value for name, value in zip(names, fit.coefficients[2:], strict=False)
+        },
+        icc=icc,
+        average_cluster_size=average_size,
+        gamma=gamma,
+        n=n,
+        n_clusters=n_clusters,
+        n_sites=n_sites,
+        r_squared=1.0 - residual_ss / total_ss,
     )

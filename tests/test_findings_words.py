@@ -141,4 +141,25 @@ def test_probabilities_are_never_rounded_to_certainty():
 
 def test_numbers_use_a_true_minus_and_no_negative_zero():
     assert words.number(-0.123) == "−0.12"
-    assert words.number(-0.001) == "0.00"
+    assert words.number(0.0) == "0.00" and words.number(-0.0) == "0.00"
+
+
+def test_a_number_that_is_not_zero_never_prints_as_zero():
+    """Issue 16: a bound of −0.0035 printed as "0.00" beside a claim that depends on its sign.
+    A value that would round to zero gets the decimals that show its sign."""
+    assert words.number(-0.0035) == "−0.004"
+    assert words.number(-0.001) == "−0.001"
+    assert words.number(0.0004, 3) == "0.0004"
+    assert words.number(-2e-9) == "> −0.000001"
+    assert words.number(3e-9) == "< 0.000001"
+    interval = words._interval(-0.0035, 0.41)
+    assert interval == "95 % CI −0.004 to 0.41"
+
+
+def test_p_values_never_print_as_zero():
+    assert words.p_value(0.0004) == "< 0.001"
+    assert words.p_value(1.9e-33) == "< 0.001"
+    assert words.p_value(0.001) == "0.001"
+    assert words.p_value(0.04249) == "0.042"
+    assert words.p_equals(0.0004) == "p < 0.001"
+    assert words.p_equals(0.5) == "p = 0.500"

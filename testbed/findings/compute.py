@@ -20,9 +20,10 @@ import numpy as np
 from scipy import stats
 
 from analysis import bayes, evidence, multiplicity, wwc
+from analysis.cluster_robust import intraclass_correlation
 from analysis.comparisons import compare_binary, compare_continuous, compare_paired
-from analysis.effect_sizes import cox_index, hedges_g, improvement_index
-from analysis.regression import ancova, interaction_test
+from analysis.effect_sizes import cox_index, hedges_g, improvement_index, with_design_effect
+from analysis.regression import ancova, clustered_impact, interaction_test
 
 RESULTS_VERSION = 1
 ARMS = ("treatment", "control")
@@ -80,6 +81,8 @@ class Inputs:
     summaries: Sequence[dict[str, Any]]  # SummaryRow fields plus site_id
     # Site -> arm -> students randomized (the site's randomization, else its uploaded rows).
     randomized_by_site: dict[int, dict[str, int]] = field(default_factory=dict)
+    # Site -> clusters it randomized through Testbed (cluster designs; for sites sending totals).
+    clusters_by_site: dict[int, int] = field(default_factory=dict)
 
 
 def canonical_json(results: dict[str, Any]) -> str:
@@ -431,6 +434,9 @@ class _Analysis:
             "p": comparison.test.p,
             "source": "unadjusted",
         }
+        if self.design_type == "cluster_rct":
+            result["headline"] = self.clustered_continuous(name, result, notes)
+            return
         adjusted = self.run_ancova(name, notes)
         if adjusted is not None:
             result["ancova"] = adjusted
@@ -441,7 +447,7 @@ class _Analysis:
                 "p": adjusted["p"],
                 "source": "ancova",
             }
-        result["headline"] = self.cluster_correct(headline, result, effect.n_t, effect.n_c)
+        result["headline"] = headline
 
     def run_ancova(self, name: str, notes: list[str]) -> dict[str, Any] | None:
         if not self.uses_baseline:
@@ -480,20 +486,136 @@ class _Analysis:
             "r_squared": fitted.r_squared,
         }
 
+    def cluster_groups(self, keep: np.ndarray) -> np.ndarray | None:
+        """Site of each kept student when several sites sent rows (their fixed effects)."""
+        return self.students.site[keep] if len(self.student_sites) > 1 else None
+
+    def clustered_continuous(
+        self, name: str, result: dict[str, Any], notes: list[str]
+    ) -> dict[str, Any] | None:
+        """Clusters assigned, student rows at hand: OLS with the baseline (when registered)
+        and site fixed effects, CR2 cluster-robust SE with Satterthwaite df, WWC cluster g."""
+        values = self.students.outcomes[name]
+        keep = ~np.isnan(values) & np.isin(self.students.arm, ARMS)
+        with_baseline = self.uses_baseline and not np.isnan(self.students.baseline[keep]).all()
+        if with_baseline:
+            keep &= ~np.isnan(self.students.baseline)
+        clusters = np.array(self.students.cluster, dtype=object)[keep]
+        sites = self.cluster_groups(keep)
+        fitted = _attempt(
+            notes,
+            "The cluster-robust analysis",
+            lambda: clustered_impact(
+                values[keep],
+                (self.students.arm[keep] == "treatment").astype(np.float64),
+                clusters,
+                {"baseline": self.students.baseline[keep]} if with_baseline else None,
+                sites=sites,
+            ),
+        )
+        if fitted is None:
+            return None
+        effect = fitted.effect_size
+        if with_baseline:
+            result["ancova"] = {
+                "coefficient": fitted.coefficient,
+                "se": fitted.se,
+                "t": fitted.t,
+                "df": fitted.df,
+                "p": fitted.p,
+                "ci": list(fitted.ci),
+                "g": effect.g,
+                "g_se": effect.se,
+                "g_ci": list(effect.ci),
+                "baseline_coefficient": fitted.covariate_coefficients["baseline"],
+                "n": fitted.n,
+                "n_sites": fitted.n_sites,
+                "site_fixed_effects": sites is not None,
+                "r_squared": fitted.r_squared,
+                "se_method": "CR2",
+            }
+        result["cluster"] = {
+            "method": "cr2",
+            "t": fitted.t,
+            "df": fitted.df,
+            "p": fitted.p,
+            "se": fitted.se,
+            "coefficient": fitted.coefficient,
+            "ci": list(fitted.ci),
+            "n_clusters": fitted.n_clusters,
+            "average_cluster_size": fitted.average_cluster_size,
+            "icc": fitted.icc,
+            "icc_source": "estimated",
+            "gamma": fitted.gamma,
+            "adjusted_for_baseline": with_baseline,
+        }
+        return {
+            "g": effect.g,
+            "se": effect.se,
+            "ci": list(effect.ci),
+            "p": fitted.p,
+            "source": ("ancova" if with_baseline else "ols") + "+cr2",
+        }
+
+    def clustered_binary(
+        self, name: str, effect: Any, result: dict[str, Any], notes: list[str]
+    ) -> dict[str, Any] | None:
+        """Clusters assigned, a binary outcome: the Cox index with its variance times the
+        design effect 1 + (n0 - 1) ICC, the ICC estimated from the outcome within arm."""
+        values = self.students.outcomes[name]
+        keep = ~np.isnan(values) & np.isin(self.students.arm, ARMS)
+        arms = self.students.arm[keep]
+        sites = self.cluster_groups(keep)
+        groups = arms if sites is None else np.char.add(arms.astype(str), sites.astype(str))
+        estimated = _attempt(
+            notes,
+            "The intraclass correlation",
+            lambda: intraclass_correlation(
+                values[keep], np.array(self.students.cluster, dtype=object)[keep], groups
+            ),
+        )
+        if estimated is None:
+            return None
+        design_effect = 1.0 + (estimated.average_cluster_size - 1.0) * estimated.icc
+        adjusted = with_design_effect(effect, max(1.0, design_effect))
+        p = _normal_p(adjusted.g, adjusted.se)
+        result["cluster"] = {
+            "method": "design_effect",
+            "t": adjusted.g / adjusted.se,
+            "df": None,
+            "p": p,
+            "se": adjusted.se,
+            "n_clusters": estimated.n_clusters,
+            "average_cluster_size": estimated.average_cluster_size,
+            "icc": estimated.icc,
+            "icc_source": "estimated",
+            "design_effect": max(1.0, design_effect),
+        }
+        return {
+            "g": adjusted.g,
+            "se": adjusted.se,
+            "ci": list(adjusted.ci),
+            "p": p,
+            "source": "cox+design_effect",
+        }
+
     def cluster_correct(
         self, headline: dict[str, Any], result: dict[str, Any], n_t: int, n_c: int
     ) -> dict[str, Any]:
-        """Cluster-randomized but analyzed by student: the WWC (Hedges 2007) correction.
+        """Cluster-randomized, but only totals per group arrived: the WWC (Hedges 2007)
+        correction with the registered ICC and the clusters the sites randomized.
 
         The correction shrinks t by a factor that does not depend on g and sets the degrees of
         freedom h; the interval uses the same factor and h, so it agrees with the p-value."""
-        if self.design_type != "cluster_rct":
+        counts = [self.inputs.clusters_by_site.get(site) for site in self.aggregate_sites]
+        if None in counts:
+            result["notes"].append(
+                "Whole classrooms or schools were assigned, but the sites that sent totals did "
+                "not randomize through Testbed, so their number of clusters is unknown and the "
+                "clustering correction could not be applied: the interval is too narrow."
+            )
             return headline
-        values = self.students.outcomes[result["name"]]
-        analyzed = ~np.isnan(values) & np.isin(self.students.arm, ARMS)
-        n_clusters = len(
-            {c for c, keep in zip(self.students.cluster, analyzed, strict=True) if keep}
-        )
+        n_clusters = sum(count for count in counts if count is not None)
         corrected = _attempt(
             result["notes"],
             "The clustering correction",
@@ -506,12 +628,14 @@ class _Analysis:
         se = math.sqrt((n_t + n_c) / (n_t * n_c)) / factor
         half_width = float(stats.t.ppf(0.975, corrected.df)) * se
         result["cluster"] = {
+            "method": "wwc",
             "t": corrected.t,
             "df": corrected.df,
             "p": corrected.p,
             "t_unadjusted": corrected.t_unadjusted,
             "average_cluster_size": corrected.average_cluster_size,
             "icc": corrected.icc,
+            "icc_source": "registered",
             "n_clusters": n_clusters,
             "se": se,
         }
@@ -558,7 +682,9 @@ class _Analysis:
                 "p": comparison.test.p,
                 "source": "cox",
             }
-            result["headline"] = self.cluster_correct(headline, result, effect.n_t, effect.n_c)
+            if self.design_type == "cluster_rct":
+                headline = self.clustered_binary(name, effect, result, notes)
+            result["headline"] = headline
 
     def analyze_aggregates(
         self, spec: dict[str, Any], result: dict[str, Any], notes: list[str]
@@ -635,13 +761,16 @@ class _Analysis:
                 result["difference"] = pooled["treatment"][1] - pooled["control"][1]
         result["effect"] = _effect(effect)
         if effect is not None:
-            result["headline"] = {
+            headline = {
                 "g": effect.g,
                 "se": effect.se,
                 "ci": list(effect.ci),
                 "p": p,
                 "source": "totals",
             }
+            if self.design_type == "cluster_rct":
+                headline = self.cluster_correct(headline, result, effect.n_t, effect.n_c)
+            result["headline"] = headline
 
     def add_all_sites_effect(
         self, spec: dict[str, Any], result: dict[str, Any], notes: list[str]

@@ -38,6 +38,8 @@ FORMATS = ("html", "csv", "json")
 TEMPLATE_HELPERS = {
     "num": words.number,
     "share": words.share,
+    "pval": words.p_value,
+    "p_is": words.p_equals,
     "arm_words": {
         "treatment": "Used the product",
         "control": "Comparison group",

@@ -29,6 +29,7 @@ from testbed.findings.compute import (
     student_table,
 )
 from testbed.tables import (
+    Assignment,
     Dataset,
     DesignVersion,
     Enrollment,
@@ -190,6 +191,14 @@ async def analysis_inputs(pilot_id: int, design_id: int, datasets: list[dict[str
     arm_counts = await site_arm_counts(
         pilot_id, {"document": design.document}, [{**row, "is_current": True} for row in datasets]
     )
+    clusters_by_site: dict[int, int] = {}
+    if design.document.get("unit_of_assignment", "student") != "student":
+        for row in (
+            await Assignment.select(Assignment.site, Assignment.arms)
+            .where(Assignment.pilot == pilot_id)
+            .order_by(Assignment.id)
+        ):
+            clusters_by_site[row["site"]] = len(row["arms"])  # the latest draw per site
     return Inputs(
         design=design,
         history=history,
@@ -208,6 +217,7 @@ async def analysis_inputs(pilot_id: int, design_id: int, datasets: list[dict[str
             site: {arm: counts.randomized for arm, counts in by_arm.items()}
             for site, by_arm in arm_counts.items()
         },
+        clusters_by_site=clusters_by_site,
     )
 
 

@@ -14,12 +14,47 @@ from analysis.evidence import MIN_DISTRICTS, MIN_STUDENTS
 UNIT_WORDS = {"classroom": "classrooms", "school": "schools"}
 
 
+# A number that is not zero never prints as zero: up to this many decimals are added until a
+# digit shows (a bound of −0.0035 prints −0.004, not 0.00, beside a claim about its sign).
+MAX_DECIMALS = 6
+# p-values below this print as "< 0.001", never "0.000".
+SMALLEST_P_SHOWN = 0.001
+
+
 def number(value: float, digits: int = 2) -> str:
-    """A signed number with a true minus sign (−0.12), as the pages print it."""
-    text = f"{value:.{digits}f}"
-    if text.lstrip("-").strip("0.") == "":
+    """A signed number with a true minus sign (−0.12), as the pages print it.
+
+    A value that is not zero but would round to zero gets more decimals (up to MAX_DECIMALS),
+    so its sign is never lost; beyond that it prints as "< 0.000001" or "> −0.000001"."""
+    places = digits
+    text = f"{value:.{places}f}"
+    while value != 0 and _all_zero(text) and places < MAX_DECIMALS:
+        places += 1
+        text = f"{value:.{places}f}"
+    if _all_zero(text):
+        if value > 0:
+            return f"< {1 / 10**MAX_DECIMALS:.{MAX_DECIMALS}f}"
+        if value < 0:
+            return f"> −{1 / 10**MAX_DECIMALS:.{MAX_DECIMALS}f}"
         text = text.lstrip("-")
     return text.replace("-", "−")
+
+
+def _all_zero(text: str) -> bool:
+    return text.lstrip("-").strip("0.") == ""
+
+
+def p_value(p: float) -> str:
+    """A p-value to three decimals, "< 0.001" when it would print as 0.000."""
+    if p < SMALLEST_P_SHOWN:
+        return f"< {SMALLEST_P_SHOWN}"
+    return f"{p:.3f}"
+
+
+def p_equals(p: float) -> str:
+    """ "p = 0.042" or "p < 0.001", for running text."""
+    text = p_value(p)
+    return f"p {text}" if text.startswith("<") else f"p = {text}"
 
 
 def share(probability: float) -> str:
@@ -149,8 +184,7 @@ def weaknesses(results: dict[str, Any]) -> list[str]:
         unit = UNIT_WORDS.get(design.get("unit_of_assignment") or "", "groups")
         found.append(
             f"Whole {unit} were assigned ({cluster['n_clusters']} in all), and students in the "
-            "same one resemble each other; the result was corrected for this, which widens the "
-            "uncertainty."
+            f"same one resemble each other; {CLUSTER_METHOD_WORDS[cluster.get('method', 'wwc')]}"
         )
     essa = results.get("essa")
     if essa is not None:
@@ -168,6 +202,26 @@ def weaknesses(results: dict[str, Any]) -> list[str]:
             if "disagree" in note or "only totals" in note:
                 found.append(note)
     return found
+
+
+# How a finding allowed for clustering, in words (the key is results' cluster "method").
+CLUSTER_METHOD_WORDS = {
+    "cr2": (
+        "the estimate comes from the students' own rows with cluster-robust standard errors "
+        "(CR2, with degrees of freedom set by the number of clusters; Bell & McCaffrey 2002, "
+        "Pustejovsky & Tipton 2018), keeping the adjustment for the baseline, which widens the "
+        "uncertainty to what the clusters allow."
+    ),
+    "design_effect": (
+        "the Cox index's variance was multiplied by the design effect 1 + (m − 1) × ICC, with "
+        "the ICC estimated from the students' own rows, which widens the uncertainty."
+    ),
+    "wwc": (
+        "only totals per group arrived, so the What Works Clearinghouse clustering correction "
+        "(Hedges 2007) was applied with an assumed intraclass correlation, which widens the "
+        "uncertainty."
+    ),
+}
 
 
 def subgroup_caution() -> str:

@@ -13,7 +13,7 @@ from litestar.response import Template
 
 from testbed.auth import current_principal
 from testbed.errors import NotFound
-from testbed.findings.words import number, share
+from testbed.findings.words import number, p_equals, share
 from testbed.synthesis import plots, services
 from testbed.synthesis.schemas import (
     PilotEffect,
@@ -26,6 +26,7 @@ from testbed.vocabulary import LOCALE_WORDS, PILLAR_WORDS
 HELPERS = {
     "num": number,
     "share": share,
+    "p_is": p_equals,
     "pillar_words": PILLAR_WORDS,
     "locale_words": LOCALE_WORDS,
 }

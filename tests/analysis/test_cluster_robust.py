@@ -19,6 +19,7 @@ import pytest
 import statsmodels.api as sm
 
 from analysis.cluster_robust import intraclass_correlation, ols
+from tests.cr2_formula import cr2
 
 STUDY = np.array(
     [
@@ -219,34 +220,20 @@ def test_cr0_and_cr1_match_statsmodels(kind, correction):
 
 
 def test_cr2_equals_the_published_formula_written_out_with_n_by_n_matrices():
-    """Bell & McCaffrey (2002): A_j = (I - H_jj)^(-1/2); Pustejovsky & Tipton (2018) eq. 11:
-    df = (sum_j g_j'g_j)^2 / sum_ij (g_i'g_j)^2, g_j = (I - H)_[.,j] A_j X_j M c. Written here
+    """tests/cr2_formula.py writes Bell & McCaffrey (2002) and Pustejovsky & Tipton (2018) out
     with the full N x N hat matrix, independently of the module's cluster-by-cluster algebra."""
     rng = np.random.default_rng(16)
     clusters = np.repeat(np.arange(8), [3, 5, 4, 6, 2, 5, 4, 3])
     n = clusters.size
     design = np.column_stack([np.ones(n), clusters % 2, rng.normal(size=n)])
-    y = (
-        design @ [1.0, 0.3, 0.5]
-        + rng.normal(size=clusters.max() + 1)[clusters]
-        + rng.normal(size=n)
-    )
-    bread = np.linalg.inv(design.T @ design)
-    residual_maker = np.eye(n) - design @ bread @ design.T
-    e = residual_maker @ y
-    contrast = bread[:, 1]
-    meat, columns = np.zeros((3, 3)), []
-    for j in np.unique(clusters):
-        rows = clusters == j
-        values, vectors = np.linalg.eigh(residual_maker[np.ix_(rows, rows)])
-        adjustment = vectors @ np.diag(values**-0.5) @ vectors.T
-        score = design[rows].T @ adjustment @ e[rows]
-        meat += np.outer(score, score)
-        columns.append(residual_maker[:, rows] @ adjustment @ design[rows] @ contrast)
-    gram = np.column_stack(columns).T @ np.column_stack(columns)
+    effects = rng.normal(size=clusters.max() + 1)[clusters]
+    y = design @ [1.0, 0.3, 0.5] + effects + rng.normal(size=n)
     fit = ols(y, design, clusters)
-    assert fit.se[1] == pytest.approx(np.sqrt((bread @ meat @ bread)[1, 1]), rel=1e-10)
-    assert fit.df[1] == pytest.approx(np.trace(gram) ** 2 / (gram**2).sum(), rel=1e-10)
+    for column in range(3):
+        coefficient, se, df = cr2(y, design, clusters, column)
+        assert fit.coefficients[column] == pytest.approx(coefficient, rel=1e-10)
+        assert fit.se[column] == pytest.approx(se, rel=1e-10)
+        assert fit.df[column] == pytest.approx(df, rel=1e-10)
 
 
 def test_icc_of_balanced_clusters_equals_the_anova_formula():

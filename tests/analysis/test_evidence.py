@@ -110,3 +110,16 @@ def test_pre_post_cannot_exceed_tier_4() -> None:
 def test_rejects_bad_input(arguments: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         essa_tier(**arguments)
+
+
+def test_a_tiny_p_value_is_written_as_below_0_001_not_0_000():
+    result = essa_tier(
+        design="rct",
+        effect_size=0.3,
+        p_value=2e-9,
+        n_students=400,
+        n_districts=2,
+        attrition="low",
+    )
+    text = " ".join(result.reasons)
+    assert "(p < 0.001, below 0.05)" in text and "0.000" not in text

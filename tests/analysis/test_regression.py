@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import stats
 
-from analysis.regression import ancova, residual_share
+from analysis.effect_sizes import cox_index, with_design_effect
+from analysis.regression import ancova, clustered_impact, residual_share
 
 # mtcars (R datasets; Henderson & Velleman 1981): mpg, wt and am (1 = manual) of 32 cars.
 MPG = [21, 21, 22.8, 21.4, 18.7, 18.1, 14.3, 24.4, 22.8, 19.2, 17.8, 16.4, 17.3, 15.2, 10.4,
@@ -134,3 +136,98 @@ def test_residual_share_of_a_copy_is_zero_and_of_noise_is_near_one() -> None:
     assert residual_share(x * 2 + 1, x) < 1e-20
     assert residual_share(np.r_[x[::2], x[1::2]], x) > 0.1
     assert residual_share([1.0, 2.0, np.nan, 4.0], [1.0, 2.0, 3.0, np.nan]) == 1.0
+
+
+def _cluster_trial(seed: int = 7):
+    """Two sites, 12 classrooms of 6-14 students, classrooms assigned within site."""
+    rng = np.random.default_rng(seed)
+    sizes = rng.integers(6, 15, 12)
+    classroom = np.repeat(np.arange(12), sizes)
+    site = (classroom >= 6).astype(int)
+    treated = (classroom % 2).astype(float)
+    baseline = rng.normal(200, 15, classroom.size) + rng.normal(0, 5, 12)[classroom]
+    y = (
+        20
+        + 0.9 * baseline
+        + 4.0 * treated
+        + 3.0 * site
+        + rng.normal(0, 4, 12)[classroom]
+        + rng.normal(0, 8, classroom.size)
+    )
+    return y, treated, baseline, classroom, site
+
+
+def test_clustered_impact_is_ols_with_cr2_and_the_wwc_cluster_g() -> None:
+    """Coefficient: statsmodels OLS with site dummies. SE and df: CR2 and Satterthwaite as
+    written out in tests/cr2_formula.py (Bell & McCaffrey 2002; Pustejovsky & Tipton 2018).
+    g: WWC Procedures and Standards Handbook 5.0 / Hedges (2007) for cluster designs,
+    omega * gamma * coefficient / S, gamma = sqrt(1 - 2 (n - 1) ICC / (N - 2)), n = N / M."""
+    import statsmodels.api as sm
+
+    from tests.cr2_formula import cr2
+
+    y, treated, baseline, classroom, site = _cluster_trial()
+    result = clustered_impact(y, treated, classroom, {"baseline": baseline}, sites=site)
+    design = np.column_stack([np.ones(y.size), treated, baseline, site])
+    fitted = sm.OLS(y, design).fit()
+    coefficient, se, df = cr2(y, design, classroom, 1)
+    assert result.coefficient == pytest.approx(fitted.params[1], rel=1e-10)
+    assert result.coefficient == pytest.approx(coefficient, rel=1e-10)
+    assert result.se == pytest.approx(se, rel=1e-10)
+    assert result.df == pytest.approx(df, rel=1e-10)
+    assert result.p == pytest.approx(2 * stats.t.sf(abs(coefficient / se), df), rel=1e-10)
+    assert result.covariate_coefficients["baseline"] == pytest.approx(fitted.params[2], rel=1e-10)
+
+    # ICC: one-way ANOVA within arm x site groups, by hand.
+    groups = treated * 2 + site
+    means = np.array([y[classroom == j].mean() for j in range(12)])
+    sizes = np.bincount(classroom)
+    group_means = np.array([y[groups == g].mean() for g in range(4)])
+    cluster_group = np.array([groups[classroom == j][0] for j in range(12)]).astype(int)
+    msb = (sizes * (means - group_means[cluster_group]) ** 2).sum() / (12 - 4)
+    msw = ((y - means[classroom]) ** 2).sum() / (y.size - 12)
+    n0 = (y.size - (sizes**2).sum() / y.size) / 11
+    icc = max(0.0, (msb - msw) / (msb + (n0 - 1) * msw))
+    assert result.icc == pytest.approx(icc, rel=1e-10)
+    n_total, n_t = y.size, int(treated.sum())
+    pooled = np.sqrt(
+        (
+            (n_t - 1) * y[treated == 1].var(ddof=1)
+            + (n_total - n_t - 1) * y[treated == 0].var(ddof=1)
+        )
+        / (n_total - 2)
+    )
+    gamma = np.sqrt(1 - 2 * (n_total / 12 - 1) * icc / (n_total - 2))
+    omega = 1 - 3 / (4 * n_total - 9)
+    assert result.effect_size.g == pytest.approx(omega * gamma * coefficient / pooled, rel=1e-10)
+    half = stats.t.ppf(0.975, df) * se
+    assert result.effect_size.ci == pytest.approx(
+        (
+            (coefficient - half) * omega * gamma / pooled,
+            (coefficient + half) * omega * gamma / pooled,
+        ),
+        rel=1e-10,
+    )
+
+
+def test_clustered_impact_refuses_what_cannot_be_estimated() -> None:
+    y, treated, baseline, classroom, site = _cluster_trial()
+    mixed = treated.copy()
+    mixed[0] = 1 - mixed[0]
+    with pytest.raises(ValueError, match="both arms"):
+        clustered_impact(y, mixed, classroom)
+    one_each = np.where(classroom < 2)[0]
+    with pytest.raises(ValueError, match="at least 2 clusters"):
+        clustered_impact(y[one_each], treated[one_each], classroom[one_each])
+    with pytest.raises(ValueError, match="copy of the baseline"):
+        clustered_impact(baseline + 1, treated, classroom, {"baseline": baseline})
+
+
+def test_design_effect_multiplies_the_variance() -> None:
+    effect = cox_index(0.6, 0.5, 100, 100)
+    inflated = with_design_effect(effect, 1.5)
+    assert inflated.g == effect.g
+    assert inflated.variance == pytest.approx(1.5 * effect.variance)
+    assert inflated.ci[1] - inflated.g == pytest.approx(stats.norm.ppf(0.975) * inflated.se)
+    with pytest.raises(ValueError, match="at least 1"):
+        with_design_effect(effect, 0.5)

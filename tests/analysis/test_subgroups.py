@@ -64,3 +64,17 @@ def test_a_subgroup_of_one_pilot_is_that_pilot() -> None:
 def test_rejects_impossible_input(groups, message) -> None:
     with pytest.raises(ValueError, match=message):
         subgroup_difference([0.1, 0.2, 0.3], [0.01, 0.01, 0.01], groups)
+
+
+def test_a_group_of_one_pilot_uses_the_same_normal_interval_as_pooled_groups():
+    """Issue 16: every row of a breakdown uses one interval method, estimate +/- z * SE (the
+    method of metafor's subgroup tip, whose SEs Q_between uses); a one-pilot group is that
+    pilot's estimate and SE under the same formula, not a t or Knapp-Hartung interval."""
+    result = subgroup_difference([0.1, 0.3, 0.5], [0.01, 0.02, 0.04], ["a", "a", "b"])
+    z = stats.norm.ppf(0.975)
+    for group in result.subgroups:
+        assert group.ci == pytest.approx(
+            (group.estimate - z * group.se, group.estimate + z * group.se)
+        )
+    alone = result.subgroups[1]
+    assert (alone.k, alone.estimate, alone.se) == (1, 0.5, pytest.approx(0.2))

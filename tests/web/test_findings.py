@@ -56,6 +56,8 @@ def test_run_shows_the_finding_with_headline_plots_and_details(client, call, peo
     assert "What weakens this result" in text
     assert "A small pilot" in text  # fewer than 350 students
     assert "<details" in text and "Welch two-sample t test" in text
+    # The seeded effect is 0.5 SD in 119 students: its p-values print as "< 0.001", never 0.000.
+    assert "p &lt; 0.001" in text and "0.000<" not in text and "p = 0.000" not in text
     assert "not published" in text
     printable = client.get(f"/findings/{finding_id}/print")
     assert printable.status_code == 200 and "@page" in printable.text
