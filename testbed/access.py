@@ -19,7 +19,7 @@ from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 from piccolo.columns.combination import Combinable
 
-from testbed.auth import Principal, require_principal
+from testbed.auth import Principal, load_principal, require_principal
 from testbed.errors import Forbidden, NotFound
 from testbed.tables import Enrollment, Pilot, PilotRole
 
@@ -66,6 +66,34 @@ def may_hold_pilot_role(principal: Principal, vendor_id: int) -> bool:
 
 def _in_role_holder_organization(principal: Principal) -> bool:
     return any(m.kind in ROLE_HOLDER_KINDS and m.verified for m in principal.memberships)
+
+
+async def pilot_roles(pilot_id: int) -> list[dict]:
+    """The pilot's role rows (id, role, name, email), each with `in_effect`: whether it counts
+    today. A role whose holder left their research organization (or whose organization is no
+    longer verified), or who joined the pilot's vendor, is listed but counts for nothing."""
+    pilot = (
+        await Pilot.select(Pilot.product.vendor.as_alias("vendor_id"))
+        .where(Pilot.id == pilot_id)
+        .first()
+    )
+    if pilot is None:
+        raise NotFound("There is no such pilot.")
+    roles = (
+        await PilotRole.select(
+            PilotRole.id,
+            PilotRole.role,
+            PilotRole.user,
+            PilotRole.user.name.as_alias("name"),
+            PilotRole.user.email.as_alias("email"),
+        )
+        .where(PilotRole.pilot == pilot_id)
+        .order_by(PilotRole.id)
+    )
+    for role in roles:  # a pilot's team is a handful of people
+        holder = await load_principal(role.pop("user"))
+        role["in_effect"] = holder is not None and may_hold_pilot_role(holder, pilot["vendor_id"])
+    return roles
 
 
 def may_see_student_rows(access: PilotAccess, site_id: int) -> bool:

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from anyio import to_thread
 
 from testbed import audit
-from testbed.access import may_hold_pilot_role
+from testbed.access import may_hold_pilot_role, pilot_roles
 from testbed.accounts.passwords import hash_password, password_problems, verify_password
 from testbed.auth import Principal, hash_token, load_principal
 from testbed.db import is_unique_violation, serialized
@@ -558,24 +558,7 @@ async def revoke_access_token(principal: Principal, token_id: int) -> None:
 
 
 async def list_pilot_roles(pilot_id: int) -> list[dict]:
-    """The pilot's roles, each with `in_effect`: whether it counts today (a role whose holder
-    left their research organization, or joined the pilot's vendor, counts for nothing)."""
-    vendor_id = await _pilot_vendor(pilot_id)
-    roles = (
-        await PilotRole.select(
-            PilotRole.id,
-            PilotRole.role,
-            PilotRole.user,
-            PilotRole.user.name.as_alias("name"),
-            PilotRole.user.email.as_alias("email"),
-        )
-        .where(PilotRole.pilot == pilot_id)
-        .order_by(PilotRole.id)
-    )
-    for role in roles:
-        holder = await load_principal(role.pop("user"))
-        role["in_effect"] = holder is not None and may_hold_pilot_role(holder, vendor_id)
-    return roles
+    return await pilot_roles(pilot_id)
 
 
 async def _pilot_vendor(pilot_id: int) -> int:

@@ -31,7 +31,14 @@ from analysis import randomization
 from analysis.effect_sizes import hedges_g
 from analysis.wwc import baseline_equivalence
 from testbed import audit
-from testbed.access import PilotAccess, may_see_student_rows, pilot_access, require_student_rows
+from testbed.access import (
+    RESEARCHER_ROLE,
+    PilotAccess,
+    may_see_student_rows,
+    pilot_access,
+    pilot_roles,
+    require_student_rows,
+)
 from testbed.auth import Principal
 from testbed.designs import document as documents
 from testbed.designs import rees
@@ -45,7 +52,6 @@ from testbed.tables import (
     DesignVersion,
     Enrollment,
     Pilot,
-    PilotRole,
 )
 
 # --- who may do what ------------------------------------------------------------------------
@@ -524,15 +530,16 @@ async def rees_export(
     if chosen is None:
         raise NotFound("There is no registered version to export yet: register the design first.")
     sites = await _site_names(pilot_id)
-    researchers = await PilotRole.select(
-        PilotRole.user.name.as_alias("name"), PilotRole.role
-    ).where(PilotRole.pilot == pilot_id)
     return rees.export(
         pilot=await pilot_summary(pilot_id),
         version=chosen,
         power=power_panel(chosen["document"]),
         sites=sites,
-        researchers=[row["name"] for row in researchers if row["role"] == "researcher"],
+        researchers=[
+            role["name"]
+            for role in await pilot_roles(pilot_id)
+            if role["in_effect"] and role["role"] == RESEARCHER_ROLE
+        ],
     )
 
 

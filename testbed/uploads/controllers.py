@@ -61,7 +61,7 @@ async def site_uploader(connection: ASGIConnection, _: BaseRouteHandler) -> None
 async def upload_job_viewer(connection: ASGIConnection, _: BaseRouteHandler) -> None:
     principal = require_principal(connection)
     job = await services.get_job(int(connection.path_params["job_id"]))
-    if not services.may_see_job(principal, job):
+    if not await services.may_see_job(principal, job):
         raise NotFound("There is no such upload.")
 
 

@@ -26,7 +26,7 @@ from piccolo.engine.sqlite import TransactionType
 from analysis.suppression import suppress_attrition
 from analysis.wwc import attrition as wwc_attrition
 from testbed import audit
-from testbed.access import SITE_STATUSES, PilotAccess, may_see_student_rows
+from testbed.access import SITE_STATUSES, PilotAccess, access_to_pilot, may_see_student_rows
 from testbed.auth import Principal
 from testbed.bulk import bulk_insert
 from testbed.designs.services import registered_design, require_registered_design
@@ -539,6 +539,7 @@ async def get_job(job_id: int) -> dict[str, Any]:
             UploadJob.site.name.as_alias("site_name"),
             UploadJob.pilot.title.as_alias("pilot_title"),
             UploadJob.pilot.status.as_alias("pilot_status"),
+            UploadJob.pilot.product.vendor.as_alias("pilot_vendor_id"),
         )
         .where(UploadJob.id == job_id)
         .output(load_json=True)
@@ -560,13 +561,17 @@ async def get_job(job_id: int) -> dict[str, Any]:
     return job
 
 
-def may_see_job(principal: Principal, job: dict[str, Any]) -> bool:
-    """The uploader, members of the site's district, and network admins."""
-    return (
-        principal.is_network_admin
-        or job["created_by"] == principal.user_id
-        or principal.is_member_of(job["site"])
-    )
+async def may_see_job(principal: Principal, job: dict[str, Any]) -> bool:
+    """The uploader, and whoever may see the site's student rows (may_see_student_rows)."""
+    if principal.is_network_admin or job["created_by"] == principal.user_id:
+        return True
+    try:
+        access = await access_to_pilot(
+            principal, job["pilot"], job["pilot_status"], job["pilot_vendor_id"]
+        )
+    except NotFound:
+        return False
+    return may_see_student_rows(access, job["site"])
 
 
 # --- attrition and data quality ---------------------------------------------------------------

@@ -54,9 +54,10 @@ ALLOWED = {
     "design_editor": {"vendor", "researcher", "admin"},
     "site_district": {"district", "admin"},
     "site_rows": {"district", "researcher", "admin"},
-    # Outcome data: a site's uploads and their progress pages.
+    # Outcome data: a site's uploads; their progress pages are the uploader's and whoever may see
+    # the site's student rows (access.may_see_student_rows).
     "site_uploader": {"district", "admin"},
-    "upload_job": {"district", "admin"},
+    "upload_job": {"district", "researcher", "admin"},
     "pilot_analyst": {"vendor", "researcher", "admin"},
     "pilot_site_district": {"district"},
     "finding_reader": {"district", "vendor", "researcher", "admin"},

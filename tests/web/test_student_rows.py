@@ -182,12 +182,10 @@ def test_the_sites_district_the_pilots_researcher_and_an_admin_read_the_rows(
     client, call, people, study
 ):
     every_read = [name for name, _ in _reads(study)]
-    # An upload's progress page is the uploading district's (and admins'), not the researchers'.
-    expected = {"district": every_read, "admin": every_read, "researcher": every_read[:2]}
     for role, user in (("district", people.district_user), ("researcher", people.researcher),
                        ("admin", people.admin)):  # fmt: skip
         sign_in(client, role)
-        assert _leaked_reads(client, study, bearer(token_for(call, user))) == expected[role], role
+        assert _leaked_reads(client, study, bearer(token_for(call, user))) == every_read, role
         client.cookies.clear()
 
 
@@ -223,10 +221,14 @@ def test_a_vendor_that_grants_itself_a_role_still_reads_no_student_rows(
 
     call(_role_row, study.pilot, people.vendor_user)
     assert _leaked_reads(client, study, bearer(token)) == []
-    # The role does not make the vendor a researcher elsewhere either: the team page says so.
+    # Nor does the role make the vendor a researcher anywhere else: the team list marks it, and
+    # the registration export does not name the vendor among the pilot's researchers.
     team = client.get(f"/api/v1/pilots/{study.pilot}/roles", headers=bearer(token)).json()
     mine = next(r for r in team if r["email"] == EMAILS["vendor"])
     assert mine["in_effect"] is False
+    rees = client.get(f"/api/v1/pilots/{study.pilot}/design/rees")
+    assert rees.status_code == 200 and "Rae Researcher" in rees.text
+    assert "Vic Vendor" not in rees.text
 
 
 def test_a_district_of_another_site_that_gets_a_role_still_reads_no_rows_of_this_site(
@@ -330,3 +332,15 @@ def test_roles_are_granted_to_verified_research_organizations_members_only(
     )
     assert granted.status_code == 201, granted.text
     assert [(r["email"], r["in_effect"]) for r in granted.json()] == [(EMAILS["researcher"], True)]
+
+
+def test_a_role_that_counts_for_nothing_does_not_show_the_pilot_either(client, call, people, study):
+    """A competing vendor's member with a role row on the active pilot: the pilot is neither
+    listed for it nor found, exactly as without the row; the researcher's role shows it."""
+    call(_role_row, study.pilot, people.other_vendor_user)
+    for role, sees in (("other_vendor", False), ("researcher", True)):
+        sign_in(client, role)
+        listed = client.get("/api/v1/pilots", params={"per_page": 100}).json()
+        assert (study.pilot in {p["id"] for p in listed["items"]}) is sees, role
+        assert client.get(f"/api/v1/pilots/{study.pilot}").status_code == (200 if sees else 404)
+        client.cookies.clear()
