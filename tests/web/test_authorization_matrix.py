@@ -54,6 +54,8 @@ ALLOWED = {
     "enrollment_party": {"district", "vendor"},
     # A matching round that includes the vendor's call.
     "round_viewer": {"vendor", "admin"},
+    # Accepting an invitation: only its address (the matrix's is none of these people's).
+    "invited_address": set(),
 }
 
 # Routes that change who is signed in or take away what later checks rely on run last.
