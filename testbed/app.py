@@ -11,6 +11,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.static_files import create_static_files_router
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from testbed.accounts import controllers as accounts_controllers
 from testbed.auth import PrincipalMiddleware
@@ -133,6 +134,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ),
         ],
         middleware=[
+            # The client's address (sign-in limits, audit log) and scheme come from
+            # X-Forwarded-For/-Proto only when the connection is from a configured proxy.
+            DefineMiddleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies)),
             refuse_impossible_ids,
             session_config.middleware,
             DefineMiddleware(PrincipalMiddleware, exclude=["^/static/"]),
