@@ -7,7 +7,7 @@
 | TESTBED_SECRET_KEY   | signs CSRF tokens and hashes student keys           | generated, kept in |
 |                      |                                                     | DATA_DIR/secret.key|
 | TESTBED_DEBUG        | 1 shows tracebacks instead of the friendly 500 page | 0                  |
-| TESTBED_SECURE_COOKIES | 1 marks cookies Secure (serve over HTTPS)         | 0                  |
+| TESTBED_SECURE_COOKIES | 1 marks cookies Secure and sends HSTS (HTTPS)     | 0                  |
 | TESTBED_MAX_UPLOAD_MB | largest outcome data file accepted, in megabytes   | 50                 |
 | TESTBED_TRUSTED_PROXIES | comma-separated IPs/CIDRs of reverse proxies whose | (none)            |
 |                      | X-Forwarded-For/-Proto headers are believed         |                    |
