@@ -29,7 +29,7 @@ from testbed.accounts.schemas import (
 )
 from testbed.auth import current_principal, network_admin, require_principal, signed_in
 from testbed.errors import Conflict, Forbidden, InvalidInput, NotFound, TestbedError
-from testbed.sessions import RENEW_SESSION_ID
+from testbed.sessions import start_session
 from testbed.tables import MAX_ID
 from testbed.web import form_page
 
@@ -90,9 +90,8 @@ class SessionController(Controller):
         old_session = request.cookies.get("testbed_session")
         if old_session:
             await request.app.stores.get("sessions").delete(old_session)
-        request.scope[RENEW_SESSION_ID] = True  # type: ignore[literal-required]
-        request.set_session({"user_id": user_id})
-        return Redirect(_safe_next(data.get("next")))
+        csrf_cookie = start_session(request, user_id)
+        return Redirect(_safe_next(data.get("next")), cookies=[csrf_cookie])
 
     @post("/logout", opt={"access": "signed_in"}, guards=[signed_in])
     async def logout(self, request: Request) -> Redirect:
