@@ -12,6 +12,7 @@ from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.plugins.flash import FlashConfig, FlashPlugin
 from litestar.static_files import create_static_files_router
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from testbed.accounts import controllers as accounts_controllers
 from testbed.auth import PrincipalMiddleware
@@ -59,6 +60,13 @@ SECURITY_HEADERS = {
     "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
 }
 
+# Pages for signing in, signing up, invitations and the account: never stored by a cache, even
+# when answered to someone not (yet) signed in.
+PRIVATE_PATHS = ("/login", "/logout", "/signup", "/account", "/invitations/")
+# Served over HTTPS (TESTBED_SECURE_COOKIES=1): browsers use HTTPS only, for a year. Not
+# includeSubDomains: other services under the domain are not Testbed's to decide.
+HSTS = "max-age=31536000"
+
 ROUTE_HANDLERS = [
     HomeController,
     *accounts_controllers.ROUTE_HANDLERS,
@@ -91,6 +99,14 @@ async def add_security_headers(message: Message, scope: Scope) -> None:
     )
     for name, value in SECURITY_HEADERS.items():
         headers[name] = value
+    if scope.get("user") is not None or path.startswith(PRIVATE_PATHS):
+        # Anything answered to a signed-in person (a page with their colleagues' addresses, a
+        # token shown once) and the account pages themselves stay out of every cache: the
+        # browser's back button and history, shared proxies.
+        headers["Cache-Control"] = "no-store"
+    settings = scope["litestar_app"].state.get("settings") if "litestar_app" in scope else None
+    if settings is not None and settings.secure_cookies:
+        headers["Strict-Transport-Security"] = HSTS
 
 
 def refuse_impossible_ids(app: ASGIApp) -> ASGIApp:
@@ -141,6 +157,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ],
         middleware=[
             refuse_unreadable_requests,
+            # The client's address (sign-in limits, audit log) and scheme come from
+            # X-Forwarded-For/-Proto only when the connection is from a configured proxy.
+            DefineMiddleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies)),
             refuse_impossible_ids,
             session_config.middleware,
             DefineMiddleware(PrincipalMiddleware, exclude=["^/static/"]),

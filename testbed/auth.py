@@ -8,6 +8,7 @@ writes carry no CSRF token: scripts use tokens.
 from __future__ import annotations
 
 import hashlib
+import hmac
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,6 +18,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 
 from testbed.errors import Forbidden, NotAuthenticated
+from testbed.sessions import SESSION_CSRF_KEY
 from testbed.tables import AccessToken, User
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -161,7 +163,22 @@ class PrincipalMiddleware(AbstractAuthenticationMiddleware):
         user_id = session.get("user_id") if isinstance(session, dict) else None
         if user_id is None:
             return AuthenticationResult(user=None, auth=None)
+        if connection.scope.get("method") not in SAFE_METHODS and not _csrf_bound(
+            connection, session
+        ):
+            # Not this session's CSRF cookie: the request does not act as the signed-in person
+            # (the guards ask them to sign in, which issues a fresh bound token).
+            return AuthenticationResult(user=None, auth=None)
         return AuthenticationResult(user=await load_principal(int(user_id)), auth="session")
+
+
+def _csrf_bound(connection: ASGIConnection, session: dict) -> bool:
+    """The request's CSRF cookie is the token its session was given at sign-in. Litestar's CSRF
+    middleware checks that the form's token matches the cookie; this ties both to the session."""
+    expected = session.get(SESSION_CSRF_KEY)
+    config = connection.app.csrf_config
+    cookie = connection.cookies.get(config.cookie_name) if config else None
+    return bool(expected and cookie) and hmac.compare_digest(str(expected), cookie)
 
 
 def current_principal(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal | None:

@@ -57,7 +57,9 @@ def serve(host: str, port: int, workers: int, reload: bool) -> None:
         port=port,
         workers=workers,
         reload=reload,
-        proxy_headers=True,
+        # Forwarded headers are read by the app, from TESTBED_TRUSTED_PROXIES only (uvicorn's
+        # own default would believe any client on 127.0.0.1).
+        proxy_headers=False,
     )
 
 

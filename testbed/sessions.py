@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from litestar.connection import ASGIConnection
+from litestar.connection import ASGIConnection, Request
+from litestar.datastructures import Cookie
+from litestar.middleware.csrf import generate_csrf_token
 from litestar.middleware.session.server_side import (
     ServerSideSessionBackend,
     ServerSideSessionConfig,
@@ -137,3 +139,30 @@ class RenewingSessionBackend(ServerSideSessionBackend):
 @dataclass
 class SessionConfig(ServerSideSessionConfig):
     _backend_class = RenewingSessionBackend
+
+
+SESSION_CSRF_KEY = "csrf"
+
+
+def start_session(request: Request, user_id: int) -> Cookie:
+    """Sign this user in: a fresh session id, and a fresh CSRF token bound to the session.
+
+    Returns the CSRF cookie to send with the answer. The session keeps the token, and a form
+    posted with a signed-in session counts only when its CSRF cookie is that token
+    (`auth.PrincipalMiddleware`): a cookie-and-token pair from another session, or from before
+    sign-in (for instance one planted in the browser), does not act for this session.
+    """
+    config = request.app.csrf_config
+    assert config is not None  # noqa: S101 (create_app always configures CSRF)
+    token = generate_csrf_token(secret=config.secret)
+    request.scope[RENEW_SESSION_ID] = True  # type: ignore[literal-required]
+    request.set_session({"user_id": user_id, SESSION_CSRF_KEY: token})
+    return Cookie(
+        key=config.cookie_name,
+        value=token,
+        path=config.cookie_path,
+        secure=config.cookie_secure,
+        httponly=config.cookie_httponly,
+        samesite=config.cookie_samesite,
+        domain=config.cookie_domain,
+    )

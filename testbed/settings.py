@@ -7,13 +7,16 @@
 | TESTBED_SECRET_KEY   | signs CSRF tokens and hashes student keys           | generated, kept in |
 |                      |                                                     | DATA_DIR/secret.key|
 | TESTBED_DEBUG        | 1 shows tracebacks instead of the friendly 500 page | 0                  |
-| TESTBED_SECURE_COOKIES | 1 marks cookies Secure (serve over HTTPS)         | 0                  |
+| TESTBED_SECURE_COOKIES | 1 marks cookies Secure and sends HSTS (HTTPS)     | 0                  |
 | TESTBED_MAX_UPLOAD_MB | largest outcome data file accepted, in megabytes   | 50                 |
 | TESTBED_CONTACT_EMAIL | the network's address on the contact page          | help@testbed.example
+| TESTBED_TRUSTED_PROXIES | comma-separated IPs/CIDRs of reverse proxies whose | (none)            |
+|                      | X-Forwarded-For/-Proto headers are believed         |                    |
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from dataclasses import dataclass
@@ -35,6 +38,7 @@ class Settings:
     secure_cookies: bool = False
     max_upload_bytes: int = 50 * 1024 * 1024
     contact_email: str = "help@testbed.example"
+    trusted_proxies: tuple[str, ...] = ()
 
     @property
     def uses_postgres(self) -> bool:
@@ -63,7 +67,25 @@ class Settings:
             secure_cookies=_flag(env.get("TESTBED_SECURE_COOKIES")),
             max_upload_bytes=_megabytes(env.get("TESTBED_MAX_UPLOAD_MB"), default=50),
             contact_email=(env.get("TESTBED_CONTACT_EMAIL") or "").strip() or cls.contact_email,
+            trusted_proxies=_networks(env.get("TESTBED_TRUSTED_PROXIES")),
         )
+
+
+def _networks(value: str | None) -> tuple[str, ...]:
+    """Comma-separated IP addresses or networks (CIDR); a typo is an error at start-up rather
+    than a proxy silently not trusted (or an address silently trusted)."""
+    networks = []
+    for item in (value or "").split(","):
+        if not item.strip():
+            continue
+        try:
+            networks.append(str(ipaddress.ip_network(item.strip(), strict=False)))
+        except ValueError:
+            raise ValueError(
+                f"TESTBED_TRUSTED_PROXIES must list IP addresses or networks such as 10.0.0.0/8, "
+                f"separated by commas; {item.strip()!r} is neither"
+            ) from None
+    return tuple(networks)
 
 
 def _megabytes(value: str | None, *, default: int) -> int:

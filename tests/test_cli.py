@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -56,10 +59,9 @@ def test_createadmin_refuses_a_weak_password_and_creates_with_a_good_one(tmp_pat
     assert "Created network administrator ops@network.example" in good.stdout
 
 
-def test_serve_on_a_new_data_directory_shows_the_demo_network(tmp_path):
-    env = _env(tmp_path)
-    demo = _run(["demo"], env)
-    assert demo.returncode == 0, demo.stderr
+@contextmanager
+def _serving(env: dict[str, str]) -> Iterator[int]:
+    """`testbed serve` on a free port until the block ends; yields the port."""
     port = _free_port()
     server = subprocess.Popen(
         TESTBED + ["serve", "--port", str(port)],
@@ -72,12 +74,54 @@ def test_serve_on_a_new_data_directory_shows_the_demo_network(tmp_path):
         deadline = time.monotonic() + 30
         while True:
             try:
-                health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
+                httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
                 break
             except httpx.TransportError:
                 if time.monotonic() > deadline or server.poll() is not None:
                     pytest.fail("server did not start")
                 time.sleep(0.2)
+        yield port
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_serve_believes_no_forwarded_for_unless_a_proxy_is_configured(tmp_path):
+    """Served as `testbed serve` runs in production, a local client that forges
+    X-Forwarded-For on every attempt still reaches the per-address sign-in limit, and the
+    audit log records its real address (uvicorn's proxy_headers used to believe any client on
+    127.0.0.1)."""
+    with (
+        _serving(_env(tmp_path)) as port,
+        httpx.Client(base_url=f"http://127.0.0.1:{port}") as browser,
+    ):
+        browser.get("/login")
+        codes = []
+        for number in range(21):
+            response = browser.post(
+                "/login",
+                data={
+                    "email": f"guess{number}@x.example",
+                    "password": "wrong-wrong-wrong",
+                    "_csrf_token": browser.cookies["csrftoken"],
+                },
+                headers={"X-Forwarded-For": f"203.0.113.{number}"},
+            )
+            codes.append(response.status_code)
+    assert codes == [400] * 20 + [429]
+    with sqlite3.connect(tmp_path / "testbed.sqlite") as database:
+        addresses = database.execute(
+            "SELECT DISTINCT ip_address FROM audit_event WHERE action = 'login_failed'"
+        ).fetchall()
+    assert addresses == [("127.0.0.1",)]
+
+
+def test_serve_on_a_new_data_directory_shows_the_demo_network(tmp_path):
+    env = _env(tmp_path)
+    demo = _run(["demo"], env)
+    assert demo.returncode == 0, demo.stderr
+    with _serving(env) as port:
+        health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
         assert health.json() == {"status": "ok", "database": "ok"}
         numbers = httpx.get(f"http://127.0.0.1:{port}/api/v1/network/numbers").json()
         assert numbers["districts"] == 150
@@ -85,6 +129,3 @@ def test_serve_on_a_new_data_directory_shows_the_demo_network(tmp_path):
         assert numbers["products"] == 45
         home = httpx.get(f"http://127.0.0.1:{port}/")
         assert "The network today" in home.text
-    finally:
-        server.terminate()
-        server.wait(timeout=10)

@@ -4,6 +4,7 @@ access tokens, per-pilot roles and the network admin's pages."""
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from litestar import Controller, Request, delete, get, post
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter, URLEncodedBody
@@ -26,9 +27,9 @@ from testbed.accounts.schemas import (
     TokenIn,
     TokenOut,
 )
-from testbed.auth import network_admin, require_principal, signed_in
+from testbed.auth import current_principal, network_admin, require_principal, signed_in
 from testbed.errors import Conflict, Forbidden, InvalidInput, NotFound, TestbedError
-from testbed.sessions import RENEW_SESSION_ID
+from testbed.sessions import start_session
 from testbed.tables import MAX_ID
 from testbed.web import form_page
 
@@ -62,9 +63,15 @@ class SessionController(Controller):
 
     @get("/login")
     async def login_page(
-        self, next_page: Annotated[str | None, QueryParameter(name="next")] = None
+        self,
+        next_page: Annotated[str | None, QueryParameter(name="next")] = None,
+        signed_up: FromQuery[bool] = False,
     ) -> Template:
-        return form_page("accounts/login.html.j2", values={"next": next_page or ""})
+        return form_page(
+            "accounts/login.html.j2",
+            values={"next": next_page or ""},
+            extra={"signed_up": signed_up},
+        )
 
     @post("/login")
     async def login(self, request: Request, data: Form) -> Template | Redirect:
@@ -83,9 +90,8 @@ class SessionController(Controller):
         old_session = request.cookies.get("testbed_session")
         if old_session:
             await request.app.stores.get("sessions").delete(old_session)
-        request.scope[RENEW_SESSION_ID] = True  # type: ignore[literal-required]
-        request.set_session({"user_id": user_id})
-        return Redirect(_safe_next(data.get("next")))
+        csrf_cookie = start_session(request, user_id)
+        return Redirect(_safe_next(data.get("next")), cookies=[csrf_cookie])
 
     @post("/logout", opt={"access": "signed_in"}, guards=[signed_in])
     async def logout(self, request: Request) -> Redirect:
@@ -110,7 +116,7 @@ class SignupController(Controller):
     @post("/")
     async def signup(self, request: Request, data: Form) -> Template | Redirect:
         try:
-            user_id = await services.sign_up(
+            await services.sign_up(
                 name=data.get("name", ""),
                 email=data.get("email", ""),
                 password=data.get("password", ""),
@@ -129,13 +135,23 @@ class SignupController(Controller):
                 status_code=error.status_code,
                 extra={"invitation": await _invitation_or_none(data.get("invitation"))},
             )
-        request.scope[RENEW_SESSION_ID] = True  # type: ignore[literal-required]
-        request.set_session({"user_id": user_id})
-        return Redirect("/work")
+        # The same answer whether the address was new or already had an account (then nothing
+        # was created): no session, sign in next.
+        invitation = data.get("invitation")
+        follow = f"&next=/invitations/{quote(invitation, safe='')}" if invitation else ""
+        return Redirect(f"/login?signed_up=1{follow}")
 
 
 async def _invitation_or_none(token: str | None) -> dict | None:
-    return await services.invitation_for_token(token) if token else None
+    """The invitation if it can still be accepted (the error says why when it cannot)."""
+    try:
+        return _described(await services.usable_invitation(token)) if token else None
+    except TestbedError:
+        return None
+
+
+def _described(invitation: dict) -> dict:
+    return {**invitation, "expires_at": services.invitation_expires_at(invitation)}
 
 
 class AccountController(Controller):
@@ -270,17 +286,20 @@ class InvitationController(Controller):
     opt = {"access": "public"}
 
     @get("/")
-    async def invitation_page(self, request: Request, token: FromPath[str]) -> Template:
-        invitation = await services.invitation_for_token(token)
-        if invitation is None:
-            raise NotFound("This invitation is unknown or has already been used.")
+    async def invitation_page(self, request: Request, token: FromPath[str]) -> Template | Redirect:
+        principal = current_principal(request)
+        found = await services.find_invitation(token)
+        if found and principal and principal.is_member_of(found["organization"]):
+            # Already in (for instance just joined through this link): go to the organization.
+            return Redirect(f"/organizations/{found['organization']}/members")
+        invitation = _described(await services.usable_invitation(token))
         return form_page(
             "accounts/invitation.html.j2",
             values={"email": invitation["email"], "invitation": token},
             extra={"invitation": invitation},
         )
 
-    @post("/accept", guards=[signed_in], opt={"access": "signed_in"})
+    @post("/accept", guards=[signed_in], opt={"access": "invited_address"})
     async def accept(self, request: Request, token: FromPath[str]) -> Redirect:
         organization_id = await services.accept_invitation(require_principal(request), token)
         return Redirect(f"/organizations/{organization_id}/members")

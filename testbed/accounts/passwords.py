@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 from functools import cache
 
 from argon2 import PasswordHasher
@@ -23,6 +24,14 @@ def verify_password(password_hash: str, password: str) -> bool:
         return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+@cache
+def dummy_password_hash() -> str:
+    """A hash no password matches, made with the same parameters as real ones: checking a
+    password against it for an unknown address costs what checking a real account costs, so
+    the time of the answer does not tell whether an account exists."""
+    return _hasher.hash(secrets.token_urlsafe(32))
 
 
 @cache

@@ -13,10 +13,22 @@ from anyio import to_thread
 
 from testbed import audit
 from testbed.access import may_hold_pilot_role, pilot_roles
-from testbed.accounts.passwords import hash_password, password_problems, verify_password
+from testbed.accounts.passwords import (
+    dummy_password_hash,
+    hash_password,
+    password_problems,
+    verify_password,
+)
 from testbed.auth import Principal, hash_token, load_principal
 from testbed.db import is_unique_violation, serialized
-from testbed.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyAttempts
+from testbed.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    TestbedError,
+    TooManyAttempts,
+)
 from testbed.tables import (
     AccessToken,
     AuditEvent,
@@ -37,6 +49,7 @@ TOKEN_PREFIX = "tb_"  # noqa: S105  (a visible prefix lets secret scanners spot 
 NETWORK_SLUG = "network"
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 INVITATION_GONE = "This invitation is unknown or has already been used."
+INVITATION_LIFETIME = timedelta(days=7)
 EMAIL_TAKEN = "An account with this email already exists; sign in instead."
 # PostgreSQL advisory lock keys (the SQLite write lock plays their part there).
 ACCOUNT_WRITES_LOCK = int.from_bytes(b"accounts", "big")
@@ -248,11 +261,11 @@ async def authenticate(*, email: str, password: str, ip_address: str) -> int:
         .where(User.email == email)
         .first()
     )
-    valid = (
-        user is not None
-        and user["active"]
-        and await to_thread.run_sync(verify_password, user["password_hash"], password)
-    )
+    known = user is not None and user["active"]
+    # Unknown addresses are checked against a dummy hash: the answer takes as long either way.
+    checked_hash = user["password_hash"] if known else dummy_password_hash()
+    matches = await to_thread.run_sync(verify_password, checked_hash, password)
+    valid = known and matches
     if not valid:
         await audit.record(
             "login_failed",
@@ -287,10 +300,27 @@ async def sign_up(
     state: str | None,
     invitation_token: str | None = None,
     ip_address: str = "",
-) -> int:
+) -> int | None:
     """Create an account that joins an organization by invitation, or creates a new one
-    (unverified until a network admin verifies it) with the new user as its admin."""
-    invitation = await invitation_for_token(invitation_token) if invitation_token else None
+    (unverified until a network admin verifies it) with the new user as its admin; returns
+    its id.
+
+    For an address that already has an account nothing is created and None is returned, and
+    the caller answers exactly as for a new account (no session: both sign in next), so
+    sign-up does not tell who has an account here. The owner of the address should be told
+    by mail that someone tried; Testbed sends no mail yet, so it is only in the audit log."""
+    invitation = await usable_invitation(invitation_token) if invitation_token else None
+    if invitation is not None and normalize_email(email) != invitation["email"]:
+        raise InvalidInput(
+            "This invitation is for another address.",
+            errors=[
+                {
+                    "field": "email",
+                    "message": f"This invitation was sent to {invitation['email']}: "
+                    "sign up with that address, or ask for an invitation to yours.",
+                }
+            ],
+        )
     errors: list[dict[str, str]] = []
     if invitation is None:
         if organization_kind not in ORGANIZATION_KINDS:
@@ -310,6 +340,14 @@ async def sign_up(
     _check_new_user(email, name, password)
     password_hash = await to_thread.run_sync(hash_password, password)
     async with account_write():
+        if await User.exists().where(User.email == email):
+            await audit.record(
+                "signup_for_existing_account",
+                object_type="user",
+                detail={"email": email},
+                ip_address=ip_address,
+            )
+            return None
         user_id = await _insert_user(email=email, name=name, password_hash=password_hash)
         if invitation is not None:
             await _accept(invitation, user_id)
@@ -330,7 +368,8 @@ async def sign_up(
     return user_id
 
 
-async def invitation_for_token(token: str) -> dict | None:
+async def find_invitation(token: str) -> dict | None:
+    """The invitation with this token, whatever its state (used, expired), or None."""
     return (
         await Invitation.select(
             Invitation.id,
@@ -338,10 +377,42 @@ async def invitation_for_token(token: str) -> dict | None:
             Invitation.role,
             Invitation.organization,
             Invitation.organization.name.as_alias("organization_name"),
+            Invitation.created_at,
+            Invitation.accepted_at,
         )
-        .where((Invitation.token_hash == hash_token(token)) & Invitation.accepted_at.is_null())
+        .where(Invitation.token_hash == hash_token(token))
         .first()
     )
+
+
+def invitation_expires_at(invitation: dict) -> datetime:
+    return invitation["created_at"] + INVITATION_LIFETIME
+
+
+async def usable_invitation(token: str) -> dict:
+    """The invitation with this token if it can still be accepted; a clear error if not."""
+    invitation = await find_invitation(token)
+    if invitation is None or invitation["accepted_at"] is not None:
+        raise NotFound(INVITATION_GONE)
+    expires_at = invitation_expires_at(invitation)
+    if expires_at <= datetime.now(UTC):
+        raise TestbedError(
+            f"This invitation expired on {expires_at:%Y-%m-%d} (invitations last "
+            f"{INVITATION_LIFETIME.days} days). Ask an administrator of "
+            f"{invitation['organization_name']} for a new one.",
+            status_code=410,
+        )
+    return invitation
+
+
+def _require_invited_address(invitation: dict, email: str) -> None:
+    # An invitation is for one person: the link may be forwarded or leak, and accepting it
+    # under another address would let whoever holds it join the organization.
+    if normalize_email(email) != invitation["email"]:
+        raise Forbidden(
+            f"This invitation was sent to {invitation['email']}; only that address can accept "
+            "it. Sign in (or sign up) with that address, or ask for an invitation to yours."
+        )
 
 
 async def create_invitation(
@@ -399,9 +470,8 @@ async def _accept(invitation: dict, user_id: int) -> None:
 
 
 async def accept_invitation(principal: Principal, token: str) -> int:
-    invitation = await invitation_for_token(token)
-    if invitation is None:
-        raise NotFound(INVITATION_GONE)
+    invitation = await usable_invitation(token)
+    _require_invited_address(invitation, principal.email)
     async with account_write():
         await _accept(invitation, principal.user_id)
     return invitation["organization"]

@@ -26,8 +26,16 @@ def _signup(client, **overrides):
 def test_signup_creates_an_unverified_organization_with_the_user_as_admin(client, call):
     response = _signup(client)
     assert response.status_code in (302, 303)
-    assert response.headers["location"] == "/work"
+    assert response.headers["location"] == "/login?signed_up=1"
+    assert "testbed_session" not in client.cookies
+    assert "Sign-up received" in client.get(response.headers["location"]).text
 
+    signed_in = post_form(
+        client,
+        "/login",
+        {"email": "morgan@riverbend.example", "password": "granite-harbor-quill-7"},
+    )
+    assert signed_in.status_code in (302, 303)
     page = client.get("/account")
     assert page.status_code == 200
     assert "Riverbend Schools" in page.text
@@ -47,13 +55,81 @@ def test_signup_with_weak_password_shows_the_error_and_keeps_what_was_typed(clie
     assert "password2026!" not in response.text
 
 
-def test_signup_refuses_a_taken_email_and_a_bad_state(client, people):
-    taken = _signup(client, email=EMAILS["vendor"])
-    assert taken.status_code == 409
-    assert "already exists" in taken.text
+def test_signup_refuses_a_bad_state(client):
     bad_state = _signup(client, state="Ohio")
     assert bad_state.status_code == 422
     assert "two-letter state code" in bad_state.text
+
+
+def _answer(response) -> tuple:
+    """What a visitor can see of an answer, but for the values of cookies."""
+    headers = sorted(
+        (name, value.split("=", 1)[0] if name == "set-cookie" else value)
+        for name, value in response.headers.multi_items()
+        if name not in {"date", "content-length"}
+    )
+    return response.status_code, headers, response.text
+
+
+def test_signup_with_a_taken_address_answers_exactly_as_for_a_new_one(client, call, people):
+    """Sign-up does not tell who has an account: a taken address gets the same answer as a
+    new one (it used to be a 409 "already exists"), and nothing is created or changed."""
+    from testbed.tables import AuditEvent, Organization, User
+
+    before = call(lambda: Organization.count())
+    with other_browser(client) as browser:
+        new = _signup(browser, email="fresh@riverbend.example")
+    with other_browser(client) as browser:
+        taken = _signup(browser, email=EMAILS["vendor"].upper())
+    assert _answer(taken) == _answer(new)
+    assert call(lambda: Organization.count()) == before + 1
+    assert call(lambda: User.count().where(User.email == EMAILS["vendor"])) == 1
+    # The owner's password is untouched: it still signs in, the one typed at sign-up does not.
+    assert (
+        post_form(
+            client, "/login", {"email": EMAILS["vendor"], "password": "granite-harbor-quill-7"}
+        ).status_code
+        == 400
+    )
+    sign_in(client, "vendor")
+    attempted = call(
+        lambda: (
+            AuditEvent.select(AuditEvent.detail)
+            .where(AuditEvent.action == "signup_for_existing_account")
+            .output(load_json=True)
+        )
+    )
+    assert attempted == [{"detail": {"email": EMAILS["vendor"]}}]
+
+
+def test_an_unknown_address_is_checked_against_a_dummy_hash(client, people, monkeypatch):
+    """An unknown address costs a password check too (against a dummy hash), so the time of
+    the answer does not tell whether an account exists; the answer is the same words."""
+    from testbed.accounts import services
+    from testbed.accounts.passwords import dummy_password_hash
+
+    checked: list[str] = []
+    real_verify = services.verify_password
+
+    def counting_verify(password_hash: str, password: str) -> bool:
+        checked.append(password_hash)
+        return real_verify(password_hash, password)
+
+    monkeypatch.setattr(services, "verify_password", counting_verify)
+    unknown = post_form(
+        client, "/login", {"email": "nobody@nowhere.example", "password": "wrong-wrong-wrong"}
+    )
+    known = post_form(
+        client, "/login", {"email": EMAILS["vendor"], "password": "wrong-wrong-wrong"}
+    )
+    assert unknown.status_code == known.status_code == 400
+    assert unknown.text.replace("nobody@nowhere.example", "") == known.text.replace(
+        EMAILS["vendor"], ""
+    )
+    assert len(checked) == 2
+    assert checked[0] == dummy_password_hash()
+    assert checked[1] != dummy_password_hash()
+    assert checked[0].split("$")[:4] == checked[1].split("$")[:4]  # same algorithm and cost
 
 
 def test_session_cookie_is_httponly_and_samesite(client, people):
@@ -241,38 +317,125 @@ async def _make_token(user_id: int):
     return await create_access_token(await load_principal(user_id), "test")
 
 
-def test_invitation_lets_a_colleague_join_the_organization(client, people):
-    sign_in(client, "vendor")
+def _invitation_path(client, people, email: str = "colleague@brightpath.example") -> str:
     page = post_form(
-        client,
-        f"/organizations/{people.vendor}/invitations",
-        {"email": "colleague@brightpath.example", "role": "member"},
+        client, f"/organizations/{people.vendor}/invitations", {"email": email, "role": "member"}
     )
     assert page.status_code == 200
+    assert "7 days" in page.text
     link = re.search(r"<code>(http[^<]+/invitations/[^<]+)</code>", page.text).group(1)
-    path = link.split("testserver.local", 1)[-1]
+    return link.split("testserver.local", 1)[-1]
+
+
+def _join(browser, path: str, email: str = "colleague@brightpath.example"):
+    return post_form(
+        browser,
+        "/signup",
+        {
+            "invitation": path.rsplit("/", 1)[-1],
+            "name": "Cole League",
+            "email": email,
+            "password": "meadow-copper-violin-3",
+        },
+    )
+
+
+def test_invitation_lets_a_colleague_join_the_organization(client, people):
+    sign_in(client, "vendor")
+    path = _invitation_path(client, people)
 
     with other_browser(client) as colleague:
-        assert "Join Brightpath Learning" in colleague.get(path).text
-        joined = post_form(
+        page = colleague.get(path).text
+        assert "Join Brightpath Learning" in page
+        assert "colleague@brightpath.example" in page and "7 days" in page
+        joined = _join(colleague, path)
+        assert joined.status_code in (302, 303)
+        login = joined.headers["location"]
+        assert login == f"/login?signed_up=1&next={path}"
+        signed_in = post_form(
             colleague,
-            "/signup",
+            "/login",
             {
-                "invitation": path.rsplit("/", 1)[-1],
-                "name": "Cole League",
                 "email": "colleague@brightpath.example",
                 "password": "meadow-copper-violin-3",
+                "next": path,
             },
         )
-        assert joined.status_code in (302, 303)
+        assert signed_in.headers["location"] == path
         me = colleague.get("/api/v1/me").json()
         assert [(m["name"], m["role"]) for m in me["memberships"]] == [
             ("Brightpath Learning", "member")
         ]
+        # The used link takes a member to the organization; to anyone else it is gone.
+        assert colleague.get(path, follow_redirects=False).headers["location"] == (
+            f"/organizations/{people.vendor}/members"
+        )
+        colleague.cookies.clear()
         assert colleague.get(path).status_code == 404
 
     members = client.get(f"/organizations/{people.vendor}/members").text
     assert "colleague@brightpath.example" in members
+
+
+def test_an_invitation_is_accepted_only_by_the_invited_address(client, people, call):
+    from testbed.tables import Membership, User
+
+    sign_in(client, "vendor")
+    path = _invitation_path(client, people)
+    with other_browser(client) as stranger:
+        refused = _join(stranger, path, email="someone-else@elsewhere.example")
+        assert refused.status_code == 422
+        assert "This invitation was sent to colleague@brightpath.example" in refused.text
+        assert call(lambda: User.count().where(User.email == "someone-else@elsewhere.example")) == 0
+
+        # Signed in as another account: the page says so, and accepting is refused.
+        sign_in(stranger, "district")
+        page = stranger.get(path).text
+        assert "but this invitation is for colleague@brightpath.example" in page
+        accepted = post_form(stranger, f"{path}/accept")
+        assert accepted.status_code == 403
+        assert "only that address can accept it" in accepted.text
+    assert (
+        call(
+            lambda: Membership.count().where(
+                (Membership.user == people.district_user)
+                & (Membership.organization == people.vendor)
+            )
+        )
+        == 0
+    )
+
+
+def test_an_invitation_expires_after_seven_days(client, people, call):
+    from testbed.tables import Invitation
+
+    sign_in(client, "vendor")
+    path = _invitation_path(client, people)
+    call(
+        lambda: Invitation.update(
+            {Invitation.created_at: datetime.now(UTC) - timedelta(days=7, seconds=1)}
+        ).where(Invitation.id > 0)
+    )
+    with other_browser(client) as colleague:
+        page = colleague.get(path)
+        assert page.status_code == 410
+        assert "This invitation expired on" in page.text
+        assert "invitations last 7 days" in page.text
+        assert "Ask an administrator of Brightpath Learning for a new one" in page.text
+        joined = _join(colleague, path)
+        assert joined.status_code == 410
+        assert "expired" in joined.text
+    assert call(lambda: Invitation.select(Invitation.accepted_at).first())["accepted_at"] is None
+
+    # Just inside the seven days it still works.
+    call(
+        lambda: Invitation.update(
+            {Invitation.created_at: datetime.now(UTC) - timedelta(days=6, hours=23)}
+        ).where(Invitation.id > 0)
+    )
+    with other_browser(client) as colleague:
+        assert colleague.get(path).status_code == 200
+        assert _join(colleague, path).status_code in (302, 303)
 
 
 def test_only_organization_admins_invite(client, people, call):

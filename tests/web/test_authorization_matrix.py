@@ -70,6 +70,8 @@ ALLOWED = {
     "enrollment_party": {"district", "vendor"},
     # A matching round that includes the vendor's call.
     "round_viewer": {"vendor", "admin"},
+    # Accepting an invitation: only its address (the matrix's is none of these people's).
+    "invited_address": set(),
 }
 # A role never widens what a vendor's member may do.
 for _allowed in ALLOWED.values():

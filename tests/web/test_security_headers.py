@@ -112,3 +112,60 @@ def test_api_viewers_get_a_policy_that_allows_their_cdn_and_nothing_more(client,
     assert response.headers["content-security-policy"] == API_VIEWER_CONTENT_SECURITY_POLICY
     assert "https://cdn.jsdelivr.net" in response.text
     assert missing_security_headers(response) == []
+
+
+# --- caching of personal answers, and HSTS -----------------------------------------------------
+
+
+def test_answers_to_a_signed_in_person_are_never_stored(client, people):
+    """Everything answered to a signed-in session or token (pages with colleagues' addresses,
+    the account page with a token shown once, API answers) says Cache-Control: no-store."""
+    sign_in(client, "vendor")
+    new_token = post_form(client, "/account/tokens", {"name": "nightly upload"})
+    assert new_token.status_code == 200 and "tb_" in new_token.text
+    assert new_token.headers["cache-control"] == "no-store"
+    for path in (
+        "/",
+        "/account",
+        f"/organizations/{people.vendor}/members",
+        f"/pilots/{people.active_pilot}/team",
+        "/api/v1/me",
+        f"/api/v1/organizations/{people.vendor}/members",
+    ):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        assert response.headers.get("cache-control") == "no-store", path
+    token = client.post(
+        "/api/v1/tokens", json={"name": "script"}, headers={"Authorization": "Bearer x"}
+    )
+    assert token.status_code == 401  # an unknown token is refused...
+    assert token.headers.get("cache-control") != "no-store"  # ...and shows nothing personal
+
+
+def test_account_pages_are_never_stored_even_before_sign_in(client):
+    for path in ("/login", "/signup", "/account", "/invitations/unknown-token"):
+        response = client.get(path, follow_redirects=False)
+        assert response.headers.get("cache-control") == "no-store", path
+    signed_in = post_form(client, "/login", {"email": "x@y.example", "password": "wrong-wrong"})
+    assert signed_in.headers.get("cache-control") == "no-store"
+
+
+def test_public_pages_for_anonymous_visitors_may_be_cached(client, people):
+    for path in ("/", "/api/v1/network/numbers", "/static/style.css"):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        assert response.headers.get("cache-control") != "no-store", path
+
+
+def test_hsts_only_when_served_over_https(settings):
+    from dataclasses import replace
+
+    from litestar.testing import TestClient
+
+    from testbed.app import create_app
+
+    with TestClient(create_app(settings)) as plain:
+        assert "strict-transport-security" not in plain.get("/").headers
+    with TestClient(create_app(replace(settings, secure_cookies=True))) as secure:
+        for path in ("/", "/login", "/api/v1/network/numbers", "/no/such/page"):
+            assert secure.get(path).headers["strict-transport-security"] == "max-age=31536000"
