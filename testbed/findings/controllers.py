@@ -191,9 +191,7 @@ class FindingController(Controller):
         filename = f"finding-{number}.{fmt}"
         headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
         if fmt == "csv":
-            return Response(
-                services.csv_text(view), media_type="text/csv", headers=headers
-            )
+            return Response(services.csv_text(view), media_type="text/csv", headers=headers)
         return Response(
             json.dumps(_finding_out(view), sort_keys=True, default=str, indent=1),
             media_type=MediaType.JSON,
