@@ -19,13 +19,18 @@ from testbed.auth import PrincipalMiddleware
 from testbed.catalog import controllers as catalog_controllers
 from testbed.db import POSTGRES_POOL_OPTIONS, ReadPoolSQLiteEngine
 from testbed.designs import controllers as designs_controllers
-from testbed.edge import check_request_body, refuse_unreadable_requests
+from testbed.edge import (
+    allow_every_method_of_the_route,
+    check_request_body,
+    refuse_unreadable_requests,
+)
 from testbed.errors import ApiErrorResponses, NotFound, TestbedError, handle_error
 from testbed.findings import controllers as findings_controllers
 from testbed.home import HomeController
 from testbed.info import controllers as info_controllers
 from testbed.matching import controllers as matching_controllers
 from testbed.notifications import controllers as notifications_controllers
+from testbed.openapi import ClosedStructSchemas
 from testbed.sessions import DatabaseSessionStore, SessionConfig
 from testbed.settings import ROOT, Settings
 from testbed.synthesis import controllers as synthesis_controllers
@@ -187,9 +192,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
             Exception: handle_error,
         },
         # Flash messages ("Design saved.") live in the session and show once on the next page.
-        plugins=[ApiErrorResponses(), FlashPlugin(FlashConfig(template_config=templates))],
+        plugins=[
+            ApiErrorResponses(),
+            ClosedStructSchemas(),
+            FlashPlugin(FlashConfig(template_config=templates)),
+        ],
         before_request=check_request_body,
-        before_send=[add_security_headers],
+        before_send=[add_security_headers, allow_every_method_of_the_route],
         on_startup=[open_database],
         on_shutdown=[close_database],
         debug=settings.debug,

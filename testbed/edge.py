@@ -22,9 +22,11 @@ from urllib.parse import parse_qsl
 
 import msgspec
 from litestar import Request
+from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import RequestEncodingType
 from litestar.params import BodyKwarg
-from litestar.types import ASGIApp, Empty, Receive, Scope, Send
+from litestar.routes import HTTPRoute
+from litestar.types import ASGIApp, Empty, Message, Receive, Scope, Send
 from litestar.utils.scope.state import ScopeState
 
 from testbed.errors import TestbedError
@@ -143,3 +145,25 @@ async def check_request_body(request: Request) -> None:
         for key, value in form.multi_items():
             if isinstance(value, str) and (NUL in value or NUL in key):
                 raise _refusal("form", key.replace(NUL, ""), NUL_MESSAGE)
+
+
+async def allow_every_method_of_the_route(message: Message, scope: Scope) -> None:
+    """List every method of the path in an OPTIONS answer's `Allow` header.
+
+    Litestar builds the OPTIONS handler for the first controller that declares a path and keeps
+    that controller's methods when another controller adds methods to the same path (GET
+    /api/v1/pilots and POST /api/v1/pilots), so its `Allow` would leave some out.
+    """
+    if message["type"] != "http.response.start" or scope.get("method") != "OPTIONS":
+        return
+    handler = scope.get("route_handler")
+    if handler is None:
+        return
+    methods = {
+        method
+        for route in scope["app"].routes
+        if isinstance(route, HTTPRoute) and route.path in handler.paths
+        for method in route.methods
+    }
+    if methods:
+        MutableScopeHeaders.from_message(message)["Allow"] = ", ".join(sorted(methods))

@@ -97,6 +97,8 @@ def _describe(exc: Exception) -> tuple[int, str, list[Any]]:
 
 def handle_error(request: Request, exc: Exception) -> Response[Any]:
     status, detail, errors = _describe(exc)
+    # Litestar's own exceptions carry headers the answer needs: `Allow` on a 405 (RFC 9110).
+    headers = dict(exc.headers or {}) if isinstance(exc, HTTPException) else {}
     if status >= 500:
         logger.exception("unhandled error on %s %s", request.method, request.url.path)
         if request.app.debug:
@@ -106,7 +108,9 @@ def handle_error(request: Request, exc: Exception) -> Response[Any]:
         problem = {"type": "about:blank", "title": title, "status": status, "detail": detail}
         if errors:
             problem["errors"] = errors
-        return Response(problem, status_code=status, media_type="application/problem+json")
+        return Response(
+            problem, status_code=status, media_type="application/problem+json", headers=headers
+        )
     if status == 401:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return Redirect(f"/login?next={quote(target)}")
@@ -115,6 +119,7 @@ def handle_error(request: Request, exc: Exception) -> Response[Any]:
         context={"status": status, "title": title, "detail": detail, "errors": errors},
         status_code=status,
         media_type=MediaType.HTML,
+        headers=headers,
     )
 
 
@@ -138,7 +143,8 @@ class Problem(msgspec.Struct, kw_only=True):
 
 PROBLEM_DESCRIPTIONS = {
     400: "The request's parameters or body could not be read (wrong type, missing, out of "
-    "range); `errors` names each.",
+    "range; a NUL character in any text; JSON that is not UTF-8 or nests deeper than 32 "
+    "levels); `errors` names each.",
     401: "Not signed in: no token (API writes always need one), or the token is unknown or "
     "revoked.",
     403: "Signed in, but not allowed to do this.",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Annotated, Any
 
 import msgspec
@@ -9,6 +10,8 @@ from litestar import Controller, Request, get, post, put
 from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency, Provide
 from litestar.handlers.base import BaseRouteHandler
+from litestar.openapi.spec import Schema
+from litestar.openapi.spec.enums import OpenAPIType
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.plugins.flash import flash
 from litestar.response import Redirect, Template
@@ -40,6 +43,7 @@ from testbed.catalog.schemas import (
 )
 from testbed.catalog.services import ListFilters, Page
 from testbed.errors import Conflict, Forbidden, InvalidInput, NotFound, TestbedError
+from testbed.tables import MAX_ID
 from testbed.web import form_page
 
 # Form fields that hold several checkbox values.
@@ -85,18 +89,63 @@ async def pilot_viewer(connection: ASGIConnection, _: BaseRouteHandler) -> None:
 
 # --- list filters, read the same way by pages and API ----------------------------------------
 
-# "state" is a name Litestar reserves for the application state.
-StateQuery = Annotated[str | None, QueryParameter(name="state")]
+# Each filter is declared with what it accepts, so the OpenAPI document tells callers (and
+# schemathesis) the truth: a vocabulary code from testbed/vocabulary.py, an id, or "" for any
+# (what the pages' filter forms send). parse_filters checks the same and names what is wrong.
+
+
+def _choice(codes: Iterable[object], words: str, *, name: str | None = None) -> Any:
+    return Annotated[
+        str | None,
+        QueryParameter(
+            name=name,
+            description=f"{words}; empty for any.",
+            schema_extra={
+                "one_of": None,
+                "type": OpenAPIType.STRING,
+                "enum": ["", *(str(code) for code in codes)],
+            },
+        ),
+    ]
+
+
+def _id(words: str) -> Any:
+    return Annotated[
+        str | None,
+        QueryParameter(
+            description=f"{words}; empty for any.",
+            schema_extra={
+                "one_of": [
+                    Schema(type=OpenAPIType.INTEGER, minimum=1, maximum=MAX_ID),
+                    Schema(type=OpenAPIType.STRING, enum=[""]),
+                ]
+            },
+        ),
+    ]
+
+
+Search = Annotated[str | None, QueryParameter(description="Words to search for.")]
+StateQuery = _choice(vocabulary.US_STATES, "A state's postal code", name="state")
+LocaleQuery = _choice(vocabulary.LOCALES, "A locale")
+PillarQuery = _choice(vocabulary.PILLARS, "A pillar's number")
+GradeBandQuery = _choice(vocabulary.GRADE_BANDS, "A grade band")
+SubjectQuery = _choice(vocabulary.SUBJECTS, "A subject")
+PilotStatusQuery = _choice(vocabulary.PILOT_STATUSES, "A pilot's status")
+NeedStatusQuery = _choice(services.NEED_STATUSES, "A need's status")
+PerPage = Annotated[
+    int, QueryParameter(ge=1, le=services.MAX_PER_PAGE, description="Items on a page.")
+]
+PageNumber = Annotated[int, QueryParameter(ge=1, le=MAX_ID, description="The page, from 1.")]
 
 
 async def district_filters(
-    q: FromQuery[str | None] = None,
+    q: Search = None,
     state_code: StateQuery = None,
-    locale: FromQuery[str | None] = None,
-    pillar: FromQuery[str | None] = None,
-    grade_band: FromQuery[str | None] = None,
-    subject: FromQuery[str | None] = None,
-    per_page: FromQuery[int] = services.DEFAULT_PER_PAGE,
+    locale: LocaleQuery = None,
+    pillar: PillarQuery = None,
+    grade_band: GradeBandQuery = None,
+    subject: SubjectQuery = None,
+    per_page: PerPage = services.DEFAULT_PER_PAGE,
 ) -> ListFilters:
     """Search over names and descriptions; pillar and subject find districts with an open need
     of that kind."""
@@ -112,15 +161,15 @@ async def district_filters(
 
 
 async def need_filters(
-    q: FromQuery[str | None] = None,
-    district: FromQuery[str | None] = None,
+    q: Search = None,
+    district: _id("A district's id") = None,
     state_code: StateQuery = None,
-    locale: FromQuery[str | None] = None,
-    pillar: FromQuery[str | None] = None,
-    grade_band: FromQuery[str | None] = None,
-    subject: FromQuery[str | None] = None,
-    status: FromQuery[str | None] = None,
-    per_page: FromQuery[int] = services.DEFAULT_PER_PAGE,
+    locale: LocaleQuery = None,
+    pillar: PillarQuery = None,
+    grade_band: GradeBandQuery = None,
+    subject: SubjectQuery = None,
+    status: NeedStatusQuery = None,
+    per_page: PerPage = services.DEFAULT_PER_PAGE,
 ) -> ListFilters:
     return services.parse_filters(
         q=q,
@@ -137,12 +186,12 @@ async def need_filters(
 
 
 async def product_filters(
-    q: FromQuery[str | None] = None,
-    vendor: FromQuery[str | None] = None,
-    pillar: FromQuery[str | None] = None,
-    grade_band: FromQuery[str | None] = None,
-    subject: FromQuery[str | None] = None,
-    per_page: FromQuery[int] = services.DEFAULT_PER_PAGE,
+    q: Search = None,
+    vendor: _id("A vendor's id") = None,
+    pillar: PillarQuery = None,
+    grade_band: GradeBandQuery = None,
+    subject: SubjectQuery = None,
+    per_page: PerPage = services.DEFAULT_PER_PAGE,
 ) -> ListFilters:
     return services.parse_filters(
         q=q,
@@ -155,14 +204,14 @@ async def product_filters(
 
 
 async def pilot_filters(
-    q: FromQuery[str | None] = None,
-    status: FromQuery[str | None] = None,
-    product: FromQuery[str | None] = None,
-    vendor: FromQuery[str | None] = None,
-    pillar: FromQuery[str | None] = None,
-    grade_band: FromQuery[str | None] = None,
-    subject: FromQuery[str | None] = None,
-    per_page: FromQuery[int] = services.DEFAULT_PER_PAGE,
+    q: Search = None,
+    status: PilotStatusQuery = None,
+    product: _id("A product's id") = None,
+    vendor: _id("A vendor's id") = None,
+    pillar: PillarQuery = None,
+    grade_band: GradeBandQuery = None,
+    subject: SubjectQuery = None,
+    per_page: PerPage = services.DEFAULT_PER_PAGE,
 ) -> ListFilters:
     return services.parse_filters(
         q=q,
@@ -217,9 +266,7 @@ class DistrictController(Controller):
     opt = {"access": "public"}
 
     @get("/", dependencies={"filters": Provide(district_filters)})
-    async def districts(
-        self, request: Request, filters: Filters, page: FromQuery[int] = 1
-    ) -> Template:
+    async def districts(self, request: Request, filters: Filters, page: PageNumber = 1) -> Template:
         result = await services.list_districts(current_principal(request), filters, page)
         return _list_page("catalog/districts.html.j2", result)
 
@@ -375,7 +422,7 @@ class NeedController(Controller):
     opt = {"access": "public"}
 
     @get("/", dependencies={"filters": Provide(need_filters)})
-    async def needs(self, request: Request, filters: Filters, page: FromQuery[int] = 1) -> Template:
+    async def needs(self, request: Request, filters: Filters, page: PageNumber = 1) -> Template:
         result = await services.list_needs(current_principal(request), filters, page)
         return _list_page("catalog/needs_list.html.j2", result)
 
@@ -390,9 +437,7 @@ class ProductController(Controller):
     opt = {"access": "public"}
 
     @get("/", dependencies={"filters": Provide(product_filters)})
-    async def products(
-        self, request: Request, filters: Filters, page: FromQuery[int] = 1
-    ) -> Template:
+    async def products(self, request: Request, filters: Filters, page: PageNumber = 1) -> Template:
         principal = current_principal(request)
         result = await services.list_products(filters, page)
         can_propose = principal is not None and (
@@ -496,9 +541,7 @@ class PilotController(Controller):
     opt = {"access": "public"}
 
     @get("/", dependencies={"filters": Provide(pilot_filters)})
-    async def pilots(
-        self, request: Request, filters: Filters, page: FromQuery[int] = 1
-    ) -> Template:
+    async def pilots(self, request: Request, filters: Filters, page: PageNumber = 1) -> Template:
         result = await services.list_pilots(current_principal(request), filters, page)
         return _list_page("catalog/pilots.html.j2", result)
 
@@ -617,7 +660,7 @@ class CatalogApiController(Controller):
         raises=[InvalidInput],
     )
     async def districts(
-        self, request: Request, filters: Filters, page: FromQuery[int] = 1
+        self, request: Request, filters: Filters, page: PageNumber = 1
     ) -> DistrictPage:
         result = await services.list_districts(current_principal(request), filters, page)
         return _page_of(result, DistrictPage, DistrictOut)
@@ -650,7 +693,7 @@ class CatalogApiController(Controller):
         dependencies={"filters": Provide(need_filters)},
         raises=[InvalidInput],
     )
-    async def needs(self, request: Request, filters: Filters, page: FromQuery[int] = 1) -> NeedPage:
+    async def needs(self, request: Request, filters: Filters, page: PageNumber = 1) -> NeedPage:
         result = await services.list_needs(current_principal(request), filters, page)
         return _page_of(result, NeedPage, NeedOut)
 
@@ -693,7 +736,7 @@ class CatalogApiController(Controller):
         dependencies={"filters": Provide(product_filters)},
         raises=[InvalidInput],
     )
-    async def products(self, filters: Filters, page: FromQuery[int] = 1) -> ProductPage:
+    async def products(self, filters: Filters, page: PageNumber = 1) -> ProductPage:
         return _page_of(await services.list_products(filters, page), ProductPage, ProductOut)
 
     @get("/products/{product_id:int}", summary="One product", raises=[NotFound])
@@ -733,9 +776,7 @@ class CatalogApiController(Controller):
         dependencies={"filters": Provide(pilot_filters)},
         raises=[InvalidInput],
     )
-    async def pilots(
-        self, request: Request, filters: Filters, page: FromQuery[int] = 1
-    ) -> PilotPage:
+    async def pilots(self, request: Request, filters: Filters, page: PageNumber = 1) -> PilotPage:
         result = await services.list_pilots(current_principal(request), filters, page)
         return _page_of(result, PilotPage, PilotOut)
 

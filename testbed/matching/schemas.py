@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
+from litestar.openapi.spec import Schema
+from litestar.openapi.spec.enums import OpenAPIType
 
-from testbed.tables import RowId
+from testbed.tables import MAX_ID, RowId
 
 
 class VolunteerIn(msgspec.Struct):
@@ -95,8 +97,19 @@ class InviteOut(msgspec.Struct):
     members_notified: int
 
 
+# Litestar documents a list's items without their msgspec bounds: they are restated here.
+PilotIds = Annotated[
+    list[RowId],
+    msgspec.Meta(
+        extra_json_schema={
+            "extra": {"items": Schema(type=OpenAPIType.INTEGER, minimum=1, maximum=MAX_ID)}
+        }
+    ),
+]
+
+
 class RoundIn(msgspec.Struct):
-    pilot_ids: list[RowId] | None = None  # every open call when left out
+    pilot_ids: PilotIds | None = None  # every open call when left out
 
 
 class RoundOut(msgspec.Struct):

@@ -121,3 +121,40 @@ def test_a_real_error_has_the_documented_shape(client):
     body = response.json()
     assert set(problem["required"]) <= set(body) <= set(problem["properties"])
     assert body["status"] == 401
+
+
+def test_every_path_answers_an_undeclared_method_with_405_and_allow(app, client):
+    """RFC 9110: a 405 lists the methods the path has, and OPTIONS lists them all."""
+    from litestar.routes import HTTPRoute
+
+    failures, answered = [], 0
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute) or "{" in route.path:
+            continue
+        methods = set(route.methods)
+        refused = client.request("TRACE", route.path)
+        allow = {m.strip() for m in refused.headers.get("allow", "").split(",") if m.strip()}
+        if refused.status_code != 405 or not (methods - {"HEAD"}) <= allow:
+            failures.append(f"TRACE {route.path}: {refused.status_code} Allow {sorted(allow)}")
+        options = client.options(route.path, follow_redirects=False)
+        if options.status_code != 204:  # guarded paths refuse strangers first (401 or sign-in)
+            continue
+        answered += 1
+        listed = {m.strip() for m in options.headers.get("allow", "").split(",")}
+        if not (methods - {"HEAD"}) <= listed:
+            failures.append(f"OPTIONS {route.path}: Allow {sorted(listed)}, has {sorted(methods)}")
+    assert failures == []
+    assert answered >= 10
+
+
+def test_list_filters_are_documented_from_the_vocabulary(app):
+    from testbed import vocabulary
+
+    operation = app.openapi_schema.to_schema()["paths"]["/api/v1/pilots"]["get"]
+    schemas = {p["name"]: p["schema"] for p in operation["parameters"]}
+    assert schemas["subject"]["enum"] == ["", *vocabulary.SUBJECTS]
+    assert schemas["pillar"]["enum"] == ["", *map(str, vocabulary.PILLARS)]
+    assert schemas["status"]["enum"] == ["", *vocabulary.PILOT_STATUSES]
+    assert (schemas["per_page"]["minimum"], schemas["per_page"]["maximum"]) == (1, 100)
+    assert schemas["page"]["minimum"] == 1
+    assert {"type": "integer", "minimum": 1, "maximum": 2**31 - 1} in schemas["product"]["oneOf"]

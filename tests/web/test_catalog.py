@@ -786,8 +786,12 @@ def test_pages_count_and_link_with_the_filters_kept(client, people, call):
     assert last.json()["total"] == 31 and len(last.json()["items"]) == 1
     page_html = client.get("/products", params={"subject": "math", "per_page": 10, "page": 4})
     assert "Showing 31–31 of 31" in page_html.text and "Next page" not in page_html.text
-    capped = client.get("/api/v1/products", params={"per_page": 500}).json()
-    assert capped["per_page"] == 100
+    # The OpenAPI document bounds per_page and page (1..100, 1..MAX_ID): beyond them is a 400.
+    for beyond in ({"per_page": 500}, {"per_page": 0}, {"page": 0}, {"page": 2**31}):
+        refused = client.get("/api/v1/products", params=beyond)
+        assert refused.status_code == 400, beyond
+        assert {error["key"] for error in refused.json()["errors"]} == set(beyond)
+    assert client.get("/api/v1/products", params={"per_page": 100}).json()["per_page"] == 100
     names = [item["name"] for item in client.get("/api/v1/products?per_page=100").json()["items"]]
     assert names == sorted(names)
 
