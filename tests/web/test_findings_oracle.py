@@ -392,3 +392,52 @@ def test_totals_only(client, call, people: People):
     w = omega(n["treatment"] + n["control"])
     close(met["headline"]["g"], w * table.log_oddsratio / 1.65)
     close(met["headline"]["se"], w * table.log_oddsratio_se / 1.65)
+
+
+async def _randomized_clusters(pilot_id: int, site_id: int, clusters: int) -> None:
+    from testbed.tables import Assignment
+
+    arms = {f"room-{i:02d}": ("treatment", "control")[i % 2] for i in range(clusters)}
+    await Assignment.insert(
+        Assignment(pilot=pilot_id, site=site_id, seed=1, algorithm="test", arms=arms)
+    )
+
+
+def test_a_cluster_rct_with_totals_only_keeps_the_wwc_correction(client, call, people: People):
+    """WWC Procedures Handbook 4.1, "mismatched analyses" (Hedges 2007), by hand: t = g
+    sqrt(n_t n_c / N); m = N / M; t_a = t sqrt(((N - 2) - 2 (m - 1) rho) / ((N - 2)(1 + (m - 1)
+    rho))); h = ((N - 2) - 2 (m - 1) rho)^2 / ((N - 2)(1 - rho)^2 + m (N - 2m) rho^2 + 2 (N - 2m)
+    rho (1 - rho)), with the registered ICC and the clusters the sites randomized."""
+    document = design_document()
+    document.update(design_type="cluster_rct", unit_of_assignment="classroom")
+    study = call(lambda: seed_study(people, second_site=True, document=document))
+    first = call(lambda: _replace_with_totals(study.pilot, study.sites[0], seed=6))
+    second = call(lambda: _replace_with_totals(study.pilot, study.sites[1], seed=7))
+
+    unknown = outcome(run_finding(client, call, study.pilot)["results"], "math_score")
+    assert unknown["cluster"] is None
+    assert any("clustering correction could not be applied" in note for note in unknown["notes"])
+
+    call(lambda: _randomized_clusters(study.pilot, study.sites[0], 6))
+    call(lambda: _randomized_clusters(study.pilot, study.sites[1], 4))
+    finding = run_finding(client, call, study.pilot)
+    score = outcome(finding["results"], "math_score")
+    arms = {arm: _pool([first[arm][:3], second[arm][:3]]) for arm in ("treatment", "control")}
+    g, _ = _hedges(arms["treatment"], arms["control"])
+    n_t, n_c = arms["treatment"][0], arms["control"][0]
+    n, rho, clusters = n_t + n_c, 0.2, 10
+    m = n / clusters
+    t = g * math.sqrt(n_t * n_c / n)
+    shrunk = (n - 2) - 2 * (m - 1) * rho
+    t_a = t * math.sqrt(shrunk / ((n - 2) * (1 + (m - 1) * rho)))
+    h = shrunk**2 / (
+        (n - 2) * (1 - rho) ** 2 + m * (n - 2 * m) * rho**2 + 2 * (n - 2 * m) * rho * (1 - rho)
+    )
+    cluster = score["cluster"]
+    assert cluster["method"] == "wwc" and cluster["n_clusters"] == clusters
+    close(cluster["t"], t_a)
+    close(cluster["df"], h)
+    close(cluster["p"], 2 * stats.t.sf(abs(t_a), h))
+    close(score["headline"]["g"], g)
+    close(score["headline"]["p"], cluster["p"])
+    assert "Clustering correction for totals only" in finding["page"]
