@@ -47,8 +47,8 @@ class ClusterRobustFit:
     coefficients: tuple[float, ...]
     se: tuple[float, ...]
     df: tuple[float, ...]  # Satterthwaite for CR2; G - 1 for CR0 and CR1
-    vcov: np.ndarray
-    residuals: np.ndarray
+    vcov: tuple[tuple[float, ...], ...]
+    residual_ss: float
     n: int
     n_clusters: int
     kind: str
@@ -115,8 +115,8 @@ def ols(y: object, design: object, clusters: object, kind: str = "CR2") -> Clust
         coefficients=tuple(float(b) for b in coefficients),
         se=tuple(math.sqrt(max(float(v), 0.0)) for v in np.diag(vcov)),
         df=df,
-        vcov=vcov,
-        residuals=residuals,
+        vcov=tuple(tuple(float(v) for v in row) for row in vcov),
+        residual_ss=float(residuals @ residuals),
         n=n,
         n_clusters=n_clusters,
         kind=kind,

@@ -388,7 +388,7 @@ def clustered_impact(
             "the others), so the adjusted effect cannot be separated; drop the redundant ones"
         )
     fit = cluster_robust.ols(outcome, design, cluster_labels, kind="CR2")
-    residual_ss = float(fit.residuals @ fit.residuals)
+    residual_ss = fit.residual_ss
     centered = _center(outcome, codes, n_sites)
     total_ss = float(centered @ centered)
     if total_ss == 0 or residual_ss < NEAR_PERFECT_FIT * total_ss:

@@ -197,6 +197,7 @@ async def analysis_inputs(pilot_id: int, design_id: int, datasets: list[dict[str
             await Assignment.select(Assignment.site, Assignment.arms)
             .where(Assignment.pilot == pilot_id)
             .order_by(Assignment.id)
+            .output(load_json=True)
         ):
             clusters_by_site[row["site"]] = len(row["arms"])  # the latest draw per site
     return Inputs(

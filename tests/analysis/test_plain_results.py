@@ -7,7 +7,16 @@ import dataclasses
 import numpy as np
 import pytest
 
-from analysis import bayes, meta, multiplicity, power, randomization, regression, wwc
+from analysis import (
+    bayes,
+    cluster_robust,
+    meta,
+    multiplicity,
+    power,
+    randomization,
+    regression,
+    wwc,
+)
 from analysis import comparisons as comp
 from analysis import effect_sizes as es
 
@@ -25,6 +34,18 @@ RESULTS = {
     "ancova": lambda: regression.ancova(
         np.r_[TREATED, CONTROL], np.r_[np.ones(50), np.zeros(50)], np.c_[RNG.normal(size=100)]
     ),
+    "clustered_impact": lambda: regression.clustered_impact(
+        np.r_[TREATED, CONTROL], np.r_[np.ones(50), np.zeros(50)], np.repeat(np.arange(10), 10)
+    ),
+    "cluster_robust_ols": lambda: cluster_robust.ols(
+        np.r_[TREATED, CONTROL],
+        np.c_[np.ones(100), np.r_[np.ones(50), np.zeros(50)]],
+        np.repeat(np.arange(10), 10),
+    ),
+    "intraclass_correlation": lambda: cluster_robust.intraclass_correlation(
+        np.r_[TREATED, CONTROL], np.repeat(np.arange(10), 10), np.repeat([1, 0], 50)
+    ),
+    "with_design_effect": lambda: es.with_design_effect(es.cox_index(0.6, 0.5, 100, 100), 1.4),
     "benjamini_hochberg": lambda: multiplicity.benjamini_hochberg([0.01, 0.04, 0.03]),
     "sample_size": lambda: power.sample_size_two_sample(0.3),
     "fixed_effect": lambda: meta.fixed_effect([0.1, 0.2, 0.3], [0.01, 0.02, 0.03]),
