@@ -412,7 +412,9 @@ class PilotDataApiController(Controller):
     opt = {"access": "pilot_viewer"}
 
     @get("/", summary="A pilot's uploads per site, current and superseded", raises=[NotFound])
-    async def datasets(self, pilot_id: FromPath[int]) -> list[DatasetOut]:
+    async def datasets(self, request: Request, pilot_id: FromPath[int]) -> list[DatasetOut]:
+        principal = current_principal(request)
+        known = services.known_sites(principal, await pilot_access(principal, pilot_id))
         return [
             DatasetOut(
                 id=row["id"],
@@ -427,7 +429,7 @@ class PilotDataApiController(Controller):
                 uploaded_by=row["uploaded_by_name"],
                 is_current=row["is_current"],
             )
-            for row in await services.pilot_datasets(pilot_id)
+            for row in services.datasets_shown(await services.pilot_datasets(pilot_id), known)
         ]
 
 

@@ -49,7 +49,7 @@ class DatasetOut(msgspec.Struct):
     kind: str
     filename: str
     sha256: str
-    row_count: int
+    row_count: int | None  # None outside the site's district (see docs/findings.md, privacy)
     uploaded_at: datetime
     uploaded_by: str | None
     is_current: bool
