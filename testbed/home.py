@@ -11,6 +11,7 @@ from litestar.response import Template
 from piccolo.query.functions.aggregate import Count
 
 from analysis.suppression import DEFAULT_THRESHOLD
+from testbed.findings.disclosure import rounded_reach
 from testbed.tables import DistrictProfile, Organization, Pilot, Product
 from testbed.uploads.services import network_students_reached
 from testbed.vocabulary import NETWORK_PILOT_STATUSES
@@ -49,7 +50,7 @@ async def network_numbers() -> NetworkNumbers:
         pilots=sum(by_status.values()),
         pilots_by_status=by_status,
         # A network total of fewer than 10 students is hidden like any small count (None).
-        students_in_pilots=total if total >= DEFAULT_THRESHOLD else None,
+        students_in_pilots=rounded_reach(total) if total >= DEFAULT_THRESHOLD else None,
     )
 
 

@@ -137,7 +137,7 @@ class DiffOut(msgspec.Struct, kw_only=True):
 
 class BlockCount(msgspec.Struct):
     block: str
-    counts: dict[str, int]
+    counts: dict[str, int | None]  # None: hidden outside the site's district (small counts)
 
 
 class AssignmentOut(msgspec.Struct, kw_only=True):
@@ -145,7 +145,7 @@ class AssignmentOut(msgspec.Struct, kw_only=True):
     site_name: str
     seed: int
     algorithm: str
-    units: int
+    units: int | None  # None: hidden outside the site's district (small counts)
     design_version: int | None
     created_at: datetime
     blocks: list[BlockCount]
@@ -183,6 +183,6 @@ class RandomizationOut(msgspec.Struct, kw_only=True):
 class VerifyOut(msgspec.Struct, kw_only=True):
     site_id: int
     identical: bool
-    units: int
+    units: int | None  # None: hidden outside the site's district (small counts)
     differences: int
     sentence: str

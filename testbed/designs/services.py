@@ -29,6 +29,7 @@ from piccolo.engine.sqlite import TransactionType
 
 from analysis import randomization
 from analysis.effect_sizes import hedges_g
+from analysis.suppression import suppress_small_cells
 from analysis.wwc import baseline_equivalence
 from testbed import audit
 from testbed.access import (
@@ -645,12 +646,41 @@ async def randomization_page(principal: Principal | None, pilot_id: int) -> dict
                 "can_download": may_see_student_rows(access, site["site_id"]),
             }
         )
+    outsiders = [s for s in sites if s["assignment"] and not s["can_download"]]
+    if outsiders:
+        await _suppress_assignment_counts(pilot_id, access, outsiders)
     return {
         "pilot": await pilot_summary(pilot_id),
         "design": design,
         "design_type": design["document"]["design_type"] if design else None,
         "sites": sites,
     }
+
+
+async def _suppress_assignment_counts(
+    pilot_id: int, access: PilotAccess, sites: list[dict[str, Any]]
+) -> None:
+    """Units per block and arm, as a viewer outside the site's district may see them: small
+    blocks hidden (with complements), and an arm's counts hidden wherever the data page hides
+    its randomized count (randomized minus analyzed would give the students lost)."""
+    # Imported here: uploads.services builds on this module (registered designs).
+    from testbed.uploads.services import randomized_shown
+
+    shown = await randomized_shown(pilot_id, set(access.site_district_ids))
+    for site in sites:
+        assignment = site["assignment"]
+        blocks = assignment["blocks"]
+        arms = list(blocks[0]["counts"]) if blocks else []
+        table = suppress_small_cells([[block["counts"][arm] for arm in arms] for block in blocks])
+        rule = shown.get(site["site_id"], {})
+        hidden_arms = {arm for arm in arms if not rule.get(arm, True)}
+        for block, cells in zip(blocks, table.cells, strict=True):
+            block["counts"] = {
+                arm: None if arm in hidden_arms else value
+                for arm, value in zip(arms, cells, strict=True)
+            }
+        if table.hidden_cells or hidden_arms or not rule.get("total", True):
+            assignment["units"] = None
 
 
 async def randomize_site(
@@ -734,21 +764,31 @@ async def verify_site(principal: Principal | None, pilot_id: int, site_id: int) 
     redrawn = randomization.assign(keys, arms, assignment["seed"], blocks=blocks).mapping
     different = sorted(key for key in keys if redrawn.get(key) != assignment["arms"][key])
     identical = not different
+    units: int | None = len(keys)
+    if not may_see_student_rows(access, site_id):
+        # Imported here: uploads.services builds on this module (registered designs).
+        from testbed.uploads.services import randomized_shown
+
+        shown = await randomized_shown(pilot_id, set(access.site_district_ids))
+        if len(keys) < 10 or not shown.get(site_id, {}).get("total", True):
+            units = None
+    count = "all" if units is None else f"all {units:,}"
     return {
         "site_id": site_id,
         "site_name": site["name"],
         "identical": identical,
-        "units": len(keys),
+        "units": units,
         "differences": len(different),
         "different_keys": different[:100] if may_see_student_rows(access, site_id) else [],
         "seed": assignment["seed"],
         "algorithm": assignment["algorithm"],
         "sentence": (
             f"Identical: re-running the draw with seed {assignment['seed']} gives the same arm "
-            f"for all {len(keys):,} units."
+            f"for {count} units."
             if identical
             else f"Different: re-running the draw gives another arm for {len(different):,} of "
-            f"{len(keys):,} units. The stored assignment does not match its seed."
+            f"{'the' if units is None else f'{units:,}'} units. The stored assignment does not "
+            "match its seed."
         ),
     }
 

@@ -19,6 +19,15 @@ SMALL = f"fewer than {DEFAULT_THRESHOLD} students"
 COMPLEMENT = "hidden so a smaller group cannot be worked out"
 
 
+def rounded_reach(students: int | None) -> int | None:
+    """Students reached (everyone randomized), as the network's pages show them: to the nearest
+    10, since reached minus a site's students analyzed would otherwise give the students lost
+    there."""
+    if students is None:
+        return None
+    return int(10 * math.floor(students / 10 + 0.5))
+
+
 def hidden_reason(true_count: int) -> str:
     """Why a hidden count is hidden, in words: a small group, or a complement of one (a count
     of 10 or more hidden so that a small group cannot be found by subtraction)."""

@@ -525,12 +525,16 @@ def _add_months(day: datetime.date, months: int) -> datetime.date:
 
 
 def _suppressed_counts(counts: dict[Any, int]) -> dict[Any, int | None]:
-    """Student counts by one dimension, cells under 10 hidden (with their complements)."""
+    """Students reached by one dimension, cells under 10 hidden (with their complements), the
+    rest to the nearest 10."""
     if not counts:
         return {}
     keys = sorted(counts)
     table = suppress_small_cells([[counts[key] for key in keys]])
-    return dict(zip(keys, table.cells[0], strict=True))
+    return {
+        key: disclosure.rounded_reach(value)
+        for key, value in zip(keys, table.cells[0], strict=True)
+    }
 
 
 async def dashboard(today: datetime.date | None = None) -> dict[str, Any]:
@@ -635,7 +639,9 @@ async def dashboard(today: datetime.date | None = None) -> dict[str, Any]:
         "by_status": {status: by_status[status] for status in NETWORK_PILOT_STATUSES},
         "by_pillar": {code: by_pillar.get(code, 0) for code in sorted(PILLAR_WORDS)},
         "by_state": dict(sorted(by_state.items())),
-        "students_total": students_total if students_total >= DEFAULT_THRESHOLD else None,
+        "students_total": disclosure.rounded_reach(students_total)
+        if students_total >= DEFAULT_THRESHOLD
+        else None,
         "students_by_state": _suppressed_counts(dict(students_by_state)),
         "students_by_pillar": _suppressed_counts(dict(students_by_pillar)),
         "ended": len(ended),

@@ -29,8 +29,14 @@ def _edges(outcome: OutcomeRule, values: np.ndarray) -> np.ndarray:
         step = max(1, int(np.ceil((high - low + 1) / MAX_BINS)))
         return np.arange(np.floor(low) - 0.5, high + step, step)
     if high == low:
-        return np.array([low - 0.5, high + 0.5])
-    return np.linspace(low, high, MAX_BINS + 1)
+        return np.array([np.floor(low) - 1, np.floor(low) + 1])
+    # Round edges (1, 2 or 5 times a power of ten), not the lowest and highest scores: those
+    # are single students' (docs/findings.md, privacy).
+    raw = (high - low) / MAX_BINS
+    power = 10.0 ** np.floor(np.log10(raw))
+    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+    start, stop = np.floor(low / step) * step, (np.floor(high / step) + 1) * step
+    return np.arange(start, stop + step / 2, step)
 
 
 def _bin_label(outcome: OutcomeRule, low: float, high: float) -> str:

@@ -226,7 +226,7 @@ async def start_upload(request: UploadRequest, settings: Settings) -> int:
             pilot=pilot_id,
             site=request.site_id,
             kind=request.kind,
-            filename=_clean_filename(request.filename),
+            filename=neutral_filename(request),
             size_bytes=len(request.data),
             sha256=hashlib.sha256(request.data).hexdigest(),
             rows_total=0 if is_zip_archive(request.data) else _line_count(request.data),
@@ -249,9 +249,12 @@ def _line_count(data: bytes) -> int:
     return max(0, data.count(b"\n") - 1)
 
 
-def _clean_filename(name: str) -> str:
-    base = name.replace("\\", "/").rsplit("/", 1)[-1]
-    return "".join(ch for ch in base if ch.isprintable())[:255] or "upload.csv"
+def neutral_filename(request: UploadRequest) -> str:
+    """The name an upload is kept under: what, where and when, never the name it arrived with
+    (a file's name can carry a student's name or number: "jane.doe_SSN_123-45-6789.csv")."""
+    extension = "xlsx" if is_zip_archive(request.data) else "csv"
+    today = datetime.now(UTC).date().isoformat()
+    return f"{request.kind}-site-{request.site_id}-{today}.{extension}"
 
 
 async def _set_job(job_id: int, **values: Any) -> None:
@@ -377,7 +380,7 @@ async def _new_version(request: UploadRequest, kind: str, row_count: int) -> int
             site=site_id,
             version=(latest["version"] if latest else 0) + 1,
             kind=kind,
-            filename=_clean_filename(request.filename),
+            filename=neutral_filename(request),
             sha256=hashlib.sha256(request.data).hexdigest(),
             row_count=row_count,
             uploaded_by=request.principal.user_id,
@@ -842,6 +845,26 @@ async def data_quality(principal: Principal | None, access: PilotAccess) -> dict
     return page
 
 
+async def randomized_shown(pilot_id: int, known: set[int] | None) -> dict[int, dict[str, bool]]:
+    """Site -> arm (and "total") -> whether its randomized count may be shown to a viewer who
+    knows the `known` sites' rows (None: every site), by the data page's rule. The
+    randomization pages show the same counts and must hide the same ones."""
+    design = await registered_design(pilot_id)
+    if design is None:
+        return {}
+    arms = tuple(design["document"].get("arms") or ("treatment", "control"))
+    counts = await current_site_counts(pilot_id)
+    sites = [{"id": site} for site in sorted(counts)]
+    table = _attrition_table(sites, counts, arms, known)
+    return {
+        row["site"]["id"]: {
+            **{cell["arm"]: cell["randomized"] is not None for cell in row["cells"]},
+            "total": row["randomized"] is not None,
+        }
+        for row in table["rows"]
+    }
+
+
 def _attrition_table(
     sites: list[dict[str, Any]],
     counts: dict[int, dict[str, ArmCounts]],
@@ -929,8 +952,8 @@ async def _missingness(
         if dataset is None:
             continue
         n = dataset["row_count"]
-        visible = known is None or site["id"] in known or n >= SMALL_CELL
-        if not visible:
+        own = known is None or site["id"] in known
+        if not own and n < SMALL_CELL:
             rows_out.append({"site": site, "n": None, "missing": None})
             continue
         parts = [f"SUM(CASE WHEN {c} = '' THEN 1 ELSE 0 END) AS {c}" for c in text_columns]
@@ -948,7 +971,19 @@ async def _missingness(
         found = result[0]
         missing = [int(found[c] or 0) for c in [*text_columns, *null_columns]]
         missing += [int(found[f"o{i}"] or 0) for i in range(len(outcome_names))]
-        rows_out.append({"site": site, "n": n, "missing": [m / n if n else None for m in missing]})
+        if own:
+            shares = [m / n if n else None for m in missing]
+            rows_out.append({"site": site, "n": n, "missing": shares})
+            continue
+        # Outside the district: the rows uploaded less those with the outcome would be the
+        # students lost, and a share of 1 to 9 rows times the rows is a small count.
+        rows_out.append(
+            {
+                "site": site,
+                "n": None,
+                "missing": [None if 0 < m < SMALL_CELL else m / n for m in missing],
+            }
+        )
     return {"columns": columns, "rows": rows_out}
 
 

@@ -700,7 +700,9 @@ def _read_columnar(
         lambda word: sys.intern(word.strip()),
         "",
         refused=lambda name: (
-            (layout.rules.needs_cluster and not name) or len(name) > MAX_CLUSTER_LENGTH
+            (layout.rules.needs_cluster and not name)
+            or len(name) > MAX_CLUSTER_LENGTH
+            or (bool(name) and identifier_in(name) is not None)
         ),
     )
     if clusters is None:
@@ -835,9 +837,107 @@ def _check_keys(keys: list[str], numbers: list[int], problems: _Problems) -> Non
         )
 
 
+# A cluster label is stored as given and shown to the pilot's team: it must be a code for a
+# classroom or school, never something that identifies a person (docs/data-format.md).
+_MONTHS = (
+    "jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec|january|february|march|april|june|"
+    "july|august|september|october|november|december"
+)
+_IDENTIFIERS = (
+    ("an email address", re.compile(r"\S@\S")),
+    ("a Social Security number", re.compile(r"(?<!\d)\d{3}[- .]\d{2}[- .]\d{4}(?!\d)")),
+    (
+        "a date",
+        re.compile(
+            r"(?<!\d)(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4})(?!\d)"
+            rf"|(?i:\b(?:{_MONTHS})\.?\s+\d{{1,2}}\b|\b\d{{1,2}}\s+(?:{_MONTHS})\b)"
+        ),
+    ),
+    # Two or more capitalized words and nothing else ("Jane Doe", "Mary-Ann O'Neil"), or a
+    # title and a name ("Ms. Lopez").
+    (
+        "a person's name",
+        re.compile(
+            r"^(?:[A-Z][a-z]*(?:['’-][A-Z]?[a-z]+)*\s+)+[A-Z][a-z]*(?:['’-][A-Z]?[a-z]+)*$"
+            r"|^(?:Mr|Mrs|Ms|Miss|Mx|Dr)\.?\s+[A-Z]"
+        ),
+    ),
+)
+_TITLE = re.compile(r"(?:Mr|Mrs|Ms|Miss|Mx|Dr)\.?\s")
+# Words of places and groups, not of people: "North Campus" or "Science Lab" is a code.
+_PLACE_WORDS = frozenset(
+    [
+        "room",
+        "class",
+        "classroom",
+        "campus",
+        "school",
+        "grade",
+        "block",
+        "hall",
+        "wing",
+        "north",
+        "south",
+        "east",
+        "west",
+        "central",
+        "elementary",
+        "middle",
+        "high",
+        "academy",
+        "building",
+        "team",
+        "group",
+        "section",
+        "period",
+        "homeroom",
+        "lab",
+        "library",
+        "annex",
+        "unit",
+        "cohort",
+        "pod",
+        "house",
+        "track",
+        "morning",
+        "afternoon",
+        "science",
+        "math",
+        "reading",
+        "art",
+        "music",
+    ]
+)
+
+
+def identifier_in(label: str) -> str | None:
+    """What a cluster label looks like if it could identify a person (None: a plain code)."""
+    for words, pattern in _IDENTIFIERS:
+        if not pattern.search(label):
+            continue
+        if words == "a person's name" and not _TITLE.match(label):
+            parts = {part.strip(".").lower() for part in label.split()}
+            if parts & _PLACE_WORDS or any(len(part) == 1 for part in parts):
+                continue
+        return words
+    return None
+
+
 def _check_clusters(
     clusters: list[str], numbers: list[int], required: bool, problems: _Problems
 ) -> None:
+    flagged = [(i, identifier_in(name)) for i, name in enumerate(clusters) if name]
+    flagged = [(i, words) for i, words in flagged if words]
+    looks = dict(flagged)
+    problems.add_cells(
+        [i for i, _ in flagged],
+        numbers,
+        "cluster",
+        lambda i: (
+            f"The cluster looks like {looks[i]}; give each classroom or school a code "
+            "(such as room-12) that names no person."
+        ),
+    )
     if required:
         problems.add_cells(
             [i for i, name in enumerate(clusters) if not name],

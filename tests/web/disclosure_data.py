@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from analysis.randomization import ALGORITHM
 from tests.web.conftest import People, password_hash
 from tests.web.findings_data import design_document, register
 
@@ -38,6 +39,8 @@ class Plan:
     # Students of gender "x" among the analyzed treatment students (a level of 0-1 is left
     # out of the interaction test).
     gender_x: int = 0
+    # Treatment students of the student-row site randomized in a block ("stratum") of their own.
+    late_block: int = 0
 
 
 @dataclass(frozen=True)
@@ -73,7 +76,7 @@ async def _second_district() -> int:
     return district
 
 
-async def _student_rows(pilot: int, site: int, plan: Plan) -> None:
+async def _student_rows(pilot: int, site: int, plan: Plan) -> dict[str, str]:
     from testbed.bulk import bulk_insert
     from testbed.tables import Dataset, Observation
 
@@ -118,6 +121,27 @@ async def _student_rows(pilot: int, site: int, plan: Plan) -> None:
                 }
             )
     await bulk_insert(Observation, rows)
+    return {row["student_key"]: row["arm"] for row in rows}
+
+
+async def _randomization(pilot: int, site: int, arms: dict[str, str], plan: Plan) -> None:
+    """The service's record of the student-row site's draw (its counts are what was
+    randomized there), with a block of `plan.late_block` treatment students."""
+    from testbed.tables import Assignment, DesignVersion
+
+    design = await DesignVersion.select(DesignVersion.id).where(DesignVersion.pilot == pilot)
+    late = [key for key, arm in arms.items() if arm == "treatment"][: plan.late_block]
+    await Assignment.insert(
+        Assignment(
+            pilot=pilot,
+            site=site,
+            seed=2026,
+            algorithm=ALGORITHM,
+            arms=arms,
+            strata={key: "late" if key in late else "on time" for key in arms},
+            design_version=design[-1]["id"],
+        )
+    )
 
 
 async def _totals(pilot: int, site: int, plan: Plan) -> None:
@@ -177,7 +201,8 @@ async def seed_published(people: People, plan: Plan | None = None) -> Published:
             pilot=pilot, district=totals_site, status="site", capacity_students=100, grades=["G04"]
         )
     )
-    await _student_rows(pilot, people.district, plan)
+    arms = await _student_rows(pilot, people.district, plan)
+    await _randomization(pilot, people.district, arms, plan)
     await _totals(pilot, totals_site, plan)
     vendor = await load_principal(people.vendor_user)
     finding = await services.run_finding(vendor, pilot)
