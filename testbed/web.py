@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
@@ -11,7 +12,7 @@ from litestar.template import TemplateConfig
 
 from testbed import vocabulary
 from testbed.auth import current_principal
-from testbed.errors import TestbedError
+from testbed.errors import InvalidInput, TestbedError
 from testbed.settings import ROOT
 
 
@@ -43,6 +44,14 @@ def template_config() -> TemplateConfig[JinjaTemplateEngine]:
 
 
 SECRET_FIELDS = frozenset({"password", "_csrf_token"})
+
+
+def require_confirmation(data: Mapping[str, Any], what: str) -> None:
+    """Forms whose action cannot be undone carry a required checkbox (`confirm` in _forms);
+    a post without it (an old page, a script) is refused rather than acted on."""
+    if data.get("confirm") != "yes":
+        message = f"Tick the box to confirm that you want to {what}: it cannot be undone."
+        raise InvalidInput(message, errors=[{"field": "confirm", "message": message}])
 
 
 def form_page(

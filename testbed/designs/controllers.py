@@ -43,7 +43,7 @@ from testbed.designs.schemas import (
     VersionOut,
 )
 from testbed.errors import Conflict, Forbidden, InvalidInput, NotFound, TestbedError
-from testbed.web import form_page
+from testbed.web import form_page, require_confirmation
 
 Form = URLEncodedBody[dict[str, str]]
 Upload = MultipartBody[dict[str, Any]]
@@ -131,6 +131,7 @@ class DesignPagesController(Controller):
     @post("/register", guards=[design_editor], opt={"access": "design_editor"})
     async def register(self, request: Request, pilot_id: FromPath[int], data: Form) -> Redirect:
         version = data.get("version", "")
+        require_confirmation(data, "register this version")
         registered = await services.register_draft(
             require_principal(request),
             pilot_id,

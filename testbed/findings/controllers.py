@@ -30,7 +30,7 @@ from testbed.findings.schemas import (
     RetractIn,
     SiteApproval,
 )
-from testbed.web import form_page
+from testbed.web import form_page, require_confirmation
 
 Form = URLEncodedBody[dict[str, str]]
 FORMATS = ("html", "csv", "json")
@@ -245,9 +245,12 @@ class FindingController(Controller):
         return Redirect(f"/findings/{number}#publication")
 
     @post("/publish", guards=[finding_manager], opt={"access": "finding_manager"})
-    async def publish(self, request: Request, finding_id: FromPath[str]) -> Template | Redirect:
+    async def publish(
+        self, request: Request, finding_id: FromPath[str], data: Form
+    ) -> Template | Redirect:
         number, _ = parse_reference(finding_id)
         try:
+            require_confirmation(data, "publish this finding")
             public_id = await services.publish(require_principal(request), number)
         except TestbedError as error:
             return await _finding_page(
@@ -262,6 +265,7 @@ class FindingController(Controller):
     ) -> Template | Redirect:
         number, _ = parse_reference(finding_id)
         try:
+            require_confirmation(data, "retract this finding")
             await services.retract(require_principal(request), number, data.get("reason", ""))
         except TestbedError as error:
             return await _finding_page(

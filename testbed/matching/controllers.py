@@ -34,7 +34,7 @@ from testbed.matching.schemas import (
     WeightsOut,
 )
 from testbed.tables import Enrollment
-from testbed.web import form_page
+from testbed.web import form_page, require_confirmation
 
 Form = URLEncodedBody[dict[str, Any]]
 
@@ -219,7 +219,8 @@ class CallVolunteersController(Controller):
         return Redirect(f"/pilots/{pilot_id}/volunteers?invited={data.get('district_id')}")
 
     @post("/rounds")
-    async def run_round(self, request: Request, pilot_id: FromPath[int]) -> Redirect:
+    async def run_round(self, request: Request, pilot_id: FromPath[int], data: Form) -> Redirect:
+        require_confirmation(data, "run a matching round")
         round_id = await services.run_round(require_principal(request), [pilot_id])
         flash(request, "The matching round ran: its proposals are below.", category="saved")
         return Redirect(f"/matching/rounds/{round_id}")
@@ -307,7 +308,8 @@ class AdminMatchingController(Controller):
         return await _admin_page(request)
 
     @post("/rounds")
-    async def run_round(self, request: Request) -> Redirect:
+    async def run_round(self, request: Request, data: Form) -> Redirect:
+        require_confirmation(data, "run a matching round")
         round_id = await services.run_round(require_principal(request))
         flash(request, "The matching round ran: its proposals are below.", category="saved")
         return Redirect(f"/matching/rounds/{round_id}")

@@ -160,6 +160,7 @@ def test_a_pilot_from_listing_to_published_finding(
     founder.get_by_role("button", name="Close the call and start matching").click()
     expect(founder.get_by_text("status: matching")).to_be_visible()
     founder.get_by_role("link", name="Volunteers, fit and matching").click()
+    founder.get_by_label("the districts proposed will be notified", exact=False).check()
     founder.get_by_role("button", name="Run a matching round for this call").click()
     expect(founder.get_by_text(DISTRICT).first).to_be_visible()
     journey.screenshot(founder, "matching-round")
@@ -201,6 +202,7 @@ def test_a_pilot_from_listing_to_published_finding(
     founder.get_by_label("Planned sites").fill("1")
     founder.get_by_label("Planned students per site").fill("120")
     founder.get_by_role("button", name="Save the draft").click()
+    founder.get_by_label("version 1 will be frozen", exact=False).check()
     founder.get_by_role("button", name="Register version 1").click()
     expect(founder.get_by_role("heading", name="Design version 1")).to_be_visible()
     expect(founder.get_by_role("region", name="Verify this registration")).to_contain_text(
@@ -260,6 +262,7 @@ def test_a_pilot_from_listing_to_published_finding(
     journey.screenshot(coordinator, "district-approved")
 
     founder.goto(finding_url)
+    founder.get_by_label("the finding will be public for good", exact=False).check()
     founder.get_by_role("button", name="Publish this finding").click()
     expect(founder.get_by_text("published on")).to_be_visible()
     journey.screenshot(founder, "finding-published")

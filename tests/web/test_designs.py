@@ -150,7 +150,10 @@ def test_vendor_writes_researcher_edits_district_reads_outsiders_do_not(client, 
         assert client.get(f"/pilots/{pilot}/design/edit").status_code == 403
         refused = post_form(client, f"/pilots/{pilot}/design/edit", design_form(version="1"))
         assert refused.status_code == 403
-        assert post_form(client, f"/pilots/{pilot}/design/register").status_code == 403
+        assert (
+            post_form(client, f"/pilots/{pilot}/design/register", {"confirm": "yes"}).status_code
+            == 403
+        )
 
     with other_browser(client):
         sign_in(client, "other_vendor")
@@ -322,9 +325,8 @@ def test_a_registered_version_cannot_be_changed_through_any_route(client, app, c
                 headers=bearer(token),
             )
         else:
-            response = post_form(
-                client, path, design_form(version="1", minimum_meaningful_effect="0.3")
-            )
+            form = design_form(version="1", minimum_meaningful_effect="0.3")
+            response = post_form(client, path, {**form, "confirm": "yes"})
         assert response.status_code in (409, 422), f"{method} {path}: {response.status_code}"
         if path.endswith(("/edit", "/register", "/design")):
             assert response.status_code == 409, f"{method} {path}"
@@ -367,7 +369,9 @@ def test_amendment_needs_a_reason_then_is_registered_and_diffed(client, call, pe
         ),
     )
     assert saved.status_code in (302, 303), saved.text
-    registered = post_form(client, f"/pilots/{pilot}/design/register", {"version": "2"})
+    registered = post_form(
+        client, f"/pilots/{pilot}/design/register", {"confirm": "yes", "version": "2"}
+    )
     assert registered.status_code in (302, 303)
 
     with other_browser(client):
@@ -691,7 +695,9 @@ def test_in_the_demo_network_a_design_is_written_powered_registered_amended_and_
         "smallest effect this pilot can reliably detect"
         in client.get(f"/pilots/{draft_pilot}/design").text
     )
-    registered = post_form(client, f"/pilots/{draft_pilot}/design/register", {"version": "1"})
+    registered = post_form(
+        client, f"/pilots/{draft_pilot}/design/register", {"confirm": "yes", "version": "1"}
+    )
     assert registered.status_code in (302, 303)
     reason = "A second site joined before any data were collected."
     post_form(client, f"/pilots/{draft_pilot}/design/amend", {"amendment_reason": reason})
@@ -701,7 +707,7 @@ def test_in_the_demo_network_a_design_is_written_powered_registered_amended_and_
         version="2", amendment_reason=reason, planned_sites=str(amendment["planned_sites"] + 1)
     )
     assert post_form(client, f"/pilots/{draft_pilot}/design/edit", form).status_code in (302, 303)
-    post_form(client, f"/pilots/{draft_pilot}/design/register", {"version": "2"})
+    post_form(client, f"/pilots/{draft_pilot}/design/register", {"confirm": "yes", "version": "2"})
     page = client.get(f"/pilots/{draft_pilot}/design/versions/2")
     assert "They match" in page.text and reason in page.text
     changes = client.get(f"/api/v1/pilots/{draft_pilot}/design/diff?from=1&to=2").json()

@@ -133,7 +133,7 @@ def test_approval_with_a_withholding_district_then_public_reading(client, call, 
     waiting_page = client.get(f"/findings/{finding_id}").text
     assert "Not ready to publish." in waiting_page and "have not decided yet" in waiting_page
     assert f'action="/findings/{finding_id}/publish"' not in waiting_page  # no button that errors
-    refused = post_form(client, f"/findings/{finding_id}/publish")
+    refused = post_form(client, f"/findings/{finding_id}/publish", {"confirm": "yes"})
     assert refused.status_code == 409 and "have not decided yet" in refused.text
 
     with other_browser(client):
@@ -144,14 +144,14 @@ def test_approval_with_a_withholding_district_then_public_reading(client, call, 
         assert client.get(f"/findings/{finding_id}").status_code == 200
         _decide(client, finding_id, "withhold", site=withheld_site)
 
-    still_active = post_form(client, f"/findings/{finding_id}/publish")
+    still_active = post_form(client, f"/findings/{finding_id}/publish", {"confirm": "yes"})
     assert still_active.status_code == 409 and "still active" in still_active.text
     assert "still active" in client.get(f"/findings/{finding_id}").text
     _move_to_analysis(call, study.pilot)
     ready_page = client.get(f"/findings/{finding_id}").text
     assert "Not ready to publish." not in ready_page
     assert f'action="/findings/{finding_id}/publish"' in ready_page
-    published = post_form(client, f"/findings/{finding_id}/publish")
+    published = post_form(client, f"/findings/{finding_id}/publish", {"confirm": "yes"})
     assert published.status_code in (302, 303), published.text
     public_id = int(published.headers["location"].rsplit("/", 1)[1])
     assert public_id != finding_id
@@ -193,7 +193,7 @@ def test_embargo_holds_publication_until_its_date(client, call, people):
         post_form(client, f"/findings/{finding_id}/embargo", {"embargo_until": later}).status_code
         == 302
     )
-    refused = post_form(client, f"/findings/{finding_id}/publish")
+    refused = post_form(client, f"/findings/{finding_id}/publish", {"confirm": "yes"})
     assert refused.status_code == 409 and f"under embargo until {later}" in refused.text
     bad = post_form(client, f"/findings/{finding_id}/embargo", {"embargo_until": "next week"})
     assert bad.status_code == 422
@@ -201,7 +201,9 @@ def test_embargo_holds_publication_until_its_date(client, call, people):
         post_form(client, f"/findings/{finding_id}/embargo", {"embargo_until": ""}).status_code
         == 302
     )
-    assert post_form(client, f"/findings/{finding_id}/publish").status_code == 302
+    assert (
+        post_form(client, f"/findings/{finding_id}/publish", {"confirm": "yes"}).status_code == 302
+    )
 
 
 def _publish_single_site(client, call, people, **study_options) -> tuple[int, int]:
@@ -213,18 +215,23 @@ def _publish_single_site(client, call, people, **study_options) -> tuple[int, in
         sign_in(client, "district")
         _decide(client, finding_id, "approve")
     _move_to_analysis(call, study.pilot)
-    response = post_form(client, f"/findings/{finding_id}/publish")
+    response = post_form(client, f"/findings/{finding_id}/publish", {"confirm": "yes"})
     assert response.status_code == 302
     return study.pilot, finding_id
 
 
 def test_retraction_is_shown_with_its_reason(client, call, people):
     _, finding_id = _publish_single_site(client, call, people)
-    missing = post_form(client, f"/findings/{finding_id}/retract", {"reason": "  "})
+    missing = post_form(
+        client, f"/findings/{finding_id}/retract", {"confirm": "yes", "reason": "  "}
+    )
     assert missing.status_code == 422 and "Say why" in missing.text
     reason = "the district found a scoring error in the spring test"
     assert (
-        post_form(client, f"/findings/{finding_id}/retract", {"reason": reason}).status_code == 302
+        post_form(
+            client, f"/findings/{finding_id}/retract", {"confirm": "yes", "reason": reason}
+        ).status_code
+        == 302
     )
     with other_browser(client):
         page = client.get(f"/findings/{finding_id}").text
@@ -232,7 +239,9 @@ def test_retraction_is_shown_with_its_reason(client, call, people):
         assert "Students who used MathQuest scored" in page  # the numbers stay, marked
         assert 'class="retracted"' in page
         assert "retracted" in client.get("/findings").text
-    again = post_form(client, f"/findings/{finding_id}/retract", {"reason": "twice"})
+    again = post_form(
+        client, f"/findings/{finding_id}/retract", {"confirm": "yes", "reason": "twice"}
+    )
     assert again.status_code == 409
 
 

@@ -101,6 +101,7 @@ def test_the_results_markup_is_rendered_once_and_follows_what_it_shows(
     study = call(seed_study, people)
     sign_in(client, "vendor")
     finding_id = _run(client, study.pilot)
+    client.get(f"/findings/{finding_id}")  # shows (and so clears) the "analysis ran" message
     numbers = []
     real = controllers.TEMPLATE_HELPERS["num"]
     monkeypatch.setitem(
@@ -180,7 +181,7 @@ def test_the_public_variant_and_a_renamed_product_get_their_own_page(client, cal
             {"decision": "withhold", "site": str(study.sites[1])},
         )
         assert withheld.status_code in (302, 303), withheld.text
-    published = post_form(client, f"/findings/{finding_id}/publish")
+    published = post_form(client, f"/findings/{finding_id}/publish", {"confirm": "yes"})
     assert published.status_code in (302, 303), published.text
     public_id = int(published.headers["location"].rsplit("/", 1)[1])
     with other_browser(client):  # nobody signed in

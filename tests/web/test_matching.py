@@ -300,7 +300,7 @@ def test_admin_runs_a_round_and_every_proposal_says_why(client, people, call):
         call(enroll, people.open_pilot, district)
     sign_in(client, "admin")
     assert "3 volunteer(s) waiting" in client.get("/admin/matching").text
-    response = post_form(client, "/admin/matching/rounds")
+    response = post_form(client, "/admin/matching/rounds", {"confirm": "yes"})
     assert response.status_code in (302, 303)
     page = client.get(response.headers["location"])
     assert page.status_code == 200
@@ -333,8 +333,8 @@ def test_vendor_runs_a_round_for_its_own_call_only(client, people, call):
     call(enroll, people.open_pilot, people.district)
     call(enroll, other_call, people.district)
     sign_in(client, "vendor")
-    assert post_form(client, f"/pilots/{other_call}/rounds").status_code == 404
-    response = post_form(client, f"/pilots/{people.open_pilot}/rounds")
+    assert post_form(client, f"/pilots/{other_call}/rounds", {"confirm": "yes"}).status_code == 404
+    response = post_form(client, f"/pilots/{people.open_pilot}/rounds", {"confirm": "yes"})
     assert response.status_code in (302, 303)
     assert call(statuses, people.open_pilot)[people.district] == "proposed"
     assert call(statuses, other_call)[people.district] == "volunteered"
@@ -347,12 +347,16 @@ def test_vendor_runs_a_round_for_its_own_call_only(client, people, call):
 
 def test_a_round_without_volunteers_or_with_too_few_is_explained_not_crashed(client, people, call):
     sign_in(client, "admin")
-    empty = client.get(post_form(client, "/admin/matching/rounds").headers["location"])
+    empty = client.get(
+        post_form(client, "/admin/matching/rounds", {"confirm": "yes"}).headers["location"]
+    )
     assert empty.status_code == 200
     assert "No call had volunteers waiting for a round" in empty.text
     greedy = call(add_call, people, "Wants four sites", sites_wanted=4)
     call(enroll, greedy, people.district)
-    page = client.get(post_form(client, "/admin/matching/rounds").headers["location"])
+    page = client.get(
+        post_form(client, "/admin/matching/rounds", {"confirm": "yes"}).headers["location"]
+    )
     assert (
         "“Wants four sites” wanted 4 more site(s); only 1 volunteer(s) were eligible" in page.text
     )
@@ -533,7 +537,7 @@ def test_demo_network_runs_a_round_from_the_admin_page_and_both_sides_accept(set
             assert response.status_code in (302, 303)
 
         sign_in_demo(NETWORK_ADMIN_EMAIL)
-        ran = post_form(client, "/admin/matching/rounds")
+        ran = post_form(client, "/admin/matching/rounds", {"confirm": "yes"})
         result = client.get(ran.headers["location"])
         assert result.status_code == 200 and "Cedar Hollow Unified" in result.text
 
