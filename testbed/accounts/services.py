@@ -8,7 +8,7 @@ import unicodedata
 from datetime import UTC, datetime, timedelta
 
 from testbed import audit
-from testbed.access import may_hold_pilot_role, pilot_roles
+from testbed.access import may_hold_pilot_role, pilot_roles, pilot_vendor_id
 from testbed.accounts.passwords import hash_password, password_problems, verify_password
 from testbed.auth import Principal, hash_token, load_principal
 from testbed.db import is_unique_violation
@@ -20,7 +20,6 @@ from testbed.tables import (
     LoginAttempt,
     Membership,
     Organization,
-    Pilot,
     PilotRole,
     User,
 )
@@ -480,17 +479,6 @@ async def list_pilot_roles(pilot_id: int) -> list[dict]:
     return await pilot_roles(pilot_id)
 
 
-async def _pilot_vendor(pilot_id: int) -> int:
-    pilot = (
-        await Pilot.select(Pilot.product.vendor.as_alias("vendor_id"))
-        .where(Pilot.id == pilot_id)
-        .first()
-    )
-    if pilot is None:
-        raise NotFound("There is no such pilot.")
-    return pilot["vendor_id"]
-
-
 async def has_pilot_role(pilot_id: int, user_id: int) -> bool:
     return await PilotRole.exists().where(
         (PilotRole.pilot == pilot_id) & (PilotRole.user == user_id)
@@ -510,7 +498,7 @@ async def grant_pilot_role(principal: Principal, pilot_id: int, *, email: str, r
             "Nobody with this email has an account yet; invite them first.",
             errors=[{"field": "email", "message": "No account with this email."}],
         )
-    _require_role_holder(holder, await _pilot_vendor(pilot_id))
+    _require_role_holder(holder, await pilot_vendor_id(pilot_id))
     if await has_pilot_role(pilot_id, user["id"]):
         raise Conflict(ROLE_TAKEN)
     try:
