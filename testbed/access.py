@@ -72,13 +72,7 @@ async def pilot_roles(pilot_id: int) -> list[dict]:
     """The pilot's role rows (id, role, name, email), each with `in_effect`: whether it counts
     today. A role whose holder left their research organization (or whose organization is no
     longer verified), or who joined the pilot's vendor, is listed but counts for nothing."""
-    pilot = (
-        await Pilot.select(Pilot.product.vendor.as_alias("vendor_id"))
-        .where(Pilot.id == pilot_id)
-        .first()
-    )
-    if pilot is None:
-        raise NotFound("There is no such pilot.")
+    vendor_id = await pilot_vendor_id(pilot_id)
     roles = (
         await PilotRole.select(
             PilotRole.id,
@@ -92,8 +86,19 @@ async def pilot_roles(pilot_id: int) -> list[dict]:
     )
     for role in roles:  # a pilot's team is a handful of people
         holder = await load_principal(role.pop("user"))
-        role["in_effect"] = holder is not None and may_hold_pilot_role(holder, pilot["vendor_id"])
+        role["in_effect"] = holder is not None and may_hold_pilot_role(holder, vendor_id)
     return roles
+
+
+async def pilot_vendor_id(pilot_id: int) -> int:
+    pilot = (
+        await Pilot.select(Pilot.product.vendor.as_alias("vendor_id"))
+        .where(Pilot.id == pilot_id)
+        .first()
+    )
+    if pilot is None:
+        raise NotFound("There is no such pilot.")
+    return pilot["vendor_id"]
 
 
 def may_see_student_rows(access: PilotAccess, site_id: int) -> bool:

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from anyio import to_thread
 
 from testbed import audit
-from testbed.access import may_hold_pilot_role, pilot_roles
+from testbed.access import may_hold_pilot_role, pilot_roles, pilot_vendor_id
 from testbed.accounts.passwords import (
     dummy_password_hash,
     hash_password,
@@ -36,7 +36,6 @@ from testbed.tables import (
     LoginAttempt,
     Membership,
     Organization,
-    Pilot,
     PilotRole,
     User,
 )
@@ -631,17 +630,6 @@ async def list_pilot_roles(pilot_id: int) -> list[dict]:
     return await pilot_roles(pilot_id)
 
 
-async def _pilot_vendor(pilot_id: int) -> int:
-    pilot = (
-        await Pilot.select(Pilot.product.vendor.as_alias("vendor_id"))
-        .where(Pilot.id == pilot_id)
-        .first()
-    )
-    if pilot is None:
-        raise NotFound("There is no such pilot.")
-    return pilot["vendor_id"]
-
-
 async def has_pilot_role(pilot_id: int, user_id: int) -> bool:
     return await PilotRole.exists().where(
         (PilotRole.pilot == pilot_id) & (PilotRole.user == user_id)
@@ -661,7 +649,7 @@ async def grant_pilot_role(principal: Principal, pilot_id: int, *, email: str, r
             "Nobody with this email has an account yet; invite them first.",
             errors=[{"field": "email", "message": "No account with this email."}],
         )
-    _require_role_holder(holder, await _pilot_vendor(pilot_id))
+    _require_role_holder(holder, await pilot_vendor_id(pilot_id))
     if await has_pilot_role(pilot_id, user["id"]):
         raise Conflict(ROLE_TAKEN)
     try:

@@ -226,6 +226,8 @@ def test_a_vendor_that_grants_itself_a_role_still_reads_no_student_rows(
     team = client.get(f"/api/v1/pilots/{study.pilot}/roles", headers=bearer(token)).json()
     mine = next(r for r in team if r["email"] == EMAILS["vendor"])
     assert mine["in_effect"] is False
+    team_page = client.get(f"/pilots/{study.pilot}/team")
+    assert team_page.status_code == 200 and team_page.text.count("counts for nothing") == 1
     rees = client.get(f"/api/v1/pilots/{study.pilot}/design/rees")
     assert rees.status_code == 200 and "Rae Researcher" in rees.text
     assert "Vic Vendor" not in rees.text
