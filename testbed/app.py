@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from litestar import Litestar
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import MutableScopeHeaders
@@ -36,6 +38,7 @@ from testbed.settings import ROOT, Settings
 from testbed.synthesis import controllers as synthesis_controllers
 from testbed.tables import MAX_ID, Organization
 from testbed.uploads import controllers as uploads_controllers
+from testbed.uploads import leases as upload_leases
 from testbed.web import template_config
 from testbed.work import controllers as work_controllers
 
@@ -141,14 +144,22 @@ def create_app(settings: Settings | None = None) -> Litestar:
     # PostgreSQL: asyncpg's pool; SQLite: a few connections kept open for reads (testbed.db).
     pooled = settings.uses_postgres or isinstance(engine, ReadPoolSQLiteEngine)
 
+    sweeps: list[asyncio.Task] = []
+
     async def open_database() -> None:
         if settings.uses_postgres:
             await engine.start_connection_pool(**POSTGRES_POOL_OPTIONS)
         elif pooled:
             await engine.start_connection_pool()
         await session_store.delete_expired()
+        # Upload jobs whose worker died are failed now, and every few seconds from here on.
+        await upload_leases.fail_interrupted_jobs()
+        sweeps.append(asyncio.get_running_loop().create_task(upload_leases.sweep_forever()))
 
     async def close_database() -> None:
+        for sweep in sweeps:
+            await upload_leases.stop(sweep)
+        sweeps.clear()
         if pooled:
             await engine.close_connection_pool()
 

@@ -320,6 +320,9 @@ class UploadJob(Table):
     created_by = ForeignKey(references=User, null=True)
     created_at = Timestamptz(default=TimestamptzNow())
     updated_at = Timestamptz(default=TimestamptzNow())
+    # The worker running the job renews this while it works (the heartbeat); a job still
+    # unfinished after it passed was interrupted (its worker was killed) and is failed.
+    lease_until = Timestamptz(null=True, default=None)
 
 
 class ImplementationLog(Table):

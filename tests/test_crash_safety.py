@@ -41,7 +41,7 @@ from piccolo.engine.sqlite import convert_datetime_in
 from testbed.designs.canonical import canonical_json
 from testbed.settings import ROOT
 from testbed.tables import TABLES
-from testbed.uploads.services import STALLED_AFTER
+from testbed.uploads.leases import LEASE
 from tests.crash_actions import INSIDE_REGISTRATION
 from tests.web.test_designs import DOCUMENT
 from tests.web.test_uploads import student_csv
@@ -341,10 +341,11 @@ def test_sigkill_during_a_large_upload_import_stores_none_of_it(backend: Backend
     """The server is killed (SIGKILL) while it writes the observations of a 200,000-row upload
     into the database. Afterwards the database is intact, the site's earlier upload is still its
     one current version with all its rows, and nothing of the killed upload is visible: no
-    Dataset, no observation, no audit event. The restarted service serves the site's data; the
-    killed upload's job still reads "importing" (its progress lived in the dead process) until
-    STALLED_AFTER has passed, when its page says it stopped and nothing was stored; and a new
-    upload becomes version 2."""
+    Dataset, no observation, no audit event. The killed upload's job still reads "importing",
+    with the lease its dead worker can no longer renew; once the lease has passed (set in the
+    past here rather than waited for), the restarted service fails the job as it starts, and
+    its page says the import was interrupted and nothing was stored. The restarted service
+    serves the site's data, and a new upload becomes version 2."""
     seeded = _action(backend, "seed")
     token = {"Authorization": f"Bearer {seeded['district_token']}"}
     pilot, site = seeded["active_pilot"], seeded["district"]
@@ -395,6 +396,8 @@ def test_sigkill_during_a_large_upload_import_stores_none_of_it(backend: Backend
     assert backend.query(f"SELECT status, dataset FROM upload_job WHERE id = {job}") == [
         ("importing", None)
     ]
+    lapsed = backend.timestamp(LEASE + timedelta(seconds=1))
+    backend.query(f"UPDATE upload_job SET lease_until = {lapsed} WHERE id = {job}")
 
     server, base = _start_server(backend)
     try:
@@ -406,15 +409,13 @@ def test_sigkill_during_a_large_upload_import_stores_none_of_it(backend: Backend
             page = api.get(f"/pilots/{pilot}/data")
             assert page.status_code == 200
             assert stored_name in page.text and "large.csv" not in page.text
-            # The job of the killed upload: still "importing", never done, no dataset.
+            # The job of the killed upload: failed as the service started, never done.
             after = api.get(f"/api/v1/uploads/{job}").json()
-            assert (after["status"], after["dataset_id"]) == ("importing", None)
+            assert (after["status"], after["dataset_id"]) == ("failed", None)
             assert after["rows_done"] < LARGE_UPLOAD_ROWS
-            # Once it has not moved for STALLED_AFTER, its page says what happened.
-            stale = backend.timestamp(STALLED_AFTER + timedelta(minutes=1))
-            backend.query(f"UPDATE upload_job SET updated_at = {stale} WHERE id = {job}")
+            assert after["message"].startswith("The import was interrupted")
             job_page = api.get(f"/uploads/{job}").text
-            assert "This upload stopped before it finished" in job_page
+            assert "upload the file again" in job_page
             assert "Nothing from it was stored" in job_page
             again = api.post(
                 f"{datasets}?filename=again.csv",

@@ -433,3 +433,57 @@ def test_an_outcome_close_to_but_not_exactly_the_baseline_is_kept():
         for n in range(12)
     ]
     assert len(check(HEADER + "\n" + "\n".join(rows) + "\n")) == 12
+
+
+# --- the file's shape: columns and cell length, refused before any row is parsed -------------
+
+
+def test_a_header_of_ten_million_columns_is_refused_at_once():
+    import time
+
+    header = HEADER + ",x" * 10_000_000
+    started = time.perf_counter()
+    found = problems(f"{header}\nA1,treatment,190,210.5,1,3\n")
+    # Parsing this header used to keep a worker busy for 90 s; counting its commas is enough.
+    assert time.perf_counter() - started < 10
+    assert found == [
+        (
+            1,
+            f"#{validation.MAX_COLUMNS + 1}",
+            "The header has 10,000,006 columns; a file may have at most 500. Keep only the "
+            "columns of the template.",
+        )
+    ]
+
+
+def test_a_header_of_exactly_the_column_limit_is_read():
+    header = HEADER + "".join(f",extra{i}" for i in range(validation.MAX_COLUMNS - 6))
+    found = problems(f"{header}\nA1,treatment,190,210.5,1,3" + ",1" * 494 + "\n")
+    assert all("at most 500" not in message for _, _, message in found)
+    assert found[0][2].startswith("Unknown column")
+
+
+@pytest.mark.parametrize("length", [validation.MAX_CELL_CHARACTERS + 1, 131_073])
+def test_a_cell_longer_than_the_limit_is_named_by_row_and_column(length):
+    text = f"{HEADER}\nA1,treatment,190,210.5,1,3\nA2,control,{'9' * length},200,0,1\n"
+    assert problems(text) == [
+        (3, "baseline", "This cell is longer than 10,000 characters, the most a cell may have.")
+    ]
+
+
+def test_a_long_quoted_cell_with_commas_is_refused_with_its_row():
+    cell = '"' + "9," * 70_000 + '"'
+    found = problems(f"{HEADER}\nA1,treatment,190,210.5,1,3\nA2,control,{cell},200,0,1\n")
+    assert found == [(3, None, validation._TOO_LONG)]
+
+
+def test_a_cell_of_the_limit_in_two_byte_letters_is_not_too_long():
+    key = "é" * validation.MAX_CELL_CHARACTERS  # 20,000 bytes, 10,000 characters
+    found = problems(f"{HEADER}\n{key},treatment,190,210.5,1,3\n")
+    assert all("10,000" not in message for _, _, message in found)  # the key rule speaks
+
+
+def test_aggregate_files_have_the_same_limits():
+    with pytest.raises(UploadRejected) as caught:
+        validate_aggregates(("arm,outcome" + ",x" * 600 + "\n").encode(), AGGREGATE_RULES)
+    assert caught.value.problems[0].row == 1 and "at most 500" in caught.value.problems[0].message

@@ -15,7 +15,7 @@ import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from itertools import repeat
 from typing import Any
 
@@ -43,6 +43,7 @@ from testbed.tables import (
     SummaryRow,
     UploadJob,
 )
+from testbed.uploads import leases
 from testbed.uploads.charts import histogram
 from testbed.uploads.pseudonymize import pilot_key, pseudonymizer
 from testbed.uploads.spreadsheet import is_zip_archive, workbook_as_csv
@@ -63,7 +64,6 @@ ACCEPTING_STATUSES = ("active", "analysis")
 UPLOAD_KINDS = ("students", "aggregates")
 SYNCHRONOUS_LIMIT_BYTES = 5 * 1024 * 1024
 IMPORT_CHUNK_ROWS = 50_000
-STALLED_AFTER = timedelta(minutes=10)
 CLUSTER_UNITS = ("classroom", "school")
 SMALL_CELL = 10
 OBSERVATION_COLUMNS = (
@@ -231,6 +231,7 @@ async def start_upload(request: UploadRequest, settings: Settings) -> int:
             sha256=hashlib.sha256(request.data).hexdigest(),
             rows_total=0 if is_zip_archive(request.data) else _line_count(request.data),
             created_by=request.principal.user_id,
+            lease_until=leases.lease_deadline(),
         )
     )
     job_id = rows[0]["id"]
@@ -258,12 +259,16 @@ def neutral_filename(request: UploadRequest) -> str:
 
 
 async def _set_job(job_id: int, **values: Any) -> None:
+    """Record the job's progress; while it runs, each update also renews its lease."""
     columns = {getattr(UploadJob, name): value for name, value in values.items()}
     columns[UploadJob.updated_at] = datetime.now(UTC)
+    finished = values.get("status") in ("done", "failed")
+    columns[UploadJob.lease_until] = None if finished else leases.lease_deadline()
     await UploadJob.update(columns).where(UploadJob.id == job_id)
 
 
 async def _run_upload(job_id: int, request: UploadRequest, rules: UploadRules, key: bytes) -> None:
+    beating = asyncio.create_task(leases.heartbeat(job_id))
     try:
         await _set_job(job_id, status="validating")
         data = request.data
@@ -299,8 +304,13 @@ async def _run_upload(job_id: int, request: UploadRequest, rules: UploadRules, k
         return
     finally:
         _import_progress.pop(job_id, None)
+        await leases.stop(beating)
     await _set_job(
-        job_id, status="done", dataset=dataset_id, rows_done=await _dataset_rows(dataset_id)
+        job_id,
+        status="done",
+        dataset=dataset_id,
+        rows_done=await _dataset_rows(dataset_id),
+        message="",  # a sweep may have thought the job lost while SQLite's lock held its beat
     )
 
 
@@ -553,7 +563,6 @@ async def get_job(job_id: int) -> dict[str, Any]:
     if job["status"] == "importing" and job_id in _import_progress:
         job["rows_done"] = _import_progress[job_id]
     job["finished"] = job["status"] in ("done", "failed")
-    job["stalled"] = not job["finished"] and (datetime.now(UTC) - job["updated_at"] > STALLED_AFTER)
     job["percent"] = (
         100
         if job["status"] == "done"

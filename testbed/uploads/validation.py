@@ -299,12 +299,63 @@ def check_bytes(data: bytes, max_bytes: int) -> None:
             f"The file contains a NUL character (row {row}): it is not UTF-8 text (perhaps "
             "UTF-16). Save it as “CSV UTF-8” and upload it again.",
         )
+    check_shape(data)
+
+
+def check_shape(data: bytes) -> None:
+    """At most MAX_COLUMNS columns and MAX_CELL_CHARACTERS characters a cell, checked before
+    any row is parsed: a header of millions of columns, or a cell of megabytes, is refused at
+    once instead of keeping a worker busy or failing deep in the CSV reader. (The file is
+    already known to be UTF-8.)"""
+    end = data.find(b"\n")
+    header_line = data[: end if end >= 0 else len(data)].rstrip(b"\r").decode("utf-8-sig")
+    if '"' in header_line:  # quoted names may hold commas: count the cells the reader sees
+        columns = len(next(csv.reader([header_line]), []))
+    else:
+        columns = header_line.count(",") + 1
+    if columns > MAX_COLUMNS:
+        raise _rejected(
+            1,
+            f"#{MAX_COLUMNS + 1}",
+            f"The header has {columns:,} columns; a file may have at most {MAX_COLUMNS:,}. "
+            "Keep only the columns of the template.",
+        )
+    # Cells are what lies between commas and line breaks (a quoted cell may also hold commas:
+    # the reader's own limit catches those). Only a line longer than the limit can hold such a
+    # cell, and numpy finds those at once; their cells are measured one by one.
+    octets = np.frombuffer(data, dtype=np.uint8)
+    bounds = np.concatenate(([-1], np.flatnonzero(octets == ord("\n")), [len(data)]))
+    names: list[str] | None = None
+    for index in np.flatnonzero(np.diff(bounds) - 1 > MAX_CELL_CHARACTERS):
+        line_start = int(bounds[index]) + 1
+        line = data[line_start : int(bounds[index + 1])]
+        for position, cell in enumerate(line.split(b",")):
+            if len(cell) <= MAX_CELL_CHARACTERS:  # bytes: a bound on characters
+                continue
+            if len(cell.decode("utf-8", errors="replace")) <= MAX_CELL_CHARACTERS:
+                continue
+            names = names or [normalize_header(name) for name in next(csv.reader([header_line]))]
+            column = names[position] if position < len(names) and names[position] else None
+            raise _rejected(int(index) + 1, column or f"#{position + 1}", _TOO_LONG)
+
+
+MAX_COLUMNS = 500
+MAX_CELL_CHARACTERS = 10_000
+_TOO_LONG = (
+    f"This cell is longer than {MAX_CELL_CHARACTERS:,} characters, the most a cell may have."
+)
 
 
 def _records(data: bytes) -> Iterator[list[str]]:
     # Decoded as it is read: a million-row file never sits in memory as one string.
     stream = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", newline="")
-    return csv.reader(stream, strict=False)
+    reader = csv.reader(stream, strict=False)
+    try:
+        yield from reader
+    except csv.Error as error:
+        # The reader refuses a (quoted) cell over its own limit, far above MAX_CELL_CHARACTERS.
+        message = _TOO_LONG if "field limit" in str(error) else f"This row is not CSV: {error}."
+        raise _rejected(reader.line_num, None, message) from None
 
 
 def normalize_header(name: str) -> str:

@@ -270,6 +270,16 @@ BAD_FILES = {
         ("–", "math_scale_score", "almost exactly a straight-line function of the baseline"),
     ),
     "empty file": ("", ("–", "–", "The file is empty.")),
+    # Python's CSV reader stops at 131,072 characters a cell: the job used to fail with a
+    # generic message. Refused up front, by row and column, with the limit in words.
+    "cell too long": (
+        student_csv(3).replace("room-2", "r" * 131_073, 1),
+        ("3", "cluster", "longer than 10,000 characters, the most a cell may have"),
+    ),
+    "too many columns": (
+        student_csv(3).replace(HEADER, HEADER + ",extra" * 600, 1),
+        ("1", "#501", "The header has 612 columns; a file may have at most 500."),
+    ),
     "header only": (HEADER + "\n", ("–", "–", "The file has a header but no rows of data.")),
 }
 
