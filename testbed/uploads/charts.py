@@ -13,6 +13,7 @@ import numpy as np
 from markupsafe import Markup, escape
 
 from analysis.suppression import suppress_small_cells
+from testbed.findings.disclosure import hidden_reason
 from testbed.uploads.validation import OutcomeRule
 
 WIDTH, HEIGHT, MARGIN = 480, 180, 28
@@ -67,9 +68,11 @@ def histogram(
             {
                 "label": _bin_label(outcome, edges[b], edges[b + 1]),
                 "counts": shown.cells[b] if shown else table[b],
+                "why": [hidden_reason(value) for value in table[b]],
             }
         )
     chart["totals"] = shown.column_totals if shown else [sum(column) for column in counts]
+    chart["totals_why"] = [hidden_reason(sum(column)) for column in counts]
     chart["suppressed"] = bool(shown and shown.hidden_cells)
     chart["svg"] = _svg(chart, f"Distribution of {label} by arm")
     return chart
@@ -84,7 +87,7 @@ def _svg(chart: dict[str, Any], title: str) -> Markup:
     for b, item in enumerate(bins):
         for a, count in enumerate(item["counts"]):
             if count is None:
-                continue  # suppressed: no bar, and the table says "fewer than 10"
+                continue  # suppressed: no bar, and the table says why
             height = (HEIGHT - 2 * MARGIN) * count / tallest
             x = MARGIN + b * slot + slot * 0.1 + a * bar
             y = HEIGHT - MARGIN - height
