@@ -9,10 +9,12 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Template
 from litestar.template import TemplateConfig
+from markupsafe import Markup
 
 from testbed import vocabulary
 from testbed.auth import current_principal
 from testbed.errors import InvalidInput, TestbedError
+from testbed.info.glossary import GLOSSARY
 from testbed.settings import ROOT
 
 
@@ -28,6 +30,13 @@ def percent(value: float | None, digits: int = 0) -> str:
     return f"{100 * value:.{digits}f} %"
 
 
+def term(slug: str, text: str) -> Markup:
+    """A technical word linked to its plain explanation on /glossary (no JavaScript needed)."""
+    if slug not in GLOSSARY_SLUGS:
+        raise KeyError(f"no glossary entry {slug!r}")  # a broken link is a bug, caught in tests
+    return Markup('<a class="term" href="/glossary#{}">{}</a>').format(slug, text)
+
+
 def template_config() -> TemplateConfig[JinjaTemplateEngine]:
     environment = Environment(
         loader=FileSystemLoader(ROOT / "templates"),
@@ -39,10 +48,12 @@ def template_config() -> TemplateConfig[JinjaTemplateEngine]:
     environment.filters["thousands"] = thousands
     environment.filters["percent"] = percent
     environment.globals["vocabulary"] = vocabulary
+    environment.globals["term"] = term
     environment.globals["principal_of"] = current_principal
     return TemplateConfig(engine=JinjaTemplateEngine.from_environment(environment))
 
 
+GLOSSARY_SLUGS = frozenset(entry.slug for entry in GLOSSARY)
 SECRET_FIELDS = frozenset({"password", "_csrf_token"})
 
 

@@ -90,6 +90,13 @@ GLOSSARY: tuple[Term, ...] = (
         "by how precise it is and by how much the pilots disagree.",
     ),
     Term(
+        "prediction-interval",
+        "Prediction interval",
+        "Where the effect in one new district like these would likely fall (95 %). It is wider "
+        "than the confidence interval of the pooled effect because districts really differ; "
+        "a superintendent deciding for one district should read this one.",
+    ),
+    Term(
         "reml",
         "REML",
         "Restricted maximum likelihood: the method used to estimate how much the true effect "

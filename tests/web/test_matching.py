@@ -306,6 +306,9 @@ def test_admin_runs_a_round_and_every_proposal_says_why(client, people, call):
     assert page.status_code == 200
     assert "Proposals and why" in page.text
     assert "above the network&#39;s median" in page.text  # Cedar Hollow, FRL 62 %
+    # The optimality gap said in words, with the term linked to its explanation.
+    assert "No better pairing of calls and districts exists than this one." in page.text
+    assert 'href="/glossary#lp-bound"' in page.text
     proposed = {d for d, s in call(statuses, people.open_pilot).items() if s == "proposed"}
     assert len(proposed) == 2 and people.district in proposed
     assert any(
