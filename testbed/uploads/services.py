@@ -182,6 +182,10 @@ def template_header(rules: UploadRules) -> list[str]:
     order = ["student_key", "arm", "cluster", "frl", "el", "swd", "gender", "race_ethnicity"]
     order += ["baseline", "dosage", *(outcome.name for outcome in rules.outcomes)]
     wanted = set(required) | set(optional)
+    if not rules.needs_cluster:
+        # Still accepted in a file, but a template for students assigned one by one does not
+        # ask for classroom codes.
+        wanted.discard("cluster")
     return [name for name in order if name in wanted]
 
 

@@ -494,6 +494,25 @@ def test_template_csv_has_the_designs_exact_header(client, people):
     response = client.get(f"/pilots/{people.active_pilot}/data/template.csv")
     assert response.status_code == 200
     assert response.headers["content-type"] == "text/csv; charset=utf-8"
+    # Students are assigned one by one: no classroom column to fill in (a file may still have one).
+    assert next(csv.reader(io.StringIO(response.text))) == HEADER.replace(",cluster", "").split(",")
+
+
+def test_a_cluster_designs_template_asks_for_the_classroom(client, call, people):
+    from testbed.tables import DesignVersion
+
+    cluster_design = {
+        **ACTIVE_PILOT_DESIGN,
+        "design_type": "cluster_rct",
+        "unit_of_assignment": "classroom",
+    }
+    call(
+        lambda: DesignVersion.update({DesignVersion.document: cluster_design}).where(
+            DesignVersion.pilot == people.active_pilot
+        )
+    )
+    sign_in(client, "district")
+    response = client.get(f"/pilots/{people.active_pilot}/data/template.csv")
     assert next(csv.reader(io.StringIO(response.text))) == HEADER.split(",")
 
 
@@ -502,6 +521,9 @@ def test_format_page_is_public_and_shows_the_doc(client):
     assert page.status_code == 200
     assert "Outcome data: the upload format" in page.text
     assert "<table>" in page.text
+    # A data clerk's steps come first; the reference for IT follows.
+    text = page.text
+    assert text.index("For the person preparing the file") < text.index("Technical reference")
 
 
 def _token(call, user_id: int) -> str:
