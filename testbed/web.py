@@ -82,11 +82,17 @@ def form_page(
             field_errors[item["field"]] = item.get("message", "Check this field.")
         else:
             messages.append(str(item.get("message", item)) if isinstance(item, dict) else str(item))
+    # The summary at the top lists every problem; a field's links to the field, where the same
+    # words stand again (the GOV.UK error summary pattern).
+    summary: list[str | dict[str, str]] = [
+        *messages,
+        *({"field": name, "text": text} for name, text in field_errors.items()),
+    ]
     context = {
         "values": {k: v for k, v in values.items() if k not in SECRET_FIELDS},
         "field_errors": field_errors,
         "error": error.detail if error else None,
-        "messages": messages,
+        "messages": summary,
         **(extra or {}),
     }
     return Template(template, context=context, status_code=status_code)
