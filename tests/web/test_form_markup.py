@@ -107,3 +107,17 @@ def test_the_design_editor_and_upload_form_have_no_glued_attributes(client, peop
     upload = client.get(f"/pilots/{people.active_pilot}/data")
     assert upload.status_code == 200
     assert _unknown_attributes(upload.text) == set()
+
+
+def test_numbers_are_number_inputs_with_their_bounds(client, people):
+    sign_in(client, "vendor")
+    editor = _fields(client.get(f"/pilots/{people.active_pilot}/design/edit").text)
+    assert editor["planned_sites"]["type"] == "number" and editor["planned_sites"]["min"] == "1"
+    assert editor["icc"]["type"] == "number"
+    assert (editor["icc"]["min"], editor["icc"]["max"], editor["icc"]["step"]) == ("0", "1", "any")
+    assert editor["minimum_meaningful_effect"]["step"] == "any"  # decimals are allowed
+    sign_in(client, "district")
+    profile = _fields(client.get(f"/districts/{people.district}/profile").text)
+    assert profile["frl_share"]["type"] == "number" and profile["frl_share"]["max"] == "100"
+    assert profile["enrollment"]["type"] == "number"
+    assert profile["nces_lea_id"]["type"] == "text"  # an id with leading zeros stays text
