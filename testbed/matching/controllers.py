@@ -161,13 +161,11 @@ class VolunteerController(Controller):
             return await _volunteer_page(
                 request, pilot_id, error=error, values=data, status_code=422
             )
-        flash(request, "You volunteered for this pilot.", category="saved")
         return Redirect(f"/pilots/{pilot_id}/volunteer")
 
     @post("/withdraw")
     async def withdraw(self, request: Request, pilot_id: FromPath[int]) -> Redirect:
         await services.withdraw(require_principal(request), pilot_id)
-        flash(request, "You withdrew from this pilot.", category="saved")
         return Redirect(f"/pilots/{pilot_id}/volunteer")
 
 

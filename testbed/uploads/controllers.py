@@ -84,7 +84,10 @@ def _refuse_oversized(request: Request) -> None:
 def _format_page_html() -> Markup:
     # Raw HTML in the Markdown is escaped (html=False): the page is only what the doc says.
     renderer = MarkdownIt("commonmark", {"html": False}).enable("table")
-    return Markup(renderer.render(FORMAT_PAGE.read_text(encoding="utf-8")))  # noqa: S704
+    html = renderer.render(FORMAT_PAGE.read_text(encoding="utf-8"))
+    # Tables and code scroll sideways on a phone: focusable, so the keyboard can scroll them.
+    html = html.replace("<table>", '<table tabindex="0">').replace("<pre>", '<pre tabindex="0">')
+    return Markup(html)  # noqa: S704
 
 
 class DataFormatController(Controller):

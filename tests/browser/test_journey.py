@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import BrowserContext, Page, expect
 
 PASSWORD = "testbed-demo-2026"
@@ -36,20 +37,52 @@ BAD_ROW = 5  # as a spreadsheet numbers it: the header is row 1
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "browser-journey"
 ACTION_TIMEOUT_MS = 30_000
+AXE = Axe()
+
+
+PHONE = {"width": 390, "height": 844}
 
 
 class Journey:
-    """Numbered full-page screenshots, one per step."""
+    """Numbered full-page screenshots, one per step, each page checked as it is shown: axe-core
+    (WCAG 2.1 A and AA rules) finds no violation, and the page is no wider than the window.
+    Every page is then seen again at phone width by the same person (`at_phone_width`)."""
 
     def __init__(self, folder: Path) -> None:
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
         self.folder = folder
         self.count = 0
+        self.problems: list[str] = []
+        self.seen: list[tuple[Page, str, str]] = []
 
     def screenshot(self, page: Page, step: str) -> None:
         self.count += 1
         page.screenshot(path=self.folder / f"{self.count:02d}-{step}.png", full_page=True)
+        self.check(page, step)
+        self.seen.append((page, page.url, step))
+
+    def check(self, page: Page, step: str) -> None:
+        width = page.evaluate("document.documentElement.scrollWidth")
+        window = page.viewport_size["width"] if page.viewport_size else width
+        if width > window:
+            self.problems.append(f"{step}: {width} px wide in a {window} px window")
+        results = AXE.run(page, options={"runOnly": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]})
+        for violation in results.response["violations"]:
+            targets = [node["target"] for node in violation["nodes"]][:3]
+            rule = f"{violation['id']} ({violation['help']})"
+            self.problems.append(f"{step}: axe {rule} at {targets}")
+
+    def at_phone_width(self) -> None:
+        for page, url, step in self.seen:
+            phone = page.context.new_page()
+            phone.set_viewport_size(PHONE)
+            phone.goto(url)
+            self.count += 1
+            shot = self.folder / f"{self.count:02d}-{step}-phone.png"
+            phone.screenshot(path=shot, full_page=True)
+            self.check(phone, f"{step} (phone)")
+            phone.close()
 
 
 def sign_in(page: Page, email: str) -> Page:
@@ -143,7 +176,7 @@ def test_a_pilot_from_listing_to_published_finding(
     expect(founder.get_by_role("heading", name=CALL)).to_be_visible()
     pilot_id = pilot_id_from(founder)
     founder.get_by_role("button", name="Open the call to districts").click()
-    expect(founder.get_by_text("status: open")).to_be_visible()
+    expect(founder.get_by_text("status: Open for volunteers")).to_be_visible()
     journey.screenshot(founder, "call-opened")
 
     # 2. The district coordinator volunteers.
@@ -158,7 +191,7 @@ def test_a_pilot_from_listing_to_published_finding(
     # 3. The match: the entrepreneur closes the call and runs a round; both sides accept.
     founder.goto(f"/pilots/{pilot_id}")
     founder.get_by_role("button", name="Close the call and start matching").click()
-    expect(founder.get_by_text("status: matching")).to_be_visible()
+    expect(founder.get_by_text("status: Choosing sites")).to_be_visible()
     founder.get_by_role("link", name="Volunteers, fit and matching").click()
     founder.get_by_label("the districts proposed will be notified", exact=False).check()
     founder.get_by_role("button", name="Run a matching round for this call").click()
@@ -176,7 +209,7 @@ def test_a_pilot_from_listing_to_published_finding(
 
     founder.goto(f"/pilots/{pilot_id}")
     founder.get_by_role("button", name="Start the pilot").click()
-    expect(founder.get_by_text("status: active")).to_be_visible()
+    expect(founder.get_by_text("status: Running")).to_be_visible()
     journey.screenshot(founder, "pilot-started")
 
     # 4. The entrepreneur writes and registers the design.
@@ -241,7 +274,7 @@ def test_a_pilot_from_listing_to_published_finding(
     # approve; the entrepreneur publishes (no embargo).
     admin.goto(f"/pilots/{pilot_id}")
     admin.get_by_role("button", name="Move to analysis").click()
-    expect(admin.get_by_text("status: analysis")).to_be_visible()
+    expect(admin.get_by_text("status: Being analysed")).to_be_visible()
 
     founder.goto(f"/pilots/{pilot_id}/findings")
     founder.get_by_role("button", name="Run the analysis").click()
@@ -275,5 +308,9 @@ def test_a_pilot_from_listing_to_published_finding(
     visitor.get_by_role("link", name=CALL).first.click()
     expect(visitor.locator(".headline")).to_have_text(headline_text)
     journey.screenshot(visitor, "visitor-reads-finding")
+
+    # 8. Every page of the journey again, as the same person, in a phone's window.
+    journey.at_phone_width()
+    assert journey.problems == []
     with capsys.disabled():
         print(f"\nScreenshots of the journey: {SCREENSHOTS}")
