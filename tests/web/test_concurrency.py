@@ -110,12 +110,13 @@ def test_twenty_simultaneous_uploads_to_one_site_leave_exactly_one_current_versi
     current = [d for d in datasets.values() if d["is_current"]]
     assert len(current) == 1
     assert current[0]["version"] == UPLOADS
-    # Each response's dataset is its own file: hash, name and rows; every upload has one.
+    # Each response's dataset is its own file: hash and rows; every upload has one (kept under a
+    # neutral name, never the one it arrived with).
     assert sorted(job["dataset_id"] for job in jobs) == sorted(datasets)
     for number, (job, body) in enumerate(zip(jobs, files, strict=True)):
         dataset = datasets[job["dataset_id"]]
         assert dataset["sha256"] == hashlib.sha256(body).hexdigest()
-        assert dataset["filename"] == f"upload-{number}.csv"
+        assert dataset["filename"].startswith(f"students-site-{people.district}-")
         assert dataset["row_count"] == 4 + number
     # Every observation belongs to one of these datasets, each holds exactly its row count.
     assert set(stored["observations"]) == set(datasets)

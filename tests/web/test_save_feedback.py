@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from litestar.testing import TestClient
 
+from testbed.app import create_app
 from tests.web.conftest import post_form, sign_in
 
 NEED = {
@@ -35,10 +36,11 @@ def test_a_refused_save_shows_errors_and_no_confirmation(client, people):
     assert SAVED not in client.get(f"/districts/{people.district}/needs").text
 
 
-def test_the_message_belongs_to_the_session_that_saved(client, people):
+def test_the_message_belongs_to_the_session_that_saved(client, people, settings):
     sign_in(client, "district")
     post_form(client, f"/districts/{people.district}/needs", NEED)
-    with TestClient(app=client.app) as stranger:
+    # Another browser: its own app instance (and event loop) over the same database.
+    with TestClient(app=create_app(settings)) as stranger:
         assert SAVED not in stranger.get(f"/districts/{people.district}/needs").text
 
 
