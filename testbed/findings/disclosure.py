@@ -17,6 +17,7 @@ from analysis.suppression import DEFAULT_THRESHOLD, suppress_attrition, suppress
 ARMS = ("treatment", "control")
 SMALL = f"fewer than {DEFAULT_THRESHOLD} students"
 COMPLEMENT = "hidden so a smaller group cannot be worked out"
+LEFT = f"hidden: with the students analyzed it would show that fewer than {DEFAULT_THRESHOLD} left"
 
 
 def rounded_reach(students: int | None) -> int | None:
@@ -28,10 +29,15 @@ def rounded_reach(students: int | None) -> int | None:
     return int(10 * math.floor(students / 10 + 0.5))
 
 
-def hidden_reason(true_count: int) -> str:
-    """Why a hidden count is hidden, in words: a small group, or a complement of one (a count
-    of 10 or more hidden so that a small group cannot be found by subtraction)."""
-    return SMALL if 0 <= true_count < DEFAULT_THRESHOLD else COMPLEMENT
+def hidden_reason(true_count: int, lost: int | None = None) -> str:
+    """Why a hidden count is hidden, in words: a small group, a randomized count that would
+    give the students lost (`lost`, 1 to 9), or a complement of a small group (a count of 10 or
+    more hidden so that a small group cannot be found by subtraction)."""
+    if 0 <= true_count < DEFAULT_THRESHOLD:
+        return SMALL
+    if lost is not None and 0 < lost < DEFAULT_THRESHOLD:
+        return LEFT
+    return COMPLEMENT
 
 
 CELL_STATISTICS = ("n", "mean", "sd", "median", "min", "max", "successes", "proportion")
@@ -189,7 +195,7 @@ def _suppress_sites(rows: list[dict[str, Any]], own_sites: frozenset[int]) -> in
         ):
             row[measure] = dict(zip(ARMS, table.cells[i], strict=True))
             row["why"][measure] = {
-                arm: hidden_reason(true[i][j])
+                arm: hidden_reason(true[i][j], randomized[i][j] - analyzed[i][j])
                 for j, arm in enumerate(ARMS)
                 if table.cells[i][j] is None
             }

@@ -15,6 +15,7 @@ are chosen so that the pairs are distinctive.
 
 from __future__ import annotations
 
+import itertools
 import re
 
 import pytest
@@ -55,18 +56,26 @@ DF_PARAMETERS = {"df_denominator": (4, 6, 8), "ancova": (3, 4), "df": (2,)}
 NUMBER = re.compile(r"(?<![\w.])-?\d{1,3}(?:,\d{3})+(?![\d.])|(?<![\w.])-?\d+(?:\.\d+)?")
 
 
-def _values(path: str, people, published) -> dict[str, str] | None:
-    known = {
-        "finding_id": str(published.public),
-        "pilot_id": str(published.pilot),
-        "product_id": str(published.product),
-        "district_id": str(published.student_site),
-        "site_id": str(published.totals_site),
-    }
+def _values(path: str, people, published) -> list[dict[str, str]]:
+    """Every filling of the route's path parameters worth reading (none: the route is about
+    something this pilot does not have, such as an upload job or a matching round)."""
+    fillings = []
+    for site in (published.student_site, published.totals_site):
+        fillings.append(
+            {
+                "finding_id": str(published.public),
+                "pilot_id": str(published.pilot),
+                "product_id": str(published.product),
+                "district_id": str(site),
+                "organization_id": str(site),
+                "site_id": str(site),
+                "version": "1",
+            }
+        )
     names = re.findall(r"\{(\w+)(?::\w+)?\}", path)
-    if any(name not in known for name in names):
-        return None
-    return known
+    if any(name not in fillings[0] for name in names):
+        return []
+    return fillings if {"site_id", "district_id", "organization_id"} & set(names) else fillings[:1]
 
 
 def _numbers_in_text(text: str) -> set[float]:
@@ -119,12 +128,9 @@ def _collect(client, app, people, published) -> dict[float, set[str]]:
     for route in app_routes(app):
         if route.method != "GET" or route.path.startswith("/schema"):
             continue
-        values = _values(route.path, people, published)
-        if values is None:
-            continue
         # A str id parameter also serves the download formats ("/findings/{id}.json").
         suffixes = ("", ".json", ".csv") if re.search(r"\{\w+:str\}", route.path) else ("",)
-        for suffix in suffixes:
+        for values, suffix in itertools.product(_values(route.path, people, published), suffixes):
             path = re.sub(
                 r"\{(\w+)(?::(\w+))?\}",
                 lambda m, v=values, s=suffix: v[m.group(1)] + (s if m.group(2) == "str" else ""),
@@ -185,6 +191,7 @@ def test_the_auditor_reaches_every_kind_of_output(client, app, people, published
         f"/api/v1/findings/{finding}",
         f"/pilots/{pilot}/data",
         f"/pilots/{pilot}/randomization",
+        f"/pilots/{pilot}/randomization/{published.student_site}/verify",
         f"/api/v1/pilots/{pilot}/randomization",
         f"/products/{product}/evidence",
         f"/api/v1/products/{product}/evidence",
