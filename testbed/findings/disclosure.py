@@ -153,8 +153,13 @@ def _suppress_subgroup(subgroup: dict[str, Any]) -> None:
     interaction = subgroup.get("interaction")
     if interaction and table.hidden_cells:
         # Students tested = denominator df + 2 x levels tested: with the shown levels' totals
-        # that isolates the hidden ones. The F statistic and p stay.
+        # that isolates the hidden ones. F and p at full precision would give the df back (p
+        # is a function of F and both df), so they are shown as the page prints them.
         interaction["df_denominator"] = None
+        interaction["statistic"] = round(interaction["statistic"], 2)
+        for key in ("p", "bh_p"):
+            if interaction.get(key) is not None:
+                interaction[key] = float(f"{interaction[key]:.2g}")
     for level, row in zip(levels, table.cells, strict=True):
         for arm, value in zip(ARMS, row, strict=True):
             if value is None:

@@ -203,3 +203,26 @@ def test_the_auditor_reaches_every_kind_of_output(client, app, people, published
     # Counts of 10 or more are shown, so the audit has something to subtract from: the students
     # analyzed over both sites (615), with the product at the student-row site (139).
     assert {615.0, 139.0} <= set(seen)
+
+
+def test_the_interaction_test_does_not_give_its_degrees_of_freedom_back(client, published):
+    # p is a function of F and both df: at full precision, F and p would pin down the hidden
+    # denominator df (students tested less 2 per level). As shown, neighbouring df fit too.
+    from scipy import stats
+
+    results = client.get(f"/api/v1/findings/{published.public}").json()
+    results = results.get("results", results)
+    gender = next(s for s in results["subgroups"] if s["name"] == "gender")
+    interaction = gender["interaction"]
+    assert interaction["df_denominator"] is None
+    shown_f, shown_p, df1 = interaction["statistic"], interaction["p"], interaction["df_numerator"]
+
+    def fits(df2: int) -> bool:
+        return any(
+            float(f"{stats.f.sf(shown_f + step / 1000, df1, df2):.2g}") == shown_p
+            for step in range(-5, 6)
+        )
+
+    tested = 287  # every analyzed student but the one of gender "x"
+    true_df2 = tested - 2 * 2  # two levels tested
+    assert fits(true_df2) and fits(true_df2 - 1) and fits(true_df2 + 1)
