@@ -108,10 +108,16 @@ def _suppress_arms(outcome: dict[str, Any]) -> None:
     for arm in hidden:
         _hide(outcome["arms"][arm])
     if hidden:
-        # Degrees of freedom are the students analyzed less the parameters fitted.
-        for part in ("test", "ancova", "cluster"):
-            if outcome.get(part) and "df" in outcome[part]:
-                outcome[part]["df"] = None
+        # Degrees of freedom are the students analyzed less the parameters fitted; a statistic
+        # and its p at full precision give the df back, so they are shown as printed.
+        for part in ("test", "sensitivity", "ancova", "cluster", "headline"):
+            if outcome.get(part):
+                if "df" in outcome[part]:
+                    outcome[part]["df"] = None
+                _as_printed(outcome[part])
+        if outcome.get("cluster"):
+            # Clusters times their average size is the students analyzed.
+            outcome["cluster"]["average_cluster_size"] = None
         if outcome.get("effect"):
             outcome["effect"]["n_t"] = outcome["effect"]["n_c"] = None
         if outcome.get("attrition"):
@@ -123,6 +129,16 @@ def _suppress_arms(outcome: dict[str, Any]) -> None:
         outcome["histogram"] = coarsen_histogram(
             histogram["edges"], {arm: histogram[arm] for arm in ARMS}
         )
+
+
+def _as_printed(part: dict[str, Any]) -> None:
+    """A test statistic to 2 decimals and p to 2 significant digits, as pages print them."""
+    for key in ("statistic", "t"):
+        if isinstance(part.get(key), float):
+            part[key] = round(part[key], 2)
+    for key in ("p", "bh_p"):
+        if isinstance(part.get(key), float):
+            part[key] = float(f"{part[key]:.2g}")
 
 
 def _suppress_attrition(outcome: dict[str, Any]) -> None:
@@ -156,10 +172,7 @@ def _suppress_subgroup(subgroup: dict[str, Any]) -> None:
         # that isolates the hidden ones. F and p at full precision would give the df back (p
         # is a function of F and both df), so they are shown as the page prints them.
         interaction["df_denominator"] = None
-        interaction["statistic"] = round(interaction["statistic"], 2)
-        for key in ("p", "bh_p"):
-            if interaction.get(key) is not None:
-                interaction[key] = float(f"{interaction[key]:.2g}")
+        _as_printed(interaction)
     for level, row in zip(levels, table.cells, strict=True):
         for arm, value in zip(ARMS, row, strict=True):
             if value is None:

@@ -137,6 +137,7 @@ def _collect(client, app, people, published) -> dict[float, set[str]]:
                 route.path,
             )
             response = client.get(path)
+            assert response.status_code < 500, f"{path}: {response.status_code}"
             if response.status_code != 200:
                 continue
             for number in _numbers_of(response):
@@ -226,3 +227,31 @@ def test_the_interaction_test_does_not_give_its_degrees_of_freedom_back(client, 
     tested = 287  # every analyzed student but the one of gender "x"
     true_df2 = tested - 2 * 2  # two levels tested
     assert fits(true_df2) and fits(true_df2 - 1) and fits(true_df2 + 1)
+
+
+def test_a_tiny_arms_tests_do_not_give_their_students_back(client, call, people):
+    # Student rows of 6 + 6 (the totals site is large): the arms are hidden, and the ANCOVA's
+    # t and p, shown as printed, fit neighbouring df as well as the true one (12 - 3 = 9).
+    from scipy import stats
+
+    tiny = Plan(
+        rows={"treatment": 6, "control": 6},
+        missing={"treatment": 0, "control": 0},
+        english_learners={"treatment": 0, "control": 0},
+    )
+    published = call(seed_published, people, tiny)
+    _collect(client, client.app, people, published)  # every page renders with the arms hidden
+    results = client.get(f"/api/v1/findings/{published.public}").json()
+    results = results.get("results", results)
+    primary = next(o for o in results["outcomes"] if o["primary"])
+    assert all(arm["n"] is None for arm in primary["arms"].values())
+    ancova = primary["ancova"]
+    assert ancova["df"] is None and primary["test"]["df"] is None
+
+    def fits(df: int) -> bool:
+        return any(
+            float(f"{2 * stats.t.sf(abs(ancova['t']) + step / 1000, df):.2g}") == ancova["p"]
+            for step in range(-5, 6)
+        )
+
+    assert sum(fits(df) for df in range(5, 14)) >= 2
