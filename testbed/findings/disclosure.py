@@ -17,6 +17,7 @@ from analysis.suppression import DEFAULT_THRESHOLD, suppress_attrition, suppress
 ARMS = ("treatment", "control")
 SMALL = f"fewer than {DEFAULT_THRESHOLD} students"
 COMPLEMENT = "hidden so a smaller group cannot be worked out"
+LEFT = f"hidden: with the students analyzed it would show that fewer than {DEFAULT_THRESHOLD} left"
 
 
 def rounded_reach(students: int | None) -> int | None:
@@ -28,10 +29,15 @@ def rounded_reach(students: int | None) -> int | None:
     return int(10 * math.floor(students / 10 + 0.5))
 
 
-def hidden_reason(true_count: int) -> str:
-    """Why a hidden count is hidden, in words: a small group, or a complement of one (a count
-    of 10 or more hidden so that a small group cannot be found by subtraction)."""
-    return SMALL if 0 <= true_count < DEFAULT_THRESHOLD else COMPLEMENT
+def hidden_reason(true_count: int, lost: int | None = None) -> str:
+    """Why a hidden count is hidden, in words: a small group, a randomized count that would
+    give the students lost (`lost`, 1 to 9), or a complement of a small group (a count of 10 or
+    more hidden so that a small group cannot be found by subtraction)."""
+    if 0 <= true_count < DEFAULT_THRESHOLD:
+        return SMALL
+    if lost is not None and 0 < lost < DEFAULT_THRESHOLD:
+        return LEFT
+    return COMPLEMENT
 
 
 CELL_STATISTICS = ("n", "mean", "sd", "median", "min", "max", "successes", "proportion")
@@ -102,10 +108,16 @@ def _suppress_arms(outcome: dict[str, Any]) -> None:
     for arm in hidden:
         _hide(outcome["arms"][arm])
     if hidden:
-        # Degrees of freedom are the students analyzed less the parameters fitted.
-        for part in ("test", "ancova", "cluster"):
-            if outcome.get(part) and "df" in outcome[part]:
-                outcome[part]["df"] = None
+        # Degrees of freedom are the students analyzed less the parameters fitted; a statistic
+        # and its p at full precision give the df back, so they are shown as printed.
+        for part in ("test", "sensitivity", "ancova", "cluster", "headline"):
+            if outcome.get(part):
+                if "df" in outcome[part]:
+                    outcome[part]["df"] = None
+                _as_printed(outcome[part])
+        if outcome.get("cluster"):
+            # Clusters times their average size is the students analyzed.
+            outcome["cluster"]["average_cluster_size"] = None
         if outcome.get("effect"):
             outcome["effect"]["n_t"] = outcome["effect"]["n_c"] = None
         if outcome.get("attrition"):
@@ -117,6 +129,16 @@ def _suppress_arms(outcome: dict[str, Any]) -> None:
         outcome["histogram"] = coarsen_histogram(
             histogram["edges"], {arm: histogram[arm] for arm in ARMS}
         )
+
+
+def _as_printed(part: dict[str, Any]) -> None:
+    """A test statistic to 2 decimals and p to 2 significant digits, as pages print them."""
+    for key in ("statistic", "t"):
+        if isinstance(part.get(key), float):
+            part[key] = round(part[key], 2)
+    for key in ("p", "bh_p"):
+        if isinstance(part.get(key), float):
+            part[key] = float(f"{part[key]:.2g}")
 
 
 def _suppress_attrition(outcome: dict[str, Any]) -> None:
@@ -147,8 +169,10 @@ def _suppress_subgroup(subgroup: dict[str, Any]) -> None:
     interaction = subgroup.get("interaction")
     if interaction and table.hidden_cells:
         # Students tested = denominator df + 2 x levels tested: with the shown levels' totals
-        # that isolates the hidden ones. The F statistic and p stay.
+        # that isolates the hidden ones. F and p at full precision would give the df back (p
+        # is a function of F and both df), so they are shown as the page prints them.
         interaction["df_denominator"] = None
+        _as_printed(interaction)
     for level, row in zip(levels, table.cells, strict=True):
         for arm, value in zip(ARMS, row, strict=True):
             if value is None:
@@ -189,7 +213,7 @@ def _suppress_sites(rows: list[dict[str, Any]], own_sites: frozenset[int]) -> in
         ):
             row[measure] = dict(zip(ARMS, table.cells[i], strict=True))
             row["why"][measure] = {
-                arm: hidden_reason(true[i][j])
+                arm: hidden_reason(true[i][j], randomized[i][j] - analyzed[i][j])
                 for j, arm in enumerate(ARMS)
                 if table.cells[i][j] is None
             }

@@ -189,7 +189,13 @@ def weaknesses(results: dict[str, Any]) -> list[str]:
     essa = results.get("essa")
     if essa is not None:
         students, districts = essa["students"], results["data"]["sites"]
-        if students < MIN_STUDENTS or districts < MIN_DISTRICTS:
+        if students is None:  # hidden outside the district: a group of fewer than 10 in it
+            found.append(
+                "A small pilot: some of its groups have fewer than 10 students (their sizes are "
+                f"not shown). Federal evidence rules ask for at least {MIN_STUDENTS} students in "
+                f"at least {MIN_DISTRICTS} districts."
+            )
+        elif students < MIN_STUDENTS or districts < MIN_DISTRICTS:
             found.append(
                 f"A small pilot: {students} students in {districts} district(s). Federal evidence "
                 f"rules ask for at least {MIN_STUDENTS} students in at least {MIN_DISTRICTS} "

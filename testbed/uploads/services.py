@@ -914,8 +914,11 @@ def _attrition_table(
                     "analyzed": analyzed,
                     "rate": rate,
                     "why": {
-                        measure: hidden_reason(cells[measure][i][j])
-                        for measure in ("randomized", "analyzed")
+                        "randomized": hidden_reason(
+                            cells["randomized"][i][j],
+                            cells["randomized"][i][j] - cells["analyzed"][i][j],
+                        ),
+                        "analyzed": hidden_reason(cells["analyzed"][i][j]),
                     },
                 }
             )
@@ -936,8 +939,11 @@ def _attrition_table(
         "randomized_totals": tables["randomized"].column_totals,
         "analyzed_totals": tables["analyzed"].column_totals,
         "totals_why": {
-            measure: [hidden_reason(value) for value in values]
-            for measure, values in column_totals.items()
+            "randomized": [
+                hidden_reason(r, r - a)
+                for r, a in zip(column_totals["randomized"], column_totals["analyzed"], strict=True)
+            ],
+            "analyzed": [hidden_reason(a) for a in column_totals["analyzed"]],
         },
         "randomized": tables["randomized"].total,
         "analyzed": tables["analyzed"].total,

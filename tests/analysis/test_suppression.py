@@ -75,3 +75,41 @@ def test_bad_input_is_refused():
         suppress_small_cells([[1, 2], [3]])
     with pytest.raises(ValueError, match="threshold"):
         suppress_small_cells([[1]], threshold=0)
+
+
+# --- randomized and analyzed side by side (students lost = randomized - analyzed) ----------
+
+
+def test_randomized_is_hidden_where_it_would_give_a_small_number_lost():
+    from analysis.suppression import suppress_attrition
+
+    shown = suppress_attrition(
+        randomized=[[143, 151], [167, 171]], analyzed=[[139, 149], [163, 164]]
+    )
+    # Every site lost 2 to 7 students per arm: no randomized count may stand beside its
+    # analyzed count, nor any total of them; the analyzed counts (all 10 or more) stay.
+    assert shown.analyzed.cells == [[139, 149], [163, 164]]
+    assert shown.randomized.cells == [[None, None], [None, None]]
+    assert shown.randomized.column_totals == [None, None]  # 8 and 9 lost per arm
+    assert shown.randomized.total == 632  # 17 lost in all: not a small count
+
+
+def test_nobody_lost_is_shown_and_one_small_loss_hides_a_complement():
+    from analysis.suppression import suppress_attrition
+
+    # Lost: [[0, 12], [3, 15]]. Zero needs no protection; the 3 is hidden, and since the
+    # column and row totals of students lost are shown, one more cell in each line goes too.
+    shown = suppress_attrition(randomized=[[50, 62], [53, 75]], analyzed=[[50, 50], [50, 60]])
+    assert shown.randomized.cells[1][0] is None
+    hidden = [(i, j) for i in range(2) for j in range(2) if shown.randomized.cells[i][j] is None]
+    assert len(hidden) >= 3  # the 3, a complement in its row and one in its column
+    for i, row in enumerate(shown.randomized.cells):  # no line with a total has one hidden
+        if shown.randomized.row_totals[i] is not None:
+            assert sum(value is None for value in row) != 1
+
+
+def test_a_site_cannot_analyze_more_than_it_randomized():
+    from analysis.suppression import suppress_attrition
+
+    with pytest.raises(ValueError, match="more students than it randomized"):
+        suppress_attrition(randomized=[[10, 10]], analyzed=[[11, 10]])

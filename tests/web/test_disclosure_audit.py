@@ -15,6 +15,7 @@ are chosen so that the pairs are distinctive.
 
 from __future__ import annotations
 
+import itertools
 import re
 
 import pytest
@@ -55,18 +56,26 @@ DF_PARAMETERS = {"df_denominator": (4, 6, 8), "ancova": (3, 4), "df": (2,)}
 NUMBER = re.compile(r"(?<![\w.])-?\d{1,3}(?:,\d{3})+(?![\d.])|(?<![\w.])-?\d+(?:\.\d+)?")
 
 
-def _values(path: str, people, published) -> dict[str, str] | None:
-    known = {
-        "finding_id": str(published.public),
-        "pilot_id": str(published.pilot),
-        "product_id": str(published.product),
-        "district_id": str(published.student_site),
-        "site_id": str(published.totals_site),
-    }
+def _values(path: str, people, published) -> list[dict[str, str]]:
+    """Every filling of the route's path parameters worth reading (none: the route is about
+    something this pilot does not have, such as an upload job or a matching round)."""
+    fillings = []
+    for site in (published.student_site, published.totals_site):
+        fillings.append(
+            {
+                "finding_id": str(published.public),
+                "pilot_id": str(published.pilot),
+                "product_id": str(published.product),
+                "district_id": str(site),
+                "organization_id": str(site),
+                "site_id": str(site),
+                "version": "1",
+            }
+        )
     names = re.findall(r"\{(\w+)(?::\w+)?\}", path)
-    if any(name not in known for name in names):
-        return None
-    return known
+    if any(name not in fillings[0] for name in names):
+        return []
+    return fillings if {"site_id", "district_id", "organization_id"} & set(names) else fillings[:1]
 
 
 def _numbers_in_text(text: str) -> set[float]:
@@ -119,18 +128,16 @@ def _collect(client, app, people, published) -> dict[float, set[str]]:
     for route in app_routes(app):
         if route.method != "GET" or route.path.startswith("/schema"):
             continue
-        values = _values(route.path, people, published)
-        if values is None:
-            continue
         # A str id parameter also serves the download formats ("/findings/{id}.json").
         suffixes = ("", ".json", ".csv") if re.search(r"\{\w+:str\}", route.path) else ("",)
-        for suffix in suffixes:
+        for values, suffix in itertools.product(_values(route.path, people, published), suffixes):
             path = re.sub(
                 r"\{(\w+)(?::(\w+))?\}",
                 lambda m, v=values, s=suffix: v[m.group(1)] + (s if m.group(2) == "str" else ""),
                 route.path,
             )
             response = client.get(path)
+            assert response.status_code < 500, f"{path}: {response.status_code}"
             if response.status_code != 200:
                 continue
             for number in _numbers_of(response):
@@ -185,6 +192,7 @@ def test_the_auditor_reaches_every_kind_of_output(client, app, people, published
         f"/api/v1/findings/{finding}",
         f"/pilots/{pilot}/data",
         f"/pilots/{pilot}/randomization",
+        f"/pilots/{pilot}/randomization/{published.student_site}/verify",
         f"/api/v1/pilots/{pilot}/randomization",
         f"/products/{product}/evidence",
         f"/api/v1/products/{product}/evidence",
@@ -196,3 +204,54 @@ def test_the_auditor_reaches_every_kind_of_output(client, app, people, published
     # Counts of 10 or more are shown, so the audit has something to subtract from: the students
     # analyzed over both sites (615), with the product at the student-row site (139).
     assert {615.0, 139.0} <= set(seen)
+
+
+def test_the_interaction_test_does_not_give_its_degrees_of_freedom_back(client, published):
+    # p is a function of F and both df: at full precision, F and p would pin down the hidden
+    # denominator df (students tested less 2 per level). As shown, neighbouring df fit too.
+    from scipy import stats
+
+    results = client.get(f"/api/v1/findings/{published.public}").json()
+    results = results.get("results", results)
+    gender = next(s for s in results["subgroups"] if s["name"] == "gender")
+    interaction = gender["interaction"]
+    assert interaction["df_denominator"] is None
+    shown_f, shown_p, df1 = interaction["statistic"], interaction["p"], interaction["df_numerator"]
+
+    def fits(df2: int) -> bool:
+        return any(
+            float(f"{stats.f.sf(shown_f + step / 1000, df1, df2):.2g}") == shown_p
+            for step in range(-5, 6)
+        )
+
+    tested = 287  # every analyzed student but the one of gender "x"
+    true_df2 = tested - 2 * 2  # two levels tested
+    assert fits(true_df2) and fits(true_df2 - 1) and fits(true_df2 + 1)
+
+
+def test_a_tiny_arms_tests_do_not_give_their_students_back(client, call, people):
+    # Student rows of 6 + 6 (the totals site is large): the arms are hidden, and the ANCOVA's
+    # t and p, shown as printed, fit neighbouring df as well as the true one (12 - 3 = 9).
+    from scipy import stats
+
+    tiny = Plan(
+        rows={"treatment": 6, "control": 6},
+        missing={"treatment": 0, "control": 0},
+        english_learners={"treatment": 0, "control": 0},
+    )
+    published = call(seed_published, people, tiny)
+    _collect(client, client.app, people, published)  # every page renders with the arms hidden
+    results = client.get(f"/api/v1/findings/{published.public}").json()
+    results = results.get("results", results)
+    primary = next(o for o in results["outcomes"] if o["primary"])
+    assert all(arm["n"] is None for arm in primary["arms"].values())
+    ancova = primary["ancova"]
+    assert ancova["df"] is None and primary["test"]["df"] is None
+
+    def fits(df: int) -> bool:
+        return any(
+            float(f"{2 * stats.t.sf(abs(ancova['t']) + step / 1000, df):.2g}") == ancova["p"]
+            for step in range(-5, 6)
+        )
+
+    assert sum(fits(df) for df in range(5, 14)) >= 2
