@@ -100,7 +100,8 @@ def _open_ends(edges: list[float]) -> list[float]:
 
 
 def _suppress_arms(outcome: dict[str, Any]) -> None:
-    arms = [arm for arm in ARMS if arm in outcome["arms"]]
+    # Every arm the outcome reports: a before/after pilot's are "baseline" and "treatment".
+    arms = list(outcome["arms"])
     if not arms:
         return
     table = suppress_small_cells([[int(outcome["arms"][arm].get("n") or 0) for arm in arms]])
@@ -127,7 +128,7 @@ def _suppress_arms(outcome: dict[str, Any]) -> None:
     elif outcome.get("histogram"):
         histogram = outcome["histogram"]
         outcome["histogram"] = coarsen_histogram(
-            histogram["edges"], {arm: histogram[arm] for arm in ARMS}
+            histogram["edges"], {arm: histogram[arm] for arm in arms if arm in histogram}
         )
 
 
