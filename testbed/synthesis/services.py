@@ -380,7 +380,8 @@ async def product_evidence(product_id: int) -> Evidence:
                 [LOCALE_WORDS.get(p.locale or "") for p in pooled_pilots],
             ),
             _breakdown(
-                "District poverty (mean FRL share of the pilot's districts)",
+                "District poverty (average share of students eligible for free or reduced-price "
+                "lunch in the pilot's districts)",
                 pooled_pilots,
                 [None if p.frl is None else frl_group(p.frl, cuts) for p in pooled_pilots],
             ),
