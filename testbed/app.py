@@ -30,6 +30,8 @@ from testbed.errors import ApiErrorResponses, NotFound, TestbedError, handle_err
 from testbed.findings import controllers as findings_controllers
 from testbed.home import HomeController
 from testbed.info import controllers as info_controllers
+from testbed.mail import controllers as mail_controllers
+from testbed.mail import outbox
 from testbed.matching import controllers as matching_controllers
 from testbed.notifications import controllers as notifications_controllers
 from testbed.openapi import ClosedStructSchemas
@@ -70,7 +72,7 @@ SECURITY_HEADERS = {
 
 # Pages for signing in, signing up, invitations and the account: never stored by a cache, even
 # when answered to someone not (yet) signed in.
-PRIVATE_PATHS = ("/login", "/logout", "/signup", "/account", "/invitations/")
+PRIVATE_PATHS = ("/login", "/logout", "/signup", "/account", "/invitations/", "/password/")
 # Served over HTTPS (TESTBED_SECURE_COOKIES=1): browsers use HTTPS only, for a year. Not
 # includeSubDomains: other services under the domain are not Testbed's to decide.
 HSTS = "max-age=31536000"
@@ -87,6 +89,7 @@ ROUTE_HANDLERS = [
     *notifications_controllers.ROUTE_HANDLERS,
     *info_controllers.ROUTE_HANDLERS,
     *work_controllers.ROUTE_HANDLERS,
+    *mail_controllers.ROUTE_HANDLERS,
 ]
 
 
@@ -145,6 +148,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     pooled = settings.uses_postgres or isinstance(engine, ReadPoolSQLiteEngine)
 
     sweeps: list[asyncio.Task] = []
+    senders: list[asyncio.Task] = []
 
     async def open_database() -> None:
         if settings.uses_postgres:
@@ -155,11 +159,17 @@ def create_app(settings: Settings | None = None) -> Litestar:
         # Upload jobs whose worker died are failed now, and every few seconds from here on.
         await upload_leases.fail_interrupted_jobs()
         sweeps.append(asyncio.get_running_loop().create_task(upload_leases.sweep_forever()))
+        # Mail waiting in the outbox is delivered in the background, never by a request.
+        if settings.mail_poll_seconds > 0:
+            senders.append(asyncio.get_running_loop().create_task(outbox.send_forever(settings)))
 
     async def close_database() -> None:
         for sweep in sweeps:
             await upload_leases.stop(sweep)
         sweeps.clear()
+        for sender in senders:
+            await outbox.stop(sender)
+        senders.clear()
         if pooled:
             await engine.close_connection_pool()
 

@@ -3,6 +3,7 @@ by every worker and host that serves the same database."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -90,6 +91,25 @@ class DatabaseSessionStore(Store):
         if row is None or row["expires_at"] is None:
             return None
         return max(0, int((row["expires_at"] - _now()).total_seconds()))
+
+
+async def end_sessions_of(user_id: int, *, keep_key: str | None = None) -> int:
+    """Sign the user out everywhere but the session `keep_key` (after a password change or
+    reset); how many sessions ended. Sessions do not record their user in a column, so this
+    reads them all: it runs only when a password changes, and a session row is a few bytes."""
+    ended = []
+    for row in await SessionRecord.select(SessionRecord.key, SessionRecord.value):
+        if row["key"] == keep_key:
+            continue
+        try:
+            data = json.loads(bytes(row["value"]))
+        except ValueError:
+            continue
+        if isinstance(data, dict) and data.get("user_id") == user_id:
+            ended.append(row["key"])
+    if ended:
+        await SessionRecord.delete().where(SessionRecord.key.is_in(ended))
+    return len(ended)
 
 
 RENEW_SESSION_ID = "testbed.renew_session_id"

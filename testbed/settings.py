@@ -12,6 +12,10 @@
 | TESTBED_CONTACT_EMAIL | the network's address on the contact page          | help@testbed.example
 | TESTBED_TRUSTED_PROXIES | comma-separated IPs/CIDRs of reverse proxies whose | (none)            |
 |                      | X-Forwarded-For/-Proto headers are believed         |                    |
+| TESTBED_SMTP_URL     | where mail is sent: smtp://, smtp+starttls:// or     | (mail written to   |
+|                      | smtps://user:password@host:port                     | DATA_DIR/outbox)   |
+| TESTBED_MAIL_FROM    | the From address of every mail                      | testbed@localhost  |
+| TESTBED_BASE_URL     | the public address links in mail start with         | http://127.0.0.1:8000
 """
 
 from __future__ import annotations
@@ -39,6 +43,12 @@ class Settings:
     max_upload_bytes: int = 50 * 1024 * 1024
     contact_email: str = "help@testbed.example"
     trusted_proxies: tuple[str, ...] = ()
+    smtp_url: str | None = None
+    mail_from: str = "testbed@localhost"
+    base_url: str = "http://127.0.0.1:8000"
+    # How often the background sender looks for mail to send; 0 runs no sender (tests that
+    # drive `testbed.mail.outbox.deliver_due` themselves).
+    mail_poll_seconds: float = 5.0
 
     @property
     def uses_postgres(self) -> bool:
@@ -68,7 +78,37 @@ class Settings:
             max_upload_bytes=_megabytes(env.get("TESTBED_MAX_UPLOAD_MB"), default=50),
             contact_email=(env.get("TESTBED_CONTACT_EMAIL") or "").strip() or cls.contact_email,
             trusted_proxies=_networks(env.get("TESTBED_TRUSTED_PROXIES")),
+            smtp_url=_smtp_url(env.get("TESTBED_SMTP_URL")),
+            mail_from=_mail_from(env.get("TESTBED_MAIL_FROM")) or cls.mail_from,
+            base_url=(env.get("TESTBED_BASE_URL") or "").strip().rstrip("/") or cls.base_url,
         )
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.data_dir / "outbox"
+
+
+SMTP_SCHEMES = ("smtp", "smtp+starttls", "smtps")
+
+
+def _smtp_url(value: str | None) -> str | None:
+    value = (value or "").strip()
+    if not value:
+        return None
+    scheme = value.split("://", 1)[0] if "://" in value else ""
+    if scheme not in SMTP_SCHEMES:
+        raise ValueError(
+            "TESTBED_SMTP_URL must start with smtp://, smtp+starttls:// or smtps:// "
+            "(for example smtp+starttls://user:password@mail.example.org:587)"
+        )
+    return value
+
+
+def _mail_from(value: str | None) -> str:
+    value = (value or "").strip()
+    if value and ("\r" in value or "\n" in value or "@" not in value):
+        raise ValueError(f"TESTBED_MAIL_FROM must be one email address, got {value!r}")
+    return value
 
 
 def _networks(value: str | None) -> tuple[str, ...]:

@@ -432,6 +432,38 @@ class LoginAttempt(Table):
     ip_address = Varchar(length=64, index=True)
     succeeded = Boolean(default=False)
     created_at = Timestamptz(default=TimestamptzNow(), index=True)
+    # sign_in | password_reset: each limit counts its own kind (testbed.accounts.services).
+    purpose = Varchar(length=16, default="sign_in")
+
+
+class PasswordReset(Table):
+    """A one-time password reset link; only the token's SHA-256 is stored."""
+
+    user = ForeignKey(references=User, index=True)
+    token_hash = Varchar(length=64, unique=True)
+    created_at = Timestamptz(default=TimestamptzNow())
+    expires_at = Timestamptz()
+    used_at = Timestamptz(null=True, default=None)
+
+
+class OutboxMessage(Table):
+    """A mail waiting to be sent, or its outcome (testbed.mail.outbox). Written in the same
+    transaction as what caused it, so a message exists exactly when its cause does."""
+
+    kind = Varchar(length=40)  # password_reset | password_changed | invitation
+    to_address = Varchar(length=254)
+    subject = Varchar(length=300)
+    body_text = Text()
+    body_html = Text()
+    message_id = Varchar(length=200)  # the Message-ID header, the same on every attempt
+    status = Varchar(length=16, default="pending", index=True)  # pending | sent | failed
+    attempts = Integer(default=0)
+    next_attempt_at = Timestamptz(default=TimestamptzNow(), index=True)
+    claimed_until = Timestamptz(null=True, default=None)  # a sender's lease on the row
+    last_error = Text(default="")
+    delivered_via = Varchar(length=16, default="")  # smtp | file
+    created_at = Timestamptz(default=TimestamptzNow())
+    sent_at = Timestamptz(null=True, default=None)
 
 
 TABLES: list[type[Table]] = [
@@ -463,4 +495,6 @@ TABLES: list[type[Table]] = [
     MatchingRound,
     FitWeight,
     Notification,
+    PasswordReset,
+    OutboxMessage,
 ]

@@ -8,11 +8,12 @@ from urllib.parse import quote
 
 from litestar import Controller, Request, delete, get, post
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter, URLEncodedBody
+from litestar.plugins.flash import flash
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_204_NO_CONTENT
 
 from testbed.access import organization_admin, organization_member, pilot_access, pilot_manager
-from testbed.accounts import services
+from testbed.accounts import recovery, services
 from testbed.accounts.schemas import (
     AuditEventOut,
     InvitationCreated,
@@ -34,6 +35,7 @@ from testbed.tables import MAX_ID
 from testbed.web import form_page
 
 Form = URLEncodedBody[dict[str, str]]
+SESSION_COOKIE = "testbed_session"  # app.create_app's SessionConfig key
 
 
 def _client_address(request: Request) -> str:
@@ -66,11 +68,12 @@ class SessionController(Controller):
         self,
         next_page: Annotated[str | None, QueryParameter(name="next")] = None,
         signed_up: FromQuery[bool] = False,
+        password_reset: FromQuery[bool] = False,
     ) -> Template:
         return form_page(
             "accounts/login.html.j2",
             values={"next": next_page or ""},
-            extra={"signed_up": signed_up},
+            extra={"signed_up": signed_up, "password_reset": password_reset},
         )
 
     @post("/login")
@@ -87,7 +90,7 @@ class SessionController(Controller):
             return form_page(
                 "accounts/login.html.j2", values=data, error=error, status_code=error.status_code
             )
-        old_session = request.cookies.get("testbed_session")
+        old_session = request.cookies.get(SESSION_COOKIE)
         if old_session:
             await request.app.stores.get("sessions").delete(old_session)
         csrf_cookie = start_session(request, user_id)
@@ -179,6 +182,94 @@ class AccountController(Controller):
     async def revoke_token(self, request: Request, token_id: FromPath[int]) -> Redirect:
         await services.revoke_access_token(require_principal(request), token_id)
         return Redirect("/account#tokens")
+
+    @post("/password")
+    async def change_password(self, request: Request, data: Form) -> Template | Redirect:
+        try:
+            await recovery.change_password(
+                require_principal(request),
+                current=data.get("current_password", ""),
+                password=data.get("new_password", ""),
+                again=data.get("new_password_again", ""),
+                session_key=request.cookies.get(SESSION_COOKIE),
+                ip_address=_client_address(request),
+                settings=request.app.state["settings"],
+            )
+        except TestbedError as error:
+            # The passwords typed are never sent back into the form.
+            return await _account_page(request, error=error, status_code=error.status_code)
+        flash(
+            request,
+            "Password changed. Every other session of your account was signed out.",
+            category="saved",
+        )
+        return Redirect("/account#password")
+
+
+class PasswordController(Controller):
+    """A forgotten password: ask for a link by mail, then choose a new password with it."""
+
+    path = "/password"
+    tags = ["accounts"]
+    include_in_schema = False
+    opt = {"access": "public"}
+
+    @get("/forgot")
+    async def forgot_page(self) -> Template:
+        return form_page("accounts/password_forgot.html.j2", values={})
+
+    @post("/forgot")
+    async def forgot(self, request: Request, data: Form) -> Template:
+        try:
+            await recovery.request_password_reset(
+                email=data.get("email", ""),
+                ip_address=_client_address(request),
+                settings=request.app.state["settings"],
+            )
+        except TestbedError as error:
+            return form_page(
+                "accounts/password_forgot.html.j2",
+                values=data,
+                error=error,
+                status_code=error.status_code,
+            )
+        # The same page whether or not the address has an account.
+        return form_page(
+            "accounts/password_forgot.html.j2",
+            values={},
+            extra={"sent_to": services.normalize_email(data.get("email", ""))},
+        )
+
+    @get("/reset/{reset_token:str}")
+    async def reset_page(self, reset_token: FromPath[str]) -> Template:
+        await recovery.usable_reset(reset_token)
+        return form_page(
+            "accounts/password_reset.html.j2", values={}, extra={"token": reset_token}
+        )
+
+    @post("/reset/{reset_token:str}")
+    async def reset(
+        self, request: Request, reset_token: FromPath[str], data: Form
+    ) -> Template | Redirect:
+        try:
+            await recovery.reset_password(
+                token=reset_token,
+                password=data.get("new_password", ""),
+                again=data.get("new_password_again", ""),
+                ip_address=_client_address(request),
+                settings=request.app.state["settings"],
+            )
+        except InvalidInput as error:
+            return form_page(
+                "accounts/password_reset.html.j2",
+                values={},
+                error=error,
+                status_code=error.status_code,
+                extra={"token": reset_token},
+            )
+        # Signed out everywhere, this browser included: sign in with the new password.
+        request.clear_session()
+        return Redirect("/login?password_reset=true")
 
 
 async def _account_page(
@@ -552,6 +643,7 @@ class AdminApiController(Controller):
 ROUTE_HANDLERS: list[Any] = [
     SessionController,
     SignupController,
+    PasswordController,
     AccountController,
     OrganizationController,
     InvitationController,

@@ -220,33 +220,40 @@ MAX_FAILURES_PER_ACCOUNT = 5
 MAX_FAILURES_PER_ADDRESS = 20
 
 
-async def _recent_failures(where) -> int:
+async def _recent_failures(where, purpose: str) -> int:
     since = datetime.now(UTC) - LOGIN_WINDOW
     return await LoginAttempt.count().where(
-        where & LoginAttempt.succeeded.eq(False) & (LoginAttempt.created_at >= since)
+        where
+        & LoginAttempt.succeeded.eq(False)
+        & (LoginAttempt.purpose == purpose)
+        & (LoginAttempt.created_at >= since)
     )
 
 
-async def _claim_attempt(email: str, ip_address: str) -> int:
+# What each limited action is called in its refusal; each counts only its own attempts.
+ATTEMPT_WORDS = {"sign_in": "failed sign-ins", "password_reset": "password reset requests"}
+
+
+async def claim_attempt(email: str, ip_address: str, purpose: str = "sign_in") -> int:
     """Check the limits and record the attempt in one step, so simultaneous attempts cannot all
-    pass the check before any is recorded. The attempt counts as failed until the password
-    proves right; returns its id."""
+    pass the check before any is recorded. The attempt counts as failed until it succeeds (a
+    reset request never does: every request counts); returns its id."""
     minutes = int(LOGIN_WINDOW.total_seconds() // 60)
+    words = ATTEMPT_WORDS[purpose]
     async with serialized(LoginAttempt, SIGN_IN_LOCK):
-        if await _recent_failures(LoginAttempt.email == email) >= MAX_FAILURES_PER_ACCOUNT:
+        account = LoginAttempt.email == email
+        if await _recent_failures(account, purpose) >= MAX_FAILURES_PER_ACCOUNT:
             raise TooManyAttempts(
-                f"Too many failed sign-ins for this account. Wait {minutes} minutes and try "
+                f"Too many {words} for this account. Wait {minutes} minutes and try "
                 "again, or ask your organization's administrator to help."
             )
-        if (
-            await _recent_failures(LoginAttempt.ip_address == ip_address)
-            >= MAX_FAILURES_PER_ADDRESS
-        ):
+        address = LoginAttempt.ip_address == ip_address
+        if await _recent_failures(address, purpose) >= MAX_FAILURES_PER_ADDRESS:
             raise TooManyAttempts(
-                f"Too many failed sign-ins from your network address. Wait {minutes} minutes."
+                f"Too many {words} from your network address. Wait {minutes} minutes."
             )
         rows = await LoginAttempt.insert(
-            LoginAttempt(email=email, ip_address=ip_address, succeeded=False)
+            LoginAttempt(email=email, ip_address=ip_address, succeeded=False, purpose=purpose)
         )
     return rows[0]["id"]
 
@@ -254,7 +261,7 @@ async def _claim_attempt(email: str, ip_address: str) -> int:
 async def authenticate(*, email: str, password: str, ip_address: str) -> int:
     """The user id for these credentials; raises after too many recent failures."""
     email = normalize_email(email)
-    attempt_id = await _claim_attempt(email, ip_address)
+    attempt_id = await claim_attempt(email, ip_address)
     user = (
         await User.select(User.id, User.password_hash, User.active)
         .where(User.email == email)

@@ -257,7 +257,26 @@ async def _path_values(people: People, role: str) -> dict[str, str]:
         ),
         "version": "1",
         "site_id": str(people.district),
+        "reset_token": await _password_reset_token(people),
     }
+
+
+async def _password_reset_token(people: People) -> str:
+    """A usable password reset link's token (a fresh one: a reset uses it up)."""
+    from datetime import UTC, datetime, timedelta
+
+    from testbed.auth import hash_token
+    from testbed.tables import PasswordReset
+
+    token = secrets.token_urlsafe(16)
+    await PasswordReset.insert(
+        PasswordReset(
+            user=people.district_user,
+            token_hash=hash_token(token),
+            expires_at=datetime.now(UTC) + timedelta(hours=1),
+        )
+    )
+    return token
 
 
 async def _registered_design_and_assignment(people: People) -> None:
