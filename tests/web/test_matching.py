@@ -309,6 +309,9 @@ def test_admin_runs_a_round_and_every_proposal_says_why(client, people, call):
     # The optimality gap said in words, with the term linked to its explanation.
     assert "No better pairing of calls and districts exists than this one." in page.text
     assert 'href="/glossary#lp-bound"' in page.text
+    # Each proposal links to its call and its district.
+    assert f'<a href="/pilots/{people.open_pilot}">' in page.text
+    assert f'<a href="/districts/{people.district}">Cedar Hollow Unified</a>' in page.text
     proposed = {d for d, s in call(statuses, people.open_pilot).items() if s == "proposed"}
     assert len(proposed) == 2 and people.district in proposed
     assert any(
