@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
@@ -22,6 +23,14 @@ def thousands(value: float | int | None) -> str:
     if value is None:
         return "–"
     return f"{value:,.0f}"
+
+
+def when(moment: datetime | None) -> str:
+    """Every time a page shows, in one format: "2026-12-07 14:05 UTC" (dates alone are ISO)."""
+    if moment is None:
+        return "–"
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def percent(value: float | None, digits: int = 0) -> str:
@@ -47,6 +56,7 @@ def template_config() -> TemplateConfig[JinjaTemplateEngine]:
     )
     environment.filters["thousands"] = thousands
     environment.filters["percent"] = percent
+    environment.filters["when"] = when
     environment.globals["vocabulary"] = vocabulary
     environment.globals["term"] = term
     environment.globals["principal_of"] = current_principal

@@ -121,3 +121,15 @@ def test_numbers_are_number_inputs_with_their_bounds(client, people):
     assert profile["frl_share"]["type"] == "number" and profile["frl_share"]["max"] == "100"
     assert profile["enrollment"]["type"] == "number"
     assert profile["nces_lea_id"]["type"] == "text"  # an id with leading zeros stays text
+
+
+def test_every_time_on_a_page_has_one_format():
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from testbed.web import when
+
+    assert when(datetime(2026, 12, 7, 14, 5, 59, tzinfo=UTC)) == "2026-12-07 14:05 UTC"
+    eastern = timezone(timedelta(hours=-5))
+    assert when(datetime(2026, 12, 7, 9, 5, tzinfo=eastern)) == "2026-12-07 14:05 UTC"
+    assert when(datetime(2026, 12, 7, 14, 5)) == "2026-12-07 14:05 UTC"  # SQLite's naive UTC
+    assert when(None) == "–"
