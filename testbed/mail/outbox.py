@@ -94,6 +94,14 @@ CLAIM_SQLITE = CLAIM_POSTGRES.replace("FOR UPDATE SKIP LOCKED", "")
 async def claim_due(now: datetime, limit: int = BATCH) -> list[dict]:
     """Take a lease on up to `limit` due messages; they are this sender's until it passes."""
     lease_until = now + LEASE
+    # A read first: most ticks find nothing due, and then take no write lock at all.
+    due = (
+        (OutboxMessage.status == "pending")
+        & (OutboxMessage.next_attempt_at <= now)
+        & (OutboxMessage.claimed_until.is_null() | (OutboxMessage.claimed_until < now))
+    )
+    if not await OutboxMessage.exists().where(due):
+        return []
     engine = OutboxMessage._meta.db
     if engine.engine_type == "postgres":
         async with engine.transaction():
