@@ -315,6 +315,7 @@ class OrganizationController(Controller):
                 organization_id=organization_id,
                 email=data.get("email", ""),
                 role=data.get("role", "member"),
+                settings=request.app.state["settings"],
             )
         except InvalidInput as error:
             return await _members_page(
@@ -539,7 +540,7 @@ class OrganizationApiController(Controller):
 
     @post(
         "/invitations",
-        summary="Invite a colleague (returns the one-time link)",
+        summary="Invite a colleague (mails the one-time link, and returns it)",
         guards=[organization_admin],
         opt={"access": "org_admin"},
         raises=[Forbidden, NotFound, InvalidInput],
@@ -553,6 +554,7 @@ class OrganizationApiController(Controller):
             organization_id=organization_id,
             email=data.email,
             role=data.role,
+            settings=request.app.state["settings"],
         )
         return InvitationCreated(
             email=services.normalize_email(data.email),

@@ -29,6 +29,8 @@ from testbed.errors import (
     TestbedError,
     TooManyAttempts,
 )
+from testbed.mail.outbox import queue_mail, wake_sender
+from testbed.settings import Settings
 from testbed.tables import (
     AccessToken,
     AuditEvent,
@@ -314,7 +316,7 @@ async def sign_up(
     For an address that already has an account nothing is created and None is returned, and
     the caller answers exactly as for a new account (no session: both sign in next), so
     sign-up does not tell who has an account here. The owner of the address should be told
-    by mail that someone tried; Testbed sends no mail yet, so it is only in the audit log."""
+    by mail that someone tried; that mail is not built yet, so it is only in the audit log."""
     invitation = await usable_invitation(invitation_token) if invitation_token else None
     if invitation is not None and normalize_email(email) != invitation["email"]:
         raise InvalidInput(
@@ -422,9 +424,15 @@ def _require_invited_address(invitation: dict, email: str) -> None:
 
 
 async def create_invitation(
-    principal: Principal, *, organization_id: int, email: str, role: str = "member"
+    principal: Principal,
+    *,
+    organization_id: int,
+    email: str,
+    settings: Settings,
+    role: str = "member",
 ) -> str:
-    """Invite a colleague; returns the one-time token for the invitation link."""
+    """Invite a colleague: the link is mailed to them, and the one-time token returned so the
+    inviter can also copy the link."""
     require_org_admin(principal, organization_id)
     email = normalize_email(email)
     if not EMAIL_PATTERN.match(email):
@@ -438,22 +446,38 @@ async def create_invitation(
             errors=[{"field": "role", "message": "Choose admin or member."}],
         )
     token = secrets.token_urlsafe(32)
-    await Invitation.insert(
-        Invitation(
-            organization=organization_id,
-            email=email,
-            role=role,
-            token_hash=hash_token(token),
-            invited_by=principal.user_id,
+    organization = await get_organization(organization_id)
+    # The invitation and its mail are one transaction: both exist, or neither.
+    async with Invitation._meta.db.transaction():
+        await Invitation.insert(
+            Invitation(
+                organization=organization_id,
+                email=email,
+                role=role,
+                token_hash=hash_token(token),
+                invited_by=principal.user_id,
+            )
         )
-    )
-    await audit.record(
-        "invitation_created",
-        actor_id=principal.user_id,
-        object_type="organization",
-        object_id=organization_id,
-        detail={"email": email, "role": role},
-    )
+        await queue_mail(
+            kind="invitation",
+            to_address=email,
+            context={
+                "inviter": principal.name,
+                "organization": organization["name"],
+                "role": "an administrator" if role == "admin" else "a member",
+                "expires": f"{datetime.now(UTC) + INVITATION_LIFETIME:%Y-%m-%d}",
+                "token": token,
+            },
+            settings=settings,
+        )
+        await audit.record(
+            "invitation_created",
+            actor_id=principal.user_id,
+            object_type="organization",
+            object_id=organization_id,
+            detail={"email": email, "role": role},
+        )
+    wake_sender()
     return token
 
 

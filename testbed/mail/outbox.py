@@ -27,8 +27,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 from datetime import UTC, datetime, timedelta
+from email.errors import HeaderParseError
 
 from piccolo.engine.sqlite import TransactionType
 
@@ -94,6 +96,14 @@ CLAIM_SQLITE = CLAIM_POSTGRES.replace("FOR UPDATE SKIP LOCKED", "")
 async def claim_due(now: datetime, limit: int = BATCH) -> list[dict]:
     """Take a lease on up to `limit` due messages; they are this sender's until it passes."""
     lease_until = now + LEASE
+    # A read first: most ticks find nothing due, and then take no write lock at all.
+    due = (
+        (OutboxMessage.status == "pending")
+        & (OutboxMessage.next_attempt_at <= now)
+        & (OutboxMessage.claimed_until.is_null() | (OutboxMessage.claimed_until < now))
+    )
+    if not await OutboxMessage.exists().where(due):
+        return []
     engine = OutboxMessage._meta.db
     if engine.engine_type == "postgres":
         async with engine.transaction():
@@ -123,12 +133,13 @@ async def _deliver_one(settings: Settings, row: dict, now: datetime) -> str:
             message_id=row["message_id"],
         )
         via = await transport.deliver(
-            settings, message, file_name=f"{row['id']:08d}-{row['kind']}.eml"
+            settings, message, file_name=eml_file_name(row)
         )
     except Exception as error:
         reason = f"{type(error).__name__}: {error}"[:2000]
         created_at = row["created_at"]
-        final = isinstance(error, transport.PermanentFailure | ValueError) or (
+        # A refusal for good, or a message that cannot be built (a header EmailMessage refuses).
+        final = isinstance(error, transport.PermanentFailure | ValueError | HeaderParseError) or (
             now - created_at >= GIVE_UP
         )
         logger.warning("mail %s to %s failed (%s)", row["id"], row["to_address"], reason)
@@ -160,6 +171,13 @@ async def _deliver_one(settings: Settings, row: dict, now: datetime) -> str:
         values |= {OutboxMessage.body_text: "", OutboxMessage.body_html: ""}
     await OutboxMessage.update(values).where(mine)
     return "sent"
+
+
+def eml_file_name(row: dict) -> str:
+    """The outbox file of a message: by id, and unique even when ids start again (a restored
+    or emptied database), so no file is overwritten by another message."""
+    unique = hashlib.sha256(row["message_id"].encode()).hexdigest()[:12]
+    return f"{row['id']:08d}-{row['kind']}-{unique}.eml"
 
 
 async def send_forever(settings: Settings) -> None:

@@ -104,11 +104,12 @@ def base_url() -> Iterator[str]:
     )
     assert demo.returncode == 0, demo.stderr
     port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    env["TESTBED_BASE_URL"] = url  # links in mail (the outbox) lead to this server
     log = (data_dir / "server.log").open("w")
     server = subprocess.Popen(
         [*testbed, "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
     )
-    url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
         while True:

@@ -180,6 +180,7 @@ async def _path_values(people: People, role: str) -> dict[str, str]:
     """Fresh objects for one request, so routes that revoke or accept don't affect the next."""
     from testbed.accounts.services import create_access_token, create_invitation
     from testbed.auth import load_principal
+    from testbed.settings import Settings
     from testbed.tables import (
         Enrollment,
         MatchingRound,
@@ -253,7 +254,10 @@ async def _path_values(people: People, role: str) -> dict[str, str]:
         "enrollment_id": str(proposal[0]["id"]),
         "round_id": str(matching_round[0]["id"]),
         "token": await create_invitation(
-            vendor_admin, organization_id=people.vendor, email="someone@x.example"
+            vendor_admin,
+            organization_id=people.vendor,
+            email="someone@x.example",
+            settings=Settings.from_env(),
         ),
         "version": "1",
         "site_id": str(people.district),

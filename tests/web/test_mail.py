@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -246,12 +247,13 @@ def test_without_smtp_mail_goes_to_the_outbox_folder_and_page(client, call, peop
     no_smtp = replace(app_settings(client), smtp_url=None)
     message_id = call(_queue, no_smtp, "dev@school.example")
     assert call(outbox.deliver_due, no_smtp)["sent"] == 1
-    files = list(no_smtp.outbox_dir.glob(f"{message_id:08d}-*.eml"))
-    assert len(files) == 1
-    content = files[0].read_text()
+    [row] = _rows(call)
+    path = no_smtp.outbox_dir / outbox.eml_file_name(row)
+    content = path.read_text()
+    assert f"Message-ID: {row['message_id']}" in content
     assert "To: dev@school.example" in content
     assert "Subject: Your Testbed password was changed" in content
-    [row] = _rows(call)
+    assert path.name.startswith(f"{message_id:08d}-password_changed-")
     assert row["delivered_via"] == "file" and row["body_text"]  # kept: the page shows it
 
     assert client.get("/admin/outbox", follow_redirects=False).status_code in (302, 303, 401)
@@ -311,3 +313,49 @@ def test_a_claim_skips_rows_locked_by_a_claim_still_in_progress(client, call, sm
     first, second = call(overlapping_claims)
     assert len(first) == 3 and len(second) == 3
     assert not {row["id"] for row in first} & {row["id"] for row in second}
+
+
+def test_an_invitation_is_mailed_and_still_shown_to_copy(client, call, smtp, people):
+    sign_in(client, "vendor")  # an admin of the vendor organization
+    page = post_form(
+        client,
+        f"/organizations/{people.vendor}/invitations",
+        {"email": "New.Colleague@BrightPath.example", "role": "member"},
+    )
+    assert page.status_code == 200
+    shown = re.search(r"<code>(http[^<]+/invitations/[^<]+)</code>", page.text).group(1)
+    assert "on its way to your colleague by mail" in page.text
+    assert call(outbox.deliver_due, app_settings(client))["sent"] == 1
+    [message] = smtp.inbox.messages
+    assert message["To"] == "new.colleague@brightpath.example"
+    assert "invites you to" in message["Subject"]
+    text = message.get_body(("plain",)).get_content()
+    token = shown.rsplit("/", 1)[1]
+    mailed = f"{app_settings(client).base_url}/invitations/{token}"
+    assert mailed in text  # the same one-time link as the one shown
+    assert f'href="{mailed}"' in message.get_body(("html",)).get_content()
+    # The link in the mail opens the invitation.
+    client.cookies.clear()
+    invitation = client.get(f"/invitations/{token}")
+    assert invitation.status_code == 200
+
+
+def test_an_inviters_name_cannot_add_headers(client, call, smtp, people):
+    from testbed.tables import User
+
+    call(
+        lambda: User.update({User.name: "Eve\r\nBcc: victim@example.org"}).where(
+            User.id == people.vendor_user
+        )
+    )
+    sign_in(client, "vendor")
+    post_form(
+        client,
+        f"/organizations/{people.vendor}/invitations",
+        {"email": "colleague@brightpath.example", "role": "member"},
+    )
+    assert call(outbox.deliver_due, app_settings(client))["sent"] == 1
+    [message] = smtp.inbox.messages
+    assert message["Bcc"] is None
+    assert message["Subject"].strip().startswith("Eve Bcc: victim@example.org invites you")
+    assert smtp.inbox.envelopes[0][1] == ["colleague@brightpath.example"]
