@@ -286,7 +286,8 @@ def test_registration_records_a_hash_anyone_can_recompute(client, call, people):
     page = client.get(f"/pilots/{people.active_pilot}/design/versions/1")
     assert page.status_code == 200
     assert "They match" in page.text and expected in page.text and "sha256sum" in page.text
-    shown = re.search(r'<pre tabindex="0" class="canonical"><code>(.*?)</code></pre>', page.text, re.S)
+    canonical = r'<pre tabindex="0" class="canonical"><code>(.*?)</code></pre>'
+    shown = re.search(canonical, page.text, re.S)
     import html
 
     assert hashlib.sha256(html.unescape(shown.group(1)).encode()).hexdigest() == expected
