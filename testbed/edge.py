@@ -133,18 +133,20 @@ async def check_request_body(request: Request) -> None:
     if declared == RequestEncodingType.JSON:
         if body := await request.body():
             _check_json(body)
-    elif RequestEncodingType.URL_ENCODED in (declared, sent):
-        _check_url_encoded("form", await request.body())
     elif sent == RequestEncodingType.MULTI_PART and (
-        declared == RequestEncodingType.MULTI_PART
+        declared in (RequestEncodingType.MULTI_PART, RequestEncodingType.URL_ENCODED)
         or ScopeState.from_scope(request.scope).form is not Empty
     ):
         # Read here only if the handler declares the form or the CSRF check has read it: an
         # API upload's handler first refuses a body too large by its announced length.
+        # A form handler posted as multipart (curl -F) is read as a form too: its raw body is
+        # gone once the CSRF check parsed it, and waiting for it again hung the request.
         form = await request.form()  # kept for the handler: the body is read once
         for key, value in form.multi_items():
             if isinstance(value, str) and (NUL in value or NUL in key):
                 raise _refusal("form", key.replace(NUL, ""), NUL_MESSAGE)
+    elif RequestEncodingType.URL_ENCODED in (declared, sent):
+        _check_url_encoded("form", await request.body())
 
 
 async def allow_every_method_of_the_route(message: Message, scope: Scope) -> None:
