@@ -675,11 +675,8 @@ async def grant_pilot_role(principal: Principal, pilot_id: int, *, email: str, r
         )
     user = await User.select(User.id).where(User.email == normalize_email(email)).first()
     holder = await load_principal(user["id"]) if user else None
-    if holder is None:
-        raise InvalidInput(
-            "Nobody with this email has an account yet; invite them first.",
-            errors=[{"field": "email", "message": "No account with this email."}],
-        )
+    # No account and no research membership get the same words: a vendor must not learn from
+    # this form which addresses have accounts.
     _require_role_holder(holder, await pilot_vendor_id(pilot_id))
     if await has_pilot_role(pilot_id, user["id"]):
         raise Conflict(ROLE_TAKEN)
@@ -700,19 +697,19 @@ async def grant_pilot_role(principal: Principal, pilot_id: int, *, email: str, r
     )
 
 
-def _require_role_holder(holder: Principal, vendor_id: int) -> None:
+def _require_role_holder(holder: Principal | None, vendor_id: int) -> None:
     """Refuse a role that would count for nothing (the same rule access.py reads roles by)."""
-    if may_hold_pilot_role(holder, vendor_id):
+    if holder is not None and may_hold_pilot_role(holder, vendor_id):
         return
-    if holder.is_member_of(vendor_id):
+    if holder is not None and holder.is_member_of(vendor_id):
         message = (
             "This person is a member of the pilot's vendor: a role on the pilot would give them "
             "nothing more, because student-level rows never reach a vendor's members."
         )
     else:
         message = (
-            "Roles on a pilot are for researchers: this person is not a member of a verified "
-            "research organization."
+            "Roles on a pilot are for researchers: give the address a member of a verified "
+            "research organization signs in with (invite them to their organization first)."
         )
     raise InvalidInput(message, errors=[{"field": "email", "message": message}])
 

@@ -528,7 +528,11 @@ def test_vendor_gives_a_researcher_a_role_on_its_pilot(client, people):
     assert again.status_code == 409
     unknown = post_form(client, team, {"email": "nobody@x.example", "role": "researcher"})
     assert unknown.status_code == 422
-    assert "No account with this email" in unknown.text
+    # The same words as for an account outside research: the form does not say who has one.
+    outsider = post_form(client, team, {"email": EMAILS["other_vendor"], "role": "researcher"})
+    assert outsider.status_code == 422
+    for answer in (unknown, outsider):
+        assert "Roles on a pilot are for researchers" in answer.text
 
 
 def test_a_grant_that_loses_the_race_to_the_same_role_is_a_conflict(

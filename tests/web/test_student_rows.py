@@ -256,7 +256,7 @@ def test_a_district_of_another_site_that_gets_a_role_still_reads_no_rows_of_this
         headers=bearer(token_for(call, people.vendor_user)),
     )
     assert by_vendor.status_code == 422, by_vendor.text
-    assert "not a member of a verified research organization" in by_vendor.json()["detail"]
+    assert "Roles on a pilot are for researchers" in by_vendor.json()["detail"]
     assert study.other_site_user not in call(_roles, study.pilot)
 
     call(_role_row, study.pilot, study.other_site_user)
