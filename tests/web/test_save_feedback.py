@@ -3,10 +3,7 @@ session), and a failed save re-renders the form with its errors instead."""
 
 from __future__ import annotations
 
-from litestar.testing import TestClient
-
-from testbed.app import create_app
-from tests.web.conftest import post_form, sign_in
+from tests.web.conftest import other_browser, post_form, sign_in
 
 NEED = {
     "title": "Chronic absence in middle school",
@@ -36,12 +33,12 @@ def test_a_refused_save_shows_errors_and_no_confirmation(client, people):
     assert SAVED not in client.get(f"/districts/{people.district}/needs").text
 
 
-def test_the_message_belongs_to_the_session_that_saved(client, people, settings):
+def test_the_message_belongs_to_the_session_that_saved(client, people):
     sign_in(client, "district")
     post_form(client, f"/districts/{people.district}/needs", NEED)
-    # Another browser: its own app instance (and event loop) over the same database.
-    with TestClient(app=create_app(settings)) as stranger:
+    with other_browser(client) as stranger:
         assert SAVED not in stranger.get(f"/districts/{people.district}/needs").text
+    assert SAVED in client.get(f"/districts/{people.district}/needs").text
 
 
 def test_what_cannot_be_undone_asks_for_confirmation_first(client, call, people):
