@@ -149,7 +149,7 @@ if __name__ == "__main__":
 @main.command("notify-work")
 def notify_work() -> None:
     """Turn new "Your work" items (a design to register, data due, a finding to approve, an
-    overdue result) into notifications and their mail. Each worker does this every minute;
+    overdue result) into notifications and their mail. Each worker does this every 5 minutes;
     run it from cron when TESTBED_NOTIFICATION_SWEEP_SECONDS is 0."""
     from testbed.notifications.background import notify_new_work
     from testbed.notifications.mailing import configure

@@ -16,7 +16,7 @@
 |                      | smtps://user:password@host:port                     | DATA_DIR/outbox)   |
 | TESTBED_MAIL_FROM    | the From address of every mail                      | testbed@localhost  |
 | TESTBED_BASE_URL     | the public address links in mail start with         | http://127.0.0.1:8000
-| TESTBED_NOTIFICATION_SWEEP_SECONDS | how often each worker turns new "Your work" | 60 (0: never) |
+| TESTBED_NOTIFICATION_SWEEP_SECONDS | how often each worker turns new "Your work" | 300 (0 off)|
 |                      | items into notifications and sends due digests      |                    |
 """
 
@@ -54,7 +54,7 @@ class Settings:
     # How often each worker turns new action items into notifications (and their mail) and
     # sends the daily digests that are due; 0 runs neither (cron runs `testbed notify-work` and
     # `testbed send-digests` instead, and the tests call them when they mean to).
-    notification_sweep_seconds: float = 60.0
+    notification_sweep_seconds: float = 300.0
 
     @property
     def uses_postgres(self) -> bool:
@@ -88,7 +88,7 @@ class Settings:
             mail_from=_mail_from(env.get("TESTBED_MAIL_FROM")) or cls.mail_from,
             base_url=(env.get("TESTBED_BASE_URL") or "").strip().rstrip("/") or cls.base_url,
             notification_sweep_seconds=_seconds(
-                env.get("TESTBED_NOTIFICATION_SWEEP_SECONDS"), default=60.0
+                env.get("TESTBED_NOTIFICATION_SWEEP_SECONDS"), default=300.0
             ),
         )
 
