@@ -102,14 +102,14 @@ def _svg(chart: dict[str, Any], title: str) -> Markup:
     axis = (
         f'<line x1="{MARGIN}" y1="{HEIGHT - MARGIN}" x2="{WIDTH - MARGIN}" '
         f'y2="{HEIGHT - MARGIN}" stroke="#555e68"></line>'
-        f'<text x="{MARGIN}" y="{HEIGHT - 8}" font-size="11" fill="{TEXT_COLOUR}">{first}</text>'
-        f'<text x="{WIDTH - MARGIN}" y="{HEIGHT - 8}" font-size="11" fill="{TEXT_COLOUR}" '
+        f'<text x="{MARGIN}" y="{HEIGHT - 8}" font-size="13" fill="{TEXT_COLOUR}">{first}</text>'
+        f'<text x="{WIDTH - MARGIN}" y="{HEIGHT - 8}" font-size="13" fill="{TEXT_COLOUR}" '
         f'text-anchor="end">{last}</text>'
     )
     legend = "".join(
         f'<rect x="{WIDTH - MARGIN - 110}" y="{8 + 16 * a}" width="10" height="10" '
         f'fill="{ARM_COLOURS[a % len(ARM_COLOURS)]}"></rect>'
-        f'<text x="{WIDTH - MARGIN - 95}" y="{17 + 16 * a}" font-size="11" '
+        f'<text x="{WIDTH - MARGIN - 95}" y="{17 + 16 * a}" font-size="13" '
         f'fill="{TEXT_COLOUR}">{escape(arm)}</text>'
         for a, arm in enumerate(arms)
     )
