@@ -770,7 +770,13 @@ class _Analysis:
     ) -> None:
         """Some sites sent only totals: one effect size over every site, from group totals."""
         by_arm = self.summaries_for(spec["name"])
-        if spec["kind"] == "binary" or not all(by_arm[arm] for arm in ARMS):
+        if spec["kind"] == "binary":
+            notes.append(
+                f"{len(self.aggregate_sites)} site(s) shared only totals per group: a yes/no "
+                "outcome is compared on student rows only, so they are not in its results."
+            )
+            return
+        if not all(by_arm[arm] for arm in ARMS):
             return
         parts: dict[str, list[tuple[int, float, float]]] = {}
         for arm in ARMS:
@@ -993,10 +999,18 @@ class _Analysis:
             "unit": "minutes of use",
         }
 
+    @property
+    def estimate_sites(self) -> list[int]:
+        """The sites whose students are in the headline estimate: those that sent student rows
+        (a site that sent only totals joins only the effect over every site), or every site
+        when none did. ESSA's sample counts these students in these districts."""
+        return self.student_sites or self.aggregate_sites
+
     def essa(self, primary: dict[str, Any], baseline: dict[str, Any] | None) -> dict[str, Any]:
         headline = primary["headline"]
         attrition = primary["attrition"]
-        students = sum(self.analyzed(primary["name"]).values())
+        by_site = self.analyzed_by_site(primary["name"])
+        students = sum(sum(by_site[site].values()) for site in self.estimate_sites)
         if self.design_type == "pre_post":
             students = int(primary["arms"].get("treatment", {}).get("n") or 0)
         tier = evidence.essa_tier(
@@ -1004,13 +1018,18 @@ class _Analysis:
             effect_size=None if headline is None else headline["favourable_g"],
             p_value=None if headline is None else headline["p"],
             n_students=students,
-            n_districts=self.n_sites,
+            n_districts=len(self.estimate_sites),
             attrition=None if attrition is None else attrition["rating"],
             baseline_equivalence=None if baseline is None else baseline["rating"],
             adjusted_for_baseline=primary["ancova"] is not None,
             alpha=self.alpha,
         )
-        return {"tier": tier.tier, "reasons": list(tier.reasons), "students": students}
+        return {
+            "tier": tier.tier,
+            "reasons": list(tier.reasons),
+            "students": students,
+            "districts": len(self.estimate_sites),
+        }
 
     def site_counts(self, primary: dict[str, Any]) -> list[dict[str, Any]]:
         """Per site: students randomized and analyzed on the primary outcome, by arm."""
@@ -1059,6 +1078,7 @@ class _Analysis:
                 "dataset_ids": sorted(dataset.id for dataset in self.inputs.datasets),
                 "sites": self.n_sites,
                 "aggregate_sites": self.aggregate_sites,
+                "estimate_sites": self.estimate_sites,
                 "student_rows": len(self.students),
             },
             "primary": None if primary is None else primary["name"],

@@ -164,6 +164,7 @@ async def _path_values(people: People, role: str) -> dict[str, str]:
     """Fresh objects for one request, so routes that revoke or accept don't affect the next."""
     from testbed.accounts.services import create_access_token, create_invitation
     from testbed.auth import load_principal
+    from testbed.notifications.mailing import unsubscribe_token
     from testbed.settings import Settings
     from testbed.tables import (
         MatchingRound,
@@ -222,6 +223,7 @@ async def _path_values(people: People, role: str) -> dict[str, str]:
         "version": "1",
         "site_id": str(people.district),
         "reset_token": await _password_reset_token(people),
+        "unsubscribe_token": unsubscribe_token(people.district_user, Settings.from_env()),
     }
 
 
