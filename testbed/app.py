@@ -135,6 +135,9 @@ def refuse_impossible_ids(app: ASGIApp) -> ASGIApp:
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
+    """The app for these settings. The database engine is not among what it builds: Piccolo
+    picks it from the environment (testbed/piccolo_conf.py says why), so `settings` must name
+    the database the environment names."""
     settings = settings or Settings.from_env()
     session_store = DatabaseSessionStore()
     session_config = SessionConfig(

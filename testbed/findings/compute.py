@@ -24,19 +24,12 @@ from analysis.cluster_robust import intraclass_correlation
 from analysis.comparisons import compare_binary, compare_continuous, compare_paired
 from analysis.effect_sizes import cox_index, hedges_g, improvement_index, with_design_effect
 from analysis.regression import ancova, clustered_impact, interaction_test
+from testbed.vocabulary import SUBGROUP_WORDS
 
 RESULTS_VERSION = 1
 ARMS = ("treatment", "control")
 RANDOMIZED_DESIGNS = ("rct", "cluster_rct")
 HISTOGRAM_BINS = 20
-SUBGROUP_LABELS = {
-    "frl": "Free or reduced-price lunch",
-    "el": "English learners",
-    "swd": "Students with disabilities",
-    "gender": "Gender",
-    "race_ethnicity": "Race and ethnicity",
-}
-BOOLEAN_SUBGROUPS = ("frl", "el", "swd")
 
 
 @dataclass(frozen=True)
@@ -109,7 +102,7 @@ def student_table(rows: Sequence[dict[str, Any]], site_of_dataset: dict[int, int
         arm=np.array([row["arm"] for row in rows], dtype=object),
         baseline=np.array([number(row["baseline"]) for row in rows]),
         dosage=np.array([number(row["dosage"]) for row in rows]),
-        subgroups={column: [label(row[column]) for row in rows] for column in SUBGROUP_LABELS},
+        subgroups={column: [label(row[column]) for row in rows] for column in SUBGROUP_WORDS},
         outcomes={
             name: np.array([number((row["outcomes"] or {}).get(name)) for row in rows])
             for name in names
@@ -907,7 +900,7 @@ class _Analysis:
             return []
         results = []
         for column in self.document.get("subgroups", []):
-            if column not in SUBGROUP_LABELS:
+            if column not in SUBGROUP_WORDS:
                 continue
             labels = np.array(self.students.subgroups[column], dtype=object)
             keep = ~np.isnan(values) & np.isin(self.students.arm, ARMS) & (labels != "")
@@ -960,7 +953,7 @@ class _Analysis:
             results.append(
                 {
                     "name": column,
-                    "label": SUBGROUP_LABELS[column],
+                    "label": SUBGROUP_WORDS[column],
                     "levels": levels,
                     "interaction": None
                     if interaction is None
