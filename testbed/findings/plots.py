@@ -170,7 +170,7 @@ def effects(outcomes: list[dict[str, Any]], threshold: float | None) -> str | No
         rows.append((outcome["label"], *better(outcome["direction"], effect["g"], effect["ci"])))
     if not rows:
         return None
-    figure = _forest(rows, threshold, "effect in standard deviations (right of 0 = better)")
+    figure = _forest(rows, threshold, "effect in SD (right of 0 = better)")
     described = "; ".join(
         f"{label}: {number(estimate)} (95 % CI {number(low)} to {number(high)})"
         for label, estimate, low, high in rows
@@ -196,7 +196,7 @@ def subgroups(subgroup_results: list[dict[str, Any]], direction: str) -> str | N
             rows.append((label, *better(direction, level["g"], level["ci"])))
     if not rows:
         return None
-    figure = _forest(rows, None, "effect in standard deviations (right of 0 = better)")
+    figure = _forest(rows, None, "effect in SD (right of 0 = better)")
     described = "; ".join(
         f"{label}: {number(estimate)} (95 % CI {number(low)} to {number(high)})"
         for label, estimate, low, high in rows

@@ -75,7 +75,7 @@ def forest(rows: list[list[Any]], pooled: list[float] | None) -> str | None:
             labels.append("Pooled (random effects)")
         axes.axvline(0.0, color="#555e68", linewidth=1)
         axes.set_yticks(ticks, labels)
-        axes.set_xlabel("effect in standard deviations (right of 0 = better)")
+        axes.set_xlabel("effect in SD (right of 0 = better)")
         # Below the plot, not beside it: beside, it took the width the intervals need.
         figure.legend(frameon=False, loc="outside lower center", ncols=2)
     described = "; ".join(
