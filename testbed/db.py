@@ -13,7 +13,13 @@ import asyncpg
 from asyncpg.exceptions import UniqueViolationError
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
-from piccolo.engine.sqlite import SQLiteEngine, TransactionType, dict_factory
+from piccolo.engine.sqlite import (
+    Atomic,
+    SQLiteEngine,
+    SQLiteTransaction,
+    TransactionType,
+    dict_factory,
+)
 from piccolo.table import Table
 
 from testbed.settings import Settings
@@ -98,6 +104,20 @@ class ReadPoolSQLiteEngine(SQLiteEngine):
         self._idle: list[aiosqlite.Connection] | None = None
         self._slots: asyncio.Semaphore | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+
+    def transaction(
+        self,
+        transaction_type: TransactionType = TransactionType.immediate,
+        allow_nested: bool = True,
+    ) -> SQLiteTransaction:
+        """Every transaction takes the write lock at BEGIN, waiting for it (busy timeout). A
+        deferred one (Piccolo's default) that reads and then writes fails at once with
+        "database is locked" when another writer committed in between, busy timeout or not;
+        with background writers (the mail sender, lease sweeps) any read-then-write could."""
+        return super().transaction(transaction_type=transaction_type, allow_nested=allow_nested)
+
+    def atomic(self, transaction_type: TransactionType = TransactionType.immediate) -> Atomic:
+        return super().atomic(transaction_type=transaction_type)
 
     async def start_connection_pool(self, **_: Any) -> None:
         if self._idle is None:
