@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cache
 
 import httpx
@@ -12,6 +13,8 @@ import pytest
 from litestar.testing import TestClient
 
 PASSWORD = "orchard-lantern-velvet-42"
+# People made directly in the database have verified their address, unless a test is about that.
+VERIFIED_AT = datetime(2026, 1, 5, tzinfo=UTC)
 
 
 @cache
@@ -73,7 +76,13 @@ async def seed_people() -> People:
 
     async def user(email, name, org, role="admin", admin=False):
         rows = await User.insert(
-            User(email=email, name=name, password_hash=password_hash(), is_network_admin=admin)
+            User(
+                email_verified_at=VERIFIED_AT,
+                email=email,
+                name=name,
+                password_hash=password_hash(),
+                is_network_admin=admin,
+            )
         )
         await Membership.insert(Membership(user=rows[0]["id"], organization=org, role=role))
         return rows[0]["id"]

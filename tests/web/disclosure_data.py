@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from analysis.randomization import ALGORITHM
-from tests.web.conftest import People, password_hash
+from tests.web.conftest import VERIFIED_AT, People, password_hash
 from tests.web.findings_data import design_document, register
 
 SECOND_DISTRICT_EMAIL = "coordinator@birch-falls.example"
@@ -69,7 +69,12 @@ async def _second_district() -> int:
     )[0]["id"]
     user = (
         await User.insert(
-            User(email=SECOND_DISTRICT_EMAIL, name="Bea Birch", password_hash=password_hash())
+            User(
+                email_verified_at=VERIFIED_AT,
+                email=SECOND_DISTRICT_EMAIL,
+                name="Bea Birch",
+                password_hash=password_hash(),
+            )
         )
     )[0]["id"]
     await Membership.insert(Membership(user=user, organization=district, role="admin"))

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tests.web.conftest import People, password_hash
+from tests.web.conftest import VERIFIED_AT, People, password_hash
 
 SECOND_DISTRICT_EMAIL = "coordinator@birch-falls.example"
 SMALL_GROUP = 6  # English learners in the first site: fewer than 10
@@ -162,7 +162,12 @@ async def seed_study(
         )[0]["id"]
         second_user = (
             await User.insert(
-                User(email=SECOND_DISTRICT_EMAIL, name="Bea Birch", password_hash=password_hash())
+                User(
+                    email_verified_at=VERIFIED_AT,
+                    email=SECOND_DISTRICT_EMAIL,
+                    name="Bea Birch",
+                    password_hash=password_hash(),
+                )
             )
         )[0]["id"]
         await Membership.insert(Membership(user=second_user, organization=district, role="admin"))

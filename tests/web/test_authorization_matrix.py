@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.web.conftest import PASSWORD, People, csrf_token, post_form, sign_in
+from tests.web.conftest import PASSWORD, VERIFIED_AT, People, csrf_token, post_form, sign_in
 from tests.web.test_security_headers import missing_security_headers
 
 ROLES = (
@@ -98,7 +98,12 @@ async def _role_holder(people: People, role: str) -> int:
     from tests.web.conftest import password_hash
 
     user = await User.insert(
-        User(email=ROLE_HOLDER_EMAILS[role], name=role, password_hash=password_hash())
+        User(
+            email_verified_at=VERIFIED_AT,
+            email=ROLE_HOLDER_EMAILS[role],
+            name=role,
+            password_hash=password_hash(),
+        )
     )
     user_id = user[0]["id"]
     if role == "vendor_with_role":
@@ -197,7 +202,12 @@ async def _path_values(people: People, role: str) -> dict[str, str]:
         await Membership.select(Membership.id).where(Membership.user == people.vendor_user).first()
     )
     observer = await User.insert(
-        User(email=f"observer-{secrets.token_hex(6)}@x.example", name="Observer", password_hash="-")
+        User(
+            email_verified_at=VERIFIED_AT,
+            email=f"observer-{secrets.token_hex(6)}@x.example",
+            name="Observer",
+            password_hash="-",
+        )
     )
     pilot_role = await PilotRole.insert(
         PilotRole(pilot=people.active_pilot, user=observer[0]["id"], role="observer")
@@ -262,7 +272,38 @@ async def _path_values(people: People, role: str) -> dict[str, str]:
         "version": "1",
         "site_id": str(people.district),
         "reset_token": await _password_reset_token(people),
+        "verify_token": await _verification_token(people),
+        "change_token": await _address_change_token(),
     }
+
+
+async def _address_change_token() -> str:
+    """A usable address change link of a person of its own (following it moves them)."""
+    from testbed.accounts.tokens import new_token
+    from testbed.tables import User
+
+    mover = await User.insert(
+        User(
+            email=f"mover-{secrets.token_hex(6)}@x.example",
+            name="Mover",
+            password_hash="-",
+            email_verified_at=VERIFIED_AT,
+        )
+    )
+    return await new_token(
+        user_id=mover[0]["id"],
+        purpose="change_email",
+        email=f"moved-{secrets.token_hex(6)}@x.example",
+    )
+
+
+async def _verification_token(people: People) -> str:
+    """A usable address verification link's token (following it uses it up)."""
+    from testbed.accounts.tokens import new_token
+
+    return await new_token(
+        user_id=people.district_user, purpose="verify", email="coordinator@cedar.example"
+    )
 
 
 async def _password_reset_token(people: People) -> str:

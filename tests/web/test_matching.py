@@ -11,6 +11,7 @@ import pytest
 
 from tests.web.conftest import (
     PASSWORD,
+    VERIFIED_AT,
     People,
     csrf_token,
     other_browser,
@@ -46,7 +47,12 @@ async def add_district(
     email = f"coordinator@{slug}.example"
     user = (
         await User.insert(
-            User(email=email, name=f"{name} coordinator", password_hash=password_hash())
+            User(
+                email_verified_at=VERIFIED_AT,
+                email=email,
+                name=f"{name} coordinator",
+                password_hash=password_hash(),
+            )
         )
     )[0]["id"]
     await Membership.insert(Membership(user=user, organization=organization, role="admin"))

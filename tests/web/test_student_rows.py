@@ -14,7 +14,15 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.web.conftest import EMAILS, PASSWORD, People, password_hash, post_form, sign_in
+from tests.web.conftest import (
+    EMAILS,
+    PASSWORD,
+    VERIFIED_AT,
+    People,
+    password_hash,
+    post_form,
+    sign_in,
+)
 from tests.web.test_designs import bearer, token_for
 
 OTHER_SITE_EMAIL = "coordinator@pine-ridge.example"
@@ -83,7 +91,12 @@ async def _study(people: People) -> Study:
     )[0]["id"]
     other_site_user = (
         await User.insert(
-            User(email=OTHER_SITE_EMAIL, name="Pat Pine", password_hash=password_hash())
+            User(
+                email_verified_at=VERIFIED_AT,
+                email=OTHER_SITE_EMAIL,
+                name="Pat Pine",
+                password_hash=password_hash(),
+            )
         )
     )[0]["id"]
     await Membership.insert(Membership(user=other_site_user, organization=other_site, role="admin"))
@@ -315,7 +328,12 @@ def test_roles_are_granted_to_verified_research_organizations_members_only(
             Organization(kind="research", name="New Lab", slug="new-lab", verified=False)
         )
         user = await User.insert(
-            User(email="new@new-lab.example", name="Nia New", password_hash=password_hash())
+            User(
+                email_verified_at=VERIFIED_AT,
+                email="new@new-lab.example",
+                name="Nia New",
+                password_hash=password_hash(),
+            )
         )
         await _join(user[0]["id"], org[0]["id"])
 

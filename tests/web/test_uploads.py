@@ -634,7 +634,7 @@ def test_others_cannot_upload(client, call, people, role):
 
 def test_another_district_cannot_upload_for_this_site(client, call, people):
     from testbed.tables import Enrollment, Membership, Organization, User
-    from tests.web.conftest import password_hash
+    from tests.web.conftest import VERIFIED_AT, password_hash
 
     async def second_site():
         org = await Organization.insert(
@@ -642,7 +642,12 @@ def test_another_district_cannot_upload_for_this_site(client, call, people):
         )
         org_id = org[0]["id"]
         user = await User.insert(
-            User(email="data@pine.example", name="Pat Pine", password_hash=password_hash())
+            User(
+                email="data@pine.example",
+                name="Pat Pine",
+                password_hash=password_hash(),
+                email_verified_at=VERIFIED_AT,
+            )
         )
         await Membership.insert(Membership(user=user[0]["id"], organization=org_id))
         await Enrollment.insert(
