@@ -65,6 +65,8 @@ def posterior(
     threshold = check.non_negative_number("threshold", threshold)
     level = check.level("level", level)
 
+    if se**2 == 0.0 or prior_sd**2 == 0.0:
+        raise ValueError("se and prior_sd must be large enough that their squares are not 0")
     data_precision = 1.0 / se**2
     prior_precision = 1.0 / prior_sd**2
     precision = data_precision + prior_precision

@@ -87,6 +87,13 @@ def ols(y: object, design: object, clusters: object, kind: str = "CR2") -> Clust
         raise ValueError("cluster-robust standard errors need at least 2 clusters")
     if np.linalg.matrix_rank(matrix) < p:
         raise ValueError("the design's columns are collinear, so the model cannot be fitted")
+    if n_clusters <= p:
+        # The clusters' scores sum to zero, so with G <= p clusters the middle of the sandwich
+        # cannot pin down every coefficient (one cluster per arm gave an SE of 1e-16).
+        raise ValueError(
+            f"cluster-robust standard errors need more clusters ({n_clusters}) than "
+            f"coefficients in the model ({p})"
+        )
     bread = np.linalg.inv(matrix.T @ matrix)
     coefficients = bread @ (matrix.T @ outcome)
     residuals = outcome - matrix @ coefficients
@@ -185,5 +192,10 @@ def intraclass_correlation(
     msw = within / (y.size - n_clusters)
     n0 = (y.size - float(sizes @ sizes) / y.size) / (n_clusters - 1)
     denominator = msb + (n0 - 1.0) * msw
-    icc = max(0.0, (msb - msw) / denominator) if denominator > 0 else 0.0
+    if denominator <= 0:
+        raise ValueError(
+            "the values do not vary within the groups, so the intraclass correlation is "
+            "undefined (0/0)"
+        )
+    icc = max(0.0, (msb - msw) / denominator)
     return IntraclassCorrelation(icc=icc, average_cluster_size=n0, n_clusters=n_clusters)

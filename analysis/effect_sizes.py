@@ -38,7 +38,13 @@ class EffectSize:
 
 
 def small_sample_correction(n_total: int) -> float:
-    """Hedges' omega = 1 - 3/(4N - 9), the factor the WWC applies to every effect size."""
+    """Hedges' omega = 1 - 3/(4N - 9), the factor the WWC applies to every effect size.
+
+    Defined for N >= 4 (two students in each group): at N = 3 it is 0 and at N = 2 it is 4."""
+    if n_total < 4:
+        raise ValueError(
+            f"the small-sample correction needs at least 4 students (2 per group), got {n_total}"
+        )
     return 1.0 - 3.0 / (4.0 * n_total - 9.0)
 
 

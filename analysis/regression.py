@@ -175,6 +175,17 @@ def ancova(
     n_treated = int(np.count_nonzero(indicator))
     if n_treated < 2 or n - n_treated < 2:
         raise ValueError("treated must mark at least 2 students in each arm")
+    if codes is not None:
+        treated_in_site = np.bincount(codes, weights=indicator, minlength=n_sites)
+        one_arm = (treated_in_site == 0) | (treated_in_site == np.bincount(codes))
+        if one_arm.any() and not one_arm.all():  # all: "does not vary within any site"
+            # Its students add nothing to the comparison, yet would count in the effect size's
+            # groups (its SD and small-sample factor): the sample would misdescribe the estimate.
+            site = np.unique(np.asarray(sites))[int(np.flatnonzero(one_arm)[0])]
+            raise ValueError(
+                f"site {site} has students in only one arm, so it says nothing about the "
+                "effect within sites; leave it out of the model"
+            )
     df = n - n_sites - 1 - len(columns)
     if df < 1:
         raise ValueError(

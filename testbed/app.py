@@ -33,7 +33,9 @@ from testbed.info import controllers as info_controllers
 from testbed.mail import controllers as mail_controllers
 from testbed.mail import outbox
 from testbed.matching import controllers as matching_controllers
+from testbed.notifications import background as notification_background
 from testbed.notifications import controllers as notifications_controllers
+from testbed.notifications import mailing as notification_mailing
 from testbed.openapi import ClosedStructSchemas
 from testbed.sessions import DatabaseSessionStore, SessionConfig
 from testbed.settings import ROOT, Settings
@@ -133,6 +135,9 @@ def refuse_impossible_ids(app: ASGIApp) -> ASGIApp:
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
+    """The app for these settings. The database engine is not among what it builds: Piccolo
+    picks it from the environment (testbed/piccolo_conf.py says why), so `settings` must name
+    the database the environment names."""
     settings = settings or Settings.from_env()
     session_store = DatabaseSessionStore()
     session_config = SessionConfig(
@@ -162,6 +167,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
         # Mail waiting in the outbox is delivered in the background, never by a request.
         if settings.mail_poll_seconds > 0:
             senders.append(asyncio.get_running_loop().create_task(outbox.send_forever(settings)))
+        # Notification mail is written by services that see no request: they read these.
+        notification_mailing.configure(settings)
+        if settings.notification_sweep_seconds > 0:
+            sweeps.append(
+                asyncio.get_running_loop().create_task(
+                    notification_background.run_forever(settings)
+                )
+            )
 
     async def close_database() -> None:
         for sweep in sweeps:
@@ -196,7 +209,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             cookie_secure=settings.secure_cookies,
             cookie_httponly=True,
             cookie_samesite="lax",
-            exclude=["^/api/"],
+            # API writes carry a bearer token; a one-click unsubscribe (RFC 8058) is POSTed by
+            # a mail program with no session, authenticated by the token in its address.
+            exclude=["^/api/", "^/unsubscribe/"],
         ),
         template_config=templates,
         openapi_config=OpenAPIConfig(

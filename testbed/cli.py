@@ -1,4 +1,5 @@
-"""The `testbed` command: serve, migrate, demo, createadmin, backup, restore."""
+"""The `testbed` command: serve, migrate, demo, createadmin, backup, restore, notify-work,
+send-digests."""
 
 from __future__ import annotations
 
@@ -139,6 +140,27 @@ def restore(path: Path, yes: bool) -> None:
     except BackupError as error:
         click.echo(f"Error: {error}", err=True)
         sys.exit(2)
+
+
+@main.command("notify-work")
+def notify_work() -> None:
+    """Turn new "Your work" items (a design to register, data due, a finding to approve, an
+    overdue result) into notifications and their mail. Each worker does this every 5 minutes;
+    run it from cron when TESTBED_NOTIFICATION_SWEEP_SECONDS is 0."""
+    from testbed.notifications.background import notify_new_work
+    from testbed.notifications.mailing import configure
+
+    configure(Settings.from_env())
+    click.echo(f"{asyncio.run(notify_new_work())} new notification(s)")
+
+
+@main.command("send-digests")
+def send_digests() -> None:
+    """Queue the daily digests that are due (once per person per day, however often this runs;
+    safe beside running workers). The outbox sender of a running worker delivers them."""
+    from testbed.notifications.mailing import send_digests as queue_digests
+
+    click.echo(f"{asyncio.run(queue_digests(Settings.from_env()))} digest(s) queued")
 
 
 if __name__ == "__main__":

@@ -16,6 +16,8 @@
 |                      | smtps://user:password@host:port                     | DATA_DIR/outbox)   |
 | TESTBED_MAIL_FROM    | the From address of every mail                      | testbed@localhost  |
 | TESTBED_BASE_URL     | the public address links in mail start with         | http://127.0.0.1:8000
+| TESTBED_NOTIFICATION_SWEEP_SECONDS | how often each worker turns new "Your work" | 300 (0 off)|
+|                      | items into notifications and sends due digests      |                    |
 """
 
 from __future__ import annotations
@@ -49,6 +51,10 @@ class Settings:
     # How often the background sender looks for mail to send; 0 runs no sender (tests that
     # drive `testbed.mail.outbox.deliver_due` themselves).
     mail_poll_seconds: float = 5.0
+    # How often each worker turns new action items into notifications (and their mail) and
+    # sends the daily digests that are due; 0 runs neither (cron runs `testbed notify-work` and
+    # `testbed send-digests` instead, and the tests call them when they mean to).
+    notification_sweep_seconds: float = 300.0
 
     @property
     def uses_postgres(self) -> bool:
@@ -81,6 +87,9 @@ class Settings:
             smtp_url=_smtp_url(env.get("TESTBED_SMTP_URL")),
             mail_from=_mail_from(env.get("TESTBED_MAIL_FROM")) or cls.mail_from,
             base_url=(env.get("TESTBED_BASE_URL") or "").strip().rstrip("/") or cls.base_url,
+            notification_sweep_seconds=_seconds(
+                env.get("TESTBED_NOTIFICATION_SWEEP_SECONDS"), default=300.0
+            ),
         )
 
     @property
@@ -109,6 +118,19 @@ def _mail_from(value: str | None) -> str:
     if value and ("\r" in value or "\n" in value or "@" not in value):
         raise ValueError(f"TESTBED_MAIL_FROM must be one email address, got {value!r}")
     return value
+
+
+def _seconds(value: str | None, *, default: float) -> float:
+    value = (value or "").strip()
+    if not value:
+        return default
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= 86400:
+        raise ValueError(f"expected a number of seconds from 0 to 86400, got {value!r}")
+    return seconds
 
 
 def _networks(value: str | None) -> tuple[str, ...]:

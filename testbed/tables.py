@@ -209,6 +209,38 @@ class Notification(Table):
     link = Varchar(length=300, default="")
     created_at = Timestamptz(default=TimestamptzNow(), index=True)
     read_at = Timestamptz(null=True, default=None)
+    # Mail about it (testbed.notifications.mailing): "" none, "queued" mailed at once,
+    # "digest" waiting for the person's daily digest, "digested" sent in one.
+    mail = Varchar(length=12, default="", index=True)
+
+
+class NotificationSetting(Table):
+    """How a person wants notifications that need their action by mail; no row: the default."""
+
+    user = ForeignKey(references=User, index=True)  # unique index (migration)
+    mail = Varchar(length=12, default="immediate")  # immediate | digest | none
+    updated_at = Timestamptz(default=TimestamptzNow())
+
+
+class WorkNotice(Table):
+    """A "Your work" item a person was already notified of (testbed.notifications.mailing's
+    sweep); the unique index on (user, kind, link, overdue) makes each notice happen once."""
+
+    user = ForeignKey(references=User, index=True)
+    kind = Varchar(length=24)
+    link = Varchar(length=300)
+    overdue = Boolean(default=False)
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+class MailDigest(Table):
+    """One person's daily digest, claimed by inserting this row: the unique index on
+    (user, sent_on) lets exactly one sender, of any number, send it that day."""
+
+    user = ForeignKey(references=User, index=True)
+    sent_on = Date()
+    notifications = Integer(default=0)
+    created_at = Timestamptz(default=TimestamptzNow())
 
 
 # --- the study ------------------------------------------------------------------------------
@@ -484,6 +516,8 @@ class OutboxMessage(Table):
     delivered_via = Varchar(length=16, default="")  # smtp | file
     created_at = Timestamptz(default=TimestamptzNow())
     sent_at = Timestamptz(null=True, default=None)
+    # The List-Unsubscribe address of a notification mail (RFC 8058); "" for transactional mail.
+    list_unsubscribe = Varchar(length=500, default="")
 
 
 TABLES: list[type[Table]] = [
@@ -515,6 +549,9 @@ TABLES: list[type[Table]] = [
     MatchingRound,
     FitWeight,
     Notification,
+    NotificationSetting,
+    WorkNotice,
+    MailDigest,
     PasswordReset,
     EmailToken,
     OutboxMessage,

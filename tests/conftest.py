@@ -19,6 +19,9 @@ os.environ["TESTBED_DATA_DIR"] = str(_DATA_DIR)
 os.environ["PICCOLO_CONF"] = "testbed.piccolo_conf"
 os.environ["TESTBED_SECRET_KEY"] = "test-secret-key-not-for-production"
 os.environ.pop("TESTBED_DEBUG", None)
+# No background notification sweep: tests run it (testbed.notifications.background) when they
+# mean to, so no test finds notifications it did not cause.
+os.environ["TESTBED_NOTIFICATION_SWEEP_SECONDS"] = "0"
 
 import pytest  # noqa: E402
 from litestar import Litestar  # noqa: E402

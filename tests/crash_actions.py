@@ -23,7 +23,6 @@ import asyncio
 import json
 import os
 import sys
-from datetime import UTC, datetime
 
 os.environ.setdefault("PICCOLO_CONF", "testbed.piccolo_conf")
 
@@ -45,22 +44,14 @@ async def _principal(email: str):
 async def seed(quiet: bool = False) -> None:
     from testbed.accounts.services import create_access_token
     from testbed.migrate import apply_migrations
-    from testbed.tables import DesignVersion
+    from tests import factories
     from tests.web.conftest import EMAILS, seed_people
     from tests.web.test_uploads import ACTIVE_PILOT_DESIGN
 
     await apply_migrations()
     people = await seed_people()
     # The active pilot's design, registered (uploads need one); the open pilot gets none.
-    await DesignVersion.insert(
-        DesignVersion(
-            pilot=people.active_pilot,
-            version=1,
-            document=ACTIVE_PILOT_DESIGN,
-            registered_at=datetime.now(UTC),
-            sha256="0" * 64,
-        )
-    )
+    await factories.design(people.active_pilot, ACTIVE_PILOT_DESIGN, sha256="0" * 64)
     if quiet:
         return
     district = await _principal(EMAILS["district"])

@@ -40,3 +40,27 @@ def test_a_large_before_after_group_is_shown_without_min_and_max():
     outcome = disclose(_pre_post(40), frozenset())["outcomes"][0]
     assert outcome["arms"]["baseline"]["n"] == 40
     assert "max" not in outcome["arms"]["baseline"]
+
+
+def test_hidden_attrition_rates_hide_the_boundary_that_would_bracket_them():
+    """An outside check found max_differential (the WWC boundary at the overall rate) shown
+    beside hidden rates: Table II.1 maps it back to a narrow band of overall attrition."""
+    from testbed.findings.disclosure import _suppress_attrition
+
+    outcome = {
+        "randomized": {"treatment": 50, "control": 50},
+        "attrition": {
+            "randomized": {"treatment": 50, "control": 50},
+            "analyzed": {"treatment": 47, "control": 48},
+            "overall": 0.05,
+            "differential": 0.02,
+            "treatment": 0.06,
+            "control": 0.04,
+            "max_differential": 0.062,
+            "rating": "low",
+        },
+    }
+    _suppress_attrition(outcome)
+    attrition = outcome["attrition"]
+    assert attrition["max_differential"] is None and attrition["overall"] is None
+    assert attrition["rating"] == "low"

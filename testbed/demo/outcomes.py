@@ -47,6 +47,7 @@ from testbed.demo.vocabulary import (
     RACE_ETHNICITY_CODES,
     RACE_ETHNICITY_SHARES,
 )
+from testbed.uploads.columns import AGGREGATE_COLUMNS, STUDENT_COLUMNS
 
 # Standardized true effects the pilots draw from: mostly small and positive, some null,
 # one harmful, as real pilot portfolios are.
@@ -65,18 +66,6 @@ BENCHMARK_CUT = 200.0
 CLASSROOM_SIZE = 25
 SCORE_RANGE = (100.0, 300.0)
 ARMS = ("treatment", "control")
-STUDENT_COLUMNS = (
-    "student_key",
-    "cluster",
-    "arm",
-    "frl",
-    "el",
-    "swd",
-    "gender",
-    "race_ethnicity",
-    "baseline",
-    "dosage",
-)
 
 
 @dataclass
@@ -296,9 +285,10 @@ def summary_rows(rows: StudentRows, outcome_kinds: dict[str, str]) -> list[dict[
 
 def summary_csv_text(summaries: list[dict[str, Any]]) -> str:
     buffer = io.StringIO()
-    columns = ("arm", "outcome", "randomized", "n", "mean", "sd", "successes")
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(columns)
+    writer.writerow(AGGREGATE_COLUMNS)
     for summary in summaries:
-        writer.writerow(["" if summary[name] is None else summary[name] for name in columns])
+        writer.writerow(
+            ["" if summary[name] is None else summary[name] for name in AGGREGATE_COLUMNS]
+        )
     return buffer.getvalue()

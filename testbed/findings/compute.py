@@ -24,19 +24,12 @@ from analysis.cluster_robust import intraclass_correlation
 from analysis.comparisons import compare_binary, compare_continuous, compare_paired
 from analysis.effect_sizes import cox_index, hedges_g, improvement_index, with_design_effect
 from analysis.regression import ancova, clustered_impact, interaction_test
+from testbed.vocabulary import SUBGROUP_WORDS
 
 RESULTS_VERSION = 1
 ARMS = ("treatment", "control")
 RANDOMIZED_DESIGNS = ("rct", "cluster_rct")
 HISTOGRAM_BINS = 20
-SUBGROUP_LABELS = {
-    "frl": "Free or reduced-price lunch",
-    "el": "English learners",
-    "swd": "Students with disabilities",
-    "gender": "Gender",
-    "race_ethnicity": "Race and ethnicity",
-}
-BOOLEAN_SUBGROUPS = ("frl", "el", "swd")
 
 
 @dataclass(frozen=True)
@@ -109,7 +102,7 @@ def student_table(rows: Sequence[dict[str, Any]], site_of_dataset: dict[int, int
         arm=np.array([row["arm"] for row in rows], dtype=object),
         baseline=np.array([number(row["baseline"]) for row in rows]),
         dosage=np.array([number(row["dosage"]) for row in rows]),
-        subgroups={column: [label(row[column]) for row in rows] for column in SUBGROUP_LABELS},
+        subgroups={column: [label(row[column]) for row in rows] for column in SUBGROUP_WORDS},
         outcomes={
             name: np.array([number((row["outcomes"] or {}).get(name)) for row in rows])
             for name in names
@@ -777,7 +770,13 @@ class _Analysis:
     ) -> None:
         """Some sites sent only totals: one effect size over every site, from group totals."""
         by_arm = self.summaries_for(spec["name"])
-        if spec["kind"] == "binary" or not all(by_arm[arm] for arm in ARMS):
+        if spec["kind"] == "binary":
+            notes.append(
+                f"{len(self.aggregate_sites)} site(s) shared only totals per group: a yes/no "
+                "outcome is compared on student rows only, so they are not in its results."
+            )
+            return
+        if not all(by_arm[arm] for arm in ARMS):
             return
         parts: dict[str, list[tuple[int, float, float]]] = {}
         for arm in ARMS:
@@ -901,7 +900,7 @@ class _Analysis:
             return []
         results = []
         for column in self.document.get("subgroups", []):
-            if column not in SUBGROUP_LABELS:
+            if column not in SUBGROUP_WORDS:
                 continue
             labels = np.array(self.students.subgroups[column], dtype=object)
             keep = ~np.isnan(values) & np.isin(self.students.arm, ARMS) & (labels != "")
@@ -954,7 +953,7 @@ class _Analysis:
             results.append(
                 {
                     "name": column,
-                    "label": SUBGROUP_LABELS[column],
+                    "label": SUBGROUP_WORDS[column],
                     "levels": levels,
                     "interaction": None
                     if interaction is None
@@ -1000,10 +999,18 @@ class _Analysis:
             "unit": "minutes of use",
         }
 
+    @property
+    def estimate_sites(self) -> list[int]:
+        """The sites whose students are in the headline estimate: those that sent student rows
+        (a site that sent only totals joins only the effect over every site), or every site
+        when none did. ESSA's sample counts these students in these districts."""
+        return self.student_sites or self.aggregate_sites
+
     def essa(self, primary: dict[str, Any], baseline: dict[str, Any] | None) -> dict[str, Any]:
         headline = primary["headline"]
         attrition = primary["attrition"]
-        students = sum(self.analyzed(primary["name"]).values())
+        by_site = self.analyzed_by_site(primary["name"])
+        students = sum(sum(by_site[site].values()) for site in self.estimate_sites)
         if self.design_type == "pre_post":
             students = int(primary["arms"].get("treatment", {}).get("n") or 0)
         tier = evidence.essa_tier(
@@ -1011,13 +1018,18 @@ class _Analysis:
             effect_size=None if headline is None else headline["favourable_g"],
             p_value=None if headline is None else headline["p"],
             n_students=students,
-            n_districts=self.n_sites,
+            n_districts=len(self.estimate_sites),
             attrition=None if attrition is None else attrition["rating"],
             baseline_equivalence=None if baseline is None else baseline["rating"],
             adjusted_for_baseline=primary["ancova"] is not None,
             alpha=self.alpha,
         )
-        return {"tier": tier.tier, "reasons": list(tier.reasons), "students": students}
+        return {
+            "tier": tier.tier,
+            "reasons": list(tier.reasons),
+            "students": students,
+            "districts": len(self.estimate_sites),
+        }
 
     def site_counts(self, primary: dict[str, Any]) -> list[dict[str, Any]]:
         """Per site: students randomized and analyzed on the primary outcome, by arm."""
@@ -1066,6 +1078,7 @@ class _Analysis:
                 "dataset_ids": sorted(dataset.id for dataset in self.inputs.datasets),
                 "sites": self.n_sites,
                 "aggregate_sites": self.aggregate_sites,
+                "estimate_sites": self.estimate_sites,
                 "student_rows": len(self.students),
             },
             "primary": None if primary is None else primary["name"],

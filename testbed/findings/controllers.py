@@ -40,6 +40,8 @@ TEMPLATE_HELPERS = {
     "share": words.share,
     "pval": words.p_value,
     "p_is": words.p_equals,
+    "better": words.better,
+    "districts_in": words.districts_in_estimate,
     "arm_words": {
         "treatment": "Used the product",
         "control": "Comparison group",

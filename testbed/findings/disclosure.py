@@ -156,7 +156,9 @@ def _suppress_attrition(outcome: dict[str, Any]) -> None:
     ]
     if len(lost) == len(ARMS) and not any(0 < value < DEFAULT_THRESHOLD for value in lost):
         return
-    for key in ("overall", "differential", "treatment", "control", "randomized"):
+    # The boundary at the overall rate (max_differential) would narrow that rate to a band.
+    hidden = ("overall", "differential", "treatment", "control", "randomized", "max_differential")
+    for key in hidden:
         attrition[key] = None
     attrition["why"] = "hidden so the number of students who left cannot be worked out"
     outcome["randomized"] = None
@@ -231,9 +233,9 @@ def sees_everything(results: dict[str, Any], own_sites: frozenset[int]) -> bool:
 def disclose(results: dict[str, Any], own_sites: frozenset[int]) -> dict[str, Any]:
     """The results as this viewer may see them (a copy; `suppressed` says if anything is hidden)."""
     shown = copy.deepcopy(results)
-    analyzed = [row["analyzed"][arm] for row in results.get("site_counts", []) for arm in ARMS]
-    # Every site's analyzed students (a totals-only site included): the sample ESSA counts.
-    shown["students_analyzed"] = sum(analyzed) if analyzed else None
+    # The students in the headline estimate: the sample ESSA counts.
+    essa = results.get("essa")
+    shown["students_analyzed"] = essa["students"] if essa else None
     if sees_everything(results, own_sites):
         shown["suppressed"] = False
         return shown

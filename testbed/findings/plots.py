@@ -25,7 +25,7 @@ matplotlib.use("Agg")
 from matplotlib.backends.backend_svg import FigureCanvasSVG
 from matplotlib.figure import Figure
 
-from testbed.findings.words import number
+from testbed.findings.words import better, number
 
 COLOURS = {"treatment": "#0b5cad", "control": "#b35900"}
 ARM_WORDS = {"treatment": "Used the product", "control": "Comparison group"}
@@ -154,9 +154,7 @@ def effects(outcomes: list[dict[str, Any]], threshold: float | None) -> str | No
         effect = outcome.get("headline")
         if effect is None:
             continue
-        sign = -1.0 if outcome["direction"] == "lower_is_better" else 1.0
-        low, high = sorted(sign * bound for bound in effect["ci"])
-        rows.append((outcome["label"], effect["favourable_g"], low, high))
+        rows.append((outcome["label"], *better(outcome["direction"], effect["g"], effect["ci"])))
     if not rows:
         return None
     figure = _forest(rows, threshold, "effect in standard deviations (right of 0 = better)")
@@ -173,17 +171,19 @@ def effects(outcomes: list[dict[str, Any]], threshold: float | None) -> str | No
 
 
 @_cached
-def subgroups(subgroup_results: list[dict[str, Any]]) -> str | None:
-    """The primary outcome's effect within each subgroup level (hidden levels left out)."""
+def subgroups(subgroup_results: list[dict[str, Any]], direction: str) -> str | None:
+    """The primary outcome's effect within each subgroup level (positive = better; hidden
+    levels left out)."""
     rows = []
     for subgroup in subgroup_results:
         for level in subgroup["levels"]:
             if level.get("g") is None:
                 continue
-            rows.append((f"{subgroup['label']}: {level['level']}", level["g"], *level["ci"]))
+            label = f"{subgroup['label']}: {level['level']}"
+            rows.append((label, *better(direction, level["g"], level["ci"])))
     if not rows:
         return None
-    figure = _forest(rows, None, "effect in standard deviations")
+    figure = _forest(rows, None, "effect in standard deviations (right of 0 = better)")
     described = "; ".join(
         f"{label}: {number(estimate)} (95 % CI {number(low)} to {number(high)})"
         for label, estimate, low, high in rows

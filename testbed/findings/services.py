@@ -651,7 +651,10 @@ class Shown:
             "effects": plots.effects(
                 results["outcomes"], results["design"]["minimum_meaningful_effect"]
             ),
-            "subgroups": plots.subgroups(results["subgroups"]),
+            "subgroups": plots.subgroups(
+                results["subgroups"],
+                (words.primary_outcome(results) or {}).get("direction", "higher_is_better"),
+            ),
         }
 
 
@@ -784,18 +787,21 @@ def csv_text(view: FindingView) -> str:
                     row(label, arm, measure, cell[measure])
         effect = outcome["headline"]
         if effect is not None:
-            row(label, "", "effect size (SD)", effect["g"])
-            row(label, "", "95 % CI low", effect["ci"][0])
-            row(label, "", "95 % CI high", effect["ci"][1])
+            g, low, high = words.better(outcome["direction"], effect["g"], effect["ci"])
+            row(label, "", "effect size (SD, positive = better)", g)
+            row(label, "", "95 % CI low", low)
+            row(label, "", "95 % CI high", high)
             row(label, "", "p-value", effect["p"])
         if outcome["improvement_index"] is not None:
             row(label, "", "improvement index (percentile points)", outcome["improvement_index"])
+    direction = (view.primary or {}).get("direction", "higher_is_better")
     for subgroup in view.results["subgroups"]:
         for level in subgroup["levels"]:
             group = f"{subgroup['label']}: {level['level']}"
             for arm in ("treatment", "control"):
                 row(view.results["primary"], group, f"n ({arm})", level[arm]["n"])
-            row(view.results["primary"], group, "effect size (SD)", level["g"])
+            g = None if level["g"] is None else words.better(direction, level["g"], level["ci"])[0]
+            row(view.results["primary"], group, "effect size (SD, positive = better)", g)
     return buffer.getvalue()
 
 

@@ -40,6 +40,15 @@ def number(value: float, digits: int = 2) -> str:
     return text.replace("-", "−")
 
 
+def better(direction: str, g: float, ci: list[float]) -> tuple[float, float, float]:
+    """An effect and its 95 % interval turned so that positive means better for students (an
+    outcome where lower is better, such as days absent, flips sign). Every page, plot and
+    export shows effects this way; only the network's research export keeps them as measured."""
+    sign = -1.0 if direction == "lower_is_better" else 1.0
+    low, high = sorted(sign * bound for bound in ci)
+    return sign * g, low, high
+
+
 def _all_zero(text: str) -> bool:
     return text.lstrip("-").strip("0.") == ""
 
@@ -67,6 +76,15 @@ def share(probability: float) -> str:
     return f"{percent} %"
 
 
+def districts_in_estimate(results: dict[str, Any]) -> tuple[int, int]:
+    """(districts whose students are in the headline estimate, districts that sent only totals
+    and are not). Results stored before the estimate's sites were kept count every district."""
+    data = results["data"]
+    if "estimate_sites" not in data:
+        return data["sites"], 0
+    return len(data["estimate_sites"]), data["sites"] - len(data["estimate_sites"])
+
+
 def primary_outcome(results: dict[str, Any]) -> dict[str, Any] | None:
     return next((o for o in results.get("outcomes", []) if o["primary"]), None)
 
@@ -92,10 +110,8 @@ def headline(results: dict[str, Any], product: str) -> str:
             f"{direction} on the {label} than they started ({_interval(low, high)}); with no "
             "comparison group, this does not show that the product caused the change."
         )
-    favourable = effect["favourable_g"]
+    favourable, fav_low, fav_high = better(primary["direction"], g, effect["ci"])
     lower_is_better = primary["direction"] == "lower_is_better"
-    sign = -1.0 if lower_is_better else 1.0
-    fav_low, fav_high = sorted((sign * low, sign * high))
     alpha = results["design"]["alpha"]
     posterior = primary.get("posterior")
     if effect["p"] >= alpha:
@@ -188,7 +204,7 @@ def weaknesses(results: dict[str, Any]) -> list[str]:
         )
     essa = results.get("essa")
     if essa is not None:
-        students, districts = essa["students"], results["data"]["sites"]
+        students, districts = essa["students"], districts_in_estimate(results)[0]
         if students is None:  # hidden outside the district: a group of fewer than 10 in it
             found.append(
                 "A small pilot: some of its groups have fewer than 10 students (their sizes are "

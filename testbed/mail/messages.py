@@ -52,6 +52,26 @@ def new_message_id(mail_from: str) -> str:
     return make_msgid(domain=domain)
 
 
+class _UnfoldedHeader(str):
+    """A header the generator writes as it is, on one line: the email package folds a long
+    value without spaces (a List-Unsubscribe URL) into RFC 2047 encoded words, which no mail
+    program reads as a URL. EmailMessage stores a value with a matching `name` untouched."""
+
+    name: str
+
+    def __new__(cls, name: str, value: str) -> _UnfoldedHeader:
+        if len(value.splitlines()) > 1 or any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+            raise ValueError(f"{name} may not contain line breaks or control characters")
+        if len(name) + len(value) + 2 > 998:  # RFC 5322's longest line
+            raise ValueError(f"{name} is too long for one line")
+        header = super().__new__(cls, value)
+        header.name = name
+        return header
+
+    def fold(self, *, policy) -> str:
+        return f"{self.name}: {self}{policy.linesep}"
+
+
 def build(
     *,
     mail_from: str,
@@ -60,9 +80,12 @@ def build(
     body_text: str,
     body_html: str,
     message_id: str,
+    list_unsubscribe: str = "",
 ) -> EmailMessage:
     """The message to send. EmailMessage refuses a header value with a line break (ValueError),
-    so even a value that escaped `single_line` cannot smuggle in a header."""
+    so even a value that escaped `single_line` cannot smuggle in a header. A notification mail
+    carries one-click unsubscribe (RFC 8058): mail programs show an unsubscribe button that
+    POSTs `List-Unsubscribe=One-Click` to the address."""
     message = EmailMessage()
     message["From"] = Address(addr_spec=mail_from) if "<" not in mail_from else mail_from
     message["To"] = Address(addr_spec=to_address)
@@ -70,6 +93,9 @@ def build(
     message["Message-ID"] = message_id
     message["Date"] = formatdate(usegmt=True)
     message["Auto-Submitted"] = "auto-generated"
+    if list_unsubscribe:
+        message["List-Unsubscribe"] = _UnfoldedHeader("List-Unsubscribe", f"<{list_unsubscribe}>")
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message.set_content(body_text)
     message.add_alternative(body_html, subtype="html")
     return message

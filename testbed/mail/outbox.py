@@ -49,9 +49,12 @@ logger = logging.getLogger("testbed.mail")
 _wake_up: asyncio.Event | None = None
 
 
-async def queue_mail(*, kind: str, to_address: str, context: dict, settings: Settings) -> int:
+async def queue_mail(
+    *, kind: str, to_address: str, context: dict, settings: Settings, list_unsubscribe: str = ""
+) -> int:
     """Write a message to the outbox, inside the caller's transaction; its id. The templates
-    see `context` plus `base_url`."""
+    see `context` plus `base_url`. `list_unsubscribe`: the one-click unsubscribe address of a
+    notification mail (transactional mail has none)."""
     subject, text, html = messages.render(kind, {**context, "base_url": settings.base_url})
     rows = await OutboxMessage.insert(
         OutboxMessage(
@@ -61,6 +64,7 @@ async def queue_mail(*, kind: str, to_address: str, context: dict, settings: Set
             body_text=text,
             body_html=html,
             message_id=messages.new_message_id(settings.mail_from),
+            list_unsubscribe=list_unsubscribe,
         )
     )
     return rows[0]["id"]
@@ -88,7 +92,7 @@ WHERE id IN (
     FOR UPDATE SKIP LOCKED
 )
 RETURNING id, to_address, subject, body_text, body_html, message_id, attempts, created_at,
-    claimed_until, kind
+    claimed_until, kind, list_unsubscribe
 """
 CLAIM_SQLITE = CLAIM_POSTGRES.replace("FOR UPDATE SKIP LOCKED", "")
 
@@ -131,10 +135,9 @@ async def _deliver_one(settings: Settings, row: dict, now: datetime) -> str:
             body_text=row["body_text"],
             body_html=row["body_html"],
             message_id=row["message_id"],
+            list_unsubscribe=row["list_unsubscribe"],
         )
-        via = await transport.deliver(
-            settings, message, file_name=eml_file_name(row)
-        )
+        via = await transport.deliver(settings, message, file_name=eml_file_name(row))
     except Exception as error:
         reason = f"{type(error).__name__}: {error}"[:2000]
         created_at = row["created_at"]

@@ -1,17 +1,26 @@
-"""The notifications page and API (the menu's unread count comes with the principal)."""
+"""The notifications page and API (the menu's unread count comes with the principal), each
+person's choice of notification mail (page and API), and one-click unsubscribe from mail."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, Request, get, post
-from litestar.params import JSONBody, URLEncodedBody
+from litestar import Controller, Request, get, post, put
+from litestar.params import FromPath, JSONBody, URLEncodedBody
+from litestar.plugins.flash import flash
 from litestar.response import Redirect, Template
 
 from testbed.auth import require_principal, signed_in
 from testbed.errors import InvalidInput, NotFound
-from testbed.notifications import services
-from testbed.notifications.schemas import NotificationOut, ReadIn, ReadOut
+from testbed.notifications import mailing, services
+from testbed.notifications.schemas import (
+    MailChoiceIn,
+    MailChoiceOut,
+    NotificationOut,
+    ReadIn,
+    ReadOut,
+)
+from testbed.web import form_page
 
 
 def _notification_id(value: object) -> int | None:
@@ -63,4 +72,117 @@ class NotificationApiController(Controller):
         return ReadOut(marked_read=marked, unread=await services.unread_count(principal.user_id))
 
 
-ROUTE_HANDLERS = [NotificationController, NotificationApiController]
+SETTINGS_PAGE = "notifications/settings.html.j2"
+SAVED_WORDS = {
+    "immediate": "Saved: you will get a mail for each notification that needs your action.",
+    "digest": "Saved: you will get one digest mail a day when something needs your action.",
+    "none": "Saved: you will get no notification mail; notifications stay on this site.",
+}
+
+
+class MailChoiceController(Controller):
+    path = "/account/notifications"
+    tags = ["notifications"]
+    include_in_schema = False
+    guards = [signed_in]
+    opt = {"access": "signed_in"}
+
+    @get("/")
+    async def settings_page(self, request: Request) -> Template:
+        choice = await mailing.mail_choice(require_principal(request).user_id)
+        return form_page(SETTINGS_PAGE, values={"mail": choice}, extra=_page_context())
+
+    @post("/")
+    async def save_settings(
+        self, request: Request, data: URLEncodedBody[dict[str, Any]]
+    ) -> Template | Redirect:
+        principal = require_principal(request)
+        try:
+            choice = await mailing.set_mail_choice(principal.user_id, str(data.get("mail", "")))
+        except InvalidInput as error:
+            return form_page(
+                SETTINGS_PAGE,
+                values={"mail": ""},
+                error=error,
+                status_code=error.status_code,
+                extra=_page_context(),
+            )
+        flash(request, SAVED_WORDS[choice], category="saved")
+        return Redirect("/account/notifications")
+
+
+def _page_context() -> dict[str, Any]:
+    return {"choices": mailing.CHOICES, "default_choice": mailing.DEFAULT_CHOICE}
+
+
+class MailChoiceApiController(Controller):
+    path = "/api/v1/me/notification-mail"
+    tags = ["notifications"]
+    guards = [signed_in]
+    opt = {"access": "signed_in"}
+
+    @get("/", summary="How my action-needed notifications are mailed")
+    async def get_choice(self, request: Request) -> MailChoiceOut:
+        choice = await mailing.mail_choice(require_principal(request).user_id)
+        return MailChoiceOut(mail=choice, choices=mailing.CHOICES)  # type: ignore[arg-type]
+
+    @put(
+        "/",
+        summary="Choose immediate mail, a daily digest or no mail",
+        raises=[InvalidInput],
+    )
+    async def set_choice(self, request: Request, data: JSONBody[MailChoiceIn]) -> MailChoiceOut:
+        choice = await mailing.set_mail_choice(require_principal(request).user_id, data.mail)
+        return MailChoiceOut(mail=choice, choices=mailing.CHOICES)  # type: ignore[arg-type]
+
+
+class UnsubscribeController(Controller):
+    """One-click unsubscribe (RFC 8058). The token in the address is the authentication: no
+    session and no CSRF token (app.py exempts this path from the CSRF check), since the POST
+    comes from a mail program. GET only shows a button: mail scanners fetch links."""
+
+    path = "/unsubscribe/{unsubscribe_token:str}"
+    include_in_schema = False
+    opt = {"access": "public"}
+
+    @get("/")
+    async def unsubscribe_page(
+        self, request: Request, unsubscribe_token: FromPath[str]
+    ) -> Template:
+        user_id = await _unsubscribing(request, unsubscribe_token)
+        return Template(
+            "notifications/unsubscribe.html.j2",
+            context={
+                "token": unsubscribe_token,
+                "choice_words": mailing.CHOICES[await mailing.mail_choice(user_id)],
+                "done": False,
+            },
+        )
+
+    @post("/", status_code=200)
+    async def unsubscribe(self, request: Request, unsubscribe_token: FromPath[str]) -> Template:
+        user_id = await _unsubscribing(request, unsubscribe_token)
+        await mailing.set_mail_choice(user_id, "none")
+        return Template(
+            "notifications/unsubscribe.html.j2",
+            context={"token": unsubscribe_token, "done": True},
+        )
+
+
+async def _unsubscribing(request: Request, token: str) -> int:
+    user_id = await mailing.person_for_unsubscribe_token(token, request.app.state["settings"])
+    if user_id is None:
+        raise NotFound(
+            "This unsubscribe link is not valid: check that the whole address was copied, or "
+            "sign in and choose your notification mail on your account page."
+        )
+    return user_id
+
+
+ROUTE_HANDLERS = [
+    NotificationController,
+    NotificationApiController,
+    MailChoiceController,
+    MailChoiceApiController,
+    UnsubscribeController,
+]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 import msgspec
 
@@ -25,3 +26,12 @@ class ReadIn(msgspec.Struct):
 class ReadOut(msgspec.Struct):
     marked_read: int
     unread: int
+
+
+class MailChoiceOut(msgspec.Struct):
+    mail: Literal["immediate", "digest", "none"]
+    choices: dict[str, str]
+
+
+class MailChoiceIn(msgspec.Struct, forbid_unknown_fields=True):
+    mail: Literal["immediate", "digest", "none"]

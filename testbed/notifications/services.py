@@ -1,4 +1,5 @@
-"""Notifications: written by other services inside their own transactions, read by their owner."""
+"""Notifications: written by other services inside their own transactions, read by their owner.
+Those that ask their reader to act are also mailed, as each person chose (mailing.py)."""
 
 from __future__ import annotations
 
@@ -7,17 +8,28 @@ from datetime import UTC, datetime
 
 from testbed.auth import Principal
 from testbed.errors import NotFound
+from testbed.notifications import mailing
 from testbed.tables import Membership, Notification
 
-KINDS = ("proposal", "accepted", "declined", "site", "withdrawn", "invitation")
+# Matching's events, then the "Your work" items that become notifications (mailing.WORK_KINDS).
+KINDS = ("proposal", "accepted", "declined", "site", "withdrawn", "invitation", *mailing.WORK_KINDS)
 
 
 async def notify_users(user_ids: Iterable[int], *, kind: str, message: str, link: str = "") -> int:
+    """Notify each person once; a kind that asks them to act is mailed too, in the same
+    transaction (one is opened when the caller has none)."""
     recipients = sorted(set(user_ids))
-    if recipients:
+    if not recipients:
+        return 0
+    async with Notification._meta.db.transaction():
+        mail = await mailing.mail_for_notification(
+            recipients, kind=kind, message=message, link=link
+        )
         await Notification.insert(
             *(
-                Notification(user=user_id, kind=kind, message=message, link=link)
+                Notification(
+                    user=user_id, kind=kind, message=message, link=link, mail=mail.get(user_id, "")
+                )
                 for user_id in recipients
             )
         )

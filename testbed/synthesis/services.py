@@ -27,7 +27,7 @@ from testbed.catalog.services import enrollment_band, get_district, get_product
 from testbed.errors import NotFound
 from testbed.findings import disclosure
 from testbed.findings.services import neutralize, results_of
-from testbed.findings.words import number, primary_outcome
+from testbed.findings.words import better, number, primary_outcome
 from testbed.synthesis import words
 from testbed.tables import (
     DesignVersion,
@@ -109,10 +109,8 @@ def _estimate(row: dict[str, Any]) -> PilotEstimate:
     design_type = results["design"]["design_type"]
     estimate = se = ci = p = None
     if headline is not None:
-        sign = -1.0 if primary["direction"] == "lower_is_better" else 1.0
-        estimate, se, p = headline["favourable_g"], headline["se"], headline["p"]
-        low, high = sorted(sign * bound for bound in headline["ci"])
-        ci = (low, high)
+        estimate, low, high = better(primary["direction"], headline["g"], headline["ci"])
+        se, p, ci = headline["se"], headline["p"], (low, high)
     students = results["students_analyzed"] if primary else None
     reason = None
     if row["retracted_at"] is not None:
@@ -134,7 +132,10 @@ def _estimate(row: dict[str, Any]) -> PilotEstimate:
         ci=ci,
         p=p,
         students=students,
-        site_ids=[site["site_id"] for site in results.get("site_counts", [])],
+        # The districts whose students are in the estimate (every district, in results stored
+        # before a totals-only district was told apart).
+        site_ids=results["data"].get("estimate_sites")
+        or [site["site_id"] for site in results.get("site_counts", [])],
         attrition=attrition["rating"] if attrition else None,
         baseline=baseline["rating"] if baseline else None,
         retracted=row["retracted_at"] is not None,
@@ -246,11 +247,7 @@ def _breakdown(name: str, pilots: list[PilotEstimate], labels: list[str | None])
         }
         for subgroup, count in zip(test.subgroups, shown, strict=True)
     ]
-    note = (
-        "The effect differs between these groups more than chance would explain."
-        if test.p < 0.05
-        else "The difference between these groups could be chance."
-    )
+    note = words.breakdown_note(test.p, min(subgroup.k for subgroup in test.subgroups))
     return Breakdown(name, rows, test.q_between, test.df, test.p, note)
 
 

@@ -145,3 +145,19 @@ def likeness(
     parts.append(f"FRL {100 * frl:.0f} % vs your {100 * your_frl:.0f} %")
     parts.append(f"English learners {100 * el:.0f} % vs your {100 * your_el:.0f} %")
     return "; ".join(parts)
+
+
+def breakdown_note(p: float, smallest_group: int) -> str:
+    """What a breakdown's test of differences between groups may be read to say.
+
+    A group of one pilot has no spread of its own: its estimate carries no allowance for how
+    much effects vary from district to district, so the test would call ordinary differences
+    between districts a difference between groups. Then nothing is claimed."""
+    if smallest_group < 2:
+        return (
+            "At least one group has a single pilot, so this cannot tell a real difference "
+            "between groups from the ordinary differences between districts."
+        )
+    if p < 0.05:
+        return "The effect differs between these groups more than chance would explain."
+    return "The difference between these groups could be chance."

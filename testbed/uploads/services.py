@@ -45,11 +45,11 @@ from testbed.tables import (
 )
 from testbed.uploads import leases
 from testbed.uploads.charts import histogram
+from testbed.uploads.columns import STUDENT_COLUMNS, STUDENT_KEY, SUBGROUP_FLAGS
 from testbed.uploads.pseudonymize import pilot_key, pseudonymizer
 from testbed.uploads.spreadsheet import is_zip_archive, workbook_as_csv
 from testbed.uploads.validation import (
     MAX_PROBLEMS_LISTED,
-    SUBGROUP_FLAGS,
     AggregateRow,
     OutcomeRule,
     StudentData,
@@ -66,20 +66,7 @@ SYNCHRONOUS_LIMIT_BYTES = 5 * 1024 * 1024
 IMPORT_CHUNK_ROWS = 50_000
 CLUSTER_UNITS = ("classroom", "school")
 SMALL_CELL = 10
-OBSERVATION_COLUMNS = (
-    "dataset",
-    "student_key",
-    "cluster",
-    "arm",
-    "frl",
-    "el",
-    "swd",
-    "gender",
-    "race_ethnicity",
-    "baseline",
-    "dosage",
-    "outcomes",
-)
+OBSERVATION_COLUMNS = ("dataset", *STUDENT_COLUMNS, "outcomes")
 
 logger = logging.getLogger("testbed.uploads")
 
@@ -179,8 +166,7 @@ async def upload_rules(pilot_id: int, site_id: int, max_bytes: int) -> UploadRul
 
 def template_header(rules: UploadRules) -> list[str]:
     required, optional = rules.student_columns()
-    order = ["student_key", "arm", "cluster", "frl", "el", "swd", "gender", "race_ethnicity"]
-    order += ["baseline", "dosage", *(outcome.name for outcome in rules.outcomes)]
+    order = [*STUDENT_COLUMNS, *(outcome.name for outcome in rules.outcomes)]
     wanted = set(required) | set(optional)
     if not rules.needs_cluster:
         # Still accepted in a file, but a template for students assigned one by one does not
@@ -455,7 +441,7 @@ def observation_columns(students: StudentData) -> tuple[str, ...]:
     return tuple(
         name
         for name in OBSERVATION_COLUMNS
-        if name in ("dataset", "student_key", "arm", "outcomes") or name in students.columns_present
+        if name in ("dataset", STUDENT_KEY, "arm", "outcomes") or name in students.columns_present
     )
 
 

@@ -31,6 +31,12 @@ import pyarrow.compute as pc
 from pyarrow import csv as pa_csv
 
 from analysis.regression import NEAR_PERFECT_FIT, near_perfect_fit_message, residual_share
+from testbed.uploads.columns import (
+    AGGREGATE_OPTIONAL,
+    AGGREGATE_REQUIRED,
+    STUDENT_KEY,
+    SUBGROUP_FLAGS,
+)
 from testbed.uploads.pseudonymize import Pseudonymizer
 from testbed.vocabulary import GENDER_CODES, RACE_ETHNICITY_CODES
 
@@ -39,9 +45,6 @@ CHUNK_ROWS = 20_000
 MAX_KEY_LENGTH = 100
 MAX_CLUSTER_LENGTH = 64
 
-STUDENT_KEY = "student_key"
-SUBGROUP_FLAGS = ("frl", "el", "swd")
-AGGREGATE_COLUMNS = ("arm", "outcome", "randomized", "n", "mean", "sd", "successes")
 
 # Direct identifiers are refused by name (normalized: lower case, words joined by "_").
 IDENTIFIER_NAMES = frozenset(
@@ -1069,9 +1072,7 @@ def validate_aggregates(data: bytes, rules: UploadRules) -> list[AggregateRow]:
         header_cells = next(records)
     except StopIteration:
         raise _rejected(None, None, "The file is empty.") from None
-    required = ["arm", "outcome", "randomized", "n"]
-    optional = ["mean", "sd", "successes"]
-    header = _check_header(header_cells, required, optional, problems)
+    header = _check_header(header_cells, AGGREGATE_REQUIRED, AGGREGATE_OPTIONAL, problems)
     kinds = {outcome.name: outcome for outcome in rules.outcomes}
     rows: list[AggregateRow] = []
     seen: dict[tuple[str, str], int] = {}

@@ -50,6 +50,8 @@ def test_a_zero_estimate_with_a_centred_prior_is_a_coin_flip() -> None:
         ({"estimate": 0.2, "se": 0.1, "prior_sd": -1}, "prior_sd must be greater than 0"),
         ({"estimate": 0.2, "se": 0.1, "threshold": -0.1}, "threshold must not be negative"),
         ({"estimate": float("nan"), "se": 0.1}, "estimate must be a finite number"),
+        # An outside check found 1e-300 passing the > 0 test and then dividing by zero.
+        ({"estimate": 0.2, "se": 1e-300}, "squares are not 0"),
     ],
 )
 def test_rejects_bad_input(arguments: dict, message: str) -> None:

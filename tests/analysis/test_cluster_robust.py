@@ -259,6 +259,13 @@ def test_icc_of_balanced_clusters_equals_the_anova_formula():
         (lambda: ols([1.0, 2, 3], np.ones((3, 1)), [1, 2]), "one cluster per student"),
         (lambda: ols([1.0, 2, 3], np.ones((3, 1)), [1, 2, 2], kind="HC3"), "kind must be"),
         (lambda: intraclass_correlation([1.0, 2, 3], [1, 2, 3], [0, 1, 1]), "too few"),
+        # Found by an outside check: one cluster per arm gave an SE of 1e-16, and values that
+        # never vary gave an ICC of 0 where it is 0/0.
+        (
+            lambda: ols([1.0, 2, 3, 5], np.c_[np.ones(4), [0, 0, 1, 1]], [1, 1, 2, 2]),
+            "more clusters",
+        ),
+        (lambda: intraclass_correlation([1.0] * 6, [1, 1, 2, 2, 3, 3]), "undefined"),
     ],
 )
 def test_rejects_bad_input(call, message):

@@ -6,7 +6,12 @@ import math
 
 import pytest
 
-from analysis.effect_sizes import cox_index, hedges_g, improvement_index
+from analysis.effect_sizes import (
+    cox_index,
+    hedges_g,
+    improvement_index,
+    small_sample_correction,
+)
 
 
 def test_hedges_g_worked_example() -> None:
@@ -88,3 +93,11 @@ def test_cox_index_rejects_impossible_input(arguments: tuple, message: str) -> N
 def test_improvement_index_rejects_nan() -> None:
     with pytest.raises(ValueError, match="g must be a finite number"):
         improvement_index(float("nan"))
+
+
+@pytest.mark.parametrize("n_total", [2, 3])
+def test_the_small_sample_correction_is_refused_below_four_students(n_total: int) -> None:
+    """omega = 1 - 3/(4N - 9) is 4 at N = 2 and 0 at N = 3 (found by an outside check)."""
+    with pytest.raises(ValueError, match="at least 4 students"):
+        small_sample_correction(n_total)
+    assert small_sample_correction(4) == pytest.approx(1 - 3 / 7)

@@ -109,6 +109,16 @@ def test_ancova_rejects_treatment_constant_within_sites() -> None:
         ancova(y, treated, sites=sites)
 
 
+def test_ancova_refuses_a_site_whose_students_are_all_in_one_arm() -> None:
+    """An outside check found such a site's students counted in the effect size's groups
+    (its SD and the small-sample factor) though they say nothing about the effect."""
+    y = [3.0, 4.0, 5.0, 4.5, 6.0, 7.0, 6.5, 8.0, 7.5, 9.0]
+    treated = [0, 0, 1, 1, 0, 0, 1, 1, 1, 1]
+    sites = ["a", "a", "a", "a", "b", "b", "b", "b", "c", "c"]
+    with pytest.raises(ValueError, match="site c has students in only one arm"):
+        ancova(y, treated, sites=sites)
+
+
 def test_an_outcome_equal_to_the_baseline_is_refused_not_given_a_tiny_p() -> None:
     """Issue 16: an outcome column equal to the baseline gave p = 1.9e-33 from floating-point
     noise. The residual variance is below 1e-8 of the outcome's, so the fit is refused."""

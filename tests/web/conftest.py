@@ -5,23 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from functools import cache
 
 import httpx
 import pytest
 from litestar.testing import TestClient
 
-PASSWORD = "orchard-lantern-velvet-42"
-# People made directly in the database have verified their address, unless a test is about that.
-VERIFIED_AT = datetime(2026, 1, 5, tzinfo=UTC)
-
-
-@cache
-def password_hash() -> str:
-    from testbed.accounts.passwords import hash_password
-
-    return hash_password(PASSWORD)
+from tests import factories
+from tests.factories import (  # noqa: F401 (the web tests import them here)
+    PASSWORD,
+    VERIFIED_AT,
+    password_hash,
+)
 
 
 @dataclass(frozen=True)
@@ -56,43 +50,21 @@ EMAILS = {
 
 
 async def seed_people() -> People:
-    from testbed.tables import (
-        DistrictProfile,
-        Enrollment,
-        Membership,
-        Need,
-        Organization,
-        Pilot,
-        PilotRole,
-        Product,
-        User,
-    )
+    from testbed.tables import DistrictProfile, Need
 
-    async def organization(kind, name, slug, verified=True, state="OR"):
-        rows = await Organization.insert(
-            Organization(kind=kind, name=name, slug=slug, verified=verified, state=state)
-        )
-        return rows[0]["id"]
+    organization = factories.organization
 
-    async def user(email, name, org, role="admin", admin=False):
-        rows = await User.insert(
-            User(
-                email_verified_at=VERIFIED_AT,
-                email=email,
-                name=name,
-                password_hash=password_hash(),
-                is_network_admin=admin,
-            )
-        )
-        await Membership.insert(Membership(user=rows[0]["id"], organization=org, role=role))
-        return rows[0]["id"]
+    async def user(email, name, org, admin=False):
+        return await factories.user(email, name, organization=org, is_network_admin=admin)
 
     network = await organization("network", "Network office", "network", state=None)
-    district = await organization("district", "Cedar Hollow Unified", "cedar-hollow")
-    vendor = await organization("vendor", "Brightpath Learning", "brightpath")
-    research_org = await organization("research", "Northfield Research", "northfield")
-    unverified_vendor = await organization("vendor", "Fresh Vendor", "fresh", verified=False)
-    other_vendor = await organization("vendor", "Other Co", "otherco")
+    district = await organization("district", "Cedar Hollow Unified", "cedar-hollow", state="OR")
+    vendor = await organization("vendor", "Brightpath Learning", "brightpath", state="OR")
+    research_org = await organization("research", "Northfield Research", "northfield", state="OR")
+    unverified_vendor = await organization(
+        "vendor", "Fresh Vendor", "fresh", verified=False, state="OR"
+    )
+    other_vendor = await organization("vendor", "Other Co", "otherco", state="OR")
     people = {
         "admin": await user(EMAILS["admin"], "Ada Admin", network, admin=True),
         "district_user": await user(EMAILS["district"], "Dana District", district),
@@ -101,45 +73,15 @@ async def seed_people() -> People:
         "unverified_user": await user(EMAILS["unverified"], "Una New", unverified_vendor),
         "other_vendor_user": await user(EMAILS["other_vendor"], "Otto Other", other_vendor),
     }
-    product = (
-        await Product.insert(
-            Product(
-                vendor=vendor,
-                name="MathQuest",
-                description="Adaptive practice",
-                grade_bands=["g35"],
-                subjects=["math"],
-                pillars=[2],
-                platforms=["chromebook"],
-            )
-        )
-    )[0]["id"]
+    product = await factories.product(vendor, "MathQuest")
 
     async def pilot(status):
-        rows = await Pilot.insert(
-            Pilot(
-                product=product,
-                title=f"MathQuest {status} pilot",
-                research_question="Does it help?",
-                grades=["G04"],
-                subjects=["math"],
-                pillars=[2],
-                sites_wanted=2,
-                students_per_site=100,
-                weeks=10,
-                status=status,
-            )
-        )
-        return rows[0]["id"]
+        return await factories.pilot(product, status, title=f"MathQuest {status} pilot")
 
     active, open_, published = await pilot("active"), await pilot("open"), await pilot("published")
-    await Enrollment.insert(
-        Enrollment(
-            pilot=active, district=district, status="site", capacity_students=100, grades=["G04"]
-        )
-    )
-    await PilotRole.insert(PilotRole(pilot=active, user=people["researcher"], role="researcher"))
-    await DistrictProfile.insert(
+    await factories.enrollment(active, district)
+    await factories.pilot_role(active, people["researcher"])
+    await factories.insert(
         DistrictProfile(
             organization=district,
             nces_lea_id="4199901",
@@ -154,7 +96,7 @@ async def seed_people() -> People:
             signed_ndpa=True,
         )
     )
-    need = await Need.insert(
+    need = await factories.insert(
         Need(
             district=district,
             title="Grade 4 fractions",
@@ -176,7 +118,7 @@ async def seed_people() -> People:
         active_pilot=active,
         open_pilot=open_,
         published_pilot=published,
-        need=need[0]["id"],
+        need=need,
     )
 
 

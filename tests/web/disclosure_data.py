@@ -8,13 +8,13 @@ true count (and which of them are small) without reading the database.
 from __future__ import annotations
 
 import datetime
-import secrets
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from analysis.randomization import ALGORITHM
-from tests.web.conftest import VERIFIED_AT, People, password_hash
+from tests import factories
+from tests.web.conftest import People
 from tests.web.findings_data import design_document, register
 
 SECOND_DISTRICT_EMAIL = "coordinator@birch-falls.example"
@@ -54,50 +54,22 @@ class Published:
 
 
 async def _second_district() -> int:
-    from testbed.tables import Membership, Organization, User
 
-    district = (
-        await Organization.insert(
-            Organization(
-                kind="district",
-                name="Birch Falls Schools",
-                slug="birch-falls",
-                verified=True,
-                state="WA",
-            )
-        )
-    )[0]["id"]
-    user = (
-        await User.insert(
-            User(
-                email_verified_at=VERIFIED_AT,
-                email=SECOND_DISTRICT_EMAIL,
-                name="Bea Birch",
-                password_hash=password_hash(),
-            )
-        )
-    )[0]["id"]
-    await Membership.insert(Membership(user=user, organization=district, role="admin"))
+    district = await factories.organization(
+        "district", "Birch Falls Schools", "birch-falls", state="WA"
+    )
+    await factories.user(SECOND_DISTRICT_EMAIL, "Bea Birch", organization=district)
     return district
 
 
 async def _student_rows(pilot: int, site: int, plan: Plan) -> dict[str, str]:
     from testbed.bulk import bulk_insert
-    from testbed.tables import Dataset, Observation
+    from testbed.tables import Observation
 
     total = sum(plan.rows.values())
-    dataset = (
-        await Dataset.insert(
-            Dataset(
-                pilot=pilot,
-                site=site,
-                version=1,
-                sha256=secrets.token_hex(32),
-                row_count=total,
-                uploaded_at=datetime.datetime(2026, 6, 1, tzinfo=datetime.UTC),
-            )
-        )
-    )[0]["id"]
+    dataset = await factories.dataset(
+        pilot, site, total, uploaded_at=datetime.datetime(2026, 6, 1, tzinfo=datetime.UTC)
+    )
     rng = np.random.default_rng(5)
     rows = []
     for arm, count in plan.rows.items():
@@ -150,21 +122,15 @@ async def _randomization(pilot: int, site: int, arms: dict[str, str], plan: Plan
 
 
 async def _totals(pilot: int, site: int, plan: Plan) -> None:
-    from testbed.tables import Dataset, SummaryRow
+    from testbed.tables import SummaryRow
 
-    dataset = (
-        await Dataset.insert(
-            Dataset(
-                pilot=pilot,
-                site=site,
-                version=1,
-                kind="aggregates",
-                sha256=secrets.token_hex(32),
-                row_count=4,  # rows of the totals file, not students
-                uploaded_at=datetime.datetime(2026, 6, 2, tzinfo=datetime.UTC),
-            )
-        )
-    )[0]["id"]
+    dataset = await factories.dataset(
+        pilot,
+        site,
+        4,  # rows of the totals file, not students
+        kind="aggregates",
+        uploaded_at=datetime.datetime(2026, 6, 2, tzinfo=datetime.UTC),
+    )
     for arm in ("treatment", "control"):
         n = plan.totals_analyzed[arm]
         lift = 8.0 if arm == "treatment" else 0.0
@@ -193,7 +159,7 @@ async def seed_published(people: People, plan: Plan | None = None) -> Published:
     """Register, upload both sites, run the finding, approve it and publish it."""
     from testbed.auth import load_principal
     from testbed.findings import services
-    from testbed.tables import Enrollment, Pilot
+    from testbed.tables import Pilot
 
     plan = plan or Plan()
     pilot = people.active_pilot
@@ -201,11 +167,7 @@ async def seed_published(people: People, plan: Plan | None = None) -> Published:
     document["subgroups"] = ["el", "gender"]
     await register(pilot, 1, document, datetime.datetime(2026, 1, 10, tzinfo=datetime.UTC))
     totals_site = await _second_district()
-    await Enrollment.insert(
-        Enrollment(
-            pilot=pilot, district=totals_site, status="site", capacity_students=100, grades=["G04"]
-        )
-    )
+    await factories.enrollment(pilot, totals_site)
     arms = await _student_rows(pilot, people.district, plan)
     await _randomization(pilot, people.district, arms, plan)
     await _totals(pilot, totals_site, plan)

@@ -4,12 +4,12 @@ dataset per site, and student rows with a known effect and one small subgroup.""
 from __future__ import annotations
 
 import datetime
-import secrets
 from dataclasses import dataclass
 
 import numpy as np
 
-from tests.web.conftest import VERIFIED_AT, People, password_hash
+from tests import factories
+from tests.web.conftest import People
 
 SECOND_DISTRICT_EMAIL = "coordinator@birch-falls.example"
 SMALL_GROUP = 6  # English learners in the first site: fewer than 10
@@ -67,37 +67,20 @@ class Study:
 
 
 async def register(pilot: int, version: int, document: dict, when: datetime.datetime, reason=""):
-    from testbed.tables import DesignVersion
 
-    await DesignVersion.insert(
-        DesignVersion(
-            pilot=pilot,
-            version=version,
-            document=document,
-            registered_at=when,
-            sha256="0" * 64,
-            amendment_reason=reason,
-        )
+    await factories.design(
+        pilot, document, version, registered_at=when, sha256="0" * 64, amendment_reason=reason
     )
 
 
 async def upload(pilot: int, site: int, seed: int, extra_outcome: str | None = None) -> int:
     """One current dataset of 120 students (effect about 0.5 SD); the first 6 + 6 are EL."""
     from testbed.bulk import bulk_insert
-    from testbed.tables import Dataset, Observation
+    from testbed.tables import Observation
 
-    dataset = (
-        await Dataset.insert(
-            Dataset(
-                pilot=pilot,
-                site=site,
-                version=1,
-                sha256=secrets.token_hex(32),
-                row_count=120,
-                uploaded_at=datetime.datetime(2026, 6, 1, tzinfo=datetime.UTC),
-            )
-        )
-    )[0]["id"]
+    dataset = await factories.dataset(
+        pilot, site, 120, uploaded_at=datetime.datetime(2026, 6, 1, tzinfo=datetime.UTC)
+    )
     rng = np.random.default_rng(seed)
     rows = []
     for index in range(120):
@@ -137,7 +120,7 @@ async def seed_study(
     document: dict | None = None,
     extra_outcome: str | None = None,
 ) -> Study:
-    from testbed.tables import DesignVersion, Enrollment, Membership, Organization, Pilot, User
+    from testbed.tables import DesignVersion, Pilot
 
     pilot = people.active_pilot
     if title is not None:
@@ -153,29 +136,11 @@ async def seed_study(
     sites = [people.district]
     second_user = None
     if second_site:
-        district = (
-            await Organization.insert(
-                Organization(
-                    kind="district", name="Birch Falls Schools", slug="birch-falls", verified=True
-                )
-            )
-        )[0]["id"]
-        second_user = (
-            await User.insert(
-                User(
-                    email_verified_at=VERIFIED_AT,
-                    email=SECOND_DISTRICT_EMAIL,
-                    name="Bea Birch",
-                    password_hash=password_hash(),
-                )
-            )
-        )[0]["id"]
-        await Membership.insert(Membership(user=second_user, organization=district, role="admin"))
-        await Enrollment.insert(
-            Enrollment(
-                pilot=pilot, district=district, status="site", capacity_students=100, grades=["G04"]
-            )
+        district = await factories.organization("district", "Birch Falls Schools", "birch-falls")
+        second_user = await factories.user(
+            SECOND_DISTRICT_EMAIL, "Bea Birch", organization=district
         )
+        await factories.enrollment(pilot, district)
         sites.append(district)
     for number, site in enumerate(sites):
         await upload(pilot, site, seed=11 + number, extra_outcome=extra_outcome)

@@ -18,6 +18,11 @@ overall 48 / 280 = 17.14 %, treatment 23 / 140 = 16.43 %, control 25 / 140 = 17.
 differential 1.43 points. Table II.1 (cautious boundary) allows 5.8 points of differential
 attrition at 17 % overall, so attrition is low. Before the fix the finding counted the totals
 site in randomized (280) but not in analyzed (138): 50.7 %, "high".
+
+The headline estimate (the ANCOVA, tests, subgroups) uses student rows only, so the sample
+ESSA counts and the product evidence page pools is the student-row site's: 68 + 70 = 138
+students in 1 district; the totals site joins only the effect over every site. (An outside
+statistician found pages saying 232 students in 2 districts beside an estimate from one.)
 """
 
 from __future__ import annotations
@@ -58,7 +63,9 @@ def test_finding_json_and_api_count_every_site(client, published):
         assert attrition["overall"] == pytest.approx(OVERALL), path
         assert attrition["differential"] == pytest.approx(DIFFERENTIAL), path
         assert attrition["rating"] == "low", path
-        assert results["essa"]["students"] == 232, path
+        assert results["essa"]["students"] == 138, path
+        assert results["essa"]["districts"] == 1, path
+        assert results["data"]["estimate_sites"] == [published.student_site], path
         rows = {row["site_id"]: row for row in results["site_counts"]}
         assert rows[published.totals_site]["randomized"] == {"treatment": 60, "control": 60}
         assert rows[published.totals_site]["analyzed"] == {"treatment": 49, "control": 45}
@@ -94,13 +101,19 @@ def test_network_csv_and_api_rate_attrition_low(client, published):
     }
 
 
-def test_product_evidence_counts_the_totals_sites_students(client, published):
+def test_finding_page_counts_the_students_in_its_estimate(client, published):
+    text = re.sub(r"\s+", " ", client.get(f"/findings/{published.public}").text)
+    assert "<dt>Students analyzed</dt><dd>138</dd>" in text
+    assert "1 (and 1 that sent only totals, counted in the effect over every site below)" in text
+
+
+def test_product_evidence_counts_the_students_in_the_estimate(client, published):
     evidence = client.get(f"/api/v1/products/{published.product}/evidence").json()
     pilot = next(p for p in evidence["pilots"] if p["pilot_id"] == published.pilot)
-    assert pilot["students"] == 232
-    assert evidence["districts"] == 2
+    assert pilot["students"] == 138
+    assert evidence["districts"] == 1
     page = client.get(f"/products/{published.product}/evidence").text
-    assert "232" in page
+    assert "138" in page and "232" not in page
 
 
 def test_dashboard_and_home_count_students_not_summary_rows(client, published):

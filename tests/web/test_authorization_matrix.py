@@ -20,7 +20,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.web.conftest import PASSWORD, VERIFIED_AT, People, csrf_token, post_form, sign_in
+from tests import factories
+from tests.web.conftest import PASSWORD, People, csrf_token, post_form, sign_in
 from tests.web.test_security_headers import missing_security_headers
 
 ROLES = (
@@ -94,38 +95,16 @@ RUN_LAST = ("/revoke", "DELETE", "/accept", "/logout")
 
 async def _role_holder(people: People, role: str) -> int:
     """The role holder's account, with the memberships and the (legacy) role row it needs."""
-    from testbed.tables import Enrollment, Membership, Organization, PilotRole, User
-    from tests.web.conftest import password_hash
-
-    user = await User.insert(
-        User(
-            email_verified_at=VERIFIED_AT,
-            email=ROLE_HOLDER_EMAILS[role],
-            name=role,
-            password_hash=password_hash(),
-        )
-    )
-    user_id = user[0]["id"]
+    user_id = await factories.user(ROLE_HOLDER_EMAILS[role], role)
     if role == "vendor_with_role":
         organizations = [people.vendor, people.research_org]
     else:
-        pine = await Organization.insert(
-            Organization(kind="district", name="Pine Ridge", slug="pine-ridge", verified=True)
-        )
-        organizations = [pine[0]["id"]]
-        await Enrollment.insert(
-            Enrollment(
-                pilot=people.active_pilot,
-                district=organizations[0],
-                status="site",
-                capacity_students=50,
-                grades=["G04"],
-            )
-        )
+        pine = await factories.organization("district", "Pine Ridge", "pine-ridge")
+        organizations = [pine]
+        await factories.enrollment(people.active_pilot, pine, capacity_students=50)
     for organization in organizations:
-        await Membership.insert(Membership(user=user_id, organization=organization, role="admin"))
-    # Written directly, as a role granted before roles were checked would be.
-    await PilotRole.insert(PilotRole(pilot=people.active_pilot, user=user_id, role="researcher"))
+        await factories.membership(user_id, organization)
+    await factories.pilot_role(people.active_pilot, user_id)
     return user_id
 
 
@@ -185,13 +164,11 @@ async def _path_values(people: People, role: str) -> dict[str, str]:
     """Fresh objects for one request, so routes that revoke or accept don't affect the next."""
     from testbed.accounts.services import create_access_token, create_invitation
     from testbed.auth import load_principal
+    from testbed.notifications.mailing import unsubscribe_token
     from testbed.settings import Settings
     from testbed.tables import (
-        Enrollment,
         MatchingRound,
         Membership,
-        Pilot,
-        PilotRole,
         UploadJob,
         User,
     )
@@ -201,45 +178,19 @@ async def _path_values(people: People, role: str) -> dict[str, str]:
     membership = (
         await Membership.select(Membership.id).where(Membership.user == people.vendor_user).first()
     )
-    observer = await User.insert(
-        User(
-            email_verified_at=VERIFIED_AT,
-            email=f"observer-{secrets.token_hex(6)}@x.example",
-            name="Observer",
-            password_hash="-",
-        )
+    observer = await factories.user(
+        f"observer-{secrets.token_hex(6)}@x.example", "Observer", password_hash="-"
     )
-    pilot_role = await PilotRole.insert(
-        PilotRole(pilot=people.active_pilot, user=observer[0]["id"], role="observer")
-    )
+    pilot_role = await factories.pilot_role(people.active_pilot, observer, "observer")
     await _registered_design_and_assignment(people)
-    call = await Pilot.insert(
-        Pilot(
-            product=people.product,
-            title=f"Matrix call {secrets.token_hex(4)}",
-            research_question="Does it help?",
-            grades=["G04"],
-            subjects=["math"],
-            pillars=[2],
-            sites_wanted=2,
-            students_per_site=100,
-            weeks=10,
-            status="open",
-        )
+    call = await factories.pilot(
+        people.product, "open", title=f"Matrix call {secrets.token_hex(4)}"
     )
-    proposal = await Enrollment.insert(
-        Enrollment(
-            pilot=call[0]["id"],
-            district=people.district,
-            status="proposed",
-            capacity_students=100,
-            grades=["G04"],
-        )
-    )
-    matching_round = await MatchingRound.insert(
+    proposal = await factories.enrollment(call, people.district, "proposed")
+    matching_round = await factories.insert(
         MatchingRound(scope="vendor", pilot_ids=[people.active_pilot], status="empty")
     )
-    upload_job = await UploadJob.insert(
+    upload_job = await factories.insert(
         UploadJob(pilot=people.active_pilot, site=people.district, created_by=people.district_user)
     )
     token_id = 999999
@@ -254,15 +205,15 @@ async def _path_values(people: People, role: str) -> dict[str, str]:
         "organization_id": str(people.vendor),
         "membership_id": str(membership["id"]),
         "pilot_id": str(people.active_pilot),
-        "role_id": str(pilot_role[0]["id"]),
-        "job_id": str(upload_job[0]["id"]),
+        "role_id": str(pilot_role),
+        "job_id": str(upload_job),
         "token_id": str(token_id),
         "district_id": str(people.district),
         "need_id": str(people.need),
         "product_id": str(people.product),
         "finding_id": str(await finding_for_matrix(people)),
-        "enrollment_id": str(proposal[0]["id"]),
-        "round_id": str(matching_round[0]["id"]),
+        "enrollment_id": str(proposal),
+        "round_id": str(matching_round),
         "token": await create_invitation(
             vendor_admin,
             organization_id=people.vendor,
@@ -274,26 +225,18 @@ async def _path_values(people: People, role: str) -> dict[str, str]:
         "reset_token": await _password_reset_token(people),
         "verify_token": await _verification_token(people),
         "change_token": await _address_change_token(),
+        "unsubscribe_token": unsubscribe_token(people.district_user, Settings.from_env()),
     }
 
 
 async def _address_change_token() -> str:
     """A usable address change link of a person of its own (following it moves them)."""
     from testbed.accounts.tokens import new_token
-    from testbed.tables import User
+    from tests import factories
 
-    mover = await User.insert(
-        User(
-            email=f"mover-{secrets.token_hex(6)}@x.example",
-            name="Mover",
-            password_hash="-",
-            email_verified_at=VERIFIED_AT,
-        )
-    )
+    mover = await factories.user(email=f"mover-{secrets.token_hex(6)}@x.example")
     return await new_token(
-        user_id=mover[0]["id"],
-        purpose="change_email",
-        email=f"moved-{secrets.token_hex(6)}@x.example",
+        user_id=mover, purpose="change_email", email=f"moved-{secrets.token_hex(6)}@x.example"
     )
 
 
@@ -327,11 +270,9 @@ async def _password_reset_token(people: People) -> str:
 async def _registered_design_and_assignment(people: People) -> None:
     """Version 1 of the active pilot's design, registered, and its site randomized, so the
     design routes have something to show (and writes to refuse)."""
-    from datetime import UTC, datetime
 
     from analysis.randomization import assign
-    from testbed.designs.canonical import canonical_sha256
-    from testbed.tables import Assignment, DesignVersion
+    from testbed.tables import DesignVersion
 
     if await DesignVersion.exists().where(DesignVersion.pilot == people.active_pilot):
         return
@@ -361,25 +302,9 @@ async def _registered_design_and_assignment(people: People) -> None:
         "planned_students_per_site": 100,
         "analysis_plan": {"covariates": [], "missing_data": "complete cases", "alpha": 0.05},
     }
-    await DesignVersion.insert(
-        DesignVersion(
-            pilot=people.active_pilot,
-            version=1,
-            document=document,
-            registered_at=datetime.now(UTC),
-            sha256=canonical_sha256(document),
-        )
-    )
+    await factories.design(people.active_pilot, document)
     drawn = assign(["a", "b", "c", "d"], document["arms"], 7)
-    await Assignment.insert(
-        Assignment(
-            pilot=people.active_pilot,
-            site=people.district,
-            seed=drawn.seed,
-            algorithm=drawn.algorithm,
-            arms=drawn.mapping,
-        )
-    )
+    await factories.assignment(people.active_pilot, people.district, drawn)
 
 
 async def _api_token(people: People, role: str) -> str | None:

@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from tests import factories
 from tests.web.conftest import PASSWORD, People, other_browser, post_form, sign_in
 
 PROFILE_FORM = {
@@ -261,7 +262,7 @@ def test_simultaneous_first_profiles_of_one_district_both_save(client, people, c
     headers = _bearer(call, _user_id(call, "coord@willow.example"))
 
     async def a_colleague_saves_first():
-        await DistrictProfile.insert(
+        await factories.insert(
             DistrictProfile(
                 organization=other,
                 nces_lea_id="4100778",
@@ -603,7 +604,7 @@ def test_call_api_creates_and_edits_with_a_token(client, people, call):
 
 async def _seed_catalog(people: People) -> dict[str, int]:
     """Districts in two states and locales with needs, tagged products and calls."""
-    from testbed.tables import DistrictProfile, Need, Organization, Pilot, Product
+    from testbed.tables import DistrictProfile, Need
 
     ids: dict[str, int] = {}
     districts = [
@@ -612,13 +613,10 @@ async def _seed_catalog(people: People) -> dict[str, int]:
         ("Heron Point Unified", "TX", "suburb", ["G09", "G10"], 3, "cs"),
     ]
     for index, (name, state, locale, grades, pillar, subject) in enumerate(districts):
-        org = await Organization.insert(
-            Organization(kind="district", name=name, slug=f"d{index}", state=state, verified=True)
-        )
-        ids[name] = org[0]["id"]
-        await DistrictProfile.insert(
+        ids[name] = await factories.organization("district", name, f"d{index}", state=state)
+        await factories.insert(
             DistrictProfile(
-                organization=org[0]["id"],
+                organization=ids[name],
                 nces_lea_id=f"480000{index}",
                 locale=locale,
                 enrollment=3000 * (index + 1),
@@ -630,9 +628,9 @@ async def _seed_catalog(people: People) -> dict[str, int]:
                 platforms=[],
             )
         )
-        await Need.insert(
+        await factories.insert(
             Need(
-                district=org[0]["id"],
+                district=ids[name],
                 title=f"Need of {name}",
                 statement="Help wanted.",
                 pillars=[pillar],
@@ -646,18 +644,15 @@ async def _seed_catalog(people: People) -> dict[str, int]:
         ("Code Canyon", "Block coding for high school", ["g912"], ["cs"], [3], people.other_vendor),
     ]
     for name, description, bands, subjects, pillars, vendor in products:
-        row = await Product.insert(
-            Product(
-                vendor=vendor,
-                name=name,
-                description=description,
-                grade_bands=bands,
-                subjects=subjects,
-                pillars=pillars,
-                platforms=[],
-            )
+        ids[name] = await factories.product(
+            vendor,
+            name,
+            description=description,
+            grade_bands=bands,
+            subjects=subjects,
+            pillars=pillars,
+            platforms=[],
         )
-        ids[name] = row[0]["id"]
     calls = [
         ("Lab Notebook call", "Lab Notebook", "open", ["G07"], ["science"], [5]),
         ("Story Sprout call", "Story Sprout", "matching", ["G01"], ["ela"], [1]),
@@ -666,21 +661,17 @@ async def _seed_catalog(people: People) -> dict[str, int]:
         ("Code Canyon active", "Code Canyon", "active", ["G11"], ["cs"], [3]),
     ]
     for title, product, status, grades, subjects, pillars in calls:
-        row = await Pilot.insert(
-            Pilot(
-                product=ids[product],
-                title=title,
-                research_question=f"Does {product} help?",
-                grades=grades,
-                subjects=subjects,
-                pillars=pillars,
-                sites_wanted=2,
-                students_per_site=50,
-                weeks=8,
-                status=status,
-            )
+        ids[title] = await factories.pilot(
+            ids[product],
+            status,
+            title=title,
+            research_question=f"Does {product} help?",
+            grades=grades,
+            subjects=subjects,
+            pillars=pillars,
+            students_per_site=50,
+            weeks=8,
         )
-        ids[title] = row[0]["id"]
     return ids
 
 

@@ -14,11 +14,11 @@ import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 
 import pytest
 
 from testbed.designs.canonical import canonical_json
+from tests import factories
 from tests.web.conftest import People, other_browser, post_form, sign_in
 from tests.web.test_designs import DOCUMENT, bearer, design_form, token_for, write_and_register
 from tests.web.test_uploads import ACTIVE_PILOT_DESIGN, student_csv
@@ -46,17 +46,7 @@ def _fire(client, requests: list[dict]) -> list:
 
 
 async def _register_active_design(pilot_id: int) -> None:
-    from testbed.tables import DesignVersion
-
-    await DesignVersion.insert(
-        DesignVersion(
-            pilot=pilot_id,
-            version=1,
-            document=ACTIVE_PILOT_DESIGN,
-            registered_at=datetime.now(UTC),
-            sha256="0" * 64,
-        )
-    )
+    await factories.design(pilot_id, ACTIVE_PILOT_DESIGN, sha256="0" * 64)
 
 
 async def _site_data(pilot_id: int, site_id: int) -> dict:
@@ -135,14 +125,9 @@ def test_twenty_simultaneous_uploads_to_one_site_leave_exactly_one_current_versi
 
 
 async def _insert_dataset(pilot_id: int, site_id: int, version: int, is_current: bool) -> None:
-    from testbed.tables import Dataset
-
-    await Dataset.insert(
-        Dataset(
-            pilot=pilot_id, site=site_id, version=version, kind="students", sha256="0" * 64,
-            row_count=0, is_current=is_current,
-        )
-    )  # fmt: skip
+    await factories.dataset(
+        pilot_id, site_id, 0, version=version, sha256="0" * 64, is_current=is_current
+    )
 
 
 def test_the_database_itself_refuses_a_second_current_version_or_a_repeated_number(

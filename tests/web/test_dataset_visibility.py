@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests import factories
 from tests.web.conftest import People, sign_in
 from tests.web.test_student_rows import (
     OTHER_SITE_EMAIL,
@@ -31,7 +32,6 @@ PINE_FILES = ("pine-ridge-grade4-final.csv",)
 async def _uploads(people: People, study: Study) -> None:
     """Cedar Hollow: a superseded and a current upload (37 rows) by Dana District; Pine Ridge:
     one current upload of 4 rows by Pat Pine."""
-    from testbed.tables import Dataset
 
     uploads = [
         (study.site, 1, CEDAR_FILES[0], 35, people.district_user, False),
@@ -39,18 +39,16 @@ async def _uploads(people: People, study: Study) -> None:
         (study.other_site, 1, PINE_FILES[0], 4, study.other_site_user, True),
     ]
     for site, version, filename, rows, user, current in uploads:
-        await Dataset.insert(
-            Dataset(
-                pilot=study.pilot,
-                site=site,
-                version=version,
-                kind="aggregates",
-                filename=filename,
-                sha256=f"{version:064d}",
-                row_count=rows,
-                uploaded_by=user,
-                is_current=current,
-            )
+        await factories.dataset(
+            study.pilot,
+            site,
+            rows,
+            version=version,
+            kind="aggregates",
+            filename=filename,
+            sha256=f"{version:064d}",
+            uploaded_by=user,
+            is_current=current,
         )
 
 

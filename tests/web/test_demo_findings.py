@@ -14,6 +14,8 @@ opens PostgreSQL's pool, and the findings are only read.
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -163,3 +165,38 @@ def test_every_demo_finding_renders_for_every_role(demo, demo_client):
                         failures.append(f"{role}: GET {path} printed no section")
     assert failures == []
     assert read >= len(roles) * len(demo.findings)  # most of the answers were pages, not refusals
+
+
+def test_a_findings_csv_reads_like_its_page_for_outcomes_where_lower_is_better(
+    demo, demo_client
+):
+    """An outside statistician found the CSV giving the measured effect of days absent
+    (−0.37) beside the page's 0.37 and an improvement index of +14.5, which the CSV's own
+    effect contradicts. The WWC improvement index is 100 Φ(g) − 50 for g with positive =
+    better (WWC Procedures Handbook 4.1, Appendix E), so each row must agree with it, and the
+    effect must be the JSON's g turned by the outcome's direction."""
+    from scipy.stats import norm
+
+    flipped = 0
+    for finding in (f for f in demo.findings if f["published"]):
+        number = finding["id"]
+        body = demo_client.get(f"/findings/{number}.json").json()
+        results = body.get("results", body)
+        rows = list(csv.DictReader(io.StringIO(demo_client.get(f"/findings/{number}.csv").text)))
+        for outcome in results["outcomes"]:
+            if outcome["headline"] is None:
+                continue
+            mine = {r["measure"]: r["value"] for r in rows if r["outcome"] == outcome["label"]}
+            effect = float(mine["effect size (SD, positive = better)"])
+            low, high = float(mine["95 % CI low"]), float(mine["95 % CI high"])
+            sign = -1 if outcome["direction"] == "lower_is_better" else 1
+            flipped += sign == -1
+            assert effect == pytest.approx(sign * outcome["headline"]["g"]), (number, outcome)
+            assert low <= effect <= high, (number, outcome["name"])
+            assert sorted([low, high]) == pytest.approx(
+                sorted(sign * bound for bound in outcome["headline"]["ci"])
+            )
+            if "improvement index (percentile points)" in mine:
+                index = float(mine["improvement index (percentile points)"])
+                assert index == pytest.approx(100 * norm.cdf(effect) - 50), (number, outcome)
+    assert flipped, "the demo should publish an outcome where lower is better"

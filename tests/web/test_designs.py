@@ -15,6 +15,7 @@ import pytest
 from analysis import power as stats_power
 from analysis.randomization import assign
 from testbed.designs.canonical import canonical_json
+from tests import factories
 from tests.web.conftest import csrf_token, other_browser, post_form, sign_in
 
 DOCUMENT = {
@@ -437,9 +438,7 @@ def test_canonical_hash_survives_a_database_round_trip(client, call, people, key
     document = reorder({**DOCUMENT, "minimum_meaningful_effect": 0.1 + 0.2, "icc": 1e-7})
 
     async def round_trip():
-        await DesignVersion.insert(
-            DesignVersion(pilot=people.active_pilot, version=1, document=document)
-        )
+        await factories.design(people.active_pilot, document, registered=False)
         row = (
             await DesignVersion.select(DesignVersion.document)
             .where(DesignVersion.pilot == people.active_pilot)

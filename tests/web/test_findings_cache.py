@@ -149,7 +149,8 @@ def test_cached_plots_equal_freshly_drawn_ones(client, call, people):
         results["outcomes"], results["design"]["minimum_meaningful_effect"]
     )
     assert fresh_effects in page
-    assert plots.subgroups.__wrapped__(results["subgroups"]) in page
+    direction = next(o for o in results["outcomes"] if o["primary"])["direction"]
+    assert plots.subgroups.__wrapped__(results["subgroups"], direction) in page
     assert plots.distribution.__wrapped__(results["outcomes"][0], "dist-0") in page
 
 

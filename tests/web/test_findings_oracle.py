@@ -26,7 +26,6 @@ from __future__ import annotations
 import datetime
 import math
 import re
-import secrets
 from typing import Any
 
 import numpy as np
@@ -37,6 +36,7 @@ from scipy import stats
 from statsmodels.stats.contingency_tables import Table2x2
 from statsmodels.stats.weightstats import ttest_ind
 
+from tests import factories
 from tests.cr2_formula import cr2
 from tests.web.conftest import People, post_form, sign_in
 from tests.web.findings_data import design_document, seed_study
@@ -299,19 +299,14 @@ async def _replace_with_totals(pilot_id: int, site_id: int, seed: int) -> dict[s
     await Dataset.update({Dataset.is_current: False}).where(
         (Dataset.pilot == pilot_id) & (Dataset.site == site_id)
     )
-    dataset = (
-        await Dataset.insert(
-            Dataset(
-                pilot=pilot_id,
-                site=site_id,
-                version=2,
-                kind="aggregates",
-                sha256=secrets.token_hex(32),
-                row_count=4,
-                uploaded_at=datetime.datetime(2026, 6, 2, tzinfo=datetime.UTC),
-            )
-        )
-    )[0]["id"]
+    dataset = await factories.dataset(
+        pilot_id,
+        site_id,
+        4,
+        version=2,
+        kind="aggregates",
+        uploaded_at=datetime.datetime(2026, 6, 2, tzinfo=datetime.UTC),
+    )
     rng = np.random.default_rng(seed)
     totals = {
         "treatment": (58, 207.0 + rng.normal(), 17.5, 36),

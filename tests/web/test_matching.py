@@ -9,13 +9,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from tests import factories
 from tests.web.conftest import (
     PASSWORD,
-    VERIFIED_AT,
     People,
     csrf_token,
     other_browser,
-    password_hash,
     post_form,
     sign_in,
 )
@@ -36,28 +35,16 @@ async def add_district(
     profile: bool = True,
 ) -> tuple[int, str]:
     """A district with one coordinator (who signs in with PASSWORD); (organization id, email)."""
-    from testbed.tables import DistrictProfile, Membership, Organization, User
+    from testbed.tables import DistrictProfile
 
     slug = re.sub(r"[^a-z]+", "-", name.lower()).strip("-")
-    organization = (
-        await Organization.insert(
-            Organization(kind="district", name=name, slug=slug, verified=verified, state="WA")
-        )
-    )[0]["id"]
+    organization = await factories.organization(
+        "district", name, slug, verified=verified, state="WA"
+    )
     email = f"coordinator@{slug}.example"
-    user = (
-        await User.insert(
-            User(
-                email_verified_at=VERIFIED_AT,
-                email=email,
-                name=f"{name} coordinator",
-                password_hash=password_hash(),
-            )
-        )
-    )[0]["id"]
-    await Membership.insert(Membership(user=user, organization=organization, role="admin"))
+    await factories.user(email, f"{name} coordinator", organization=organization)
     if profile:
-        await DistrictProfile.insert(
+        await factories.insert(
             DistrictProfile(
                 organization=organization,
                 nces_lea_id=f"53{organization:05d}",
@@ -77,37 +64,12 @@ async def add_district(
 
 
 async def add_call(people: People, title: str, *, sites_wanted: int = 2, **fields) -> int:
-    from testbed.tables import Pilot
-
-    values = {
-        "product": people.product,
-        "title": title,
-        "research_question": "Does it help?",
-        "grades": ["G04"],
-        "subjects": ["math"],
-        "pillars": [2],
-        "sites_wanted": sites_wanted,
-        "students_per_site": 100,
-        "weeks": 10,
-        "status": "open",
-        **fields,
-    }
-    return (await Pilot.insert(Pilot(**values)))[0]["id"]
+    fields.setdefault("status", "open")
+    return await factories.pilot(people.product, title=title, sites_wanted=sites_wanted, **fields)
 
 
 async def enroll(pilot_id: int, district_id: int, status: str = "volunteered") -> int:
-    from testbed.tables import Enrollment
-
-    rows = await Enrollment.insert(
-        Enrollment(
-            pilot=pilot_id,
-            district=district_id,
-            status=status,
-            capacity_students=120,
-            grades=["G04"],
-        )
-    )
-    return rows[0]["id"]
+    return await factories.enrollment(pilot_id, district_id, status, capacity_students=120)
 
 
 async def statuses(pilot_id: int) -> dict[int, str]:
@@ -336,9 +298,9 @@ def test_vendor_runs_a_round_for_its_own_call_only(client, people, call):
     from testbed.tables import Pilot, Product
 
     async def give_to_other_vendor() -> None:
-        product = (
-            await Product.insert(Product(vendor=people.other_vendor, name="Rival", description="x"))
-        )[0]["id"]
+        product = await factories.insert(
+            Product(vendor=people.other_vendor, name="Rival", description="x")
+        )
         await Pilot.update({Pilot.product: product}).where(Pilot.id == other_call)
 
     call(give_to_other_vendor)

@@ -3,6 +3,7 @@ session), and a failed save re-renders the form with its errors instead."""
 
 from __future__ import annotations
 
+from tests import factories
 from tests.web.conftest import other_browser, post_form, sign_in
 
 NEED = {
@@ -65,14 +66,11 @@ def test_what_cannot_be_undone_asks_for_confirmation_first(client, call, people)
 def test_registering_an_underpowered_design_shows_the_warning_beside_the_confirmation(
     client, call, people
 ):
-    from testbed.tables import DesignVersion
     from tests.web.findings_data import design_document
 
     async def draft() -> None:
         document = {**design_document(), "planned_students": 40}
-        await DesignVersion.insert(
-            DesignVersion(pilot=people.active_pilot, version=1, document=document)
-        )
+        await factories.design(people.active_pilot, document, registered=False)
 
     call(draft)
     sign_in(client, "vendor")

@@ -14,15 +14,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.web.conftest import (
-    EMAILS,
-    PASSWORD,
-    VERIFIED_AT,
-    People,
-    password_hash,
-    post_form,
-    sign_in,
-)
+from tests import factories
+from tests.web.conftest import EMAILS, PASSWORD, People, post_form, sign_in
 from tests.web.test_designs import bearer, token_for
 
 OTHER_SITE_EMAIL = "coordinator@pine-ridge.example"
@@ -42,19 +35,8 @@ async def _study(people: People) -> Study:
     """The active pilot with a registered randomized design and two randomized sites; Cedar
     Hollow's stored assignment has one key whose arm differs from the seed's draw (so the
     re-draw page names a key), and one upload in progress."""
-    from datetime import UTC, datetime
-
     from analysis.randomization import assign
-    from testbed.designs.canonical import canonical_sha256
-    from testbed.tables import (
-        Assignment,
-        DesignVersion,
-        Enrollment,
-        Membership,
-        Organization,
-        UploadJob,
-        User,
-    )
+    from testbed.tables import UploadJob
 
     pilot = people.active_pilot
     document = {
@@ -75,47 +57,17 @@ async def _study(people: People) -> Study:
         "planned_students_per_site": 100,
         "analysis_plan": {"covariates": [], "missing_data": "complete cases", "alpha": 0.05},
     }  # fmt: skip
-    await DesignVersion.insert(
-        DesignVersion(
-            pilot=pilot,
-            version=1,
-            document=document,
-            registered_at=datetime.now(UTC),
-            sha256=canonical_sha256(document),
-        )
-    )
-    other_site = (
-        await Organization.insert(
-            Organization(kind="district", name="Pine Ridge", slug="pine-ridge", verified=True)
-        )
-    )[0]["id"]
-    other_site_user = (
-        await User.insert(
-            User(
-                email_verified_at=VERIFIED_AT,
-                email=OTHER_SITE_EMAIL,
-                name="Pat Pine",
-                password_hash=password_hash(),
-            )
-        )
-    )[0]["id"]
-    await Membership.insert(Membership(user=other_site_user, organization=other_site, role="admin"))
-    await Enrollment.insert(
-        Enrollment(
-            pilot=pilot, district=other_site, status="site", capacity_students=50, grades=["G04"]
-        )
-    )
+    await factories.design(pilot, document)
+    other_site = await factories.organization("district", "Pine Ridge", "pine-ridge")
+    other_site_user = await factories.user(OTHER_SITE_EMAIL, "Pat Pine", organization=other_site)
+    await factories.enrollment(pilot, other_site, capacity_students=50)
     for site, prefix in ((people.district, "cedar"), (other_site, "pine")):
         drawn = assign([f"{prefix}-key-{n:03d}" for n in range(12)], document["arms"], 11)
         arms = dict(drawn.mapping)
         if prefix == "cedar":
             arms[DRIFTED_KEY] = "control" if arms[DRIFTED_KEY] == "treatment" else "treatment"
-        await Assignment.insert(
-            Assignment(
-                pilot=pilot, site=site, seed=drawn.seed, algorithm=drawn.algorithm, arms=arms
-            )
-        )
-    job = await UploadJob.insert(
+        await factories.assignment(pilot, site, drawn, arms=arms)
+    job = await factories.insert(
         UploadJob(
             pilot=pilot,
             site=people.district,
@@ -124,7 +76,7 @@ async def _study(people: People) -> Study:
             created_by=people.district_user,
         )
     )
-    return Study(pilot, people.district, other_site, other_site_user, job[0]["id"])
+    return Study(pilot, people.district, other_site, other_site_user, job)
 
 
 # Every route that serves a site's student rows (or an upload of them), and what on it is a
@@ -158,15 +110,11 @@ def _leaked_reads(client, study: Study, headers: dict[str, str]) -> list[str]:
 
 async def _role_row(pilot: int, user: int, role: str = "researcher") -> None:
     """A role row as one granted before the rule existed (no check on the way in)."""
-    from testbed.tables import PilotRole
-
-    await PilotRole.insert(PilotRole(pilot=pilot, user=user, role=role))
+    await factories.pilot_role(pilot, user, role)
 
 
 async def _join(user: int, organization: int) -> None:
-    from testbed.tables import Membership
-
-    await Membership.insert(Membership(user=user, organization=organization, role="member"))
+    await factories.membership(user, organization, "member")
 
 
 async def _roles(pilot: int) -> list[int]:
@@ -321,21 +269,12 @@ def test_roles_are_granted_to_verified_research_organizations_members_only(
 ):
     """The pilot's vendor gives the researcher a role; a member of an unverified research
     organization and a network admin without one are refused with the reason."""
-    from testbed.tables import Organization, PilotRole, User
+    from testbed.tables import PilotRole
 
     async def unverified_researcher() -> None:
-        org = await Organization.insert(
-            Organization(kind="research", name="New Lab", slug="new-lab", verified=False)
-        )
-        user = await User.insert(
-            User(
-                email_verified_at=VERIFIED_AT,
-                email="new@new-lab.example",
-                name="Nia New",
-                password_hash=password_hash(),
-            )
-        )
-        await _join(user[0]["id"], org[0]["id"])
+        org = await factories.organization("research", "New Lab", "new-lab", verified=False)
+        user = await factories.user("new@new-lab.example", "Nia New")
+        await _join(user, org)
 
     call(unverified_researcher)
     call(lambda: PilotRole.delete().where(PilotRole.user == people.researcher))

@@ -14,6 +14,7 @@ import itertools
 import pytest
 
 from analysis.meta import random_effects, subgroup_difference
+from tests import factories
 from tests.web.conftest import People
 
 NOW = datetime.datetime(2026, 5, 1, tzinfo=datetime.UTC)
@@ -53,13 +54,13 @@ def results_document(
     }
     return {
         "design": {"design_type": design_type},
-        "data": {"sites": len(sites)},
+        "data": {"sites": len(sites), "estimate_sites": sites},
         "primary": "math_score",
         "outcomes": [primary],
         "baseline": None,
         "subgroups": [],
         "dosage": None,
-        "essa": None,
+        "essa": {"tier": None, "reasons": [], "students": 2 * n_per_arm, "districts": len(sites)},
         # The arms' students split over the sites (the first takes what does not divide).
         "site_counts": [
             {
@@ -78,15 +79,11 @@ def results_document(
 async def district(
     name: str, locale: str, enrollment: int, frl: float, el: float, state: str = "OR"
 ) -> int:
-    from testbed.tables import DistrictProfile, Organization
+    from testbed.tables import DistrictProfile
 
     number = next(_slugs)
-    org = (
-        await Organization.insert(
-            Organization(kind="district", name=name, slug=f"d-{number}", verified=True, state=state)
-        )
-    )[0]["id"]
-    await DistrictProfile.insert(
+    org = await factories.organization("district", name, f"d-{number}", state=state)
+    await factories.insert(
         DistrictProfile(
             organization=org,
             nces_lea_id=f"41{number:05d}",
@@ -117,37 +114,15 @@ async def published_pilot(
     ends_on: datetime.date | None = None,
     status: str = "published",
 ) -> int:
-    from testbed.tables import DesignVersion, Enrollment, Finding, Pilot
+    from testbed.tables import Finding
 
-    pilot = (
-        await Pilot.insert(
-            Pilot(
-                product=product,
-                title=title,
-                research_question="Does it help?",
-                grades=["G04"],
-                subjects=["math"],
-                pillars=[2],
-                sites_wanted=len(sites),
-                students_per_site=100,
-                weeks=10,
-                status=status,
-                ends_on=ends_on,
-            )
-        )
-    )[0]["id"]
+    pilot = await factories.pilot(
+        product, status, title=title, sites_wanted=len(sites), ends_on=ends_on
+    )
     for site in sites:
-        await Enrollment.insert(
-            Enrollment(
-                pilot=pilot, district=site, status="site", capacity_students=100, grades=["G04"]
-            )
-        )
-    design = (
-        await DesignVersion.insert(
-            DesignVersion(pilot=pilot, version=1, document={}, registered_at=NOW)
-        )
-    )[0]["id"]
-    await Finding.insert(
+        await factories.enrollment(pilot, site)
+    design = await factories.design(pilot, {}, registered_at=NOW, sha256="")
+    await factories.insert(
         Finding(
             pilot=pilot,
             design_version=design,
@@ -249,6 +224,9 @@ def test_breakdown_by_locale_uses_subgroup_difference(client, call, people):
     assert [row["group"] for row in locale["groups"]] == ["Rural", "City", "Suburb"]
     assert locale["q_between"] == pytest.approx(expected.q_between, abs=1e-12)
     assert locale["p"] == pytest.approx(expected.p, abs=1e-12)
+    # City and Suburb hold one pilot each: the test cannot tell a difference between groups
+    # from ordinary differences between districts (an outside check found it claimed one).
+    assert locale["note"].startswith("At least one group has a single pilot")
 
 
 def test_no_published_pilot_says_so(client, people):
@@ -305,7 +283,7 @@ def test_small_pilot_students_are_suppressed_everywhere(client, call, people):
 
 
 def test_dashboard_suppresses_small_student_cells(client, call, people):
-    from testbed.tables import Dataset, DesignVersion, Organization, SummaryRow
+    from testbed.tables import DesignVersion, Organization, SummaryRow
     from tests.web.findings_data import design_document
 
     async def data():
@@ -316,20 +294,9 @@ def test_dashboard_suppresses_small_student_cells(client, call, people):
         )
         # Students reached come from the sites' totals (randomized), not from rows of files.
         for site, per_arm in ((people.district, (125, 125)), (small, (4, 3))):
-            dataset = (
-                await Dataset.insert(
-                    Dataset(
-                        pilot=pilot,
-                        site=site,
-                        version=1,
-                        kind="aggregates",
-                        sha256="0" * 64,
-                        row_count=2,
-                    )
-                )
-            )[0]["id"]
+            dataset = await factories.dataset(pilot, site, 2, kind="aggregates", sha256="0" * 64)
             for arm, randomized in zip(("treatment", "control"), per_arm, strict=True):
-                await SummaryRow.insert(
+                await factories.insert(
                     SummaryRow(
                         dataset=dataset,
                         arm=arm,

@@ -14,6 +14,7 @@ from litestar.testing import TestClient
 
 from testbed.app import create_app
 from testbed.uploads import leases
+from tests import factories
 from tests.web.conftest import People, seed_people, sign_in
 from tests.web.test_uploads import ACTIVE_PILOT_DESIGN, stored, student_csv, upload_and_follow
 
@@ -108,17 +109,7 @@ def test_the_heartbeat_renews_the_lease_of_a_running_job_only(client, call, peop
 
 
 async def _register_design(people: People) -> None:
-    from testbed.tables import DesignVersion
-
-    await DesignVersion.insert(
-        DesignVersion(
-            pilot=people.active_pilot,
-            version=1,
-            document=ACTIVE_PILOT_DESIGN,
-            registered_at=datetime.now(UTC),
-            sha256="0" * 64,
-        )
-    )
+    await factories.design(people.active_pilot, ACTIVE_PILOT_DESIGN, sha256="0" * 64)
 
 
 def test_an_upload_holds_a_lease_while_it_runs_and_none_once_done(client, call, people):

@@ -19,6 +19,7 @@ import pytest
 from analysis.wwc import attrition
 from testbed.designs.services import registered_design as registered_design_of
 from testbed.uploads import services
+from tests import factories
 from tests.web.conftest import People, other_browser, post_form, sign_in
 
 # The active pilot's registered design: a student RCT with a baseline and two outcomes.
@@ -63,19 +64,7 @@ ACTIVE_PILOT_DESIGN = {
 @pytest.fixture(autouse=True)
 def registered_design(call, people: People) -> None:
     """The active pilot's design, registered: uploads need one."""
-    from testbed.tables import DesignVersion
-
-    call(
-        lambda: DesignVersion.insert(
-            DesignVersion(
-                pilot=people.active_pilot,
-                version=1,
-                document=ACTIVE_PILOT_DESIGN,
-                registered_at=datetime.now(UTC),
-                sha256="0" * 64,
-            )
-        )
-    )
+    call(factories.design, people.active_pilot, ACTIVE_PILOT_DESIGN, sha256="0" * 64)
 
 
 HEADER = (
@@ -359,7 +348,7 @@ def test_arms_must_agree_with_the_stored_randomization(client, call, people):
     async def randomize():
         arms = {f"S{n:05d}": ("treatment" if n % 2 else "control") for n in range(6)}
         arms["S00004"] = "treatment"  # the file below says control
-        await Assignment.insert(
+        await factories.insert(
             Assignment(
                 pilot=people.active_pilot, site=people.district, seed=1, algorithm="test", arms=arms
             )
@@ -633,29 +622,10 @@ def test_others_cannot_upload(client, call, people, role):
 
 
 def test_another_district_cannot_upload_for_this_site(client, call, people):
-    from testbed.tables import Enrollment, Membership, Organization, User
-    from tests.web.conftest import VERIFIED_AT, password_hash
-
     async def second_site():
-        org = await Organization.insert(
-            Organization(kind="district", name="Pine Ridge", slug="pine-ridge", verified=True)
-        )
-        org_id = org[0]["id"]
-        user = await User.insert(
-            User(
-                email="data@pine.example",
-                name="Pat Pine",
-                password_hash=password_hash(),
-                email_verified_at=VERIFIED_AT,
-            )
-        )
-        await Membership.insert(Membership(user=user[0]["id"], organization=org_id))
-        await Enrollment.insert(
-            Enrollment(
-                pilot=people.active_pilot, district=org_id, status="site",
-                capacity_students=50, grades=["G04"],
-            )
-        )  # fmt: skip
+        org_id = await factories.organization("district", "Pine Ridge", "pine-ridge")
+        await factories.user("data@pine.example", "Pat Pine", organization=org_id, role="member")
+        await factories.enrollment(people.active_pilot, org_id, capacity_students=50)
         return org_id
 
     pine = call(second_site)

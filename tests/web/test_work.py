@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import datetime
 
-from testbed.tables import Enrollment, Pilot
+from testbed.tables import Pilot
+from tests import factories
 from tests.web.conftest import EMAILS, PASSWORD, other_browser, post_form, sign_in
 from tests.web.findings_data import seed_study
 
@@ -83,14 +84,8 @@ def test_after_the_data_and_the_run_each_party_is_asked_to_decide_then_no_more(
 
 def test_a_proposal_to_accept_and_an_overdue_upload_come_first(client, call, people):
     async def propose_and_end() -> None:
-        await Enrollment.insert(
-            Enrollment(
-                pilot=people.open_pilot,
-                district=people.district,
-                status="proposed",
-                capacity_students=50,
-                grades=["G04"],
-            )
+        await factories.enrollment(
+            people.open_pilot, people.district, "proposed", capacity_students=50
         )
         await Pilot.update({Pilot.ends_on: datetime.date(2026, 1, 31)}).where(
             Pilot.id == people.active_pilot
