@@ -142,10 +142,6 @@ def restore(path: Path, yes: bool) -> None:
         sys.exit(2)
 
 
-if __name__ == "__main__":
-    main()
-
-
 @main.command("notify-work")
 def notify_work() -> None:
     """Turn new "Your work" items (a design to register, data due, a finding to approve, an
@@ -165,3 +161,7 @@ def send_digests() -> None:
     from testbed.notifications.mailing import send_digests as queue_digests
 
     click.echo(f"{asyncio.run(queue_digests(Settings.from_env()))} digest(s) queued")
+
+
+if __name__ == "__main__":
+    main()

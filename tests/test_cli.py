@@ -129,3 +129,23 @@ def test_serve_on_a_new_data_directory_shows_the_demo_network(tmp_path):
         assert numbers["products"] == 45
         home = httpx.get(f"http://127.0.0.1:{port}/")
         assert "The network today" in home.text
+
+
+def test_cron_commands_notify_work_once_and_send_digests(tmp_path):
+    env = _env(tmp_path, TESTBED_SECRET_KEY="cli-test-secret")
+    assert _run(["demo"], env, check=False).returncode == 0
+    first = _run(["notify-work"], env)
+    assert first.returncode == 0, first.stderr
+    told = int(first.stdout.split()[0])
+    assert told > 0  # the demo's open designs, data due, findings to decide, overdue pilots
+    again = _run(["notify-work"], env)
+    assert again.stdout.strip() == "0 new notification(s)"
+    digests = _run(["send-digests"], env)
+    assert digests.returncode == 0, digests.stderr
+    assert digests.stdout.strip() == "0 digest(s) queued"  # everyone's default is immediate
+    with sqlite3.connect(tmp_path / "testbed.sqlite") as db:
+        [(queued,)] = db.execute("SELECT COUNT(*) FROM outbox_message WHERE kind = 'notification'")
+        [(unsubscribe,)] = db.execute(
+            "SELECT COUNT(*) FROM outbox_message WHERE list_unsubscribe LIKE '%/unsubscribe/%'"
+        )
+    assert queued == unsubscribe == told

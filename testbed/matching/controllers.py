@@ -163,11 +163,13 @@ class VolunteerController(Controller):
             return await _volunteer_page(
                 request, pilot_id, error=error, values=data, status_code=422
             )
+        flash(request, "Your offer to host is saved: the vendor can see it now.", category="saved")
         return Redirect(f"/pilots/{pilot_id}/volunteer")
 
     @post("/withdraw")
     async def withdraw(self, request: Request, pilot_id: FromPath[int]) -> Redirect:
         await services.withdraw(require_principal(request), pilot_id)
+        flash(request, "Your offer to host is withdrawn.", category="saved")
         return Redirect(f"/pilots/{pilot_id}/volunteer")
 
 
@@ -216,7 +218,12 @@ class CallVolunteersController(Controller):
             return await _volunteers_page(
                 request, pilot_id, error=error, status_code=error.status_code
             )
-        return Redirect(f"/pilots/{pilot_id}/volunteers?invited={data.get('district_id')}")
+        flash(
+            request,
+            "Invitation sent: the district's members will see it in their notifications.",
+            category="saved",
+        )
+        return Redirect(f"/pilots/{pilot_id}/volunteers")
 
     @post("/rounds")
     async def run_round(self, request: Request, pilot_id: FromPath[int], data: Form) -> Redirect:

@@ -135,7 +135,9 @@ def _user_id_in_token(token: str, settings: Settings) -> int | None:
     user_id = int(user_part)
     if not 1 <= user_id <= MAX_ID:
         return None
-    return user_id if hmac.compare_digest(mac, _mac(user_id, settings)) else None
+    # Bytes: compare_digest refuses str with non-ASCII characters (a TypeError, so a 500).
+    expected = _mac(user_id, settings).encode()
+    return user_id if hmac.compare_digest(mac.encode(), expected) else None
 
 
 # --- mail with a notification ------------------------------------------------------------------

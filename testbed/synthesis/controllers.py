@@ -58,6 +58,7 @@ def _evidence_out(evidence: services.Evidence) -> ProductEvidence:
         method=evidence.method,
         essa=evidence.essa,
         breakdowns=[dataclasses.asdict(breakdown) for breakdown in evidence.breakdowns],
+        why_different=evidence.why_different,
         pilots=[
             PilotEffect(
                 pilot_id=pilot.pilot_id,

@@ -17,6 +17,7 @@ from litestar.datastructures import UploadFile
 from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, URLEncodedBody
+from litestar.plugins.flash import flash
 from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED
 from markdown_it import MarkdownIt
@@ -210,6 +211,11 @@ class SiteDataController(Controller):
             return await _upload_form(
                 request, pilot_id, site_id, error=error, values=values, status_code=422
             )
+        flash(
+            request,
+            "The file is received. It is being checked; this page says when it is stored.",
+            category="saved",
+        )
         return Redirect(f"/uploads/{job_id}")
 
     @get("/implementation")
@@ -232,6 +238,7 @@ class SiteDataController(Controller):
             return await _implementation_form(
                 pilot_id, site_id, values=data, error=error, status_code=422
             )
+        flash(request, "The implementation log is saved.", category="saved")
         return Redirect(f"/pilots/{pilot_id}/data#implementation")
 
 

@@ -221,6 +221,8 @@ def test_one_click_unsubscribe_without_a_session(client, call, people, smtp):
         "-1.x",
         "0.x",
         "x" * 500,
+        "1.%C3%A9t%C3%A9",  # non-ASCII after the id
+        "%EF%BC%91.x",  # a full-width digit
     ],
 )
 def test_a_bad_unsubscribe_link_is_a_clear_404(client, call, people, token):
