@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from types import MappingProxyType
 from typing import Any
 
 from litestar.connection import ASGIConnection
@@ -198,6 +200,22 @@ def require_principal(connection: ASGIConnection[Any, Any, Any, Any]) -> Princip
 
 # --- guards ---------------------------------------------------------------------------------
 
+Guard = Callable[[ASGIConnection, BaseRouteHandler], Awaitable[None] | None]
+# The `opt` of a route anyone may use: it has no guard. Read-only, as every route shares it.
+PUBLIC: Mapping[str, str] = MappingProxyType({"access": "public"})
+
+
+def access_rule(guard: Guard) -> dict[str, str]:
+    """The `opt` that names the access rule `guard` enforces: its own name, so the rule that
+    tests/web/test_authorization_matrix.py and the route map read is the guard that runs. For a
+    controller: `guards = [pilot_manager]` and `opt = access_rule(pilot_manager)`."""
+    return {"access": guard.__name__}
+
+
+def guarded(guard: Guard) -> dict[str, Any]:
+    """A route's guard and the rule it names: `@get("/x", **guarded(pilot_manager))`."""
+    return {"guards": [guard], "opt": access_rule(guard)}
+
 
 def signed_in(connection: ASGIConnection, _: BaseRouteHandler) -> None:
     require_principal(connection)
@@ -250,5 +268,6 @@ def member_of(*kinds: str, verified: bool = False):
                 "You can browse, but not volunteer, propose or upload until it is."
             )
 
-    guard.__name__ = f"member_of_{'_'.join(kinds)}{'_verified' if verified else ''}"
+    # The rule's name: "verified_vendor" for member_of("vendor", verified=True).
+    guard.__name__ = f"{'verified_' if verified else ''}{'_or_'.join(kinds)}"
     return guard

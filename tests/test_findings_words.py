@@ -163,3 +163,53 @@ def test_p_values_never_print_as_zero():
     assert words.p_value(0.04249) == "0.042"
     assert words.p_equals(0.0004) == "p < 0.001"
     assert words.p_equals(0.5) == "p = 0.500"
+
+
+def _adjusted(plain_g: float, baseline_g: float, subgroup_gs: list[float]) -> dict:
+    """A finding whose headline is the ANCOVA estimate 0.21, beside a plain difference."""
+    results = _results(headline={"source": "ancova"})
+    results["outcomes"][0]["effect"] = {"g": plain_g, "ci": [plain_g - 0.16, plain_g + 0.16]}
+    results["baseline"] = {"g": baseline_g, "rating": "requires_adjustment", "adjusted": True}
+    results["subgroups"] = [
+        {"label": "Lunch", "levels": [{"level": "yes", "g": g} for g in subgroup_gs]}
+    ]
+    return results
+
+
+def test_an_adjusted_headline_that_differs_from_the_plain_difference_says_why():
+    why = words.why_estimates_differ(_adjusted(0.33, 0.12, [0.05, 0.40]))
+    assert why[0] == (
+        "The headline (0.21 SD) is not the plain difference between the two groups' averages "
+        "(0.33 SD): it allows for where each student started (the baseline score). The two "
+        "groups did not start in the same place: the students who used the product started "
+        "0.12 SD higher on the baseline than the comparison students, and the headline takes "
+        "that difference out."
+    )
+    assert why[1].startswith("The subgroup estimates further down differ from the headline")
+    assert "smaller group of students, so its estimate is noisier" in why[1]
+    assert len(why) == 2
+    lower = words.why_estimates_differ(_adjusted(0.15, -0.08, []))
+    assert "started 0.08 SD lower on the baseline" in lower[0] and len(lower) == 1
+
+
+def test_estimates_that_agree_need_no_explanation():
+    # The plain difference prints as the headline does, and the subgroups match it.
+    assert words.why_estimates_differ(_adjusted(0.2149, 0.12, [0.21, 0.2101])) == []
+    # An unadjusted headline is the plain difference itself.
+    plain = _results()
+    plain["outcomes"][0]["effect"] = {"g": 0.21}
+    assert words.why_estimates_differ(plain) == []
+    plain["outcomes"][0]["headline"] = None
+    assert words.why_estimates_differ(plain) == []
+
+
+def test_a_pooled_effect_unlike_the_plain_average_says_why():
+    from testbed.synthesis import words as synthesis_words
+
+    why = synthesis_words.why_estimates_differ(0.18, [0.30, 0.05, 0.20, 0.45], [0.10, 0.25])
+    assert why[0] == (
+        "The pooled effect (0.18 SD) is not the plain average of the pilots' own estimates "
+        "(0.25 SD): pilots with more students give more precise estimates and count for more."
+    )
+    assert "rest on fewer pilots and students, so they are noisier" in why[1]
+    assert synthesis_words.why_estimates_differ(0.20, [0.20, 0.20], [0.20, 0.20]) == []

@@ -53,3 +53,50 @@ def test_the_power_plot_labels_both_axes_inside_its_box():
     assert len("students in the pilot (all arms)") * 6.5 < width
     for y in re.findall(r'<text x="[\d.]+" y="([\d.]+)"', svg):
         assert 0 < float(y) <= height
+
+
+def _contrast(foreground: str, background: str) -> float:
+    def luminance(colour: str) -> float:
+        channels = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+        red, green, blue = (
+            c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels
+        )
+        return 0.2126 * red + 0.7152 * green + 0.0722 * blue
+
+    lighter, darker = sorted((luminance(foreground), luminance(background)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+def test_every_plots_text_has_its_own_colour_and_background_with_aa_contrast():
+    """Every text in every plot says its colour, and the plot its background: the contrast
+    (WCAG AA, at least 4.5:1) does not depend on the page around it."""
+    import numpy as np
+
+    from testbed.findings import plots as finding_plots
+    from testbed.uploads.charts import histogram
+    from testbed.uploads.validation import OutcomeRule
+
+    outcome = {
+        "name": "math",
+        "label": "Spring math",
+        "direction": "higher_is_better",
+        "histogram": {"edges": [0, 10, 20], "treatment": [12, 15], "control": [14, 11]},
+        "headline": {"g": 0.2, "ci": [0.05, 0.35], "favourable_g": 0.2},
+    }
+    scores = {"treatment": np.arange(40.0), "control": np.arange(40.0) + 3}
+    chart = histogram(OutcomeRule("math", "continuous"), "Spring math", scores, suppress=False)
+    svgs = [
+        forest([["Pilot A", 0.2, 0.0, 0.4, 0.18], ["Pilot B", 0.1, -0.1, 0.3, 0.12]], None),
+        power_curve_svg(0.2, 0.05, 1.0, 2, 400, 788),
+        finding_plots.distribution(outcome, "dist-0"),
+        finding_plots.effects([outcome], 0.2),
+        str(chart["svg"]),
+    ]
+    for svg in svgs:
+        background = re.search(r'<svg[^>]*style="background: (#[0-9a-f]{6})"', svg).group(1)
+        texts = re.findall(r"<text[^>]*>", svg)
+        assert texts
+        for text in texts:
+            fill = re.search(r'fill(?:="|: )(#[0-9a-f]{6})', text)
+            assert fill, text
+            assert _contrast(fill.group(1), background) >= 4.5, text

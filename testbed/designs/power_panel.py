@@ -176,6 +176,11 @@ def _round_ticks(low: float, high: float, count: int = 5) -> list[int]:
     return list(range(int(first), int(high) + 1, step))
 
 
+# Text and background are explicit, so the text's contrast is known wherever the plot is shown
+# (#1b1f24 on white is 16:1).
+TEXT_COLOUR, BACKGROUND = "#1b1f24", "#ffffff"
+
+
 @lru_cache(maxsize=256)
 def power_curve_svg(
     mme: float, alpha: float, design_effect: float, arms: int, planned: int, needed: int
@@ -202,12 +207,14 @@ def power_curve_svg(
     planned_power = stats_power.power_two_sample(mme, planned / arms / design_effect, alpha=alpha)
     ticks = "".join(
         f'<line x1="{LEFT - 4}" x2="{LEFT}" y1="{y(p):.1f}" y2="{y(p):.1f}" stroke="#555"/>'
-        f'<text x="{LEFT - 8}" y="{y(p) + 4:.1f}" text-anchor="end" font-size="11">'
+        f'<text x="{LEFT - 8}" y="{y(p) + 4:.1f}" text-anchor="end" font-size="13" '
+        f'fill="{TEXT_COLOUR}">'
         f"{_percent(p)}</text>"
         for p in (0, 0.2, 0.4, 0.6, 0.8, 1.0)
     )
     axis_labels = "".join(
-        f'<text x="{x(n):.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle" font-size="11">'
+        f'<text x="{x(n):.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle" font-size="13" '
+        f'fill="{TEXT_COLOUR}">'
         f"{n:,.0f}</text>"
         for n in _round_ticks(smallest, largest)
     ) + "".join(
@@ -217,7 +224,8 @@ def power_curve_svg(
     )
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
-        f'aria-labelledby="power-title power-desc" class="power-plot">'
+        f'aria-labelledby="power-title power-desc" class="power-plot" '
+        f'style="background: {BACKGROUND}">'
         f'<title id="power-title">Power to detect {mme:.2f} SD by number of students</title>'
         f'<desc id="power-desc">The curve rises from {_percent(points[0][1])} at '
         f"{smallest:,} students to {_percent(points[-1][1])} at {largest:,.0f}. "
@@ -232,11 +240,12 @@ def power_curve_svg(
         f'<line x1="{x(planned):.1f}" x2="{x(planned):.1f}" y1="{TOP}" y2="{HEIGHT - BOTTOM}" '
         f'stroke="#b34700" stroke-dasharray="2 2"/>'
         f'<circle cx="{x(planned):.1f}" cy="{y(planned_power):.1f}" r="4" fill="#b34700"/>'
-        f'<text x="{x(planned) + 6:.1f}" y="{y(planned_power) - 6:.1f}" font-size="11">'
+        f'<text x="{x(planned) + 6:.1f}" y="{y(planned_power) - 6:.1f}" font-size="13" '
+        f'fill="{TEXT_COLOUR}">'
         f"planned: {_percent(planned_power)}</text>"
         f'<text x="{(LEFT + WIDTH - RIGHT) / 2}" y="{HEIGHT - 10}" text-anchor="middle" '
-        f'font-size="12">students in the pilot (all arms)</text>'
+        f'font-size="14" fill="{TEXT_COLOUR}">students in the pilot (all arms)</text>'
         f'<text transform="translate(16 {(TOP + HEIGHT - BOTTOM) / 2}) rotate(-90)" '
-        f'text-anchor="middle" font-size="12">power at {mme:.2f} SD</text>'
+        f'text-anchor="middle" font-size="14" fill="{TEXT_COLOUR}">power at {mme:.2f} SD</text>'
         "</svg>"
     )

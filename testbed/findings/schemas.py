@@ -38,6 +38,8 @@ class FindingOut(msgspec.Struct):
     dataset_ids: list[int]
     headline: str
     weaknesses: list[str]
+    # Why the headline is not the plain difference in averages or the subgroup estimates.
+    why_different: list[str]
     computed_at: datetime
     published_at: datetime | None
     retracted_at: datetime | None

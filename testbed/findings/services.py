@@ -639,6 +639,7 @@ class Shown:
         self.results = disclosure.disclose(raw, own_sites)
         self.headline = words.headline(self.results, product)
         self.weaknesses = words.weaknesses(self.results)
+        self.why_different = words.why_estimates_differ(self.results)
 
     @functools.cached_property
     def plots(self) -> dict[str, Any]:

@@ -251,3 +251,56 @@ def subgroup_caution() -> str:
         "Subgroup results are leads to follow up, not conclusions: many comparisons are made, "
         "and each subgroup is smaller than the whole pilot."
     )
+
+
+def _shown(value: float) -> float:
+    """A number as the page prints it (two decimals): estimates that print alike are alike."""
+    return round(value, 2)
+
+
+def why_estimates_differ(results: dict[str, Any]) -> list[str]:
+    """Why the headline is not the plain difference between the groups' averages, and why the
+    subgroup estimates are not the headline, in plain words; empty when they agree."""
+    primary = primary_outcome(results)
+    if primary is None or primary.get("headline") is None:
+        return []
+    headline = primary["headline"]
+    sign = -1.0 if primary["direction"] == "lower_is_better" else 1.0
+    sentences: list[str] = []
+    plain = primary.get("effect")
+    adjusted = headline.get("source", "").startswith("ancova")
+    if adjusted and plain and _shown(sign * plain["g"]) != _shown(headline["favourable_g"]):
+        sentence = (
+            f"The headline ({number(headline['favourable_g'])} SD) is not the plain difference "
+            f"between the two groups' averages ({number(sign * plain['g'])} SD): it allows for "
+            "where each student started (the baseline score)."
+        )
+        baseline = results.get("baseline")
+        if baseline and _shown(baseline["g"]) != 0:
+            higher = "higher" if baseline["g"] > 0 else "lower"
+            sentence += (
+                " The two groups did not start in the same place: the students who used the "
+                f"product started {number(abs(baseline['g']))} SD {higher} on the baseline than "
+                "the comparison students, and the headline takes that difference out."
+            )
+        else:
+            sentence += " Allowing for it also makes the estimate more precise."
+        sentences.append(sentence)
+    levels = [
+        level["g"]
+        for subgroup in results.get("subgroups") or []
+        for level in subgroup["levels"]
+        if level.get("g") is not None
+    ]
+    if any(_shown(g) != _shown(headline["g"]) for g in levels):
+        sentence = (
+            "The subgroup estimates further down differ from the headline because each subgroup "
+            "is a smaller group of students, so its estimate is noisier"
+        )
+        if adjusted:
+            sentence += (
+                ", and they are plain differences in averages, without allowing for where "
+                "students started"
+            )
+        sentences.append(sentence + ".")
+    return sentences

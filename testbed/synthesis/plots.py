@@ -26,7 +26,7 @@ def forest(rows: list[list[Any]], pooled: list[float] | None) -> str | None:
         return None
     count = len(rows) + (2 if pooled else 0)
     with matplotlib.rc_context(STYLE):
-        figure = _figure(7, min(0.42 * count + 2.0, 80))
+        figure = _figure(6, min(0.5 * count + 2.2, 80))
         axes = figure.add_subplot()
         positions = list(range(count - 1, count - 1 - len(rows), -1))
         axes.hlines(positions, [r[2] for r in rows], [r[3] for r in rows], color=POOLED_COLOUR)
@@ -75,7 +75,7 @@ def forest(rows: list[list[Any]], pooled: list[float] | None) -> str | None:
             labels.append("Pooled (random effects)")
         axes.axvline(0.0, color="#555e68", linewidth=1)
         axes.set_yticks(ticks, labels)
-        axes.set_xlabel("effect in standard deviations (right of 0 = better)")
+        axes.set_xlabel("effect in SD (right of 0 = better)")
         # Below the plot, not beside it: beside, it took the width the intervals need.
         figure.legend(frameon=False, loc="outside lower center", ncols=2)
     described = "; ".join(

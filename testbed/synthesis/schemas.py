@@ -41,6 +41,8 @@ class ProductEvidence(msgspec.Struct):
     essa: dict[str, Any] | None
     breakdowns: list[dict[str, Any]]
     pilots: list[PilotEffect]
+    # Why the pooled effect is not the pilots' plain average or the estimates by group.
+    why_different: list[str]
 
 
 class SimilarDistrict(msgspec.Struct):

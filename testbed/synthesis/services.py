@@ -212,6 +212,7 @@ class Evidence:
     method: str = ""
     essa: dict[str, Any] | None = None
     breakdowns: list[Breakdown] = field(default_factory=list)
+    why_different: list[str] = field(default_factory=list)
 
     @property
     def pooled_pilots(self) -> list[PilotEstimate]:
@@ -383,6 +384,11 @@ async def product_evidence(product_id: int) -> Evidence:
                 [None if p.frl is None else frl_group(p.frl, cuts) for p in pooled_pilots],
             ),
         ]
+        result.why_different = words.why_estimates_differ(
+            meta.estimate,
+            [pilot.estimate for pilot in pooled_pilots],
+            [group["estimate"] for breakdown in result.breakdowns for group in breakdown.groups],
+        )
     if pooled_pilots:
         result.essa = _essa(pooled_pilots, result.pooled)
     return result

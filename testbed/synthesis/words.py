@@ -147,6 +147,28 @@ def likeness(
     return "; ".join(parts)
 
 
+def why_estimates_differ(
+    estimate: float, pilot_estimates: list[float], groups: list[float]
+) -> list[str]:
+    """Why the pooled effect is not the plain average of the pilots, and why the estimates by
+    group differ from it, in plain words; empty when they print alike (two decimals)."""
+    sentences = []
+    average = sum(pilot_estimates) / len(pilot_estimates) if pilot_estimates else estimate
+    if round(average, 2) != round(estimate, 2):
+        sentences.append(
+            f"The pooled effect ({number(estimate)} SD) is not the plain average of the pilots' "
+            f"own estimates ({number(average)} SD): pilots with more students give more precise "
+            "estimates and count for more."
+        )
+    if any(round(group, 2) != round(estimate, 2) for group in groups):
+        sentences.append(
+            "The estimates by locale and by district poverty further down each rest on fewer "
+            "pilots and students, so they are noisier than the pooled effect, and a difference "
+            "between them can be chance."
+        )
+    return sentences
+
+
 def breakdown_note(p: float, smallest_group: int) -> str:
     """What a breakdown's test of differences between groups may be read to say.
 

@@ -19,6 +19,9 @@ from testbed.uploads.validation import OutcomeRule
 WIDTH, HEIGHT, MARGIN = 480, 180, 28
 MAX_BINS = 12
 ARM_COLOURS = ("#0b5cad", "#d08c00", "#2e7d32", "#6a1b9a")  # distinguishable, AA on white
+# Text and background are explicit (not inherited from the page), so the text's contrast is
+# known wherever the chart is shown: #1b1f24 on white is 16:1.
+TEXT_COLOUR, BACKGROUND = "#1b1f24", "#ffffff"
 SMALL_CELL = 10
 
 
@@ -99,14 +102,15 @@ def _svg(chart: dict[str, Any], title: str) -> Markup:
     axis = (
         f'<line x1="{MARGIN}" y1="{HEIGHT - MARGIN}" x2="{WIDTH - MARGIN}" '
         f'y2="{HEIGHT - MARGIN}" stroke="#555e68"></line>'
-        f'<text x="{MARGIN}" y="{HEIGHT - 8}" font-size="11">{first}</text>'
-        f'<text x="{WIDTH - MARGIN}" y="{HEIGHT - 8}" font-size="11" '
+        f'<text x="{MARGIN}" y="{HEIGHT - 8}" font-size="13" fill="{TEXT_COLOUR}">{first}</text>'
+        f'<text x="{WIDTH - MARGIN}" y="{HEIGHT - 8}" font-size="13" fill="{TEXT_COLOUR}" '
         f'text-anchor="end">{last}</text>'
     )
     legend = "".join(
         f'<rect x="{WIDTH - MARGIN - 110}" y="{8 + 16 * a}" width="10" height="10" '
         f'fill="{ARM_COLOURS[a % len(ARM_COLOURS)]}"></rect>'
-        f'<text x="{WIDTH - MARGIN - 95}" y="{17 + 16 * a}" font-size="11">{escape(arm)}</text>'
+        f'<text x="{WIDTH - MARGIN - 95}" y="{17 + 16 * a}" font-size="13" '
+        f'fill="{TEXT_COLOUR}">{escape(arm)}</text>'
         for a, arm in enumerate(arms)
     )
     description = (
@@ -117,7 +121,7 @@ def _svg(chart: dict[str, Any], title: str) -> Markup:
     # Every piece of text in it went through escape() above.
     return Markup(  # noqa: S704
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" '
-        f'width="{WIDTH}" height="{HEIGHT}" role="img" '
+        f'width="{WIDTH}" height="{HEIGHT}" role="img" style="background: {BACKGROUND}" '
         f'aria-labelledby="{ident}-title {ident}-desc">'
         f'<title id="{ident}-title">{escape(title)}</title>'
         f'<desc id="{ident}-desc">{escape(description)}</desc>'

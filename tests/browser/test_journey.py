@@ -1,13 +1,16 @@
 """The whole journey of a pilot in headless Chromium, person by person, against a real server.
 
 An entrepreneur lists a product and opens a call; a district volunteers; a matching round
-proposes it and both sides accept; the entrepreneur registers a design; the district uploads a
-bad file, then a good one; the finding is run, approved by both sides and published; an
-anonymous visitor reads it. Each person is a browser context of their own, signed in through
-/login. The server runs on SQLite in a temporary data directory (also when DATABASE_URL is set:
-the journey does not depend on the database, and it must not touch the suite's database).
+proposes it and both sides accept; the network admin runs a network round; the entrepreneur
+writes and registers a design; the district uploads a bad file, then a good one; the admin moves
+the pilot to analysis; the finding is run, approved by both sides and published; an anonymous
+visitor reads it and the evidence on a product. Each person is a browser context of their own,
+signed in through /login. The server runs on SQLite in a temporary data directory (also when
+DATABASE_URL is set: the journey does not depend on the database, and it must not touch the
+suite's database).
 
-Screenshots of every step are saved to artifacts/browser-journey/ (kept by CI).
+Every page each person passes is checked at 1280 px and again at 390 px (tests/browser/
+journeys.py); screenshots go to artifacts/browser-journey/<person>/<width>/ (kept by CI).
 """
 
 from __future__ import annotations
@@ -16,83 +19,31 @@ import csv
 import io
 import random
 import re
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import BrowserContext, Page, expect
 
-PASSWORD = "testbed-demo-2026"
-FOUNDER = "founder@brightpath.example"
-COORDINATOR = "coordinator@cedar-hollow.example"
-ADMIN = "admin@testbed.example"
+from tests.browser.journeys import (
+    ACTION_TIMEOUT_MS,
+    ADMIN,
+    COORDINATOR,
+    DESKTOP,
+    FOUNDER,
+    SCREENSHOTS,
+    Journey,
+    sign_in,
+)
+
 DISTRICT = "Cedar Hollow Unified"
 PRODUCT = "StoryLoop Reading Coach"
 CALL = "StoryLoop in grades 1–2"
 OUTCOME = "reading_score"
 STUDENTS_PER_ARM = 60
 BAD_ROW = 5  # as a spreadsheet numbers it: the header is row 1
-
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "browser-journey"
-ACTION_TIMEOUT_MS = 30_000
-AXE = Axe()
-
-
-PHONE = {"width": 390, "height": 844}
-
-
-class Journey:
-    """Numbered full-page screenshots, one per step, each page checked as it is shown: axe-core
-    (WCAG 2.1 A and AA rules) finds no violation, and the page is no wider than the window.
-    Every page is then seen again at phone width by the same person (`at_phone_width`)."""
-
-    def __init__(self, folder: Path) -> None:
-        shutil.rmtree(folder, ignore_errors=True)
-        folder.mkdir(parents=True)
-        self.folder = folder
-        self.count = 0
-        self.problems: list[str] = []
-        self.seen: list[tuple[Page, str, str]] = []
-
-    def screenshot(self, page: Page, step: str) -> None:
-        self.count += 1
-        page.screenshot(path=self.folder / f"{self.count:02d}-{step}.png", full_page=True)
-        self.check(page, step)
-        self.seen.append((page, page.url, step))
-
-    def check(self, page: Page, step: str) -> None:
-        width = page.evaluate("document.documentElement.scrollWidth")
-        window = page.viewport_size["width"] if page.viewport_size else width
-        if width > window:
-            self.problems.append(f"{step}: {width} px wide in a {window} px window")
-        results = AXE.run(page, options={"runOnly": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]})
-        for violation in results.response["violations"]:
-            targets = [node["target"] for node in violation["nodes"]][:3]
-            rule = f"{violation['id']} ({violation['help']})"
-            self.problems.append(f"{step}: axe {rule} at {targets}")
-
-    def at_phone_width(self) -> None:
-        for page, url, step in self.seen:
-            phone = page.context.new_page()
-            phone.set_viewport_size(PHONE)
-            phone.goto(url)
-            self.count += 1
-            shot = self.folder / f"{self.count:02d}-{step}-phone.png"
-            phone.screenshot(path=shot, full_page=True)
-            self.check(phone, f"{step} (phone)")
-            phone.close()
-
-
-def sign_in(page: Page, email: str) -> Page:
-    page.set_default_timeout(ACTION_TIMEOUT_MS)
-    page.goto("/login")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
-    return page
+# A demo product with several published pilots: its evidence page pools them.
+POOLED_PRODUCT = "MathQuest Adaptive"
 
 
 def outcome_file(header: list[str], *, bad_row: int | None = None) -> str:
@@ -133,10 +84,13 @@ def test_a_pilot_from_listing_to_published_finding(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     expect.set_options(timeout=ACTION_TIMEOUT_MS)
-    journey = Journey(SCREENSHOTS)
+    journey = Journey()
     founder = sign_in(page, FOUNDER)
     coordinator = sign_in(new_context().new_page(), COORDINATOR)
     admin = sign_in(new_context().new_page(), ADMIN)
+    journey.screenshot(founder, "vendor", "work")
+    journey.screenshot(coordinator, "district", "work")
+    journey.screenshot(admin, "admin", "work")
 
     # 1. The entrepreneur lists a product and opens a call for it, fitting Cedar Hollow's
     # open need (early reading, grades K–2, iPads).
@@ -151,9 +105,11 @@ def test_a_pilot_from_listing_to_published_finding(
     founder.get_by_role("group", name="Platforms it runs on").get_by_label("iPads").check()
     founder.get_by_label("Student data the product collects").fill("usage logs, voice recordings")
     founder.get_by_label("Privacy policy link").fill("https://storyloop.example/privacy")
+    journey.screenshot(founder, "vendor", "product-form")
     founder.get_by_role("button", name="List the product").click()
     expect(founder.get_by_role("heading", name=PRODUCT, level=1)).to_be_visible()
-    journey.screenshot(founder, "product-listed")
+    expect(founder.get_by_role("status")).to_have_text("The product is saved.")
+    journey.screenshot(founder, "vendor", "product-listed")
 
     founder.get_by_role("link", name="Open a pilot call for it").click()
     founder.get_by_label("Title").fill(CALL)
@@ -172,47 +128,61 @@ def test_a_pilot_from_listing_to_published_finding(
     founder.get_by_label("Length in weeks").fill("10")
     founder.get_by_label("Devices required").fill("one iPad per student")
     founder.get_by_label("Training hours for teachers").fill("2")
+    journey.screenshot(founder, "vendor", "call-form")
     founder.get_by_role("button", name="Save as a draft").click()
     expect(founder.get_by_role("heading", name=CALL)).to_be_visible()
     pilot_id = pilot_id_from(founder)
     founder.get_by_role("button", name="Open the call to districts").click()
     expect(founder.get_by_text("status: Open for volunteers")).to_be_visible()
-    journey.screenshot(founder, "call-opened")
+    journey.screenshot(founder, "vendor", "call-opened")
 
     # 2. The district coordinator volunteers.
     coordinator.goto(f"/pilots/{pilot_id}/volunteer")
     expect(coordinator.get_by_role("heading", name=f"Volunteer to host “{CALL}”")).to_be_visible()
     coordinator.get_by_label("Students you can include").fill("120")
     coordinator.get_by_label("A note for the vendor").fill("Our grade 1–2 teachers are keen.")
+    journey.screenshot(coordinator, "district", "volunteer-form")
     coordinator.get_by_role("button", name="Volunteer", exact=True).click()
-    expect(coordinator.get_by_role("status")).to_contain_text("Capacity offered: 120 students")
-    journey.screenshot(coordinator, "district-volunteered")
+    expect(coordinator.locator("p.saved")).to_contain_text("Your offer to host is saved")
+    expect(coordinator.get_by_text("Capacity offered: 120 students")).to_be_visible()
+    journey.screenshot(coordinator, "district", "volunteered")
 
     # 3. The match: the entrepreneur closes the call and runs a round; both sides accept.
     founder.goto(f"/pilots/{pilot_id}")
     founder.get_by_role("button", name="Close the call and start matching").click()
     expect(founder.get_by_text("status: Choosing sites")).to_be_visible()
     founder.get_by_role("link", name="Volunteers, fit and matching").click()
+    journey.screenshot(founder, "vendor", "volunteers")
     founder.get_by_label("the districts proposed will be notified", exact=False).check()
     founder.get_by_role("button", name="Run a matching round for this call").click()
     expect(founder.get_by_text(DISTRICT).first).to_be_visible()
-    journey.screenshot(founder, "matching-round")
+    journey.screenshot(founder, "vendor", "matching-round")
 
     coordinator.goto("/matching")
+    journey.screenshot(coordinator, "district", "proposals")
     coordinator.get_by_role("button", name=f"Accept “{CALL}”").click()
-    journey.screenshot(coordinator, "district-accepted")
+    expect(coordinator.locator("p.saved")).to_contain_text("Accepted.")
+    journey.screenshot(coordinator, "district", "accepted")
 
     founder.goto(f"/pilots/{pilot_id}/volunteers")
     founder.get_by_role("button", name=f"Accept {DISTRICT}").click()
     expect(founder.get_by_text("1 of 1 site(s) confirmed")).to_be_visible()
-    journey.screenshot(founder, "vendor-accepted")
+    journey.screenshot(founder, "vendor", "site-accepted")
 
     founder.goto(f"/pilots/{pilot_id}")
     founder.get_by_role("button", name="Start the pilot").click()
     expect(founder.get_by_text("status: Running")).to_be_visible()
-    journey.screenshot(founder, "pilot-started")
+    journey.screenshot(founder, "vendor", "pilot-started")
 
-    # 4. The entrepreneur writes and registers the design.
+    # 4. The network admin runs a network-wide round for the calls still choosing sites.
+    admin.get_by_role("link", name="Matching", exact=True).click()
+    journey.screenshot(admin, "admin", "matching")
+    admin.get_by_label("every district and vendor proposed will be notified", exact=False).check()
+    admin.get_by_role("button", name="Run a network matching round").click()
+    expect(admin.locator("p.saved")).to_contain_text("The matching round ran")
+    journey.screenshot(admin, "admin", "network-round")
+
+    # 5. The entrepreneur writes and registers the design.
     founder.goto(f"/pilots/{pilot_id}/design")
     founder.get_by_role("link", name="Write the design").click()
     founder.get_by_label("Research questions").fill(
@@ -234,16 +204,19 @@ def test_a_pilot_from_listing_to_published_finding(
     founder.get_by_label("Minimum meaningful effect").fill("0.2")
     founder.get_by_label("Planned sites").fill("1")
     founder.get_by_label("Planned students per site").fill("120")
+    journey.screenshot(founder, "vendor", "design-form")
     founder.get_by_role("button", name="Save the draft").click()
+    expect(founder.locator("p.saved")).to_contain_text("The draft design is saved.")
+    journey.screenshot(founder, "vendor", "design-draft")
     founder.get_by_label("version 1 will be frozen", exact=False).check()
     founder.get_by_role("button", name="Register version 1").click()
     expect(founder.get_by_role("heading", name="Design version 1")).to_be_visible()
     expect(founder.get_by_role("region", name="Verify this registration")).to_contain_text(
         "They match: this is exactly the design that was registered."
     )
-    journey.screenshot(founder, "design-registered")
+    journey.screenshot(founder, "vendor", "design-registered")
 
-    # 5. The district uploads a bad file (a score out of range), then a good one.
+    # 6. The district uploads a bad file (a score out of range), then a good one.
     template = coordinator.request.get(f"/pilots/{pilot_id}/data/template.csv")
     assert template.ok, template.status
     header = next(csv.reader(io.StringIO(template.text())))
@@ -255,34 +228,39 @@ def test_a_pilot_from_listing_to_published_finding(
 
     coordinator.goto(f"/pilots/{pilot_id}/data")
     coordinator.get_by_role("link", name=f"Upload data for {DISTRICT}").click()
+    journey.screenshot(coordinator, "district", "upload-form")
     coordinator.get_by_label("CSV file").set_input_files(bad_file)
     coordinator.get_by_role("button", name="Check and upload").click()
     problems = coordinator.get_by_role("table", name=re.compile("Problems"))
     expect(problems.get_by_role("row", name=re.compile(rf"^{BAD_ROW} {OUTCOME} "))).to_be_visible()
-    journey.screenshot(coordinator, "bad-upload-refused")
+    journey.screenshot(coordinator, "district", "bad-upload-refused")
 
     coordinator.get_by_role("link", name="Upload another file").click()
     coordinator.get_by_label("CSV file").set_input_files(good_file)
     coordinator.get_by_role("button", name="Check and upload").click()
     # The job page refreshes itself until the upload is done.
-    expect(coordinator.get_by_role("status")).to_contain_text(
+    expect(coordinator.get_by_role("status").last).to_contain_text(
         f"Stored. {2 * STUDENTS_PER_ARM} rows are now this site's current data"
     )
-    journey.screenshot(coordinator, "data-stored")
+    journey.screenshot(coordinator, "district", "data-stored")
+    coordinator.goto(f"/pilots/{pilot_id}/data")
+    journey.screenshot(coordinator, "district", "data-quality")
 
-    # 6. The admin moves the pilot to analysis; the entrepreneur runs the finding; both sides
+    # 7. The admin moves the pilot to analysis; the entrepreneur runs the finding; both sides
     # approve; the entrepreneur publishes (no embargo).
     admin.goto(f"/pilots/{pilot_id}")
     admin.get_by_role("button", name="Move to analysis").click()
     expect(admin.get_by_text("status: Being analysed")).to_be_visible()
+    journey.screenshot(admin, "admin", "moved-to-analysis")
 
     founder.goto(f"/pilots/{pilot_id}/findings")
+    journey.screenshot(founder, "vendor", "findings")
     founder.get_by_role("button", name="Run the analysis").click()
     expect(founder.get_by_text("not published: only the pilot's participants")).to_be_visible()
     headline = founder.get_by_role("region", name="The result").locator(".headline")
     expect(headline).to_contain_text("standard deviations higher")
     headline_text = headline.inner_text()
-    journey.screenshot(founder, "finding-computed")
+    journey.screenshot(founder, "vendor", "finding-computed")
     finding_url = founder.url
     founder.get_by_label("Approve publication").check()
     founder.get_by_role("button", name="Record the vendor's decision").click()
@@ -292,25 +270,34 @@ def test_a_pilot_from_listing_to_published_finding(
     coordinator.get_by_label("Approve: include our site").check()
     coordinator.get_by_role("button", name="Record our decision").click()
     expect(coordinator.get_by_role("row", name=DISTRICT)).to_contain_text("approve")
-    journey.screenshot(coordinator, "district-approved")
+    journey.screenshot(coordinator, "district", "finding-approved")
 
     founder.goto(finding_url)
     founder.get_by_label("the finding will be public for good", exact=False).check()
     founder.get_by_role("button", name="Publish this finding").click()
     expect(founder.get_by_text("published on")).to_be_visible()
-    journey.screenshot(founder, "finding-published")
+    journey.screenshot(founder, "vendor", "finding-published")
 
-    # 7. An anonymous visitor finds it in the list and reads the headline.
-    visitor = new_context().new_page()
+    # 8. An anonymous visitor finds it in the list, reads the headline, then the pooled evidence
+    # on a product the network has piloted several times.
+    visitor = new_context(viewport=DESKTOP).new_page()
     visitor.set_default_timeout(ACTION_TIMEOUT_MS)
     visitor.goto("/findings")
     expect(visitor.get_by_role("link", name="Sign in")).to_be_visible()
+    journey.screenshot(visitor, "visitor", "findings")
     visitor.get_by_role("link", name=CALL).first.click()
     expect(visitor.locator(".headline")).to_have_text(headline_text)
-    journey.screenshot(visitor, "visitor-reads-finding")
+    journey.screenshot(visitor, "visitor", "finding")
+    visitor.get_by_role("link", name="Products").click()
+    visitor.get_by_label("Search names and descriptions").fill(POOLED_PRODUCT)
+    visitor.get_by_role("button", name="Filter").click()
+    visitor.get_by_role("link", name=POOLED_PRODUCT, exact=True).click()
+    visitor.get_by_role("link", name=re.compile("the network's published pilots found")).click()
+    expect(visitor.get_by_role("heading", name=re.compile(POOLED_PRODUCT))).to_be_visible()
+    journey.screenshot(visitor, "visitor", "evidence")
 
-    # 8. Every page of the journey again, as the same person, in a phone's window.
+    # 9. Every page of the journey again, as the same person, in a phone's window.
     journey.at_phone_width()
-    assert journey.problems == []
+    assert journey.problems == [], "\n".join(journey.problems)
     with capsys.disabled():
         print(f"\nScreenshots of the journey: {SCREENSHOTS}")

@@ -9,7 +9,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.test_journey import ADMIN, PASSWORD, sign_in
+from tests.browser.journeys import ADMIN, PASSWORD, sign_in
 
 # A demo account no other browser test signs in with (its password changes here).
 PERSON = "founder@quillstone.example"

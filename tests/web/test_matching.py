@@ -557,3 +557,23 @@ def test_call_and_district_pages_link_to_matching(client, people):
         call_page = client.get(f"/pilots/{people.open_pilot}").text
         assert f'href="/pilots/{people.open_pilot}/volunteers"' in call_page
         assert f'href="/pilots/{people.open_pilot}/volunteer"' not in call_page
+
+
+def test_volunteering_withdrawing_and_inviting_are_confirmed_on_the_next_page(
+    client, people, call
+):
+    sign_in(client, "district")
+    offered = post_form(
+        client, f"/pilots/{people.open_pilot}/volunteer", {"capacity_students": "90"}
+    )
+    assert "Your offer to host is saved" in client.get(offered.headers["location"]).text
+    withdrawn = post_form(client, f"/pilots/{people.open_pilot}/withdraw")
+    assert "Your offer to host is withdrawn." in client.get(withdrawn.headers["location"]).text
+    other, _ = call(add_district, "Maple Ridge Schools", frl_share=0.7)
+    with other_browser(client):
+        sign_in(client, "vendor")
+        invited = post_form(
+            client, f"/pilots/{people.open_pilot}/invitations", {"district_id": str(other)}
+        )
+        assert invited.headers["location"] == f"/pilots/{people.open_pilot}/volunteers"
+        assert "Invitation sent" in client.get(invited.headers["location"]).text

@@ -716,3 +716,25 @@ def test_outcome_json_is_written_as_json_dumps_writes_each_value():
     counts = [3.0, float("nan"), 0.0, -0.0, 12.0, 3.0]
     expected = [json.dumps(None if v != v else int(v)) for v in counts]
     assert services._json_texts(np.array(counts), whole=True) == expected
+
+
+def test_an_upload_and_a_saved_implementation_log_are_confirmed_on_the_next_page(
+    client, people
+):
+    sign_in(client, "district")
+    page = upload_and_follow(client, people, student_csv(20))
+    assert "The file is received. It is being checked" in page.text
+    assert "The file is received" not in client.get(urlsplit(str(page.url)).path).text
+    saved = post_form(
+        client,
+        f"/pilots/{people.active_pilot}/sites/{people.district}/implementation",
+        {"training_held": "yes", "started_on": "2026-02-01", "problems": "Two snow days."},
+    )
+    assert saved.status_code in (302, 303)
+    assert "The implementation log is saved." in client.get(saved.headers["location"]).text
+    refused = post_form(
+        client,
+        f"/pilots/{people.active_pilot}/sites/{people.district}/implementation",
+        {"started_on": "February"},
+    )
+    assert refused.status_code == 422 and "is saved" not in refused.text
