@@ -332,7 +332,8 @@ class EmailChangeController(Controller):
             settings=request.app.state["settings"],
         )
         flash(request, f"Your address is now {new_email}.", category="saved")
-        return Redirect("/account#email" if current_principal(request) else "/login")
+        # Signed out, the account page asks to sign in first, where the message shows.
+        return Redirect("/account#email")
 
 
 class PasswordController(Controller):

@@ -50,8 +50,8 @@ def test_change_of_address_end_to_end(client, call, smtp, people):
         assert client.get(path).status_code == 200
         # ... and the button changes the address (from any browser: the link is the proof).
         done = post_form(client, path)
-        assert done.status_code in (302, 303) and done.headers["location"] == "/login"
-        assert f"Your address is now {NEW_ADDRESS}" in client.get("/login").text
+        assert done.status_code in (302, 303) and done.headers["location"] == "/account#email"
+        assert f"Your address is now {NEW_ADDRESS}" in client.get("/account").text
         assert post_form(client, path).status_code == 410  # once
     me = client.get("/api/v1/me").json()
     assert me["email"] == NEW_ADDRESS and me["email_verified"] is True
