@@ -19,7 +19,7 @@ from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 from piccolo.columns.combination import Combinable
 
-from testbed.auth import Principal, load_principal, require_principal
+from testbed.auth import Principal, current_principal, load_principal, require_principal
 from testbed.errors import Forbidden, NotFound
 from testbed.tables import Enrollment, Pilot, PilotRole
 
@@ -210,6 +210,11 @@ def visible_pilots_where(principal: Principal | None) -> Combinable:
 
 # --- object-level guards: they run before the request body is read, so an outsider is refused
 # before anything about the request is validated ---------------------------------------------
+
+
+async def pilot_viewer(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    """Whoever may see the pilot (signed in or not); others get 404."""
+    await pilot_access(current_principal(connection), int(connection.path_params["pilot_id"]))
 
 
 async def pilot_manager(connection: ASGIConnection, _: BaseRouteHandler) -> None:

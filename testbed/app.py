@@ -17,7 +17,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from testbed.accounts import controllers as accounts_controllers
-from testbed.auth import PrincipalMiddleware
+from testbed.auth import PUBLIC, PrincipalMiddleware, address_verified
 from testbed.catalog import controllers as catalog_controllers
 from testbed.db import POSTGRES_POOL_OPTIONS, ReadPoolSQLiteEngine
 from testbed.designs import controllers as designs_controllers
@@ -190,9 +190,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     return Litestar(
         route_handlers=[
             *ROUTE_HANDLERS,
-            create_static_files_router(
-                path="/static", directories=[ROOT / "static"], opt={"access": "public"}
-            ),
+            create_static_files_router(path="/static", directories=[ROOT / "static"], opt=PUBLIC),
         ],
         middleware=[
             refuse_unreadable_requests,
@@ -233,6 +231,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ClosedStructSchemas(),
             FlashPlugin(FlashConfig(template_config=templates)),
         ],
+        # Before every route's own guards: an unverified address reads but does not act.
+        guards=[address_verified],
         before_request=check_request_body,
         before_send=[add_security_headers, allow_every_method_of_the_route],
         on_startup=[open_database],

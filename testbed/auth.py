@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from types import MappingProxyType
 from typing import Any
 
 from litestar.connection import ASGIConnection
@@ -51,6 +53,7 @@ class Principal:
     memberships: tuple[OrgMembership, ...] = field(default_factory=tuple)
     unread_notifications: int = 0
     via_token: bool = False
+    verified: bool = True  # the address was confirmed by a mailed link (address_verified)
 
     @property
     def kinds(self) -> set[str]:
@@ -91,6 +94,7 @@ def hash_token(token: str) -> str:
 # Python values on both databases.
 PRINCIPAL_SQL = """
 SELECT account.id, account.email, account.name, account.is_network_admin,
+       account.email_verified_at,
        (SELECT COUNT(*) FROM notification
          WHERE notification."user" = account.id AND notification.read_at IS NULL) AS unread,
        organization.id AS organization_id, organization.kind, organization.name AS org_name,
@@ -127,6 +131,7 @@ async def load_principal(user_id: int, *, via_token: bool = False) -> Principal 
         ),
         unread_notifications=user["unread"],
         via_token=via_token,
+        verified=user["email_verified_at"] is not None,
     )
 
 
@@ -195,6 +200,22 @@ def require_principal(connection: ASGIConnection[Any, Any, Any, Any]) -> Princip
 
 # --- guards ---------------------------------------------------------------------------------
 
+Guard = Callable[[ASGIConnection, BaseRouteHandler], Awaitable[None] | None]
+# The `opt` of a route anyone may use: it has no guard. Read-only, as every route shares it.
+PUBLIC: Mapping[str, str] = MappingProxyType({"access": "public"})
+
+
+def access_rule(guard: Guard) -> dict[str, str]:
+    """The `opt` that names the access rule `guard` enforces: its own name, so the rule that
+    tests/web/test_authorization_matrix.py and the route map read is the guard that runs. For a
+    controller: `guards = [pilot_manager]` and `opt = access_rule(pilot_manager)`."""
+    return {"access": guard.__name__}
+
+
+def guarded(guard: Guard) -> dict[str, Any]:
+    """A route's guard and the rule it names: `@get("/x", **guarded(pilot_manager))`."""
+    return {"guards": [guard], "opt": access_rule(guard)}
+
 
 def signed_in(connection: ASGIConnection, _: BaseRouteHandler) -> None:
     require_principal(connection)
@@ -203,6 +224,30 @@ def signed_in(connection: ASGIConnection, _: BaseRouteHandler) -> None:
 def network_admin(connection: ASGIConnection, _: BaseRouteHandler) -> None:
     if not require_principal(connection).is_network_admin:
         raise Forbidden("Only network administrators can do this.")
+
+
+VERIFY_FIRST = (
+    "Verify your address first: follow the link we mailed to {email}. Until then you can "
+    "browse, but not change anything. Ask for a new link at /account/verification."
+)
+# A route that an unverified person may use says so with opt={BEFORE_VERIFICATION: True}:
+# signing in and out, verifying or changing the address, the password, deleting the account.
+BEFORE_VERIFICATION = "before_verification"
+
+
+def address_verified(connection: ASGIConnection, route_handler: BaseRouteHandler) -> None:
+    """The app-wide guard: a person whose address is not verified may read, not act. Every
+    state-changing request (any method but GET, HEAD, OPTIONS, pages and API alike) passes
+    here before the route's own guards, so no handler has to remember it."""
+    if connection.scope.get("method") in SAFE_METHODS:
+        return
+    principal = current_principal(connection)
+    if principal is None or principal.verified or route_handler.opt.get(BEFORE_VERIFICATION):
+        return
+    raise Forbidden(
+        VERIFY_FIRST.format(email=principal.email),
+        link=("/account/verification", "Send me a new verification link"),
+    )
 
 
 def member_of(*kinds: str, verified: bool = False):
@@ -223,5 +268,6 @@ def member_of(*kinds: str, verified: bool = False):
                 "You can browse, but not volunteer, propose or upload until it is."
             )
 
-    guard.__name__ = f"member_of_{'_'.join(kinds)}{'_verified' if verified else ''}"
+    # The rule's name: "verified_vendor" for member_of("vendor", verified=True).
+    guard.__name__ = f"{'verified_' if verified else ''}{'_or_'.join(kinds)}"
     return guard

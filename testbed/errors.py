@@ -42,13 +42,20 @@ class TestbedError(Exception):
     status_code = 400
 
     def __init__(
-        self, detail: str, *, status_code: int | None = None, errors: list[Any] | None = None
+        self,
+        detail: str,
+        *,
+        status_code: int | None = None,
+        errors: list[Any] | None = None,
+        link: tuple[str, str] | None = None,
     ):
         super().__init__(detail)
         self.detail = detail
         if status_code is not None:
             self.status_code = status_code
         self.errors = errors or []
+        # Where to go from here (address, words), shown on the error page as a link.
+        self.link = link
 
 
 class NotAuthenticated(TestbedError):
@@ -116,7 +123,13 @@ def handle_error(request: Request, exc: Exception) -> Response[Any]:
         return Redirect(f"/login?next={quote(target)}")
     return Template(
         template_name="error.html.j2",
-        context={"status": status, "title": title, "detail": detail, "errors": errors},
+        context={
+            "status": status,
+            "title": title,
+            "detail": detail,
+            "errors": errors,
+            "link": exc.link if isinstance(exc, TestbedError) else None,
+        },
         status_code=status,
         media_type=MediaType.HTML,
         headers=headers,

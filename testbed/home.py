@@ -11,6 +11,7 @@ from litestar.response import Template
 from piccolo.query.functions.aggregate import Count
 
 from analysis.suppression import DEFAULT_THRESHOLD
+from testbed.auth import PUBLIC
 from testbed.findings.disclosure import rounded_reach
 from testbed.tables import DistrictProfile, Organization, Pilot, Product
 from testbed.uploads.services import network_students_reached
@@ -62,7 +63,7 @@ class Health:
 
 class HomeController(Controller):
     tags = ["network"]
-    opt = {"access": "public"}
+    opt = PUBLIC
 
     @get("/", media_type=MediaType.HTML, include_in_schema=False)
     async def home(self) -> Template:

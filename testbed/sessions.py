@@ -3,6 +3,7 @@ by every worker and host that serves the same database."""
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -128,7 +129,9 @@ class RenewingSessionBackend(ServerSideSessionBackend):
 
     async def load_from_connection(self, connection: ASGIConnection) -> dict[str, Any]:
         data = await super().load_from_connection(connection)
-        connection.scope[LOADED_SESSION] = dict(data)  # type: ignore[literal-required]
+        # A deep copy: handlers change the session in place (a second flash message appends to
+        # the list of the first), and a shallow copy would compare equal and not be stored.
+        connection.scope[LOADED_SESSION] = copy.deepcopy(data)  # type: ignore[literal-required]
         return data
 
     async def store_in_message(

@@ -73,6 +73,13 @@ class User(Table, tablename="account"):
     active = Boolean(default=True)
     created_at = Timestamptz(default=TimestamptzNow())
     last_login_at = Timestamptz(null=True, default=None)
+    # When the person followed a link mailed to this address; until then they browse but do
+    # not act (auth.address_verified). Sign-up leaves it empty; invitations and admins set it.
+    email_verified_at = Timestamptz(null=True, default=None)
+    # A deleted account keeps its row, so what the person wrote keeps its author, but nothing
+    # that identifies them: the name becomes "a former member", the address a placeholder
+    # (accounts.deletion).
+    deleted_at = Timestamptz(null=True, default=None)
 
 
 class Membership(Table):
@@ -478,6 +485,19 @@ class PasswordReset(Table):
     used_at = Timestamptz(null=True, default=None)
 
 
+class EmailToken(Table):
+    """A one-time link mailed to an address: verify it (purpose "verify") or make it the
+    account's new address (purpose "change_email"). Only the token's SHA-256 is stored."""
+
+    user = ForeignKey(references=User, index=True)
+    purpose = Varchar(length=16)  # verify | change_email
+    email = Varchar(length=254)  # the address the link was mailed to, which it confirms
+    token_hash = Varchar(length=64, unique=True)
+    created_at = Timestamptz(default=TimestamptzNow())
+    expires_at = Timestamptz()
+    used_at = Timestamptz(null=True, default=None)
+
+
 class OutboxMessage(Table):
     """A mail waiting to be sent, or its outcome (testbed.mail.outbox). Written in the same
     transaction as what caused it, so a message exists exactly when its cause does."""
@@ -533,5 +553,6 @@ TABLES: list[type[Table]] = [
     WorkNotice,
     MailDigest,
     PasswordReset,
+    EmailToken,
     OutboxMessage,
 ]

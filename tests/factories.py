@@ -17,6 +17,9 @@ from typing import Any
 from piccolo.table import Table
 
 PASSWORD = "orchard-lantern-velvet-42"
+# People made here have verified their address, unless a test is about that (then it passes
+# email_verified_at=None).
+VERIFIED_AT = datetime(2026, 1, 5, tzinfo=UTC)
 _numbers = itertools.count(1)
 
 
@@ -67,6 +70,7 @@ async def user(
     from testbed.tables import User
 
     fields.setdefault("password_hash", password_hash())
+    fields.setdefault("email_verified_at", VERIFIED_AT)
     user_id = await insert(
         User(email=email or f"person-{secrets.token_hex(6)}@test.example", name=name, **fields)
     )

@@ -13,7 +13,7 @@ from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_204_NO_CONTENT
 
 from testbed.access import organization_admin, organization_member, pilot_access, pilot_manager
-from testbed.accounts import recovery, services
+from testbed.accounts import addresses, deletion, recovery, services
 from testbed.accounts.schemas import (
     AuditEventOut,
     InvitationCreated,
@@ -28,11 +28,17 @@ from testbed.accounts.schemas import (
     TokenIn,
     TokenOut,
 )
-from testbed.auth import current_principal, network_admin, require_principal, signed_in
+from testbed.auth import (
+    BEFORE_VERIFICATION,
+    current_principal,
+    network_admin,
+    require_principal,
+    signed_in,
+)
 from testbed.errors import Conflict, Forbidden, InvalidInput, NotFound, TestbedError
 from testbed.sessions import start_session
 from testbed.tables import MAX_ID
-from testbed.web import form_page
+from testbed.web import form_page, require_confirmation
 
 Form = URLEncodedBody[dict[str, str]]
 SESSION_COOKIE = "testbed_session"  # app.create_app's SessionConfig key
@@ -61,7 +67,7 @@ class SessionController(Controller):
 
     tags = ["accounts"]
     include_in_schema = False
-    opt = {"access": "public"}
+    opt = {"access": "public", BEFORE_VERIFICATION: True}
 
     @get("/login")
     async def login_page(
@@ -110,7 +116,7 @@ class SignupController(Controller):
     path = "/signup"
     tags = ["accounts"]
     include_in_schema = False
-    opt = {"access": "public"}
+    opt = {"access": "public", BEFORE_VERIFICATION: True}
 
     @get("/")
     async def signup_page(self) -> Template:
@@ -128,6 +134,7 @@ class SignupController(Controller):
                 state=data.get("state") or None,
                 invitation_token=data.get("invitation") or None,
                 ip_address=_client_address(request),
+                settings=request.app.state["settings"],
             )
         except TestbedError as error:
             template = "accounts/invitation.html.j2" if data.get("invitation") else None
@@ -181,9 +188,45 @@ class AccountController(Controller):
     @post("/tokens/{token_id:int}/revoke")
     async def revoke_token(self, request: Request, token_id: FromPath[int]) -> Redirect:
         await services.revoke_access_token(require_principal(request), token_id)
+        flash(request, "Token revoked: it no longer works.", category="saved")
         return Redirect("/account#tokens")
 
-    @post("/password")
+    @post("/profile")
+    async def update_profile(self, request: Request, data: Form) -> Template | Redirect:
+        try:
+            await services.update_profile(
+                require_principal(request), name=data.get("display_name", "")
+            )
+        except TestbedError as error:
+            return await _account_page(
+                request, error=error, values=data, status_code=error.status_code
+            )
+        flash(request, "Your profile is saved.", category="saved")
+        return Redirect("/account#profile")
+
+    @post("/email", opt={BEFORE_VERIFICATION: True})
+    async def change_email(self, request: Request, data: Form) -> Template | Redirect:
+        try:
+            new_email = await addresses.request_email_change(
+                require_principal(request),
+                new_email=data.get("new_email", ""),
+                password=data.get("email_password", ""),
+                ip_address=_client_address(request),
+                settings=request.app.state["settings"],
+            )
+        except TestbedError as error:
+            return await _account_page(
+                request, error=error, values=data, status_code=error.status_code
+            )
+        flash(
+            request,
+            f"We sent a link to {new_email}. Your address changes when you follow it; "
+            "until then it stays as it is.",
+            category="saved",
+        )
+        return Redirect("/account#email")
+
+    @post("/password", opt={BEFORE_VERIFICATION: True})
     async def change_password(self, request: Request, data: Form) -> Template | Redirect:
         try:
             await recovery.change_password(
@@ -205,6 +248,93 @@ class AccountController(Controller):
         )
         return Redirect("/account#password")
 
+    @get("/verification")
+    async def verification_page(self) -> Template:
+        return form_page("accounts/verification.html.j2", values={})
+
+    @post("/verification", opt={BEFORE_VERIFICATION: True})
+    async def resend_verification(self, request: Request) -> Template | Redirect:
+        principal = require_principal(request)
+        try:
+            await addresses.resend_verification(
+                principal,
+                ip_address=_client_address(request),
+                settings=request.app.state["settings"],
+            )
+        except TestbedError as error:
+            return form_page(
+                "accounts/verification.html.j2",
+                values={},
+                error=error,
+                status_code=error.status_code,
+            )
+        flash(
+            request,
+            f"A new link is on its way to {principal.email}; earlier links no longer work.",
+            category="saved",
+        )
+        return Redirect("/account/verification")
+
+    @post("/delete", opt={BEFORE_VERIFICATION: True})
+    async def delete_account(self, request: Request, data: Form) -> Template:
+        try:
+            require_confirmation(data, "delete your account")
+            await deletion.delete_account(
+                require_principal(request),
+                password=data.get("delete_password", ""),
+                ip_address=_client_address(request),
+            )
+        except TestbedError as error:
+            return await _account_page(
+                request, error=error, values=data, status_code=error.status_code
+            )
+        # Every session of the account ended with it, this one too: an empty session here
+        # (the page still reads it for messages) drops this browser's cookie.
+        request.set_session({})
+        return Template("accounts/deleted.html.j2")
+
+
+class VerifyController(Controller):
+    """The link mailed to a new address: following it verifies the address."""
+
+    path = "/verify/{verify_token:str}"
+    tags = ["accounts"]
+    include_in_schema = False
+    opt = {"access": "public"}
+
+    @get("/")
+    async def verify(self, request: Request, verify_token: FromPath[str]) -> Template:
+        email = await addresses.verify_address(verify_token, ip_address=_client_address(request))
+        return Template("accounts/verified.html.j2", context={"email": email})
+
+
+class EmailChangeController(Controller):
+    """The link mailed to a new address: a page to confirm, then the change."""
+
+    path = "/email/confirm/{change_token:str}"
+    tags = ["accounts"]
+    include_in_schema = False
+    opt = {"access": "public", BEFORE_VERIFICATION: True}
+
+    @get("/")
+    async def confirm_page(self, change_token: FromPath[str]) -> Template:
+        new_email = await addresses.pending_email_change(change_token)
+        return Template(
+            "accounts/email_confirm.html.j2",
+            context={"new_email": new_email, "token": change_token},
+        )
+
+    @post("/")
+    async def confirm(self, request: Request, change_token: FromPath[str]) -> Redirect:
+        new_email = await addresses.confirm_email_change(
+            change_token,
+            ip_address=_client_address(request),
+            settings=request.app.state["settings"],
+        )
+        flash(request, f"Your address is now {new_email}.", category="saved")
+        # Signed out, the account page asks to sign in first, where the message shows.
+        return Redirect("/account#email")
+
 
 class PasswordController(Controller):
     """A forgotten password: ask for a link by mail, then choose a new password with it."""
@@ -212,7 +342,7 @@ class PasswordController(Controller):
     path = "/password"
     tags = ["accounts"]
     include_in_schema = False
-    opt = {"access": "public"}
+    opt = {"access": "public", BEFORE_VERIFICATION: True}
 
     @get("/forgot")
     async def forgot_page(self) -> Template:
@@ -283,7 +413,7 @@ async def _account_page(
     principal = require_principal(request)
     return form_page(
         "accounts/account.html.j2",
-        values=values or {},
+        values={"display_name": principal.name, **(values or {})},
         error=error,
         status_code=status_code,
         extra={
@@ -391,7 +521,11 @@ class InvitationController(Controller):
             extra={"invitation": invitation},
         )
 
-    @post("/accept", guards=[signed_in], opt={"access": "invited_address"})
+    @post(
+        "/accept",
+        guards=[signed_in],
+        opt={"access": "invited_address", BEFORE_VERIFICATION: True},  # it verifies the address
+    )
     async def accept(self, request: Request, token: FromPath[str]) -> Redirect:
         organization_id = await services.accept_invitation(require_principal(request), token)
         return Redirect(f"/organizations/{organization_id}/members")
@@ -491,6 +625,7 @@ def _me(request: Request) -> Me:
         email=principal.email,
         name=principal.name,
         is_network_admin=principal.is_network_admin,
+        email_verified=principal.verified,
         role=principal.role_label,
         memberships=[MembershipOut(**vars(m)) for m in principal.memberships],
     )
@@ -645,6 +780,8 @@ class AdminApiController(Controller):
 ROUTE_HANDLERS: list[Any] = [
     SessionController,
     SignupController,
+    VerifyController,
+    EmailChangeController,
     PasswordController,
     AccountController,
     OrganizationController,

@@ -190,23 +190,9 @@ async def change_password(
     settings: Settings,
 ) -> None:
     """Change one's own password; every session but this one is signed out."""
-    # A wrong current password counts as a failed sign-in: this form must not be a way around
-    # the sign-in limit for someone who found a signed-in browser.
-    attempt_id = await claim_attempt(principal.email, ip_address)
-    row = await User.select(User.password_hash).where(User.id == principal.user_id).first()
-    if not await to_thread.run_sync(verify_password, row["password_hash"], current):
-        await audit.record(
-            "password_change_failed",
-            actor_id=principal.user_id,
-            object_type="user",
-            object_id=principal.user_id,
-            ip_address=ip_address,
-        )
-        raise InvalidInput(
-            "Your current password is not right.",
-            errors=[{"field": "current_password", "message": "This is not your password."}],
-        )
-    await LoginAttempt.update({LoginAttempt.succeeded: True}).where(LoginAttempt.id == attempt_id)
+    await require_current_password(
+        principal, current, ip_address=ip_address, failed_action="password_change_failed"
+    )
     _check_new_password(password, again, principal.email)
     password_hash = await to_thread.run_sync(hash_password, password)
     async with account_write():
@@ -225,3 +211,32 @@ async def change_password(
             ip_address=ip_address,
         )
     wake_sender()
+
+
+async def require_current_password(
+    principal: Principal,
+    password: str,
+    *,
+    ip_address: str,
+    failed_action: str,
+    field: str = "current_password",
+) -> None:
+    """Refuse an account form (password, address, deletion) without the current password.
+
+    A wrong one counts as a failed sign-in: these forms must not be a way around the sign-in
+    limit for someone who found a signed-in browser."""
+    attempt_id = await claim_attempt(principal.email, ip_address)
+    row = await User.select(User.password_hash).where(User.id == principal.user_id).first()
+    if not await to_thread.run_sync(verify_password, row["password_hash"], password):
+        await audit.record(
+            failed_action,
+            actor_id=principal.user_id,
+            object_type="user",
+            object_id=principal.user_id,
+            ip_address=ip_address,
+        )
+        raise InvalidInput(
+            "Your current password is not right.",
+            errors=[{"field": field, "message": "This is not your password."}],
+        )
+    await LoginAttempt.update({LoginAttempt.succeeded: True}).where(LoginAttempt.id == attempt_id)

@@ -21,6 +21,7 @@ class Me(msgspec.Struct):
     email: str
     name: str
     is_network_admin: bool
+    email_verified: bool  # until it is, writes are refused (403) with the way to verify
     role: str
     memberships: list[MembershipOut]
 

@@ -19,6 +19,7 @@ from testbed.accounts.passwords import (
     password_problems,
     verify_password,
 )
+from testbed.accounts.tokens import queue_verification
 from testbed.auth import Principal, hash_token, load_principal
 from testbed.db import is_unique_violation, serialized
 from testbed.errors import (
@@ -38,6 +39,7 @@ from testbed.tables import (
     LoginAttempt,
     Membership,
     Organization,
+    OutboxMessage,
     PilotRole,
     User,
 )
@@ -118,7 +120,12 @@ def _check_new_user(email: str, name: str, password: str) -> None:
 
 
 async def _insert_user(
-    *, email: str, name: str, password_hash: str, is_network_admin: bool = False
+    *,
+    email: str,
+    name: str,
+    password_hash: str,
+    verified: bool,
+    is_network_admin: bool = False,
 ) -> int:
     """Inside `account_write()`: the new user's id; Conflict when the address is taken."""
     if await User.exists().where(User.email == email):
@@ -129,6 +136,7 @@ async def _insert_user(
             name=name.strip(),
             password_hash=password_hash,
             is_network_admin=is_network_admin,
+            email_verified_at=datetime.now(UTC) if verified else None,
         )
     )
     return rows[0]["id"]
@@ -137,13 +145,19 @@ async def _insert_user(
 async def create_user(
     *, email: str, name: str, password: str, is_network_admin: bool = False
 ) -> int:
+    """An account made by whoever runs the service (the command line, the demo): its address
+    counts as verified. People who sign up themselves verify theirs (`sign_up`)."""
     email = normalize_email(email)
     _check_new_user(email, name, password)
     # Hashing takes a tenth of a second of CPU: in a thread, and before taking the lock.
     password_hash = await to_thread.run_sync(hash_password, password)
     async with account_write():
         return await _insert_user(
-            email=email, name=name, password_hash=password_hash, is_network_admin=is_network_admin
+            email=email,
+            name=name,
+            password_hash=password_hash,
+            verified=True,
+            is_network_admin=is_network_admin,
         )
 
 
@@ -233,7 +247,11 @@ async def _recent_failures(where, purpose: str) -> int:
 
 
 # What each limited action is called in its refusal; each counts only its own attempts.
-ATTEMPT_WORDS = {"sign_in": "failed sign-ins", "password_reset": "password reset requests"}
+ATTEMPT_WORDS = {
+    "sign_in": "failed sign-ins",
+    "password_reset": "password reset requests",
+    "verification": "requests for a verification link",
+}
 
 
 async def claim_attempt(email: str, ip_address: str, purpose: str = "sign_in") -> int:
@@ -306,17 +324,19 @@ async def sign_up(
     organization_kind: str,
     organization_name: str,
     state: str | None,
+    settings: Settings,
     invitation_token: str | None = None,
     ip_address: str = "",
 ) -> int | None:
     """Create an account that joins an organization by invitation, or creates a new one
     (unverified until a network admin verifies it) with the new user as its admin; returns
-    its id.
+    its id. A new account's address is verified by a mailed link; joining by an invitation
+    verifies it at once (the invitation's link was mailed to that address).
 
     For an address that already has an account nothing is created and None is returned, and
     the caller answers exactly as for a new account (no session: both sign in next), so
-    sign-up does not tell who has an account here. The owner of the address should be told
-    by mail that someone tried; that mail is not built yet, so it is only in the audit log."""
+    sign-up does not tell who has an account here. The owner of the address is told by mail
+    that someone tried (at most once an hour, so the form cannot flood a mailbox)."""
     invitation = await usable_invitation(invitation_token) if invitation_token else None
     if invitation is not None and normalize_email(email) != invitation["email"]:
         raise InvalidInput(
@@ -349,31 +369,56 @@ async def sign_up(
     password_hash = await to_thread.run_sync(hash_password, password)
     async with account_write():
         if await User.exists().where(User.email == email):
+            await _tell_owner_of_existing_account(email, ip_address, settings)
+            user_id = None
+        else:
+            user_id = await _insert_user(
+                email=email,
+                name=name,
+                password_hash=password_hash,
+                verified=invitation is not None,
+            )
+            if invitation is not None:
+                await _accept(invitation, user_id)
+            else:
+                await queue_verification(
+                    user_id=user_id, email=email, name=name.strip(), settings=settings
+                )
+                organization_id = await create_organization(
+                    kind=organization_kind,
+                    name=organization_name,
+                    state=state.strip().upper() if state else None,
+                )
+                await add_membership(user_id, organization_id, role="admin")
             await audit.record(
-                "signup_for_existing_account",
+                "user_created",
+                actor_id=user_id,
                 object_type="user",
-                detail={"email": email},
+                object_id=user_id,
                 ip_address=ip_address,
             )
-            return None
-        user_id = await _insert_user(email=email, name=name, password_hash=password_hash)
-        if invitation is not None:
-            await _accept(invitation, user_id)
-        else:
-            organization_id = await create_organization(
-                kind=organization_kind,
-                name=organization_name,
-                state=state.strip().upper() if state else None,
-            )
-            await add_membership(user_id, organization_id, role="admin")
-        await audit.record(
-            "user_created",
-            actor_id=user_id,
-            object_type="user",
-            object_id=user_id,
-            ip_address=ip_address,
-        )
+    wake_sender()
     return user_id
+
+
+async def _tell_owner_of_existing_account(email: str, ip_address: str, settings: Settings):
+    await audit.record(
+        "signup_for_existing_account",
+        object_type="user",
+        detail={"email": email},
+        ip_address=ip_address,
+    )
+    if not await _told_recently(email, "signup_existing"):
+        await queue_mail(kind="signup_existing", to_address=email, context={}, settings=settings)
+
+
+async def _told_recently(email: str, kind: str) -> bool:
+    """Whether a mail of this kind went to this address within the last hour."""
+    return await OutboxMessage.exists().where(
+        (OutboxMessage.to_address == email)
+        & (OutboxMessage.kind == kind)
+        & (OutboxMessage.created_at >= datetime.now(UTC) - timedelta(hours=1))
+    )
 
 
 async def find_invitation(token: str) -> dict | None:
@@ -490,6 +535,11 @@ async def _accept(invitation: dict, user_id: int) -> None:
     )
     if not used:
         raise NotFound(INVITATION_GONE)
+    # The link was mailed to the invited address, which is this account's: following it
+    # proves the address as a verification link would.
+    await User.update({User.email_verified_at: datetime.now(UTC)}).where(
+        (User.id == user_id) & User.email_verified_at.is_null()
+    )
     await add_membership(user_id, invitation["organization"], role=invitation["role"])
     await audit.record(
         "invitation_accepted",
@@ -595,6 +645,27 @@ async def verify_organization(principal: Principal, organization_id: int) -> Non
         actor_id=principal.user_id,
         object_type="organization",
         object_id=organization_id,
+    )
+
+
+# --- the profile ----------------------------------------------------------------------------
+
+NAME_MAX_LENGTH = 120  # account.name
+
+
+async def update_profile(principal: Principal, *, name: str) -> None:
+    """What a person may change about themselves besides the address and password: the name
+    shown to colleagues and on what they wrote."""
+    name = " ".join(name.split())
+    if not name or len(name) > NAME_MAX_LENGTH:
+        message = f"Enter your name (at most {NAME_MAX_LENGTH} characters)."
+        raise InvalidInput(message, errors=[{"field": "display_name", "message": message}])
+    await User.update({User.name: name}).where(User.id == principal.user_id)
+    await audit.record(
+        "profile_updated",
+        actor_id=principal.user_id,
+        object_type="user",
+        object_id=principal.user_id,
     )
 
 
@@ -747,6 +818,7 @@ async def audit_events(
             AuditEvent.ip_address,
             AuditEvent.created_at,
             AuditEvent.actor.email.as_alias("actor_email"),
+            AuditEvent.actor.deleted_at.as_alias("actor_deleted_at"),
         )
         .order_by(AuditEvent.id, ascending=False)
         .limit(limit)
@@ -754,4 +826,9 @@ async def audit_events(
     )
     if action:
         query = query.where(AuditEvent.action == action)
-    return await query.output(load_json=True)
+    rows = await query.output(load_json=True)
+    for row in rows:
+        # A deleted account's placeholder address means nothing to a reader.
+        if row.pop("actor_deleted_at") is not None:
+            row["actor_email"] = "a former member"
+    return rows

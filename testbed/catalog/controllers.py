@@ -18,8 +18,8 @@ from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from testbed import vocabulary
-from testbed.access import pilot_access, pilot_manager
-from testbed.auth import Principal, current_principal, member_of, require_principal
+from testbed.access import pilot_manager, pilot_viewer
+from testbed.auth import PUBLIC, Principal, current_principal, guarded, member_of, require_principal
 from testbed.catalog import services
 from testbed.catalog.schemas import (
     DistrictDetail,
@@ -81,10 +81,6 @@ async def product_editor(connection: ASGIConnection, _: BaseRouteHandler) -> Non
     await services.require_product_editor(
         require_principal(connection), int(connection.path_params["product_id"])
     )
-
-
-async def pilot_viewer(connection: ASGIConnection, _: BaseRouteHandler) -> None:
-    await pilot_access(current_principal(connection), int(connection.path_params["pilot_id"]))
 
 
 # --- list filters, read the same way by pages and API ----------------------------------------
@@ -263,7 +259,7 @@ class DistrictController(Controller):
     path = "/districts"
     tags = ["catalog"]
     include_in_schema = False
-    opt = {"access": "public"}
+    opt = PUBLIC
 
     @get("/", dependencies={"filters": Provide(district_filters)})
     async def districts(self, request: Request, filters: Filters, page: PageNumber = 1) -> Template:
@@ -284,7 +280,7 @@ class DistrictController(Controller):
             },
         )
 
-    @get("/{district_id:int}/profile", guards=[district_member], opt={"access": "district_member"})
+    @get("/{district_id:int}/profile", **guarded(district_member))
     async def profile_form(self, request: Request, district_id: FromPath[int]) -> Template:
         district = await services.get_district(require_principal(request), district_id)
         return form_page(
@@ -293,7 +289,7 @@ class DistrictController(Controller):
             extra={"district": district, "state_options": STATE_OPTIONS},
         )
 
-    @post("/{district_id:int}/profile", guards=[district_member], opt={"access": "district_member"})
+    @post("/{district_id:int}/profile", **guarded(district_member))
     async def save_profile(
         self, request: Request, district_id: FromPath[int]
     ) -> Template | Redirect:
@@ -315,7 +311,7 @@ class DistrictController(Controller):
         flash(request, "Your district's profile is saved.", category="saved")
         return Redirect(f"/districts/{district_id}")
 
-    @get("/{district_id:int}/needs", guards=[district_member], opt={"access": "district_member"})
+    @get("/{district_id:int}/needs", **guarded(district_member))
     async def needs(self, request: Request, district_id: FromPath[int]) -> Template:
         principal = require_principal(request)
         filters = ListFilters(district=district_id, per_page=services.MAX_PER_PAGE)
@@ -327,16 +323,14 @@ class DistrictController(Controller):
             },
         )
 
-    @get(
-        "/{district_id:int}/needs/new", guards=[district_member], opt={"access": "district_member"}
-    )
+    @get("/{district_id:int}/needs/new", **guarded(district_member))
     async def new_need(self, request: Request, district_id: FromPath[int]) -> Template:
         district = await services.get_district(require_principal(request), district_id)
         return form_page(
             "catalog/need_form.html.j2", values={}, extra={"district": district, "need": None}
         )
 
-    @post("/{district_id:int}/needs", guards=[district_member], opt={"access": "district_member"})
+    @post("/{district_id:int}/needs", **guarded(district_member))
     async def create_need(
         self, request: Request, district_id: FromPath[int]
     ) -> Template | Redirect:
@@ -360,8 +354,7 @@ class DistrictController(Controller):
 
     @get(
         "/{district_id:int}/needs/{need_id:int}/edit",
-        guards=[district_member],
-        opt={"access": "district_member"},
+        **guarded(district_member),
     )
     async def edit_need(
         self, request: Request, district_id: FromPath[int], need_id: FromPath[int]
@@ -376,8 +369,7 @@ class DistrictController(Controller):
 
     @post(
         "/{district_id:int}/needs/{need_id:int}/edit",
-        guards=[district_member],
-        opt={"access": "district_member"},
+        **guarded(district_member),
     )
     async def update_need(
         self, request: Request, district_id: FromPath[int], need_id: FromPath[int]
@@ -402,8 +394,7 @@ class DistrictController(Controller):
 
     @post(
         "/{district_id:int}/needs/{need_id:int}/status",
-        guards=[district_member],
-        opt={"access": "district_member"},
+        **guarded(district_member),
     )
     async def need_status(
         self, request: Request, district_id: FromPath[int], need_id: FromPath[int]
@@ -419,7 +410,7 @@ class NeedController(Controller):
     path = "/needs"
     tags = ["catalog"]
     include_in_schema = False
-    opt = {"access": "public"}
+    opt = PUBLIC
 
     @get("/", dependencies={"filters": Provide(need_filters)})
     async def needs(self, request: Request, filters: Filters, page: PageNumber = 1) -> Template:
@@ -434,7 +425,7 @@ class ProductController(Controller):
     path = "/products"
     tags = ["catalog"]
     include_in_schema = False
-    opt = {"access": "public"}
+    opt = PUBLIC
 
     @get("/", dependencies={"filters": Provide(product_filters)})
     async def products(self, request: Request, filters: Filters, page: PageNumber = 1) -> Template:
@@ -445,11 +436,11 @@ class ProductController(Controller):
         )
         return _list_page("catalog/products.html.j2", result, can_propose=can_propose)
 
-    @get("/new", guards=[verified_vendor], opt={"access": "verified_vendor"})
+    @get("/new", **guarded(verified_vendor))
     async def new_product(self, request: Request) -> Template:
         return await _product_form(request, values={})
 
-    @post("/", guards=[verified_vendor], opt={"access": "verified_vendor"})
+    @post("/", **guarded(verified_vendor))
     async def create_product(self, request: Request) -> Template | Redirect:
         values = await read_form(request)
         try:
@@ -476,12 +467,12 @@ class ProductController(Controller):
             },
         )
 
-    @get("/{product_id:int}/edit", guards=[product_editor], opt={"access": "product_editor"})
+    @get("/{product_id:int}/edit", **guarded(product_editor))
     async def edit_product(self, request: Request, product_id: FromPath[int]) -> Template:
         product = await services.get_product(product_id)
         return await _product_form(request, values=product, product=product)
 
-    @post("/{product_id:int}/edit", guards=[product_editor], opt={"access": "product_editor"})
+    @post("/{product_id:int}/edit", **guarded(product_editor))
     async def update_product(
         self, request: Request, product_id: FromPath[int]
     ) -> Template | Redirect:
@@ -538,18 +529,18 @@ class PilotController(Controller):
     path = "/pilots"
     tags = ["catalog"]
     include_in_schema = False
-    opt = {"access": "public"}
+    opt = PUBLIC
 
     @get("/", dependencies={"filters": Provide(pilot_filters)})
     async def pilots(self, request: Request, filters: Filters, page: PageNumber = 1) -> Template:
         result = await services.list_pilots(current_principal(request), filters, page)
         return _list_page("catalog/pilots.html.j2", result)
 
-    @get("/new", guards=[verified_vendor], opt={"access": "verified_vendor"})
+    @get("/new", **guarded(verified_vendor))
     async def new_pilot(self, request: Request, product: FromQuery[int | None] = None) -> Template:
         return await _pilot_form(request, values={"product": product or ""})
 
-    @post("/", guards=[verified_vendor], opt={"access": "verified_vendor"})
+    @post("/", **guarded(verified_vendor))
     async def create_pilot(self, request: Request) -> Template | Redirect:
         values = await read_form(request)
         try:
@@ -559,7 +550,7 @@ class PilotController(Controller):
         flash(request, "The pilot call is saved as a draft.", category="saved")
         return Redirect(f"/pilots/{pilot_id}")
 
-    @get("/{pilot_id:int}", guards=[pilot_viewer], opt={"access": "pilot_viewer"})
+    @get("/{pilot_id:int}", **guarded(pilot_viewer))
     async def pilot(self, request: Request, pilot_id: FromPath[int]) -> Template:
         pilot, access = await services.get_pilot(current_principal(request), pilot_id)
         return Template(
@@ -572,12 +563,12 @@ class PilotController(Controller):
             },
         )
 
-    @get("/{pilot_id:int}/edit", guards=[pilot_manager], opt={"access": "pilot_manager"})
+    @get("/{pilot_id:int}/edit", **guarded(pilot_manager))
     async def edit_pilot(self, request: Request, pilot_id: FromPath[int]) -> Template:
         pilot, _ = await services.get_pilot(require_principal(request), pilot_id)
         return await _pilot_form(request, values=pilot, pilot=pilot)
 
-    @post("/{pilot_id:int}/edit", guards=[pilot_manager], opt={"access": "pilot_manager"})
+    @post("/{pilot_id:int}/edit", **guarded(pilot_manager))
     async def update_pilot(self, request: Request, pilot_id: FromPath[int]) -> Template | Redirect:
         principal = require_principal(request)
         values = await read_form(request)
@@ -589,7 +580,7 @@ class PilotController(Controller):
         flash(request, "The pilot call is saved.", category="saved")
         return Redirect(f"/pilots/{pilot_id}")
 
-    @post("/{pilot_id:int}/status", guards=[pilot_manager], opt={"access": "pilot_manager"})
+    @post("/{pilot_id:int}/status", **guarded(pilot_manager))
     async def change_status(self, request: Request, pilot_id: FromPath[int]) -> Redirect:
         values = await read_form(request)
         await services.change_pilot_status(
@@ -651,7 +642,7 @@ async def _pilot_detail(principal: Principal | None, pilot_id: int) -> PilotDeta
 class CatalogApiController(Controller):
     path = "/api/v1"
     tags = ["catalog"]
-    opt = {"access": "public"}
+    opt = PUBLIC
 
     @get(
         "/districts",
@@ -676,8 +667,7 @@ class CatalogApiController(Controller):
     @put(
         "/districts/{district_id:int}/profile",
         summary="Create or replace the district's profile (shares as fractions 0–1)",
-        guards=[district_member],
-        opt={"access": "district_member"},
+        **guarded(district_member),
         raises=[Forbidden, NotFound, InvalidInput, Conflict],
     )
     async def save_profile(
@@ -700,8 +690,7 @@ class CatalogApiController(Controller):
     @post(
         "/districts/{district_id:int}/needs",
         summary="Add a need to the district",
-        guards=[district_member],
-        opt={"access": "district_member"},
+        **guarded(district_member),
         status_code=HTTP_201_CREATED,
         raises=[Forbidden, NotFound, InvalidInput],
     )
@@ -715,8 +704,7 @@ class CatalogApiController(Controller):
     @put(
         "/districts/{district_id:int}/needs/{need_id:int}",
         summary="Replace a need (is_open closes or reopens it)",
-        guards=[district_member],
-        opt={"access": "district_member"},
+        **guarded(district_member),
         raises=[Forbidden, NotFound, InvalidInput],
     )
     async def update_need(
@@ -746,8 +734,7 @@ class CatalogApiController(Controller):
     @post(
         "/products",
         summary="List a product (members of a verified vendor)",
-        guards=[verified_vendor],
-        opt={"access": "verified_vendor"},
+        **guarded(verified_vendor),
         status_code=HTTP_201_CREATED,
         raises=[Forbidden, InvalidInput],
     )
@@ -759,8 +746,7 @@ class CatalogApiController(Controller):
     @put(
         "/products/{product_id:int}",
         summary="Replace a product's listing (its vendor's members)",
-        guards=[product_editor],
-        opt={"access": "product_editor"},
+        **guarded(product_editor),
         raises=[Forbidden, NotFound, InvalidInput],
     )
     async def update_product(
@@ -783,8 +769,7 @@ class CatalogApiController(Controller):
     @get(
         "/pilots/{pilot_id:int}",
         summary="One pilot call",
-        guards=[pilot_viewer],
-        opt={"access": "pilot_viewer"},
+        **guarded(pilot_viewer),
         raises=[NotFound],
     )
     async def pilot(self, request: Request, pilot_id: FromPath[int]) -> PilotDetail:
@@ -793,8 +778,7 @@ class CatalogApiController(Controller):
     @post(
         "/pilots",
         summary="Open a call for a product, as a draft (members of its verified vendor)",
-        guards=[verified_vendor],
-        opt={"access": "verified_vendor"},
+        **guarded(verified_vendor),
         status_code=HTTP_201_CREATED,
         raises=[Forbidden, InvalidInput],
     )
@@ -806,8 +790,7 @@ class CatalogApiController(Controller):
     @put(
         "/pilots/{pilot_id:int}",
         summary="Replace a call's details (while it is a draft or open)",
-        guards=[pilot_manager],
-        opt={"access": "pilot_manager"},
+        **guarded(pilot_manager),
         raises=[Forbidden, NotFound, InvalidInput, Conflict],
     )
     async def update_pilot(
@@ -821,8 +804,7 @@ class CatalogApiController(Controller):
         "/pilots/{pilot_id:int}/status",
         summary="Move a pilot along its lifecycle",
         status_code=HTTP_200_OK,
-        guards=[pilot_manager],
-        opt={"access": "pilot_manager"},
+        **guarded(pilot_manager),
         raises=[Forbidden, NotFound, InvalidInput, Conflict],
     )
     async def change_status(

@@ -14,8 +14,8 @@ from litestar.params import FromPath, JSONBody, MultipartBody, QueryParameter, U
 from litestar.plugins.flash import flash
 from litestar.response import Redirect, Template
 
-from testbed.access import pilot_access, require_student_rows
-from testbed.auth import current_principal, require_principal
+from testbed.access import pilot_access, pilot_viewer, require_student_rows
+from testbed.auth import access_rule, current_principal, guarded, require_principal
 from testbed.designs import services
 from testbed.designs.document import (
     DESIGN_TYPE_WORDS,
@@ -59,16 +59,13 @@ def _pilot_id(connection: ASGIConnection) -> int:
     return int(connection.path_params["pilot_id"])
 
 
-async def design_viewer(connection: ASGIConnection, _: BaseRouteHandler) -> None:
-    await pilot_access(current_principal(connection), _pilot_id(connection))
-
-
 async def design_editor(connection: ASGIConnection, _: BaseRouteHandler) -> None:
     access = await pilot_access(require_principal(connection), _pilot_id(connection))
     services.require_edit_design(access)
 
 
-async def site_uploader(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+async def site_district(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    """The site's district (or a network administrator): its rosters and baseline groups."""
     access = await pilot_access(require_principal(connection), _pilot_id(connection))
     services.require_upload_for_site(access, int(connection.path_params["site_id"]))
 
@@ -93,19 +90,19 @@ class DesignPagesController(Controller):
     path = "/pilots/{pilot_id:int}/design"
     tags = ["designs"]
     include_in_schema = False
-    guards = [design_viewer]
-    opt = {"access": "pilot_viewer"}
+    guards = [pilot_viewer]
+    opt = access_rule(pilot_viewer)
 
     @get("/")
     async def design_page(self, request: Request, pilot_id: FromPath[int]) -> Template:
         page = await services.design_page(current_principal(request), pilot_id)
         return Template("designs/design.html.j2", context={**page, **WORDS})
 
-    @get("/edit", guards=[design_editor], opt={"access": "design_editor"})
+    @get("/edit", **guarded(design_editor))
     async def edit_page(self, request: Request, pilot_id: FromPath[int]) -> Template:
         return await _editor(request, pilot_id)
 
-    @post("/edit", guards=[design_editor], opt={"access": "design_editor"})
+    @post("/edit", **guarded(design_editor))
     async def save(
         self, request: Request, pilot_id: FromPath[int], data: Form
     ) -> Template | Redirect:
@@ -128,7 +125,7 @@ class DesignPagesController(Controller):
         flash(request, "The draft design is saved.", category="saved")
         return Redirect(f"/pilots/{pilot_id}/design")
 
-    @post("/register", guards=[design_editor], opt={"access": "design_editor"})
+    @post("/register", **guarded(design_editor))
     async def register(self, request: Request, pilot_id: FromPath[int], data: Form) -> Redirect:
         version = data.get("version", "")
         require_confirmation(data, "register this version")
@@ -144,11 +141,11 @@ class DesignPagesController(Controller):
         )
         return Redirect(f"/pilots/{pilot_id}/design/versions/{registered['version']}")
 
-    @get("/amend", guards=[design_editor], opt={"access": "design_editor"})
+    @get("/amend", **guarded(design_editor))
     async def amend_page(self, request: Request, pilot_id: FromPath[int]) -> Template:
         return await _amend_page(request, pilot_id)
 
-    @post("/amend", guards=[design_editor], opt={"access": "design_editor"})
+    @post("/amend", **guarded(design_editor))
     async def amend(
         self, request: Request, pilot_id: FromPath[int], data: Form
     ) -> Template | Redirect:
@@ -270,8 +267,8 @@ class RandomizationPagesController(Controller):
     path = "/pilots/{pilot_id:int}/randomization"
     tags = ["designs"]
     include_in_schema = False
-    guards = [design_viewer]
-    opt = {"access": "pilot_viewer"}
+    guards = [pilot_viewer]
+    opt = access_rule(pilot_viewer)
 
     @get("/")
     async def randomization_page(self, request: Request, pilot_id: FromPath[int]) -> Template:
@@ -279,8 +276,7 @@ class RandomizationPagesController(Controller):
 
     @post(
         "/{site_id:int}/roster",
-        guards=[site_uploader],
-        opt={"access": "site_district"},
+        **guarded(site_district),
         request_max_body_size=UPLOAD_BODY_LIMIT,
     )
     async def upload_roster(
@@ -299,8 +295,7 @@ class RandomizationPagesController(Controller):
 
     @post(
         "/{site_id:int}/baseline",
-        guards=[site_uploader],
-        opt={"access": "site_district"},
+        **guarded(site_district),
         request_max_body_size=UPLOAD_BODY_LIMIT,
     )
     async def upload_baseline(
@@ -329,8 +324,7 @@ class RandomizationPagesController(Controller):
 
     @get(
         "/{site_id:int}/assignment.csv",
-        guards=[site_rows_reader],
-        opt={"access": "site_rows"},
+        **guarded(site_rows_reader),
     )
     async def assignment_download(
         self, request: Request, pilot_id: FromPath[int], site_id: FromPath[int]
@@ -412,8 +406,8 @@ def _baseline_out(check: dict[str, Any] | None) -> BaselineCheckOut | None:
 class DesignApiController(Controller):
     path = "/api/v1/pilots/{pilot_id:int}"
     tags = ["designs"]
-    guards = [design_viewer]
-    opt = {"access": "pilot_viewer"}
+    guards = [pilot_viewer]
+    opt = access_rule(pilot_viewer)
 
     @get(
         "/design",
@@ -434,8 +428,7 @@ class DesignApiController(Controller):
     @put(
         "/design",
         summary="Write the draft (after a registration: an amendment, with a reason)",
-        guards=[design_editor],
-        opt={"access": "design_editor"},
+        **guarded(design_editor),
         raises=[Forbidden, NotFound, Conflict, InvalidInput],
     )
     async def put_design(
@@ -454,8 +447,7 @@ class DesignApiController(Controller):
     @post(
         "/design/register",
         summary="Register the draft: freeze it with its SHA-256",
-        guards=[design_editor],
-        opt={"access": "design_editor"},
+        **guarded(design_editor),
         raises=[Forbidden, NotFound, Conflict, InvalidInput],
     )
     async def register(
@@ -469,8 +461,7 @@ class DesignApiController(Controller):
     @post(
         "/design/amend",
         summary="Start an amendment of the registered design (a reason is required)",
-        guards=[design_editor],
-        opt={"access": "design_editor"},
+        **guarded(design_editor),
         raises=[Forbidden, NotFound, Conflict, InvalidInput],
     )
     async def amend(
@@ -550,8 +541,7 @@ class DesignApiController(Controller):
     @post(
         "/randomization/{site_id:int}",
         summary="Randomize a site from a roster CSV (key[, stratum]) sent as the body",
-        guards=[site_uploader],
-        opt={"access": "site_district"},
+        **guarded(site_district),
         request_max_body_size=UPLOAD_BODY_LIMIT,
         raises=[Forbidden, NotFound, Conflict, InvalidInput],
     )
@@ -566,8 +556,7 @@ class DesignApiController(Controller):
     @post(
         "/randomization/{site_id:int}/baseline",
         summary="Check baseline equivalence from a CSV (key, group, baseline) sent as the body",
-        guards=[site_uploader],
-        opt={"access": "site_district"},
+        **guarded(site_district),
         request_max_body_size=UPLOAD_BODY_LIMIT,
         raises=[Forbidden, NotFound, Conflict, InvalidInput],
     )

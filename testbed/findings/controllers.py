@@ -16,9 +16,8 @@ from litestar.plugins.flash import flash
 from litestar.response import Redirect, Template
 from markupsafe import Markup
 
-from testbed.access import pilot_access
-from testbed.auth import current_principal, require_principal
-from testbed.catalog.controllers import pilot_viewer
+from testbed.access import pilot_access, pilot_viewer
+from testbed.auth import PUBLIC, access_rule, current_principal, guarded, require_principal
 from testbed.errors import Conflict, Forbidden, InvalidInput, NotFound, TestbedError
 from testbed.findings import services, words
 from testbed.findings.schemas import (
@@ -172,7 +171,7 @@ def results_html(request: Request, view: services.FindingView, *, printing: bool
 class FindingListController(Controller):
     tags = ["findings"]
     include_in_schema = False
-    opt = {"access": "public"}
+    opt = PUBLIC
 
     @get("/findings")
     async def published(self) -> Template:
@@ -186,7 +185,7 @@ class FindingController(Controller):
     tags = ["findings"]
     include_in_schema = False
     guards = [finding_reader]
-    opt = {"access": "finding_reader"}
+    opt = access_rule(finding_reader)
 
     @get("/")
     async def finding(self, request: Request, finding_id: FromPath[str]) -> Response[Any]:
@@ -211,7 +210,7 @@ class FindingController(Controller):
             raise NotFound("There is no such page.")
         return await _finding_page(request, number, PRINT_TEMPLATE)
 
-    @post("/approval", guards=[finding_party], opt={"access": "finding_party"})
+    @post("/approval", **guarded(finding_party))
     async def approval(
         self, request: Request, finding_id: FromPath[str], data: Form
     ) -> Template | Redirect:
@@ -231,7 +230,7 @@ class FindingController(Controller):
         flash(request, "Your decision is recorded.", category="saved")
         return Redirect(f"/findings/{number}#publication")
 
-    @post("/embargo", guards=[finding_manager], opt={"access": "finding_manager"})
+    @post("/embargo", **guarded(finding_manager))
     async def embargo(
         self, request: Request, finding_id: FromPath[str], data: Form
     ) -> Template | Redirect:
@@ -247,7 +246,7 @@ class FindingController(Controller):
         flash(request, "The embargo is saved.", category="saved")
         return Redirect(f"/findings/{number}#publication")
 
-    @post("/publish", guards=[finding_manager], opt={"access": "finding_manager"})
+    @post("/publish", **guarded(finding_manager))
     async def publish(
         self, request: Request, finding_id: FromPath[str], data: Form
     ) -> Template | Redirect:
@@ -262,7 +261,7 @@ class FindingController(Controller):
         flash(request, "The finding is published.", category="saved")
         return Redirect(f"/findings/{public_id}")
 
-    @post("/retract", guards=[finding_manager], opt={"access": "finding_manager"})
+    @post("/retract", **guarded(finding_manager))
     async def retract(
         self, request: Request, finding_id: FromPath[str], data: Form
     ) -> Template | Redirect:
@@ -320,13 +319,13 @@ class PilotFindingsController(Controller):
     tags = ["findings"]
     include_in_schema = False
     guards = [pilot_viewer]
-    opt = {"access": "pilot_viewer"}
+    opt = access_rule(pilot_viewer)
 
     @get("/findings")
     async def findings(self, request: Request, pilot_id: FromPath[int]) -> Template:
         return await _pilot_findings_page(request, pilot_id)
 
-    @post("/findings/run", guards=[pilot_analyst], opt={"access": "pilot_analyst"})
+    @post("/findings/run", **guarded(pilot_analyst))
     async def run(self, request: Request, pilot_id: FromPath[int]) -> Template | Redirect:
         try:
             finding_id = await services.run_finding(require_principal(request), pilot_id)
@@ -337,7 +336,7 @@ class PilotFindingsController(Controller):
         flash(request, "The analysis ran: this is its finding.", category="saved")
         return Redirect(f"/findings/{finding_id}")
 
-    @post("/decision", guards=[pilot_site_district], opt={"access": "pilot_site_district"})
+    @post("/decision", **guarded(pilot_site_district))
     async def decide(
         self, request: Request, pilot_id: FromPath[int], data: Form
     ) -> Template | Redirect:
@@ -390,7 +389,7 @@ class FindingApiController(Controller):
     @get(
         "/findings",
         summary="Published findings (null, negative and retracted ones included)",
-        opt={"access": "public"},
+        opt=PUBLIC,
     )
     async def published(self) -> list[PublishedFinding]:
         return [PublishedFinding(**row) for row in await services.published_findings()]
@@ -398,8 +397,7 @@ class FindingApiController(Controller):
     @get(
         "/findings/{finding_id:int}",
         summary="One finding, small cells suppressed for viewers outside its district",
-        guards=[finding_reader],
-        opt={"access": "finding_reader"},
+        **guarded(finding_reader),
         raises=[NotFound],
     )
     async def finding(self, request: Request, finding_id: FromPath[int]) -> FindingOut:
@@ -411,8 +409,7 @@ class FindingApiController(Controller):
     @get(
         "/pilots/{pilot_id:int}/findings",
         summary="A pilot's findings that the caller may read",
-        guards=[pilot_viewer],
-        opt={"access": "pilot_viewer"},
+        **guarded(pilot_viewer),
         raises=[NotFound],
     )
     async def pilot_findings(
@@ -424,8 +421,7 @@ class FindingApiController(Controller):
     @post(
         "/pilots/{pilot_id:int}/findings",
         summary="Run the registered analysis on the current data (same inputs: same finding)",
-        guards=[pilot_analyst],
-        opt={"access": "pilot_analyst"},
+        **guarded(pilot_analyst),
         raises=[NotFound, Forbidden, Conflict],
     )
     async def run(self, request: Request, pilot_id: FromPath[int]) -> FindingOut:
@@ -444,8 +440,7 @@ class FindingDecisionApiController(Controller):
         "/approval",
         summary="Approve or withhold a finding: the vendor for all of it, a district for its site",
         status_code=200,
-        guards=[finding_party],
-        opt={"access": "finding_party"},
+        **guarded(finding_party),
         raises=[Forbidden, NotFound, Conflict, InvalidInput],
     )
     async def approval(
@@ -468,8 +463,7 @@ class FindingDecisionApiController(Controller):
     @post(
         "/publish",
         summary="Publish an approved finding (returns what the public reads)",
-        guards=[finding_manager],
-        opt={"access": "finding_manager"},
+        **guarded(finding_manager),
         raises=[Forbidden, NotFound, Conflict],
     )
     async def publish(self, request: Request, finding_id: FromPath[int]) -> FindingOut:
@@ -481,8 +475,7 @@ class FindingDecisionApiController(Controller):
         "/retract",
         summary="Retract a published finding, with the reason shown to readers",
         status_code=200,
-        guards=[finding_manager],
-        opt={"access": "finding_manager"},
+        **guarded(finding_manager),
         raises=[Forbidden, NotFound, Conflict, InvalidInput],
     )
     async def retract(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from litestar import Controller, MediaType, Request, Response, get
 from litestar.response import Redirect, Template
 
+from testbed.auth import PUBLIC
 from testbed.info.glossary import GLOSSARY
 
 # Pages that only make sense to a signed-in person, or that are not content, stay out of search
@@ -22,7 +23,7 @@ Disallow: /invitations/
 
 class InfoController(Controller):
     include_in_schema = False
-    opt = {"access": "public"}
+    opt = PUBLIC
 
     @get("/about", media_type=MediaType.HTML)
     async def about(self) -> Template:

@@ -14,7 +14,7 @@ from litestar.response import Redirect, Template
 
 from testbed import vocabulary
 from testbed.access import CALL_STATUSES, pilot_access, pilot_manager
-from testbed.auth import network_admin, require_principal, signed_in
+from testbed.auth import access_rule, guarded, network_admin, require_principal, signed_in
 from testbed.errors import Conflict, Forbidden, InvalidInput, NotFound, TestbedError
 from testbed.matching import services
 from testbed.matching.fit import PART_LABELS, PARTS, DistrictFacts, explain, grade_phrase
@@ -47,7 +47,7 @@ UNVERIFIED_DISTRICT = (
 # --- guards -----------------------------------------------------------------------------------
 
 
-def verified_district(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+def _member_of_a_verified_district(connection: ASGIConnection, _: BaseRouteHandler) -> None:
     """A member of a verified district (network admins do not volunteer on a district's behalf)."""
     principal = require_principal(connection)
     districts = [m for m in principal.memberships if m.kind == "district"]
@@ -63,7 +63,9 @@ def district_coordinator(connection: ASGIConnection, _: BaseRouteHandler) -> Non
         raise Forbidden("This page is for district coordinators.")
 
 
-async def visible_pilot(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+async def verified_district(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
+    """A member of a verified district, on a pilot they may see (others: 404)."""
+    _member_of_a_verified_district(connection, handler)
     await pilot_access(require_principal(connection), int(connection.path_params["pilot_id"]))
 
 
@@ -142,8 +144,8 @@ class VolunteerController(Controller):
     path = "/pilots/{pilot_id:int}"
     tags = ["matching"]
     include_in_schema = False
-    guards = [verified_district, visible_pilot]
-    opt = {"access": "verified_district"}
+    guards = [verified_district]
+    opt = access_rule(verified_district)
 
     @get("/volunteer")
     async def volunteer_page(self, request: Request, pilot_id: FromPath[int]) -> Template:
@@ -198,7 +200,7 @@ class CallVolunteersController(Controller):
     tags = ["matching"]
     include_in_schema = False
     guards = [pilot_manager]
-    opt = {"access": "pilot_manager"}
+    opt = access_rule(pilot_manager)
 
     @get("/volunteers")
     async def volunteers_page(self, request: Request, pilot_id: FromPath[int]) -> Template:
@@ -236,7 +238,7 @@ class EnrollmentController(Controller):
     tags = ["matching"]
     include_in_schema = False
     guards = [enrollment_party]
-    opt = {"access": "enrollment_party"}
+    opt = access_rule(enrollment_party)
 
     @post("/accept")
     async def accept(self, request: Request, enrollment_id: FromPath[int], data: Form) -> Redirect:
@@ -259,7 +261,7 @@ class DistrictMatchingController(Controller):
     tags = ["matching"]
     include_in_schema = False
     guards = [district_coordinator]
-    opt = {"access": "district_coordinator"}
+    opt = access_rule(district_coordinator)
 
     @get("/")
     async def dashboard(
@@ -276,7 +278,7 @@ class RoundController(Controller):
     tags = ["matching"]
     include_in_schema = False
     guards = [round_viewer]
-    opt = {"access": "round_viewer"}
+    opt = access_rule(round_viewer)
 
     @get("/")
     async def round_page(self, request: Request, round_id: FromPath[int]) -> Template:
@@ -306,7 +308,7 @@ class AdminMatchingController(Controller):
     tags = ["admin"]
     include_in_schema = False
     guards = [network_admin]
-    opt = {"access": "network_admin"}
+    opt = access_rule(network_admin)
 
     @get("/")
     async def admin_page(self, request: Request) -> Template:
@@ -384,8 +386,8 @@ async def _round_out(request: Request, round_id: int) -> RoundOut:
 class VolunteerApiController(Controller):
     path = "/api/v1/pilots/{pilot_id:int}"
     tags = ["matching"]
-    guards = [verified_district, visible_pilot]
-    opt = {"access": "verified_district"}
+    guards = [verified_district]
+    opt = access_rule(verified_district)
 
     @post(
         "/volunteer",
@@ -422,7 +424,7 @@ class CallMatchingApiController(Controller):
     path = "/api/v1/pilots/{pilot_id:int}"
     tags = ["matching"]
     guards = [pilot_manager]
-    opt = {"access": "pilot_manager"}
+    opt = access_rule(pilot_manager)
 
     @get(
         "/volunteers",
@@ -496,7 +498,7 @@ class EnrollmentApiController(Controller):
     path = "/api/v1/enrollments/{enrollment_id:int}"
     tags = ["matching"]
     guards = [enrollment_party]
-    opt = {"access": "enrollment_party"}
+    opt = access_rule(enrollment_party)
 
     @post(
         "/accept",
@@ -518,7 +520,7 @@ class RecommendationApiController(Controller):
     path = "/api/v1/matching"
     tags = ["matching"]
     guards = [district_coordinator]
-    opt = {"access": "district_coordinator"}
+    opt = access_rule(district_coordinator)
 
     @get("/recommendations", summary="Open calls that fit my district best", raises=[Forbidden])
     async def recommendations(
@@ -537,8 +539,7 @@ class RoundApiController(Controller):
         summary="Run a network matching round",
         status_code=201,
         raises=[Forbidden, NotFound, Conflict],
-        guards=[network_admin],
-        opt={"access": "network_admin"},
+        **guarded(network_admin),
     )
     async def run_round(self, request: Request, data: JSONBody[RoundIn]) -> RoundOut:
         round_id = await services.run_round(require_principal(request), data.pilot_ids)
@@ -548,8 +549,7 @@ class RoundApiController(Controller):
         "/rounds/{round_id:int}",
         summary="A matching round's result",
         raises=[NotFound],
-        guards=[round_viewer],
-        opt={"access": "round_viewer"},
+        **guarded(round_viewer),
     )
     async def round_result(self, request: Request, round_id: FromPath[int]) -> RoundOut:
         return await _round_out(request, round_id)
@@ -557,8 +557,7 @@ class RoundApiController(Controller):
     @get(
         "/weights",
         summary="The fit score's weights",
-        guards=[signed_in],
-        opt={"access": "signed_in"},
+        **guarded(signed_in),
     )
     async def weights(self) -> WeightsOut:
         return WeightsOut(weights=await services.fit_weights(), labels=PART_LABELS)
@@ -568,8 +567,7 @@ class RoundApiController(Controller):
         summary="Change the fit score's weights",
         status_code=200,
         raises=[Forbidden, InvalidInput],
-        guards=[network_admin],
-        opt={"access": "network_admin"},
+        **guarded(network_admin),
     )
     async def set_weights(self, request: Request, data: JSONBody[dict[str, float]]) -> WeightsOut:
         weights = await services.set_fit_weights(require_principal(request), data)

@@ -11,7 +11,7 @@ from litestar import Controller, MediaType, Request, Response, get
 from litestar.params import FromPath
 from litestar.response import Template
 
-from testbed.auth import current_principal
+from testbed.auth import PUBLIC, current_principal
 from testbed.errors import NotFound
 from testbed.findings.words import number, p_equals, share
 from testbed.synthesis import plots, services
@@ -94,7 +94,7 @@ def _similar_out(similar: services.SimilarDistricts) -> SimilarDistricts:
 class SynthesisController(Controller):
     tags = ["network synthesis"]
     include_in_schema = False
-    opt = {"access": "public"}
+    opt = PUBLIC
 
     @get("/products/{product_id:int}/evidence")
     async def evidence(self, product_id: FromPath[int]) -> Template:
@@ -146,7 +146,7 @@ class SynthesisController(Controller):
 class SynthesisApiController(Controller):
     path = "/api/v1"
     tags = ["network synthesis"]
-    opt = {"access": "public"}
+    opt = PUBLIC
 
     @get(
         "/products/{product_id:int}/evidence",

@@ -23,9 +23,8 @@ from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
-from testbed.access import pilot_access
-from testbed.auth import current_principal, member_of, require_principal
-from testbed.catalog.controllers import pilot_viewer  # whoever may see the pilot; others 404
+from testbed.access import pilot_access, pilot_viewer
+from testbed.auth import PUBLIC, access_rule, current_principal, member_of, require_principal
 from testbed.designs.services import registered_design
 from testbed.errors import Conflict, Forbidden, InvalidInput, NotFound, TestbedError
 from testbed.settings import ROOT, Settings
@@ -49,8 +48,12 @@ def _settings(connection: ASGIConnection) -> Settings:
 # --- guards ------------------------------------------------------------------------------------
 
 
-async def site_uploader(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+_member_of_a_verified_district = member_of("district", verified=True)
+
+
+async def site_uploader(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
     """Verified members of the site's district, and network admins (pilot hidden: 404)."""
+    _member_of_a_verified_district(connection, handler)
     principal = require_principal(connection)
     pilot_id = int(connection.path_params["pilot_id"])
     site_id = int(connection.path_params["site_id"])
@@ -94,7 +97,7 @@ def _format_page_html() -> Markup:
 class DataFormatController(Controller):
     tags = ["uploads"]
     include_in_schema = False
-    opt = {"access": "public"}
+    opt = PUBLIC
 
     @get("/data-format")
     async def format_page(self) -> Template:
@@ -106,7 +109,7 @@ class PilotDataController(Controller):
     tags = ["uploads"]
     include_in_schema = False
     guards = [pilot_viewer]
-    opt = {"access": "pilot_viewer"}
+    opt = access_rule(pilot_viewer)
 
     @get("/")
     async def quality_page(self, request: Request, pilot_id: FromPath[int]) -> Template:
@@ -166,8 +169,8 @@ class SiteDataController(Controller):
     path = "/pilots/{pilot_id:int}/sites/{site_id:int}"
     tags = ["uploads"]
     include_in_schema = False
-    guards = [member_of("district", verified=True), site_uploader]
-    opt = {"access": "site_uploader"}
+    guards = [site_uploader]
+    opt = access_rule(site_uploader)
 
     @get("/upload")
     async def upload_page(
@@ -272,7 +275,7 @@ class UploadJobController(Controller):
     tags = ["uploads"]
     include_in_schema = False
     guards = [upload_job_viewer]
-    opt = {"access": "upload_job"}
+    opt = access_rule(upload_job_viewer)
 
     @get("/")
     async def job_page(self, job_id: FromPath[int]) -> Template:
@@ -376,8 +379,8 @@ UPLOAD_ACCEPTED = {
 class SiteDataApiController(Controller):
     path = "/api/v1/pilots/{pilot_id:int}/sites/{site_id:int}"
     tags = ["uploads"]
-    guards = [member_of("district", verified=True), site_uploader]
-    opt = {"access": "site_uploader"}
+    guards = [site_uploader]
+    opt = access_rule(site_uploader)
 
     @post(
         "/datasets",
@@ -419,7 +422,7 @@ class PilotDataApiController(Controller):
     path = "/api/v1/pilots/{pilot_id:int}/datasets"
     tags = ["uploads"]
     guards = [pilot_viewer]
-    opt = {"access": "pilot_viewer"}
+    opt = access_rule(pilot_viewer)
 
     @get("/", summary="A pilot's uploads per site, current and superseded", raises=[NotFound])
     async def datasets(self, request: Request, pilot_id: FromPath[int]) -> list[DatasetOut]:
@@ -447,7 +450,7 @@ class UploadJobApiController(Controller):
     path = "/api/v1/uploads/{job_id:int}"
     tags = ["uploads"]
     guards = [upload_job_viewer]
-    opt = {"access": "upload_job"}
+    opt = access_rule(upload_job_viewer)
 
     @get("/", summary="An upload's status, problems and result", raises=[NotFound])
     async def job(self, request: Request, job_id: FromPath[int]) -> UploadJobOut:

@@ -1087,7 +1087,15 @@ async def save_implementation_log(
         ImplementationLog.updated_by: principal.user_id,
         ImplementationLog.updated_at: datetime.now(UTC),
     }
-    async with ImplementationLog._meta.db.transaction():
+    engine = ImplementationLog._meta.db
+    # Read, then write: SQLite takes the write lock at BEGIN, or a writer that got in between
+    # (the upload sweep) fails this save at once with "database is locked", busy timeout or not.
+    write = (
+        engine.transaction()
+        if engine.engine_type == "postgres"
+        else engine.transaction(transaction_type=TransactionType.immediate)
+    )
+    async with write:
         existing = await implementation_log(access.pilot_id, site_id)
         if existing:
             await ImplementationLog.update(fields).where(ImplementationLog.id == existing["id"])

@@ -6,7 +6,7 @@ import msgspec
 from litestar import Controller, Request, get
 from litestar.response import Template
 
-from testbed.auth import require_principal, signed_in
+from testbed.auth import access_rule, require_principal, signed_in
 from testbed.work import services
 
 
@@ -21,7 +21,7 @@ class WorkController(Controller):
     path = "/work"
     include_in_schema = False
     guards = [signed_in]
-    opt = {"access": "signed_in"}
+    opt = access_rule(signed_in)
 
     @get("/")
     async def work_page(self, request: Request) -> Template:
@@ -34,7 +34,7 @@ class WorkApiController(Controller):
     path = "/api/v1/me/work"
     tags = ["accounts"]
     guards = [signed_in]
-    opt = {"access": "signed_in"}
+    opt = access_rule(signed_in)
 
     @get("/", summary="What needs me now, overdue first, one link each")
     async def work(self, request: Request) -> list[WorkItemOut]:

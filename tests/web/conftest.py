@@ -11,7 +11,11 @@ import pytest
 from litestar.testing import TestClient
 
 from tests import factories
-from tests.factories import PASSWORD, password_hash  # noqa: F401 (the web tests import them here)
+from tests.factories import (  # noqa: F401 (the web tests import them here)
+    PASSWORD,
+    VERIFIED_AT,
+    password_hash,
+)
 
 
 @dataclass(frozen=True)

@@ -108,10 +108,15 @@ def test_one_invitation_used_by_ten_sign_ups_at_once_makes_one_member(client, ca
 
 async def _make_second_admin(people) -> dict[str, int]:
     from testbed.tables import Membership, User
-    from tests.web.conftest import password_hash
+    from tests.web.conftest import VERIFIED_AT, password_hash
 
     second = await User.insert(
-        User(email="second@brightpath.example", name="Sec Ond", password_hash=password_hash())
+        User(
+            email_verified_at=VERIFIED_AT,
+            email="second@brightpath.example",
+            name="Sec Ond",
+            password_hash=password_hash(),
+        )
     )
     await Membership.insert(
         Membership(user=second[0]["id"], organization=people.vendor, role="admin")

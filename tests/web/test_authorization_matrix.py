@@ -1,7 +1,9 @@
 """Every route of the app, for every kind of user: who gets in and who is kept out.
 
 The routes are read from the app's own route table, so a new route without an access rule
-(`opt={"access": ...}` on its controller or handler) fails `test_every_route_has_a_known_rule`.
+(`**guarded(guard)` or `opt=PUBLIC` on its handler, `opt = access_rule(guard)` on its
+controller: testbed/auth.py) fails `test_every_route_has_a_known_rule`. A rule is named after
+the guard that enforces it.
 Each rule says which of the people below are let in; the others must get 401 (API), a redirect
 to the sign-in page (HTML), 403 or 404, and never the page itself.
 
@@ -9,7 +11,7 @@ Two of the people hold a researcher role on the active pilot that must count for
 20, "grant yourself a role, then read"): an administrator of the pilot's vendor who also joined a
 verified research organization, and a district member of the pilot's other site. The first is
 let in exactly where the vendor is; the second only where any site district of the pilot is,
-never to the named site's student rows (`site_rows`) or its uploads.
+never to the named site's student rows (`site_rows_reader`) or its uploads.
 """
 
 from __future__ import annotations
@@ -54,11 +56,11 @@ ALLOWED = {
     # assignment. (Reading a design is "pilot_viewer".)
     "design_editor": {"vendor", "researcher", "admin"},
     "site_district": {"district", "admin"},
-    "site_rows": {"district", "researcher", "admin"},
+    "site_rows_reader": {"district", "researcher", "admin"},
     # Outcome data: a site's uploads; their progress pages are the uploader's and whoever may see
     # the site's student rows (access.may_see_student_rows).
     "site_uploader": {"district", "admin"},
-    "upload_job": {"district", "researcher", "admin"},
+    "upload_job_viewer": {"district", "researcher", "admin"},
     "pilot_analyst": {"vendor", "researcher", "admin"},
     "pilot_site_district": {"district"},
     "finding_reader": {"district", "vendor", "researcher", "admin"},
@@ -223,8 +225,30 @@ async def _path_values(people: People, role: str) -> dict[str, str]:
         "version": "1",
         "site_id": str(people.district),
         "reset_token": await _password_reset_token(people),
+        "verify_token": await _verification_token(people),
+        "change_token": await _address_change_token(),
         "unsubscribe_token": unsubscribe_token(people.district_user, Settings.from_env()),
     }
+
+
+async def _address_change_token() -> str:
+    """A usable address change link of a person of its own (following it moves them)."""
+    from testbed.accounts.tokens import new_token
+    from tests import factories
+
+    mover = await factories.user(email=f"mover-{secrets.token_hex(6)}@x.example")
+    return await new_token(
+        user_id=mover, purpose="change_email", email=f"moved-{secrets.token_hex(6)}@x.example"
+    )
+
+
+async def _verification_token(people: People) -> str:
+    """A usable address verification link's token (following it uses it up)."""
+    from testbed.accounts.tokens import new_token
+
+    return await new_token(
+        user_id=people.district_user, purpose="verify", email="coordinator@cedar.example"
+    )
 
 
 async def _password_reset_token(people: People) -> str:
