@@ -48,9 +48,7 @@ def test_a_transaction_that_reads_then_writes_waits_for_another_writer(engine, s
         holding.wait(5)
         async with engine.transaction():
             await AuditEvent.count()
-            await AuditEvent.insert(
-                AuditEvent(action="mine", object_type="x", object_id="0")
-            )
+            await AuditEvent.insert(AuditEvent(action="mine", object_type="x", object_id="0"))
         writer.join()
 
     asyncio.run(read_then_write())

@@ -373,9 +373,7 @@ class PasswordController(Controller):
     @get("/reset/{reset_token:str}")
     async def reset_page(self, reset_token: FromPath[str]) -> Template:
         await recovery.usable_reset(reset_token)
-        return form_page(
-            "accounts/password_reset.html.j2", values={}, extra={"token": reset_token}
-        )
+        return form_page("accounts/password_reset.html.j2", values={}, extra={"token": reset_token})
 
     @post("/reset/{reset_token:str}")
     async def reset(

@@ -57,9 +57,10 @@ LABEL_CHARACTERS, LABEL_LINES = 22, 2
 
 
 def tick_label(text: str) -> str:
-    return "\n".join(
-        textwrap.wrap(text, LABEL_CHARACTERS, max_lines=LABEL_LINES, placeholder=" …")
-    ) or text
+    return (
+        "\n".join(textwrap.wrap(text, LABEL_CHARACTERS, max_lines=LABEL_LINES, placeholder=" …"))
+        or text
+    )
 
 
 def _accessible(svg: str, key: str, title: str, description: str) -> str:

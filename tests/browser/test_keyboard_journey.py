@@ -77,9 +77,9 @@ def link(text: str) -> Callable[[dict[str, Any]], bool]:
 
 
 def field(label: str) -> Callable[[dict[str, Any]], bool]:
-    return lambda focus: focus["tag"] in ("input", "textarea", "select") and focus[
-        "label"
-    ].startswith(label)
+    return lambda focus: (
+        focus["tag"] in ("input", "textarea", "select") and focus["label"].startswith(label)
+    )
 
 
 def button(text: str) -> Callable[[dict[str, Any]], bool]:

@@ -167,9 +167,7 @@ def test_every_demo_finding_renders_for_every_role(demo, demo_client):
     assert read >= len(roles) * len(demo.findings)  # most of the answers were pages, not refusals
 
 
-def test_a_findings_csv_reads_like_its_page_for_outcomes_where_lower_is_better(
-    demo, demo_client
-):
+def test_a_findings_csv_reads_like_its_page_for_outcomes_where_lower_is_better(demo, demo_client):
     """An outside statistician found the CSV giving the measured effect of days absent
     (−0.37) beside the page's 0.37 and an improvement index of +14.5, which the CSV's own
     effect contradicts. The WWC improvement index is 100 Φ(g) − 50 for g with positive =

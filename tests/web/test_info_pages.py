@@ -23,9 +23,7 @@ PAGES = {
 
 
 @pytest.mark.parametrize("path", PAGES)
-def test_each_page_answers_html_to_an_anonymous_visitor_and_is_linked_from_the_footer(
-    client, path
-):
+def test_each_page_answers_html_to_an_anonymous_visitor_and_is_linked_from_the_footer(client, path):
     response = client.get(path)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
@@ -36,13 +34,35 @@ def test_each_page_answers_html_to_an_anonymous_visitor_and_is_linked_from_the_f
 
 def test_the_glossary_explains_every_technical_term_the_findings_use(client):
     page = client.get("/glossary").text
-    for term in ("I²", "τ²", "REML", "Knapp–Hartung", "Q (Cochran", "Welch", "Rank-sum",
-                 "LP bound", "ICC", "MDES", "CR2", "ESSA"):
+    for term in (
+        "I²",
+        "τ²",
+        "REML",
+        "Knapp–Hartung",
+        "Q (Cochran",
+        "Welch",
+        "Rank-sum",
+        "LP bound",
+        "ICC",
+        "MDES",
+        "CR2",
+        "ESSA",
+    ):
         assert term in page, term
     # Every term is an anchor other pages can link to.
     anchors = re.findall(r'<dt id="([a-z0-9-]+)">', page)
-    assert {"i2", "tau2", "reml", "knapp-hartung", "q", "welch", "rank-sum", "lp-bound", "icc",
-            "mdes"} <= set(anchors)
+    assert {
+        "i2",
+        "tau2",
+        "reml",
+        "knapp-hartung",
+        "q",
+        "welch",
+        "rank-sum",
+        "lp-bound",
+        "icc",
+        "mdes",
+    } <= set(anchors)
     assert len(anchors) == len(set(anchors))
 
 
@@ -63,8 +83,11 @@ def test_the_contact_address_defaults_to_a_reserved_example_domain(tmp_path):
     settings = Settings.from_env({"TESTBED_DATA_DIR": str(tmp_path), "TESTBED_SECRET_KEY": "k"})
     assert settings.contact_email == "help@testbed.example"
     custom = Settings.from_env(
-        {"TESTBED_DATA_DIR": str(tmp_path), "TESTBED_SECRET_KEY": "k",
-         "TESTBED_CONTACT_EMAIL": " staff@network.example "}
+        {
+            "TESTBED_DATA_DIR": str(tmp_path),
+            "TESTBED_SECRET_KEY": "k",
+            "TESTBED_CONTACT_EMAIL": " staff@network.example ",
+        }
     )
     assert custom.contact_email == "staff@network.example"
 

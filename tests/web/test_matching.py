@@ -559,9 +559,7 @@ def test_call_and_district_pages_link_to_matching(client, people):
         assert f'href="/pilots/{people.open_pilot}/volunteer"' not in call_page
 
 
-def test_volunteering_withdrawing_and_inviting_are_confirmed_on_the_next_page(
-    client, people, call
-):
+def test_volunteering_withdrawing_and_inviting_are_confirmed_on_the_next_page(client, people, call):
     sign_in(client, "district")
     offered = post_form(
         client, f"/pilots/{people.open_pilot}/volunteer", {"capacity_students": "90"}

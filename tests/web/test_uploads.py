@@ -509,7 +509,7 @@ def test_format_page_is_public_and_shows_the_doc(client):
     page = client.get("/data-format")
     assert page.status_code == 200
     assert "Outcome data: the upload format" in page.text
-    assert "<table tabindex=\"0\">" in page.text  # scrollable by keyboard on a phone
+    assert '<table tabindex="0">' in page.text  # scrollable by keyboard on a phone
     # A data clerk's steps come first; the reference for IT follows.
     text = page.text
     assert text.index("For the person preparing the file") < text.index("Technical reference")
@@ -718,9 +718,7 @@ def test_outcome_json_is_written_as_json_dumps_writes_each_value():
     assert services._json_texts(np.array(counts), whole=True) == expected
 
 
-def test_an_upload_and_a_saved_implementation_log_are_confirmed_on_the_next_page(
-    client, people
-):
+def test_an_upload_and_a_saved_implementation_log_are_confirmed_on_the_next_page(client, people):
     sign_in(client, "district")
     page = upload_and_follow(client, people, student_csv(20))
     assert "The file is received. It is being checked" in page.text
