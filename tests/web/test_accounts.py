@@ -636,3 +636,16 @@ def test_the_principal_is_read_whole_in_one_statement(people, call):
     assert call(lambda: load_principal(people.researcher)).memberships == ()
     call(lambda: User.update({User.active: False}).where(User.id == people.researcher))
     assert call(lambda: load_principal(people.researcher)) is None
+
+
+def test_an_organization_without_members_says_so_instead_of_an_empty_table(client, call, people):
+    """Once its last member deleted their account an organization has no one; the page said
+    so with an empty table (axe: a header with no data cells)."""
+    from tests import factories
+
+    empty = call(factories.organization, "district", name="Quiet Hollow Schools")
+    sign_in(client, "admin")
+    page = client.get(f"/organizations/{empty}/members")
+    assert page.status_code == 200
+    assert "No one is a member of this organization now." in page.text
+    assert "<caption>Members</caption>" not in page.text
