@@ -104,7 +104,7 @@ def test_network_csv_and_api_rate_attrition_low(client, published):
 def test_finding_page_counts_the_students_in_its_estimate(client, published):
     text = re.sub(r"\s+", " ", client.get(f"/findings/{published.public}").text)
     assert "<dt>Students analyzed</dt><dd>138</dd>" in text
-    assert "1 (and 1 that sent only totals, counted in the effect over every site below)" in text
+    assert "<dd>1 <small>and 1 that sent only totals, counted in the effect over every site" in text
 
 
 def test_product_evidence_counts_the_students_in_the_estimate(client, published):
