@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 from testbed import audit
 from testbed.accounts.recovery import require_current_password
 from testbed.accounts.services import (
-    EMAIL_PATTERN,
     account_write,
     claim_attempt,
     normalize_email,
+    require_email,
 )
 from testbed.accounts.tokens import (
     LIFETIMES,
@@ -86,9 +86,7 @@ async def request_email_change(
     An address another account uses gets the same answer, and its owner a mail saying so
     instead of a link: the form does not tell who has an account here."""
     new_email = normalize_email(new_email)
-    if not EMAIL_PATTERN.match(new_email):
-        message = "Enter a valid email address."
-        raise InvalidInput(message, errors=[{"field": "new_email", "message": message}])
+    require_email(new_email, field="new_email")
     if new_email == principal.email:
         message = "This is already your address."
         raise InvalidInput(message, errors=[{"field": "new_email", "message": message}])
@@ -99,6 +97,9 @@ async def request_email_change(
         failed_action="email_change_failed",
         field="email_password",
     )
+    # Each request mails two addresses, one of them chosen by the requester: limited like
+    # password resets, so the form cannot be used to flood a mailbox.
+    await claim_attempt(principal.email, ip_address, purpose="email_change")
     now = datetime.now(UTC)
     async with account_write():
         if await User.exists().where(User.email == new_email):

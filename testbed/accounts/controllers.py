@@ -28,6 +28,7 @@ from testbed.accounts.schemas import (
     TokenIn,
     TokenOut,
 )
+from testbed.accounts.tokens import LinkUsed
 from testbed.auth import (
     BEFORE_VERIFICATION,
     current_principal,
@@ -56,7 +57,9 @@ def _safe_next(target: str | None) -> str:
 
 
 def _invitation_link(request: Request, token: str) -> str:
-    return str(request.base_url).rstrip("/") + f"/invitations/{token}"
+    # From the configured public address, as in the mail: a request's Host header is chosen
+    # by whoever sends it.
+    return f"{request.app.state['settings'].base_url}/invitations/{token}"
 
 
 # --- pages ----------------------------------------------------------------------------------
@@ -291,6 +294,7 @@ class AccountController(Controller):
         # Every session of the account ended with it, this one too: an empty session here
         # (the page still reads it for messages) drops this browser's cookie.
         request.set_session({})
+        request.scope["user"] = None  # the page around the answer no longer names them
         return Template("accounts/deleted.html.j2")
 
 
@@ -304,7 +308,17 @@ class VerifyController(Controller):
 
     @get("/")
     async def verify(self, request: Request, verify_token: FromPath[str]) -> Template:
-        email = await addresses.verify_address(verify_token, ip_address=_client_address(request))
+        try:
+            email = await addresses.verify_address(
+                verify_token, ip_address=_client_address(request)
+            )
+        except LinkUsed:
+            # A second click, or a mail scanner that opened the link first, used it up: to
+            # someone already verified, that is no error.
+            principal = current_principal(request)
+            if principal is None or not principal.verified:
+                raise
+            email = principal.email
         return Template("accounts/verified.html.j2", context={"email": email})
 
 

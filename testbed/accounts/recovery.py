@@ -18,10 +18,10 @@ from anyio import to_thread
 from testbed import audit
 from testbed.accounts.passwords import hash_password, password_problems, verify_password
 from testbed.accounts.services import (
-    EMAIL_PATTERN,
     account_write,
     claim_attempt,
     normalize_email,
+    require_email,
 )
 from testbed.auth import Principal, hash_token
 from testbed.errors import InvalidInput, NotFound, TestbedError
@@ -41,11 +41,7 @@ RESET_USED = "This password reset link has already been used. Ask for a new one 
 async def request_password_reset(*, email: str, ip_address: str, settings: Settings) -> None:
     """Mail a reset link if the address has an active account; the same outcome otherwise."""
     email = normalize_email(email)
-    if not EMAIL_PATTERN.match(email):
-        raise InvalidInput(
-            "Enter a valid email address.",
-            errors=[{"field": "email", "message": "Enter a valid email address."}],
-        )
+    require_email(email)
     await claim_attempt(email, ip_address, purpose="password_reset")
     token = secrets.token_urlsafe(32)
     token_hash = hash_token(token)  # for unknown addresses too: the same work either way

@@ -102,10 +102,19 @@ async def claim_token(token: str, purpose: str) -> dict:
     return link
 
 
-def _used(purpose: str) -> TestbedError:
-    return TestbedError(
+class LinkUsed(TestbedError):
+    """A link that was followed before (or replaced by a newer one)."""
+
+
+def _used(purpose: str) -> LinkUsed:
+    return LinkUsed(
         f"This {WORDS[purpose]} has already been used (or a newer one was sent since). "
-        "Ask for a new one on your account page if you still need it.",
+        + (
+            "If you followed it before, your address is verified: sign in to see. "
+            if purpose == "verify"
+            else ""
+        )
+        + "Ask for a new one on your account page if you still need it.",
         status_code=410,
         link=("/account", "Your account"),
     )

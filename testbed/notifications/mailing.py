@@ -123,7 +123,9 @@ def unsubscribe_url(user_id: int, settings: Settings) -> str:
 async def person_for_unsubscribe_token(token: str, settings: Settings) -> int | None:
     """The account a token unsubscribes, or None for a made-up, damaged or stale one."""
     user_id = _user_id_in_token(token, settings)
-    if user_id is None or not await User.exists().where(User.id == user_id):
+    if user_id is None or not await User.exists().where(
+        (User.id == user_id) & User.active.eq(True)
+    ):
         return None
     return user_id
 

@@ -176,3 +176,17 @@ def test_account_forms_say_saved_on_the_next_page(client, call, smtp, people):
     revoked = post_form(client, f"/account/tokens/{token_id}/revoke")
     assert revoked.status_code in (302, 303)
     assert "Token revoked" in client.get("/account").text
+
+
+def test_address_change_requests_are_limited(client, call, smtp, people):
+    """Found by an outside check: 24 requests in a few seconds mailed 24 strangers and 24
+    notices; each request mails an address the requester chooses, so it is limited like
+    password resets (5 an account in 15 minutes)."""
+    sign_in(client, "district")
+    answers = [
+        ask_to_change(client, f"stranger{number}@victim.example").status_code for number in range(6)
+    ]
+    assert answers[:5] == [303] * 5 or all(code in (302, 303) for code in answers[:5])
+    assert answers[5] == 429
+    deliver(client, call)
+    assert len(received(smtp, CONFIRM_SUBJECT, "stranger5@victim.example")) == 0

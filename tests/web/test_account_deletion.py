@@ -61,6 +61,7 @@ def test_delete_account_end_to_end(client, call, people):
     assert 'action="/account/delete"' in page.text and 'name="confirm"' in page.text
     done = delete(client)
     assert done.status_code == 200 and "Your account is deleted" in done.text
+    assert "Rae Researcher" not in done.text and "Sign out" not in done.text
     # Signed out here and elsewhere; the token is dead.
     assert client.get("/account", follow_redirects=False).status_code in (302, 303)
     with other_browser(client):

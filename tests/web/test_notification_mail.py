@@ -246,6 +246,14 @@ def test_an_unsubscribe_token_is_bound_to_its_person_and_the_secret(client, call
     # A deleted account's link is refused in words too, not a 500.
     gone = mailing.unsubscribe_token(987654, settings)
     assert client.post(f"/unsubscribe/{gone}").status_code == 404
+    # So is the link of an account that was deleted (its row stays as "a former member"):
+    # an outside check found it answering as if the account were live.
+    from testbed.tables import User
+
+    call(lambda: User.update({User.active: False}).where(User.id == people.vendor_user))
+    deleted = mailing.unsubscribe_token(people.vendor_user, settings)
+    assert client.get(f"/unsubscribe/{deleted}").status_code == 404
+    assert client.post(f"/unsubscribe/{deleted}").status_code == 404
 
 
 def test_a_name_with_line_breaks_cannot_add_headers(client, call, people, smtp):
