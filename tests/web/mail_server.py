@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import socket
 import threading
+from dataclasses import replace
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 
+import pytest
 from aiosmtpd.controller import Controller
 
 
@@ -49,3 +51,22 @@ class SmtpServer:
         if self._controller is not None:
             self._controller.stop()
             self._controller = None
+
+
+# The fixtures of every mail test module (imported there): a real SMTP server, and the app
+# sending to it with no background sender or sweep, so each test delivers when it means to.
+@pytest.fixture
+def smtp():
+    server = SmtpServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def app(settings, smtp):
+    from testbed.app import create_app
+
+    return create_app(
+        replace(settings, smtp_url=smtp.url, mail_poll_seconds=0, notification_sweep_seconds=0)
+    )

@@ -6,36 +6,23 @@ the person browses but every state-changing request is refused, in one place (th
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
-from testbed.app import create_app
 from testbed.mail import outbox
 from testbed.tables import AuditEvent, EmailToken, User
+from tests.web import mail_server
 from tests.web.conftest import EMAILS, PASSWORD, other_browser, post_form, sign_in
-from tests.web.mail_server import SmtpServer
 from tests.web.test_concurrency import _fire
 from tests.web.test_designs import bearer, token_for
+
+# A real SMTP server, and the app sending to it.
+smtp = mail_server.smtp
+app = mail_server.app
 
 NEW_EMAIL = "morgan@riverbend.example"
 NEW_PASSWORD = "granite-harbor-quill-7"
 VERIFY_LINK = re.compile(r"(https?://\S+)(/verify/[A-Za-z0-9_-]+)")
 VERIFY_SUBJECT = "Confirm your address for Testbed"
-
-
-@pytest.fixture
-def smtp():
-    server = SmtpServer()
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def app(settings, smtp):
-    return create_app(replace(settings, smtp_url=smtp.url, mail_poll_seconds=0))
 
 
 def deliver(client, call) -> None:

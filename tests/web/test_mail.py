@@ -14,22 +14,13 @@ import pytest
 from testbed.app import create_app
 from testbed.mail import messages, outbox
 from testbed.tables import OutboxMessage
+from tests.web import mail_server
 from tests.web.conftest import post_form, sign_in
 from tests.web.mail_server import SmtpServer, free_port
 
-
-@pytest.fixture
-def smtp():
-    server = SmtpServer()
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def app(settings, smtp):
-    # No background sender: each test delivers with outbox.deliver_due when it means to.
-    return create_app(replace(settings, smtp_url=smtp.url, mail_poll_seconds=0))
+# A real SMTP server, and the app sending to it.
+smtp = mail_server.smtp
+app = mail_server.app
 
 
 def app_settings(client):

@@ -10,32 +10,19 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from testbed.app import create_app
 from testbed.auth import load_principal
 from testbed.mail import outbox
 from testbed.notifications import background, mailing
 from testbed.notifications.services import notify_users
 from testbed.tables import Enrollment, Membership, Notification, Organization, Pilot, User
+from tests.web import mail_server
 from tests.web.conftest import EMAILS, other_browser, post_form, sign_in
-from tests.web.mail_server import SmtpServer
+
+# A real SMTP server, and the app sending to it.
+smtp = mail_server.smtp
+app = mail_server.app
 
 SECOND_VENDOR = "cofounder@brightpath.example"
-
-
-@pytest.fixture
-def smtp():
-    server = SmtpServer()
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def app(settings, smtp):
-    # No background sender or sweep: each test delivers and sweeps when it means to.
-    return create_app(
-        replace(settings, smtp_url=smtp.url, mail_poll_seconds=0, notification_sweep_seconds=0)
-    )
 
 
 def _settings(client):

@@ -4,32 +4,19 @@ reset link is read from the mail the server received."""
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
-from testbed.app import create_app
 from testbed.mail import outbox
 from testbed.tables import AuditEvent, OutboxMessage, PasswordReset
+from tests.web import mail_server
 from tests.web.conftest import EMAILS, PASSWORD, other_browser, post_form, sign_in
-from tests.web.mail_server import SmtpServer
+
+# A real SMTP server, and the app sending to it.
+smtp = mail_server.smtp
+app = mail_server.app
 
 NEW_PASSWORD = "quartz-meadow-harbor-77"
 LINK = re.compile(r"(https?://\S+)/password/reset/([A-Za-z0-9_-]+)")
-
-
-@pytest.fixture
-def smtp():
-    server = SmtpServer()
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def app(settings, smtp):
-    return create_app(replace(settings, smtp_url=smtp.url, mail_poll_seconds=0))
 
 
 def _deliver(client, call):
