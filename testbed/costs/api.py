@@ -1,0 +1,205 @@
+"""The costs API: the same services as the pages, as JSON."""
+
+from __future__ import annotations
+
+import msgspec
+from litestar import Controller, Request, get, post, put
+from litestar.params import FromPath, JSONBody
+from litestar.status_codes import HTTP_201_CREATED
+
+from analysis.cost_effectiveness import CostEffectiveness, FiellerSet
+from testbed.auth import PUBLIC, current_principal, guarded, require_principal
+from testbed.costs import cpi, services, words
+from testbed.costs.guards import price_keeper, site_cost_keeper, site_cost_reader
+from testbed.costs.schemas import (
+    CostEffectivenessOut,
+    CostItemIn,
+    CostItemOut,
+    Interval,
+    PilotCostOut,
+    Price,
+    PriceIn,
+    ProductCostsOut,
+    SiteCostsOut,
+    StudentsIn,
+)
+from testbed.errors import Forbidden, InvalidInput, NotFound
+
+
+def _interval(found: FiellerSet | None) -> Interval | None:
+    if found is None:
+        return None
+    return Interval(kind=found.kind, low=found.low, high=found.high, level=found.level)
+
+
+def ce_out(result: CostEffectiveness | None, dollar_year: int) -> CostEffectivenessOut | None:
+    if result is None:
+        return None
+    return CostEffectivenessOut(
+        cost_per_student=result.cost_per_student,
+        cost_se=result.cost_se,
+        effect=result.effect,
+        effect_ci=list(result.effect_ci),
+        effect_per_1000=result.effect_per_1000,
+        effect_per_1000_interval=_interval(result.effect_per_1000_set),
+        gain=result.gain,
+        cost_for_gain=result.cost_for_gain,
+        cost_for_gain_interval=_interval(result.cost_for_gain_set),
+        withheld=result.withheld,
+        sentences=words.cost_effectiveness(result, dollar_year),
+    )
+
+
+def _price(row: dict) -> Price:
+    return Price(
+        id=row["id"],
+        basis=row["basis"],
+        amount=row["amount"],
+        amount_in_dollar_year=row["constant"],
+        includes=row["includes"],
+        effective_on=row["effective_on"],
+    )
+
+
+def _site_out(sheet: services.SiteCosts) -> SiteCostsOut:
+    return SiteCostsOut(
+        pilot_id=sheet.pilot["id"],
+        site_id=sheet.site["id"],
+        dollar_year=sheet.dollar_year,
+        treatment_students=sheet.students,
+        total=sheet.total,
+        per_student=sheet.per_student,
+        by_category=sheet.by_category,
+        items=[
+            CostItemOut(
+                id=row["id"],
+                category=row["category"],
+                description=row["description"],
+                who=row["who"],
+                quantity=row["quantity"],
+                unit=row["unit"],
+                unit_price=row["unit_price"],
+                price_year=row["price_year"],
+                cost_in_dollar_year=row["cost"],
+            )
+            for row in sheet.items
+        ],
+        cost_effectiveness=ce_out(sheet.ce, sheet.dollar_year),
+    )
+
+
+def product_costs_out(costs: services.ProductCosts) -> ProductCostsOut:
+    return ProductCostsOut(
+        product_id=costs.product["id"],
+        product=costs.product["name"],
+        dollar_year=costs.dollar_year,
+        cpi_source=cpi.SOURCE,
+        prices=[_price(row) for row in costs.prices],
+        list_price_per_student=costs.list_per_student,
+        sites_with_costs=costs.sites,
+        site_cost_range=list(costs.site_range) if costs.site_range else None,
+        cost_basis=costs.basis,
+        cost_per_student=costs.cost_per_student,
+        pooled=ce_out(costs.pooled, costs.dollar_year),
+        sentences=costs.sentences,
+        pilots=[
+            PilotCostOut(
+                pilot_id=pilot.pilot_id,
+                title=pilot.title,
+                outcome=pilot.outcome,
+                design_type=pilot.design_type,
+                effect=pilot.estimate,
+                sites_with_costs=pilot.sites,
+                cost_per_student=pilot.cost_per_student,
+                cost_basis=pilot.basis,
+                cost_effectiveness=ce_out(pilot.ce, costs.dollar_year),
+                sentences=pilot.sentences,
+            )
+            for pilot in costs.pilots
+        ],
+        method=words.METHOD,
+    )
+
+
+SITE = "/pilots/{pilot_id:int}/sites/{site_id:int}/costs"
+
+
+class CostApi(Controller):
+    path = "/api/v1"
+    tags = ["costs"]
+
+    @get(
+        "/products/{product_id:int}/costs",
+        summary="A product's list prices, site cost range and cost-effectiveness (public)",
+        opt=PUBLIC,
+        raises=[NotFound],
+    )
+    async def product_costs(self, request: Request, product_id: FromPath[int]) -> ProductCostsOut:
+        return product_costs_out(
+            await services.product_costs(current_principal(request), product_id)
+        )
+
+    @post(
+        "/products/{product_id:int}/prices",
+        summary="Add a list price (the product's vendor or a network admin)",
+        **guarded(price_keeper),
+        status_code=HTTP_201_CREATED,
+        raises=[Forbidden, NotFound, InvalidInput],
+    )
+    async def add_price(
+        self, request: Request, product_id: FromPath[int], data: JSONBody[PriceIn]
+    ) -> Price:
+        values = msgspec.structs.asdict(data)
+        values["effective_on"] = data.effective_on and data.effective_on.isoformat()
+        price_id = await services.add_price(require_principal(request), product_id, values)
+        rows = await services.list_prices(product_id)
+        return _price(next(row for row in rows if row["id"] == price_id))
+
+    @get(
+        SITE,
+        summary="A pilot site's costs (its district, the product's vendor, network admins)",
+        **guarded(site_cost_reader),
+        raises=[Forbidden, NotFound],
+    )
+    async def site_costs(
+        self, request: Request, pilot_id: FromPath[int], site_id: FromPath[int]
+    ) -> SiteCostsOut:
+        return _site_out(await services.site_costs(require_principal(request), pilot_id, site_id))
+
+    @post(
+        SITE + "/items",
+        summary="Add one ingredient to the site's costs (the site's district)",
+        **guarded(site_cost_keeper),
+        status_code=HTTP_201_CREATED,
+        raises=[Forbidden, NotFound, InvalidInput],
+    )
+    async def add_item(
+        self,
+        request: Request,
+        pilot_id: FromPath[int],
+        site_id: FromPath[int],
+        data: JSONBody[CostItemIn],
+    ) -> SiteCostsOut:
+        principal = require_principal(request)
+        await services.add_item(principal, pilot_id, site_id, msgspec.structs.asdict(data))
+        return _site_out(await services.site_costs(principal, pilot_id, site_id))
+
+    @put(
+        SITE + "/students",
+        summary="Set the number of students in the site's pilot arm (the site's district)",
+        **guarded(site_cost_keeper),
+        raises=[Forbidden, NotFound, InvalidInput],
+    )
+    async def set_students(
+        self,
+        request: Request,
+        pilot_id: FromPath[int],
+        site_id: FromPath[int],
+        data: JSONBody[StudentsIn],
+    ) -> SiteCostsOut:
+        principal = require_principal(request)
+        await services.set_students(principal, pilot_id, site_id, msgspec.structs.asdict(data))
+        return _site_out(await services.site_costs(principal, pilot_id, site_id))
+
+
+ROUTE_HANDLERS = [CostApi]
