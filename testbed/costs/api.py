@@ -9,18 +9,24 @@ from litestar.status_codes import HTTP_201_CREATED
 
 from analysis.cost_effectiveness import CostEffectiveness, FiellerSet
 from testbed.auth import PUBLIC, current_principal, guarded, require_principal
-from testbed.costs import cpi, services, words
+from testbed.costs import cpi, planning, services, words
 from testbed.costs.guards import price_keeper, site_cost_keeper, site_cost_reader
 from testbed.costs.schemas import (
+    Band,
+    ComparedProductOut,
+    ComparisonOut,
     CostEffectivenessOut,
     CostItemIn,
     CostItemOut,
+    DistrictPlanOut,
     Interval,
+    Outcome,
     PilotCostOut,
     Price,
     PriceIn,
     ProductCostsOut,
     SiteCostsOut,
+    Students,
     StudentsIn,
 )
 from testbed.errors import Forbidden, InvalidInput, NotFound
@@ -121,6 +127,51 @@ def product_costs_out(costs: services.ProductCosts) -> ProductCostsOut:
     )
 
 
+def _plan_out(plan: planning.DistrictPlan) -> DistrictPlanOut:
+    return DistrictPlanOut(
+        district_id=plan.district["id"],
+        product_id=plan.product["id"],
+        students=plan.students,
+        students_estimated=plan.students_estimated,
+        grades=plan.grades,
+        dollar_year=plan.dollar_year,
+        total_at_list_price=plan.total,
+        per_student=plan.per_student,
+        pilots=plan.k,
+        prediction_interval=list(plan.prediction) if plan.prediction else None,
+        pooled_ci=list(plan.pooled) if plan.pooled else None,
+        sentences=plan.sentences,
+    )
+
+
+def _comparison_out(found: planning.Comparison) -> ComparisonOut:
+    return ComparisonOut(
+        band=found.band,
+        outcome=found.outcome,
+        bands=found.bands,
+        outcomes=found.outcomes,
+        dollar_year=found.dollar_year,
+        caveats=found.caveats,
+        products=[
+            ComparedProductOut(
+                product_id=row.product_id,
+                product=row.product,
+                vendor=row.vendor,
+                comparable=row.comparable,
+                note=row.why_not,
+                pilots=row.pilots,
+                designs=row.designs,
+                effect=row.estimate,
+                effect_ci=list(row.ci) if row.ci else None,
+                cost_per_student=row.cost_per_student,
+                cost_basis=row.cost_basis,
+                cost_effectiveness=ce_out(row.ce, found.dollar_year),
+            )
+            for row in found.rows
+        ],
+    )
+
+
 SITE = "/pilots/{pilot_id:int}/sites/{site_id:int}/costs"
 
 
@@ -138,6 +189,34 @@ class CostApi(Controller):
         return product_costs_out(
             await services.product_costs(current_principal(request), product_id)
         )
+
+    @get(
+        "/districts/{district_id:int}/products/{product_id:int}/costs",
+        summary="What the product would cost the district at list price, and its likely gain",
+        opt=PUBLIC,
+        raises=[NotFound, InvalidInput],
+    )
+    async def district_plan(
+        self,
+        request: Request,
+        district_id: FromPath[int],
+        product_id: FromPath[int],
+        students: Students = None,
+    ) -> DistrictPlanOut:
+        return _plan_out(
+            await planning.district_plan(
+                current_principal(request), district_id, product_id, students
+            )
+        )
+
+    @get(
+        "/costs/compare",
+        summary="Products with pilots on the same outcome and grade band, side by side",
+        opt=PUBLIC,
+        raises=[InvalidInput],
+    )
+    async def compare(self, band: Band = None, outcome: Outcome = None) -> ComparisonOut:
+        return _comparison_out(await planning.comparison(band, outcome))
 
     @post(
         "/products/{product_id:int}/prices",

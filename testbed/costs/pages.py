@@ -11,10 +11,12 @@ from litestar.plugins.flash import flash
 from litestar.response import Redirect, Template
 
 from testbed.auth import PUBLIC, current_principal, guarded, require_principal
-from testbed.costs import cpi, plots, services, words
+from testbed.costs import cpi, planning, plots, services, words
 from testbed.costs.guards import price_keeper, site_cost_keeper, site_cost_reader
+from testbed.costs.schemas import Band, Outcome, Students
 from testbed.errors import InvalidInput, TestbedError
 from testbed.tables import MAX_ID
+from testbed.vocabulary import BAND_WORDS
 from testbed.web import form_page
 
 Form = URLEncodedBody[dict[str, str]]
@@ -142,6 +144,27 @@ class CostPages(Controller):
             return await _site_page(request, pilot_id, site_id, error=error, status_code=422)
         flash(request, "The cost is removed.", category="saved")
         return Redirect(f"/pilots/{pilot_id}/sites/{site_id}/costs#items")
+
+    @get("/districts/{district_id:int}/products/{product_id:int}/costs", opt=PUBLIC)
+    async def district_plan(
+        self,
+        request: Request,
+        district_id: FromPath[int],
+        product_id: FromPath[int],
+        students: Students = None,
+    ) -> Template:
+        plan = await planning.district_plan(
+            current_principal(request), district_id, product_id, students
+        )
+        return Template("costs/district.html.j2", context={"plan": plan, **HELPERS})
+
+    @get("/costs/compare", opt=PUBLIC)
+    async def compare(self, band: Band = None, outcome: Outcome = None) -> Template:
+        found = await planning.comparison(band, outcome)
+        return Template(
+            "costs/compare.html.j2",
+            context={"found": found, "band_words": BAND_WORDS, **HELPERS},
+        )
 
     @get("/costs/price-index", opt=PUBLIC)
     async def price_index(self) -> Template:

@@ -6,6 +6,15 @@ import datetime
 from typing import Annotated
 
 import msgspec
+from litestar.params import Parameter
+
+# Query parameters of the planning pages and API.
+Students = Annotated[
+    int | None,
+    Parameter(ge=1, le=2_000_000, description="Students to cost (else estimated)"),
+]
+Band = Annotated[str | None, Parameter(max_length=8, description="A grade band code, e.g. g35")]
+Outcome = Annotated[str | None, Parameter(max_length=200, description="An outcome's name")]
 
 Money = Annotated[float, msgspec.Meta(ge=0, le=100_000_000)]
 
@@ -116,3 +125,43 @@ class ProductCostsOut(msgspec.Struct):
     sentences: list[str]
     pilots: list[PilotCostOut]
     method: str
+
+
+class DistrictPlanOut(msgspec.Struct):
+    district_id: int
+    product_id: int
+    students: int
+    students_estimated: bool
+    grades: list[str]
+    dollar_year: int
+    total_at_list_price: float | None
+    per_student: float | None
+    pilots: int
+    prediction_interval: list[float] | None
+    pooled_ci: list[float] | None
+    sentences: list[str]
+
+
+class ComparedProductOut(msgspec.Struct):
+    product_id: int
+    product: str
+    vendor: str
+    comparable: bool
+    note: str
+    pilots: int
+    designs: list[str]
+    effect: float | None
+    effect_ci: list[float] | None
+    cost_per_student: float | None
+    cost_basis: str
+    cost_effectiveness: CostEffectivenessOut | None
+
+
+class ComparisonOut(msgspec.Struct):
+    band: str
+    outcome: str
+    bands: list[str]
+    outcomes: list[str]
+    dollar_year: int
+    products: list[ComparedProductOut]
+    caveats: list[str]

@@ -91,3 +91,66 @@ METHOD = (
     "effect (and of the cost, when it is a mean over sites), and they are honest when the "
     "effect may be zero (then they are unbounded). Cost and effect are treated as independent."
 )
+
+
+def district_plan(plan, pooled_pilots) -> list[str]:
+    """What a product would cost one district and what it would likely buy."""
+    name, product = plan.district["name"], plan.product["name"]
+    sentences = []
+    if plan.students_estimated:
+        grades = len(plan.grades)
+        sentences.append(
+            f"{name} has about {plan.students:,} students in the {grades} grade"
+            f"{'' if grades == 1 else 's'} {product} serves (its enrolment shared equally "
+            "across the grades it serves; give your own count to replace the estimate)."
+        )
+    if plan.total is None:
+        sentences.append(f"{product} has no list price yet, so its cost cannot be worked out.")
+    elif plan.price["basis"] == "per_student":
+        sentences.append(
+            f"At the list price, {product} would cost {name} about {dollars(plan.total)} a year "
+            f"({dollars(plan.per_student)} per student, {plan.dollar_year} dollars) before any "
+            "discount, and before devices, training and staff time."
+        )
+    else:
+        sentences.append(
+            f"At the list price, one site licence costs {dollars(plan.total)} a year "
+            f"({dollars(plan.per_student)} per student for {plan.students:,} students, "
+            f"{plan.dollar_year} dollars), before devices, training and staff time."
+        )
+    if plan.prediction is not None:
+        low, high = plan.prediction
+        sentence = (
+            f"What it would likely buy: across {plan.k} pilots, the effect in a new district "
+            f"like yours would probably fall between {sd(low)} and {sd(high)} SD (95 % "
+            "prediction interval: it includes how much districts differed from each other, so "
+            "it is wider than the pooled average's interval)."
+        )
+        if low <= 0:
+            sentence += " It includes zero: in your district the product might make no difference."
+        sentences.append(sentence)
+    elif len(pooled_pilots) == 1:
+        only = pooled_pilots[0]
+        sentences.append(
+            f"Only one pilot has measured its effect ({sd(only.estimate)} SD, 95 % CI "
+            f"{sd(only.ci[0])} to {sd(only.ci[1])}): one district's result cannot say how much "
+            "another district's would differ."
+        )
+    else:
+        sentences.append("No published pilot has measured what it buys yet.")
+    return sentences
+
+
+def comparison_caveats() -> list[str]:
+    return [
+        "Effects are in standard deviations of each pilot's own test; the same number on two "
+        "different tests is not exactly the same gain.",
+        "Costs are list prices unless at least three sites entered what they actually spent; "
+        "list prices leave out devices, training and staff time.",
+        "Each product was piloted in different districts: a product tried only in well-resourced "
+        "districts may do less well in yours.",
+        "With few pilots, the intervals are wide; overlapping intervals mean the data cannot "
+        "tell the products apart.",
+        "Randomized pilots are the most trustworthy; matched-comparison pilots can be swayed by "
+        "differences between the groups that no one measured.",
+    ]
