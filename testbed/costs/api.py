@@ -9,7 +9,7 @@ from litestar.status_codes import HTTP_201_CREATED
 
 from analysis.cost_effectiveness import CostEffectiveness, FiellerSet
 from testbed.auth import PUBLIC, current_principal, guarded, require_principal
-from testbed.costs import cpi, planning, services, words
+from testbed.costs import cpi, planning, purchases, services, words
 from testbed.costs.guards import price_keeper, site_cost_keeper, site_cost_reader
 from testbed.costs.schemas import (
     Band,
@@ -18,6 +18,7 @@ from testbed.costs.schemas import (
     CostEffectivenessOut,
     CostItemIn,
     CostItemOut,
+    DecisionCountsOut,
     DistrictPlanOut,
     Interval,
     Outcome,
@@ -25,11 +26,13 @@ from testbed.costs.schemas import (
     Price,
     PriceIn,
     ProductCostsOut,
+    PurchaseIn,
+    PurchaseOut,
     SiteCostsOut,
     Students,
     StudentsIn,
 )
-from testbed.errors import Forbidden, InvalidInput, NotFound
+from testbed.errors import Conflict, Forbidden, InvalidInput, NotFound
 
 
 def _interval(found: FiellerSet | None) -> Interval | None:
@@ -67,8 +70,22 @@ def _price(row: dict) -> Price:
     )
 
 
-def _site_out(sheet: services.SiteCosts) -> SiteCostsOut:
+def _purchase_out(found: dict | None) -> PurchaseOut | None:
+    if not found or found.get("pending"):
+        return None
+    return PurchaseOut(
+        id=found["id"],
+        price_per_student=found["price_per_student"],
+        students=found["students"],
+        total=found["total"],
+        evidence_strength=found["evidence_strength"],
+        evidence_snapshot=found["evidence_snapshot"],
+    )
+
+
+async def _site_out(sheet: services.SiteCosts) -> SiteCostsOut:
     return SiteCostsOut(
+        purchase=_purchase_out(await purchases.purchase_of(sheet.pilot["id"], sheet.site["id"])),
         pilot_id=sheet.pilot["id"],
         site_id=sheet.site["id"],
         dollar_year=sheet.dollar_year,
@@ -243,7 +260,9 @@ class CostApi(Controller):
     async def site_costs(
         self, request: Request, pilot_id: FromPath[int], site_id: FromPath[int]
     ) -> SiteCostsOut:
-        return _site_out(await services.site_costs(require_principal(request), pilot_id, site_id))
+        return await _site_out(
+            await services.site_costs(require_principal(request), pilot_id, site_id)
+        )
 
     @post(
         SITE + "/items",
@@ -261,7 +280,34 @@ class CostApi(Controller):
     ) -> SiteCostsOut:
         principal = require_principal(request)
         await services.add_item(principal, pilot_id, site_id, msgspec.structs.asdict(data))
-        return _site_out(await services.site_costs(principal, pilot_id, site_id))
+        return await _site_out(await services.site_costs(principal, pilot_id, site_id))
+
+    @post(
+        "/pilots/{pilot_id:int}/sites/{site_id:int}/purchase",
+        summary="Record what the district paid after deciding to adopt (the site's district)",
+        **guarded(site_cost_keeper),
+        status_code=HTTP_201_CREATED,
+        raises=[Forbidden, NotFound, InvalidInput, Conflict],
+    )
+    async def record_purchase(
+        self,
+        request: Request,
+        pilot_id: FromPath[int],
+        site_id: FromPath[int],
+        data: JSONBody[PurchaseIn],
+    ) -> PurchaseOut:
+        await purchases.record_purchase(
+            require_principal(request), pilot_id, site_id, msgspec.structs.asdict(data)
+        )
+        return _purchase_out(await purchases.purchase_of(pilot_id, site_id))
+
+    @get(
+        "/network/decisions",
+        summary="Districts' decisions after pilots, by the strength of the evidence (public)",
+        opt=PUBLIC,
+    )
+    async def decisions(self) -> DecisionCountsOut:
+        return DecisionCountsOut(**await purchases.decisions_by_strength())
 
     @put(
         SITE + "/students",
@@ -278,7 +324,7 @@ class CostApi(Controller):
     ) -> SiteCostsOut:
         principal = require_principal(request)
         await services.set_students(principal, pilot_id, site_id, msgspec.structs.asdict(data))
-        return _site_out(await services.site_costs(principal, pilot_id, site_id))
+        return await _site_out(await services.site_costs(principal, pilot_id, site_id))
 
 
 ROUTE_HANDLERS = [CostApi]

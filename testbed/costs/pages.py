@@ -11,7 +11,7 @@ from litestar.plugins.flash import flash
 from litestar.response import Redirect, Template
 
 from testbed.auth import PUBLIC, current_principal, guarded, require_principal
-from testbed.costs import cpi, planning, plots, services, words
+from testbed.costs import cpi, planning, plots, purchases, services, words
 from testbed.costs.guards import price_keeper, site_cost_keeper, site_cost_reader
 from testbed.costs.schemas import Band, Outcome, Students
 from testbed.errors import InvalidInput, TestbedError
@@ -68,7 +68,12 @@ async def _site_page(
         values={"price_year": str(cpi.dollar_year()), **(values or {})},
         error=error,
         status_code=status_code,
-        extra={"sheet": sheet, **HELPERS},
+        extra={
+            "sheet": sheet,
+            "purchase": await purchases.purchase_of(pilot_id, site_id),
+            "strengths": purchases.STRENGTHS,
+            **HELPERS,
+        },
     )
 
 
@@ -144,6 +149,30 @@ class CostPages(Controller):
             return await _site_page(request, pilot_id, site_id, error=error, status_code=422)
         flash(request, "The cost is removed.", category="saved")
         return Redirect(f"/pilots/{pilot_id}/sites/{site_id}/costs#items")
+
+    @post("/pilots/{pilot_id:int}/sites/{site_id:int}/purchase", **guarded(site_cost_keeper))
+    async def record_purchase(
+        self, request: Request, pilot_id: FromPath[int], site_id: FromPath[int], data: Form
+    ) -> Template | Redirect:
+        try:
+            await purchases.record_purchase(require_principal(request), pilot_id, site_id, data)
+        except TestbedError as error:
+            return await _site_page(
+                request, pilot_id, site_id, values=data, error=error, status_code=error.status_code
+            )
+        flash(request, "The purchase is recorded with today's evidence.", category="saved")
+        return Redirect(f"/pilots/{pilot_id}/sites/{site_id}/costs#purchase")
+
+    @get("/network/decisions", opt=PUBLIC)
+    async def decisions(self) -> Template:
+        return Template(
+            "costs/decisions.html.j2",
+            context={
+                "counts": await purchases.decisions_by_strength(),
+                "strengths": purchases.STRENGTHS,
+                "decision_words": purchases.DECISION_WORDS,
+            },
+        )
 
     @get("/districts/{district_id:int}/products/{product_id:int}/costs", opt=PUBLIC)
     async def district_plan(

@@ -95,6 +95,7 @@ class SiteCostsOut(msgspec.Struct):
     by_category: dict[str, float]
     items: list[CostItemOut]
     cost_effectiveness: CostEffectivenessOut | None
+    purchase: PurchaseOut | None
 
 
 class PilotCostOut(msgspec.Struct):
@@ -165,3 +166,29 @@ class ComparisonOut(msgspec.Struct):
     dollar_year: int
     products: list[ComparedProductOut]
     caveats: list[str]
+
+
+class PurchaseIn(msgspec.Struct, forbid_unknown_fields=True):
+    price_per_student: Annotated[float, msgspec.Meta(ge=0, le=1_000_000)]
+    students: Annotated[int, msgspec.Meta(ge=1, le=2_000_000)]
+
+
+class PurchaseOut(msgspec.Struct):
+    id: int
+    price_per_student: float
+    students: int
+    total: float
+    evidence_strength: str
+    evidence_snapshot: dict
+
+
+class DecisionCountsOut(msgspec.Struct):
+    """Counts of 1-9 are null (hidden), with any total or cell that would give them away."""
+
+    decisions: list[str]
+    strengths: list[str]
+    cells: list[list[int | None]]
+    row_totals: list[int | None]
+    column_totals: list[int | None]
+    total: int | None
+    threshold: int

@@ -51,7 +51,7 @@ MAX_STUDENTS = 2_000_000
 # --- reading input -------------------------------------------------------------------------
 
 
-class _Reader:
+class FieldReader:
     """Reads one form or JSON body, collecting every problem by field."""
 
     def __init__(self, values: dict[str, Any]) -> None:
@@ -83,7 +83,7 @@ class _Reader:
             return 0.0
         if not math.isfinite(value):
             self.problem(name, f"Give {what} as a number.")
-        elif value < 0 and minimum >= 0:
+        elif value < 0 <= minimum:
             self.problem(name, f"{what.capitalize()} must not be negative.")
         elif value < minimum or value > maximum:
             self.problem(name, f"Give {what} between {minimum:g} and {maximum:,.0f}.")
@@ -104,7 +104,7 @@ class _Reader:
             raise InvalidInput(message, errors=self.errors)
 
 
-def _year(reader: _Reader, name: str, today: datetime.date) -> int:
+def _year(reader: FieldReader, name: str, today: datetime.date) -> int:
     year = reader.number(name, "the year of the price", maximum=today.year, whole=True)
     if not reader.errors and year < cpi.first_year():
         reader.problem(
@@ -152,7 +152,7 @@ async def add_price(
     """A new list price from the product's vendor (or an admin); older ones stay as history."""
     await require_product_editor(principal, product_id)
     today = today or datetime.date.today()
-    reader = _Reader(values)
+    reader = FieldReader(values)
     basis = reader.choice("basis", "what the price is for", BASES)
     amount = reader.number("amount", "the price", maximum=MAX_AMOUNT)
     includes = reader.text("includes", "what the price includes", max_length=2000)
@@ -178,7 +178,7 @@ async def add_price(
     return row[0]["id"]
 
 
-def _date(reader: _Reader, name: str, today: datetime.date) -> datetime.date:
+def _date(reader: FieldReader, name: str, today: datetime.date) -> datetime.date:
     raw = reader.values.get(name)
     if raw in (None, ""):
         return today
@@ -245,7 +245,7 @@ async def add_item(
 ) -> int:
     await require_site_keeper(principal, pilot_id, site_id)
     today = today or datetime.date.today()
-    reader = _Reader(values)
+    reader = FieldReader(values)
     category = reader.choice("category", "a kind of cost", CATEGORIES)
     description = reader.text("description", "what it is", max_length=200)
     who = reader.text("who", "who was trained or whose time", max_length=120, required=False)
@@ -300,7 +300,7 @@ async def set_students(
     principal: Principal, pilot_id: int, site_id: int, values: dict[str, Any]
 ) -> None:
     await require_site_keeper(principal, pilot_id, site_id)
-    reader = _Reader(values)
+    reader = FieldReader(values)
     students = reader.number(
         "treatment_students",
         "the number of students who used the product",
