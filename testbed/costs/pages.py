@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, URLEncodedBody
 from litestar.plugins.flash import flash
 from litestar.response import Redirect, Template
 
 from testbed.auth import PUBLIC, current_principal, guarded, require_principal
-from testbed.costs import cpi, planning, plots, purchases, services, words
+from testbed.costs import cpi, export, planning, plots, purchases, services, words
 from testbed.costs.guards import price_keeper, site_cost_keeper, site_cost_reader
 from testbed.costs.schemas import Band, Outcome, Students
 from testbed.errors import InvalidInput, TestbedError
@@ -41,8 +41,14 @@ async def _product_page(
     status_code: int = 200,
 ) -> Template:
     costs = await services.product_costs(current_principal(request), product_id)
+    name = costs.product["name"]
     plot = plots.effect_per_1000(
-        [(pilot.title, pilot.ce) for pilot in costs.pilots if pilot.ce is not None], costs.pooled
+        [
+            (pilot.title.removeprefix(name).strip(" :–-") or pilot.title, pilot.ce)
+            for pilot in costs.pilots
+            if pilot.ce is not None
+        ],
+        costs.pooled,
     )
     return form_page(
         "costs/product.html.j2",
@@ -193,6 +199,21 @@ class CostPages(Controller):
         return Template(
             "costs/compare.html.j2",
             context={"found": found, "band_words": BAND_WORDS, **HELPERS},
+        )
+
+    @get("/network/costs.csv", opt=PUBLIC)
+    async def export_csv(self) -> Response[str]:
+        return Response(
+            export.as_csv(await export.rows()),
+            media_type="text/csv",
+            headers={"Content-Disposition": 'attachment; filename="network-costs.csv"'},
+        )
+
+    @get("/network/costs/data-dictionary", opt=PUBLIC)
+    async def data_dictionary(self) -> Template:
+        return Template(
+            "costs/data_dictionary.html.j2",
+            context={"columns": export.DICTIONARY, "dollar_year": cpi.dollar_year()},
         )
 
     @get("/costs/price-index", opt=PUBLIC)

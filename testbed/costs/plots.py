@@ -9,11 +9,11 @@ from analysis.cost_effectiveness import CostEffectiveness
 
 WIDTH = 360
 ROW = 26
-LEFT = 120  # room for the labels
+LEFT = 130  # room for the labels
 RIGHT = 12
 
 
-def _label(text: str, limit: int = 18) -> str:
+def _label(text: str, limit: int = 22) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -81,7 +81,11 @@ def effect_per_1000(
     parts.append(
         f'<line x1="{LEFT}" y1="{axis_y}" x2="{WIDTH - RIGHT}" y2="{axis_y}" stroke="#1b1f24"/>'
     )
-    for value in (low + pad, 0.0, high - pad):
+    ticks: list[float] = []
+    for value in (0.0, low + pad, high - pad):  # zero first; no two ticks closer than 20 %
+        if all(abs(x(value) - x(shown)) > plot_width * 0.2 for shown in ticks):
+            ticks.append(value)
+    for value in ticks:
         parts.append(
             f'<text x="{x(value):.1f}" y="{axis_y + 13}" text-anchor="middle">{value:.2f}'.replace(
                 "-", "−"

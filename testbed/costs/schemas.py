@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 from litestar.params import Parameter
@@ -13,7 +13,10 @@ Students = Annotated[
     int | None,
     Parameter(ge=1, le=2_000_000, description="Students to cost (else estimated)"),
 ]
-Band = Annotated[str | None, Parameter(max_length=8, description="A grade band code, e.g. g35")]
+Band = Annotated[
+    Literal["k2", "g35", "g68", "g912"] | None,
+    Parameter(description="A grade band (testbed/vocabulary.py GRADE_BANDS); empty for the first"),
+]
 Outcome = Annotated[str | None, Parameter(max_length=200, description="An outcome's name")]
 
 Money = Annotated[float, msgspec.Meta(ge=0, le=100_000_000)]

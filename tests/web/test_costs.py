@@ -437,3 +437,39 @@ def test_price_index_page_cites_its_source(client):
     page = client.get("/costs/price-index")
     assert page.status_code == 200
     assert "CUUR0000SA0" in page.text and "313.689" in page.text and "292.655" in page.text
+
+
+def test_csv_export_with_its_data_dictionary(client, call, people):
+    import csv
+    import io
+
+    from testbed.costs.export import COLUMNS
+
+    pilots = call(four_pilots, people)
+    sites = call(_sites_of, pilots[0])
+    call(_costs_for, pilots[0], sites[0], 61.25, 50)  # one site: stays private
+    sign_in(client, "vendor")
+    post_form(
+        client,
+        f"/products/{people.product}/prices",
+        {
+            "basis": "per_student",
+            "amount": "50",
+            "includes": "licences",
+            "effective_on": "2024-01-01",
+        },
+    )
+    client.cookies.clear()
+    response = client.get("/network/costs.csv")
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert tuple(rows[0]) == COLUMNS
+    assert [row["level"] for row in rows] == ["pilot"] * 4 + ["pooled"]
+    evidence = client.get(f"/api/v1/products/{people.product}/evidence").json()["pooled"]
+    pooled = rows[-1]
+    assert float(pooled["effect"]) == pytest.approx(evidence["estimate"])
+    assert float(pooled["cost_per_student"]) == 50 and pooled["cost_basis"] == "list_price"
+    assert float(pooled["effect_per_1000"]) == pytest.approx(evidence["estimate"] / 0.05)
+    assert "61.25" not in response.text
+    dictionary = client.get("/network/costs/data-dictionary").text
+    assert all(f"<code>{name}</code>" in dictionary for name in COLUMNS)

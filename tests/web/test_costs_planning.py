@@ -120,4 +120,4 @@ def test_comparison_puts_products_side_by_side_and_says_what_is_not_comparable(
     page = client.get("/costs/compare")
     assert page.status_code == 200 and "Not comparable" in page.text
     assert others["ReadWell"] and "Before you compare" in page.text
-    assert client.get("/api/v1/costs/compare?band=g99").status_code == 422
+    assert client.get("/api/v1/costs/compare?band=g99").status_code == 400
