@@ -473,3 +473,8 @@ def test_csv_export_with_its_data_dictionary(client, call, people):
     assert "61.25" not in response.text
     dictionary = client.get("/network/costs/data-dictionary").text
     assert all(f"<code>{name}</code>" in dictionary for name in COLUMNS)
+
+
+def test_the_evidence_page_links_to_costs(client, people):
+    page = client.get(f"/products/{people.product}/evidence").text
+    assert f'href="/products/{people.product}/costs"' in page

@@ -34,6 +34,8 @@ def test_a_purchase_needs_a_decision_to_adopt(client, people):
 def test_the_district_records_what_it_paid_with_the_evidence_of_the_day(client, call, people):
     sign_in(client, "district")
     _adopt(client, people)
+    findings = client.get(f"/pilots/{people.active_pilot}/findings").text
+    assert f'href="{_site(people)}"' in findings
     assert "Record the purchase" in client.get(_site(people)).text
     bad = post_form(
         client,
