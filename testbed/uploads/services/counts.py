@@ -33,8 +33,8 @@ def json_path(engine_type: str, name: str) -> str:
 class ArmCounts:
     randomized: int
     analyzed: int
-    # Whether a student row needs a baseline score too to count as analyzed.
-    needs_baseline: bool = False
+    # Students with the outcome left out of the estimate for want of a baseline score.
+    left_out_without_baseline: int = 0
 
 
 async def site_arm_counts(
@@ -76,7 +76,9 @@ async def site_arm_counts(
         )
         for row in rows:
             counts[student_sets[row["dataset"]]][row["arm"]] = ArmCounts(
-                row["uploaded"], row[analyzed], needs_baseline=analyzed == "with_both"
+                row["uploaded"],
+                row[analyzed],
+                left_out_without_baseline=row["with_outcome"] - row[analyzed],
             )
     if aggregate_sets:
         summaries = await SummaryRow.select().where(SummaryRow.dataset.is_in(list(aggregate_sets)))
@@ -157,7 +159,7 @@ def attrition_summary(
     in_sample = (
         "are in the analysis (students with the primary outcome and a baseline score, which the "
         "estimate adjusts for)"
-        if any(arm.needs_baseline for arm in counts.values())
+        if any(arm.left_out_without_baseline for arm in counts.values())
         else "have the primary outcome"
     )
     treatment, control = (arms + ("control",))[:2]
