@@ -14,7 +14,7 @@ from litestar.response import Template
 from testbed.auth import PUBLIC, current_principal
 from testbed.errors import NotFound
 from testbed.findings.words import number, p_equals, share
-from testbed.synthesis import plots, services
+from testbed.synthesis import dashboard, plots, services
 from testbed.synthesis.schemas import (
     PilotEffect,
     ProductEvidence,
@@ -114,7 +114,7 @@ class SynthesisController(Controller):
         return Template(
             "synthesis/dashboard.html.j2",
             context={
-                "board": await services.dashboard(),
+                "board": await dashboard.dashboard(),
                 **HELPERS,
             },
         )
@@ -167,7 +167,7 @@ class SynthesisApiController(Controller):
 
     @get("/network/dashboard", summary="The network's pilots in aggregate, small cells hidden")
     async def dashboard(self) -> dict[str, Any]:
-        return await services.dashboard()
+        return await dashboard.dashboard()
 
     @get(
         "/network/findings",
