@@ -520,6 +520,17 @@ class OutboxMessage(Table):
     list_unsubscribe = Varchar(length=500, default="")
 
 
+class Drawing(Table):
+    """A plot drawn once and kept (testbed.drawings): its key is the SHA-256 of the drawing's
+    code and numbers, so a stored drawing is never out of date, only unused. `subject` says
+    what it was drawn for ("finding:12", "product:3"), so a warm-up finds what is not drawn."""
+
+    key = Varchar(length=64, unique=True)
+    subject = Varchar(length=40, index=True)
+    svg = Text()  # empty: there is nothing to plot (e.g. every cell hidden)
+    drawn_at = Timestamptz(default=TimestamptzNow())
+
+
 TABLES: list[type[Table]] = [
     Organization,
     DistrictProfile,
@@ -555,4 +566,5 @@ TABLES: list[type[Table]] = [
     PasswordReset,
     EmailToken,
     OutboxMessage,
+    Drawing,
 ]

@@ -33,14 +33,7 @@ HELPERS = {
 
 
 def _forest(evidence: services.Evidence) -> str | None:
-    rows = [
-        [pilot.title, pilot.estimate, *pilot.ci, pilot.shrunken] for pilot in evidence.pooled_pilots
-    ]
-    pooled = evidence.pooled
-    summary = (
-        [pooled["estimate"], *pooled["ci"], *pooled["prediction_interval"]] if pooled else None
-    )
-    return plots.forest(rows, summary)
+    return plots.forest(*services.forest_arguments(evidence))
 
 
 def _evidence_out(evidence: services.Evidence) -> ProductEvidence:

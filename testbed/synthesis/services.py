@@ -25,10 +25,11 @@ from analysis.suppression import suppress_small_cells
 from testbed.auth import Principal
 from testbed.catalog.services import enrollment_band, get_district, get_product
 from testbed.errors import NotFound
-from testbed.findings import disclosure
+from testbed.findings import disclosure, plot_store
 from testbed.findings.services import neutralize, results_of
 from testbed.findings.words import better, number, primary_outcome
 from testbed.synthesis import words
+from testbed.synthesis.plots import forest
 from testbed.tables import (
     DistrictProfile,
     Finding,
@@ -430,7 +431,22 @@ async def product_evidence(product_id: int) -> Evidence:
         )
     if pooled_pilots:
         result.essa = _essa(pooled_pilots, result.pooled)
+    # Its forest plot was drawn when a finding was published or retracted: read, not redrawn.
+    await plot_store.load([forest.key(*forest_arguments(result))])
     return result
+
+
+def forest_arguments(evidence: Evidence) -> tuple[list[list[Any]], list[float] | None]:
+    """What the forest plot (testbed.synthesis.plots.forest) draws: each pooled pilot's row
+    and the pooled summary."""
+    rows = [
+        [pilot.title, pilot.estimate, *pilot.ci, pilot.shrunken] for pilot in evidence.pooled_pilots
+    ]
+    pooled = evidence.pooled
+    summary = (
+        [pooled["estimate"], *pooled["ci"], *pooled["prediction_interval"]] if pooled else None
+    )
+    return rows, summary
 
 
 # --- districts like mine --------------------------------------------------------------------
