@@ -45,7 +45,7 @@ async def forwards():
         column_class_name="Varchar",
         column_class=Varchar,
         params={
-            "length": 40,
+            "length": 64,
             "default": "",
             "null": False,
             "primary_key": False,

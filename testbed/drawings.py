@@ -21,6 +21,7 @@ import logging
 from collections.abc import Callable
 
 from testbed.findings import plot_store
+from testbed.findings.plots import DRAWING_CODE
 from testbed.findings.services import shown_to
 from testbed.synthesis import services as synthesis
 from testbed.synthesis.plots import forest
@@ -33,17 +34,22 @@ SELECT f.id, f.results, f.published_at, f.retracted_at, p.product, product.name 
 FROM finding f JOIN pilot p ON p.id = f.pilot JOIN product ON product.id = p.product
 WHERE f.id = {}
 """
+# A subject is drawn by this code when a drawing of it carries this code's version: after a
+# change of the drawing code, everything is drawn again.
+VERSION = DRAWING_CODE[:12]
 NOT_DRAWN_SQL = """
 SELECT f.id FROM finding f
 WHERE f.published_at IS NOT NULL
-  AND NOT EXISTS (SELECT 1 FROM drawing d WHERE d.subject = 'finding:' || CAST(f.id AS VARCHAR(20)))
+  AND NOT EXISTS (
+    SELECT 1 FROM drawing d WHERE d.subject = 'finding:' || CAST(f.id AS VARCHAR(20)) || {}
+  )
 ORDER BY f.id
 """
 EVIDENCE_NOT_DRAWN_SQL = """
 SELECT DISTINCT p.product FROM finding f JOIN pilot p ON p.id = f.pilot
 WHERE f.published_at IS NOT NULL
   AND NOT EXISTS (
-    SELECT 1 FROM drawing d WHERE d.subject = 'product:' || CAST(p.product AS VARCHAR(20))
+    SELECT 1 FROM drawing d WHERE d.subject = 'product:' || CAST(p.product AS VARCHAR(20)) || {}
   )
 ORDER BY p.product
 """
@@ -56,46 +62,51 @@ async def _draw(subject: str, keys: list[str], draw: Callable[[], object]) -> No
     await plot_store.store(subject, keys)
 
 
-async def draw_finding(finding_id: int) -> None:
-    """Draw and keep a finding's plots for every audience (the public and each site district,
-    which sees its own small cells), then its product's evidence forest plot."""
+async def draw_finding(finding_id: int, *, sites_too: bool = True) -> None:
+    """Draw and keep a finding's plots for the public and (`sites_too`) for each site district,
+    which sees its own small cells; then its product's evidence forest plot."""
     rows = await Finding.raw(FINDING_SQL, finding_id)
     if not rows:
         return
     finding = rows[0]
     shown = shown_to(finding, frozenset(), finding["product_name"])
     audiences = [shown] + [
-        shown_to(finding, frozenset({site}), finding["product_name"]) for site in shown.sites
+        shown_to(finding, frozenset({site}), finding["product_name"])
+        for site in (shown.sites if sites_too else [])
     ]
     for each in audiences:
-        await _draw(f"finding:{finding_id}", each.plot_keys, lambda each=each: each.plots)
+        await _draw(f"finding:{finding_id}@{VERSION}", each.plot_keys, lambda each=each: each.plots)
     await draw_evidence(finding["product"])
 
 
 async def draw_evidence(product_id: int) -> None:
     evidence = await synthesis.product_evidence(product_id)
     arguments = synthesis.forest_arguments(evidence)
-    await _draw(f"product:{product_id}", [forest.key(*arguments)], lambda: forest(*arguments))
+    await _draw(
+        f"product:{product_id}@{VERSION}", [forest.key(*arguments)], lambda: forest(*arguments)
+    )
 
 
-async def after_change(finding_id: int) -> None:
+async def after_change(finding_id: int, *, sites_too: bool = True) -> None:
     """Called when a finding was computed, published or retracted. A drawing that fails is
     logged, not raised: the change is made, and a reader would draw the plot on demand."""
     try:
-        await draw_finding(finding_id)
+        await draw_finding(finding_id, sites_too=sites_too)
     except Exception:
         logger.exception("Drawing the plots of finding %s failed", finding_id)
 
 
 async def warm_up() -> int:
-    """Draw and keep what the published findings and evidence pages need and nobody drew yet;
-    returns how many subjects it drew. Yields to requests between subjects."""
+    """Draw and keep what the public's view of published findings and the evidence pages need
+    and nobody drew yet; returns how many subjects it drew. Yields to requests between
+    subjects. (A site district's own view of a finding, drawn when the finding was computed or
+    published through the service, is not redrawn here: it is drawn on its first view.)"""
     drawn = 0
-    for row in await Finding.raw(NOT_DRAWN_SQL):
-        await after_change(row["id"])
+    for row in await Finding.raw(NOT_DRAWN_SQL, f"@{VERSION}"):
+        await after_change(row["id"], sites_too=False)
         drawn += 1
         await asyncio.sleep(0)
-    for row in await Finding.raw(EVIDENCE_NOT_DRAWN_SQL):
+    for row in await Finding.raw(EVIDENCE_NOT_DRAWN_SQL, f"@{VERSION}"):
         try:
             await draw_evidence(row["product"])
         except Exception:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import inspect
 import io
 import json
 import re
@@ -100,7 +99,14 @@ def _figure(width: float, height: float) -> Figure:
 # the database too, so a restarted worker reads them instead of drawing).
 DRAWINGS_IN_MEMORY = 256
 _drawn: OrderedDict[str, str | None] = OrderedDict()
-_VERSION = f"matplotlib {matplotlib.__version__}"
+# What the drawings depend on besides their numbers: the code that draws them (this module and
+# the evidence page's forest plot) and matplotlib. A stored drawing is keyed on it, so a change
+# of either is drawn anew (testbed.drawings' warm-up finds subjects not drawn by this code).
+DRAWING_CODE = hashlib.sha256(
+    Path(__file__).read_bytes()
+    + (Path(__file__).parent.parent / "synthesis" / "plots.py").read_bytes()
+    + matplotlib.__version__.encode()
+).hexdigest()
 
 
 def remember(key: str, svg: str | None) -> None:
@@ -121,20 +127,19 @@ def recalled(key: str) -> str | None:
 class Drawn:
     """A drawing function memoized on its arguments' JSON: drawing takes a few tenths of a
     second, and a finding's page shows the same plots to every reader. `key(*arguments)` names
-    the drawing by the SHA-256 of the code that draws it (its module's source, matplotlib's
-    version) and the numbers, so a drawing stored under a key is never out of date."""
+    the drawing by the SHA-256 of the code that draws it (DRAWING_CODE), its name and the
+    numbers, so a drawing stored under a key is never out of date."""
 
     def __init__(self, draw: Callable[..., str | None]) -> None:
         functools.update_wrapper(self, draw)
         self.draw = draw
-        source = Path(inspect.getfile(draw)).read_bytes()
-        self.code = hashlib.sha256(source + _VERSION.encode()).hexdigest()
+        self.name = draw.__name__
 
     def key(self, *arguments: Any) -> str:
         return self._key(json.dumps(arguments, sort_keys=True))
 
     def _key(self, text: str) -> str:
-        return hashlib.sha256(f"{self.code}\n{self.draw.__name__}\n{text}".encode()).hexdigest()
+        return hashlib.sha256(f"{DRAWING_CODE}\n{self.name}\n{text}".encode()).hexdigest()
 
     def __call__(self, *arguments: Any) -> str | None:
         text = json.dumps(arguments, sort_keys=True)

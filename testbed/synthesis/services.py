@@ -8,9 +8,7 @@ small cells suppressed by `testbed.findings.disclosure` exactly as on the findin
 
 from __future__ import annotations
 
-import csv
 import datetime
-import io
 import math
 import statistics
 from collections import Counter, defaultdict
@@ -26,7 +24,7 @@ from testbed.auth import Principal
 from testbed.catalog.services import enrollment_band, get_district, get_product
 from testbed.errors import NotFound
 from testbed.findings import disclosure, plot_store
-from testbed.findings.services import neutralize, results_of
+from testbed.findings.services import results_of
 from testbed.findings.words import better, number, primary_outcome
 from testbed.synthesis import words
 from testbed.synthesis.plots import forest
@@ -558,96 +556,3 @@ def _estimate_headline(row: dict[str, Any]) -> str:
         f"{pilot.outcome}: {number(pilot.estimate)} SD "
         f"(95 % CI {number(low)} to {number(high)}; positive = better)"
     )
-
-
-# --- exports --------------------------------------------------------------------------------
-
-# The data dictionary of the export (also in docs/synthesis.md and on /network/data-dictionary).
-EXPORT_DICTIONARY = (
-    ("pilot_id", "integer", "The pilot's id (its page is /pilots/{pilot_id})."),
-    ("finding_id", "integer", "The published finding's id (/findings/{finding_id})."),
-    ("pilot_title", "text", "The pilot's title."),
-    ("product", "text", "The product piloted."),
-    ("vendor", "text", "The vendor of the product."),
-    ("outcome", "text", "The outcome's code in the registered design."),
-    ("outcome_label", "text", "The outcome's name in words."),
-    ("kind", "text", "continuous, binary or count."),
-    ("primary", "true/false", "Whether this is the pilot's registered primary outcome."),
-    ("direction", "text", "higher_is_better or lower_is_better (e.g. days absent)."),
-    (
-        "effect_size",
-        "number",
-        "Hedges' g (continuous and count outcomes) or the Cox index (binary), in standard "
-        "deviations, treatment minus comparison, as measured (not flipped for direction); the "
-        "ANCOVA-adjusted or cluster-corrected estimate when the design called for it.",
-    ),
-    ("ci_low", "number", "Lower end of the effect size's 95 % confidence interval."),
-    ("ci_high", "number", "Upper end of the effect size's 95 % confidence interval."),
-    ("se", "number", "Standard error of the effect size."),
-    (
-        "n_treatment",
-        "integer",
-        "Students analyzed in the group that used the product; empty when fewer than 10 "
-        "(or hidden so that a small group cannot be worked out).",
-    ),
-    ("n_control", "integer", "Students analyzed in the comparison group; empty as above."),
-    ("p", "number", "Two-sided p-value of the effect (unadjusted for multiple outcomes)."),
-    ("design_type", "text", "rct, cluster_rct, quasi_experiment or pre_post."),
-    ("attrition", "text", "The WWC attrition rating, low or high; empty if not rated."),
-    (
-        "baseline_equivalence",
-        "text",
-        "satisfied, requires_adjustment or not_satisfied (WWC); empty without a baseline.",
-    ),
-    ("published_at", "date-time", "When the finding was published (UTC, ISO 8601)."),
-    ("retracted", "true/false", "Whether the finding was later retracted."),
-)
-EXPORT_COLUMNS = tuple(name for name, _, _ in EXPORT_DICTIONARY)
-
-
-async def export_rows() -> list[dict[str, Any]]:
-    """One row per pilot × outcome of the network's published findings (retracted ones
-    included and flagged); arms of fewer than 10 students suppressed (None)."""
-    rows = []
-    for row in await _published_rows():
-        results = disclosure.disclose(results_of(row), frozenset())
-        baseline = results.get("baseline")
-        for outcome in results["outcomes"]:
-            effect = outcome.get("headline")
-            attrition = outcome.get("attrition")
-            rows.append(
-                {
-                    "pilot_id": row["pilot_id"],
-                    "finding_id": row["id"],
-                    "pilot_title": row["title"],
-                    "product": row["product"],
-                    "vendor": row["vendor"],
-                    "outcome": outcome["name"],
-                    "outcome_label": outcome["label"],
-                    "kind": outcome["kind"],
-                    "primary": outcome["primary"],
-                    "direction": outcome["direction"],
-                    "effect_size": effect["g"] if effect else None,
-                    "ci_low": effect["ci"][0] if effect else None,
-                    "ci_high": effect["ci"][1] if effect else None,
-                    "se": effect["se"] if effect else None,
-                    "n_treatment": outcome["arms"].get("treatment", {}).get("n"),
-                    "n_control": outcome["arms"].get("control", {}).get("n"),
-                    "p": effect["p"] if effect else None,
-                    "design_type": results["design"]["design_type"],
-                    "attrition": attrition["rating"] if attrition else None,
-                    "baseline_equivalence": baseline["rating"] if baseline else None,
-                    "published_at": row["published_at"].isoformat(),
-                    "retracted": row["retracted_at"] is not None,
-                }
-            )
-    return rows
-
-
-def export_csv(rows: list[dict[str, Any]]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(EXPORT_COLUMNS)
-    for row in rows:
-        writer.writerow([neutralize("" if row[c] is None else row[c]) for c in EXPORT_COLUMNS])
-    return buffer.getvalue()
