@@ -20,6 +20,8 @@ from testbed import drawings
 from testbed.accounts import controllers as accounts_controllers
 from testbed.auth import PUBLIC, PrincipalMiddleware, address_verified
 from testbed.catalog import controllers as catalog_controllers
+from testbed.costs import api as costs_api
+from testbed.costs import pages as costs_pages
 from testbed.db import POSTGRES_POOL_OPTIONS, ReadPoolSQLiteEngine
 from testbed.designs import controllers as designs_controllers
 from testbed.edge import (
@@ -88,6 +90,8 @@ ROUTE_HANDLERS = [
     *uploads_controllers.ROUTE_HANDLERS,
     *findings_controllers.ROUTE_HANDLERS,
     *synthesis_controllers.ROUTE_HANDLERS,
+    *costs_pages.ROUTE_HANDLERS,
+    *costs_api.ROUTE_HANDLERS,
     *matching_controllers.ROUTE_HANDLERS,
     *notifications_controllers.ROUTE_HANDLERS,
     *info_controllers.ROUTE_HANDLERS,
