@@ -16,6 +16,7 @@ from litestar.static_files import create_static_files_router
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from testbed import drawings
 from testbed.accounts import controllers as accounts_controllers
 from testbed.auth import PUBLIC, PrincipalMiddleware, address_verified
 from testbed.catalog import controllers as catalog_controllers
@@ -179,6 +180,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
                     notification_background.run_forever(settings)
                 )
             )
+        # Plots nobody drew yet (the demo's findings, say) are drawn and stored once, so no
+        # reader waits for them after a restart.
+        if settings.draw_at_start:
+            sweeps.append(asyncio.get_running_loop().create_task(drawings.warm_up()))
 
     async def close_database() -> None:
         for sweep in sweeps:

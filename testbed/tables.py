@@ -576,6 +576,18 @@ class OutboxMessage(Table):
     list_unsubscribe = Varchar(length=500, default="")
 
 
+class Drawing(Table):
+    """A plot drawn once and kept (testbed.drawings): its key is the SHA-256 of the drawing's
+    code and numbers, so a stored drawing is never out of date, only unused. `subject` says
+    what it was drawn for and by which drawing code ("finding:12@<version>", "product:3@..."), so a
+    warm-up finds what this code has not drawn."""
+
+    key = Varchar(length=64, unique=True)
+    subject = Varchar(length=64, index=True)
+    svg = Text()  # empty: there is nothing to plot (e.g. every cell hidden)
+    drawn_at = Timestamptz(default=TimestamptzNow())
+
+
 TABLES: list[type[Table]] = [
     Organization,
     DistrictProfile,
@@ -615,4 +627,5 @@ TABLES: list[type[Table]] = [
     PasswordReset,
     EmailToken,
     OutboxMessage,
+    Drawing,
 ]
