@@ -191,14 +191,20 @@ class CostPages(Controller):
         plan = await planning.district_plan(
             current_principal(request), district_id, product_id, students
         )
-        return Template("costs/district.html.j2", context={"plan": plan, **HELPERS})
+        plot = plots.likely_gain(plan.pooled, plan.prediction) if plan.prediction else None
+        return Template("costs/district.html.j2", context={"plan": plan, "plot": plot, **HELPERS})
 
     @get("/costs/compare", opt=PUBLIC)
     async def compare(self, band: Band = None, outcome: Outcome = None) -> Template:
         found = await planning.comparison(band, outcome)
+        plot = plots.effect_per_1000(
+            [(row.product, row.ce) for row in found.rows if row.comparable and row.ce],
+            None,
+            title="Effect per $1,000 per student, each product",
+        )
         return Template(
             "costs/compare.html.j2",
-            context={"found": found, "band_words": BAND_WORDS, **HELPERS},
+            context={"found": found, "band_words": BAND_WORDS, "plot": plot, **HELPERS},
         )
 
     @get("/network/costs.csv", opt=PUBLIC)

@@ -521,7 +521,10 @@ async def product_costs(
     pilots = []
     for effect in evidence.pilots:
         own = by_pilot.get(effect.pilot_id, [])
-        cost, se, basis = _cost_of(own, per_student_list_price(price, planned.get(effect.pilot_id)))
+        # A pilot's own costs stay off public pages even across three sites: beside the
+        # product's mean over all sites, a pilot's mean would let the others' be worked out by
+        # subtraction. Public per-pilot rows use the list price.
+        cost, se, basis = _cost_of([], per_student_list_price(price, planned.get(effect.pilot_id)))
         ce = None
         sentences: list[str] = []
         if cost is not None and _usable(effect) and effect.pooled:

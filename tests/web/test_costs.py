@@ -478,3 +478,36 @@ def test_csv_export_with_its_data_dictionary(client, call, people):
 def test_the_evidence_page_links_to_costs(client, people):
     page = client.get(f"/products/{people.product}/evidence").text
     assert f'href="/products/{people.product}/costs"' in page
+
+
+def test_a_pilots_own_site_costs_stay_off_public_pages(client, call, people):
+    """Beside the product's mean over all sites, one pilot's mean over its sites would give the
+    other pilots' sites away by subtraction: public per-pilot rows use the list price."""
+
+    async def seed():
+        sites = [await district(f"Site {i}", "town", 3000, 0.4, 0.05) for i in range(4)]
+        trio = await published_pilot(people.product, sites[:3], 0.3, 0.05, title="Trio")
+        solo = await published_pilot(people.product, sites[3:], 0.2, 0.06, title="Solo")
+        for site, cost in zip(sites[:3], (30.0, 40.0, 50.0), strict=True):
+            await _costs_for(trio, site, cost, 100)
+        await _costs_for(solo, sites[3], 95.0, 100)
+        return trio, solo
+
+    trio, solo = call(seed)
+    sign_in(client, "vendor")
+    post_form(client, f"/products/{people.product}/prices", {**PRICE_20})
+    client.cookies.clear()
+    costs = client.get(f"/api/v1/products/{people.product}/costs").json()
+    assert costs["cost_basis"] == "sites" and costs["cost_per_student"] == pytest.approx(53.75)
+    rows = {row["pilot_id"]: row for row in costs["pilots"]}
+    assert rows[trio]["cost_basis"] == rows[solo]["cost_basis"] == "list_price"
+    assert rows[trio]["cost_per_student"] == rows[solo]["cost_per_student"] == 20
+    assert "95.0" not in str(costs["pilots"]) and "$95" not in str(costs["pilots"])
+
+
+PRICE_20 = {
+    "basis": "per_student",
+    "amount": "20",
+    "includes": "licences",
+    "effective_on": "2024-01-01",
+}

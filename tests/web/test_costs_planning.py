@@ -48,6 +48,7 @@ def test_district_plan_costs_the_enrolment_in_the_products_grades(client, call, 
     page = client.get(f"/districts/{people.district}/products/{people.product}/costs")
     assert page.status_code == 200
     assert "$45,000" in page.text and "Likely effect in a district like yours" in page.text
+    assert "<svg" in page.text and "prediction interval" in page.text
 
 
 def test_district_plan_refuses_bad_counts_and_unknown_objects(client, people):
@@ -119,5 +120,9 @@ def test_comparison_puts_products_side_by_side_and_says_what_is_not_comparable(
     assert {row["product"]: row["comparable"] for row in reading["products"]}["ReadWell"]
     page = client.get("/costs/compare")
     assert page.status_code == 200 and "Not comparable" in page.text
+    assert "<svg" not in page.text  # no product has a cost yet
+    sign_in(client, "vendor")
+    post_form(client, f"/products/{people.product}/prices", PRICE)
+    assert "Effect per $1,000 per student, each product" in client.get("/costs/compare").text
     assert others["ReadWell"] and "Before you compare" in page.text
     assert client.get("/api/v1/costs/compare?band=g99").status_code == 400
