@@ -7,8 +7,14 @@ So in every row and column with a shown total, either no cell is hidden or at le
 threshold is itself hidden, and the row and column totals obey the same rule against the
 grand total.
 
-This is the rule set for the small two-way tables this service shows (sites by arms), not a
-linear-programming audit of arbitrary tables.
+Those rules alone can fail in larger tables: a complement may itself follow from another line
+(a hidden zero in a column whose total is shown as 0), and then the small cell follows too. So
+the rules' result is audited: for every hidden cell, the smallest and largest value a reader
+could give it, from the cells and totals shown and counts being at least zero, by linear
+programming (the audit of Cox, "Suppression methodology and statistical disclosure control",
+JASA 75, 1980; the same idea as tau-ARGUS's audit). While a small hidden count is pinned to
+one value, the smallest count shown in its row or column is hidden too (its total, when every
+cell of the line is hidden already), and the audit runs again.
 
 Cells the viewer may see anyway (their own district's rows) are never hidden and, being known
 to the viewer, never help to hide another cell.
@@ -21,6 +27,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import linprog
 
 DEFAULT_THRESHOLD = 10
 
@@ -54,6 +63,78 @@ def _hide_complements(
     if not candidates:
         return False
     hidden[min(candidates, key=lambda i: (values[i] == 0, values[i], i))] = True
+    return True
+
+
+def _hidden_ranges(
+    table: list[list[int]],
+    hidden: list[list[bool]],
+    row_total_hidden: list[bool],
+    column_total_hidden: list[bool],
+    total_hidden: bool,
+    targets: list[list[tuple[int, int]]],
+) -> list[tuple[float, float]]:
+    """For each target (a sum of hidden cells), the least and greatest value a reader could give
+    it from what is shown: every shown total equals its line's cells, and counts are at least 0."""
+    cells = [(i, j) for i, row in enumerate(hidden) for j, flag in enumerate(row) if flag]
+    index = {cell: k for k, cell in enumerate(cells)}
+    lines = [
+        [(i, j) for j in range(len(row))] for i, row in enumerate(table) if not row_total_hidden[i]
+    ]
+    lines += [
+        [(i, j) for i in range(len(table))]
+        for j, flag in enumerate(column_total_hidden)
+        if not flag
+    ]
+    if not total_hidden:
+        lines.append([(i, j) for i, row in enumerate(table) for j in range(len(row))])
+    # Each shown total: its line's hidden cells sum to the total minus the shown cells, which is
+    # the sum of their true values.
+    equations, sums = [], []
+    for line in lines:
+        coefficients = np.zeros(len(cells))
+        rest = 0
+        for i, j in line:
+            if hidden[i][j]:
+                coefficients[index[(i, j)]] = 1.0
+            rest += table[i][j] if hidden[i][j] else 0
+        if coefficients.any():
+            equations.append(coefficients)
+            sums.append(rest)
+    ranges = []
+    for target in targets:
+        objective = np.zeros(len(cells))
+        for cell in target:
+            objective[index[cell]] = 1.0
+        if not equations:
+            ranges.append((0.0, float("inf")))
+            continue
+        bounds = []
+        for sign in (1.0, -1.0):
+            solved = linprog(sign * objective, A_eq=np.array(equations), b_eq=np.array(sums),
+                             bounds=(0, None), method="highs")  # fmt: skip
+            bounds.append(sign * solved.fun if solved.status == 0 else sign * float("inf"))
+        ranges.append((bounds[0], bounds[1]))
+    return ranges
+
+
+def _hide_one_more(
+    table: list[list[int]],
+    hidden: list[list[bool]],
+    known: list[bool],
+    row: int,
+    column: int | None,
+) -> bool:
+    """Hide the smallest shown count (not of a known row) in the row or column, a zero last;
+    False when there is none."""
+    candidates = [(row, j) for j in range(len(table[row])) if not hidden[row][j]]
+    if column is not None:
+        candidates += [(i, column) for i in range(len(table)) if not hidden[i][column]]
+    candidates = [(i, j) for i, j in candidates if not known[i]]
+    if not candidates:
+        return False
+    i, j = min(candidates, key=lambda c: (table[c[0]][c[1]] == 0, table[c[0]][c[1]], c))
+    hidden[i][j] = True
     return True
 
 
@@ -97,42 +178,77 @@ def suppress_small_cells(
     column_total_hidden = [not everything_known and small(t) for t in column_totals]
     total_hidden = not everything_known and small(total)
 
-    changed = True
-    while changed:
-        before = (
-            [list(row) for row in hidden],
-            list(row_total_hidden),
-            list(column_total_hidden),
-            total_hidden,
-        )
-        for i, row in enumerate(table):
-            if not _hide_complements(row, hidden[i], [known[i]] * width, not row_total_hidden[i]):
+    def apply_rules() -> None:
+        nonlocal total_hidden
+        changed = True
+        while changed:
+            before = (
+                [list(row) for row in hidden],
+                list(row_total_hidden),
+                list(column_total_hidden),
+                total_hidden,
+            )
+            for i, row in enumerate(table):
+                if not _hide_complements(
+                    row, hidden[i], [known[i]] * width, not row_total_hidden[i]
+                ):
+                    row_total_hidden[i] = True
+            for j in range(width):
+                column = [row[j] for row in table]
+                flags = [hidden[i][j] for i in range(len(table))]
+                if not _hide_complements(column, flags, known, not column_total_hidden[j]):
+                    column_total_hidden[j] = True
+                for i in range(len(table)):
+                    hidden[i][j] = flags[i]
+            if not _hide_complements(row_totals, row_total_hidden, known, not total_hidden):
+                total_hidden = True
+            known_columns = [everything_known] * width
+            if not _hide_complements(
+                column_totals, column_total_hidden, known_columns, not total_hidden
+            ):
+                total_hidden = True
+            # A hidden total whose cells are all shown is their sum: hide its smallest cell too.
+            for i, row in enumerate(table):
+                if row_total_hidden[i] and width and not any(hidden[i]):
+                    hidden[i][
+                        min(range(width), key=lambda j, row=row: (row[j] == 0, row[j], j))
+                    ] = True
+            for j in range(width):
+                if column_total_hidden[j] and table and not any(row[j] for row in hidden):
+                    unknown = [i for i in range(len(table)) if not known[i]]
+                    if unknown:
+                        smallest = min(
+                            unknown, key=lambda i, j=j: (table[i][j] == 0, table[i][j], i)
+                        )
+                        hidden[smallest][j] = True
+            changed = before != (hidden, row_total_hidden, column_total_hidden, total_hidden)
+
+    apply_rules()
+    # The audit: a small count hidden in a cell or a row total must not be pinned to one value.
+    while True:
+        sensitive = [
+            ((i, j), [(i, j)])
+            for i, row in enumerate(table)
+            for j, value in enumerate(row)
+            if hidden[i][j] and not known[i] and small(value)
+        ] + [
+            ((i, None), [(i, j) for j in range(width) if hidden[i][j]])
+            for i, value in enumerate(row_totals)
+            if row_total_hidden[i] and not known[i] and small(value) and any(hidden[i])
+        ]
+        ranges = _hidden_ranges(table, hidden, row_total_hidden, column_total_hidden,
+                                total_hidden, [target for _, target in sensitive])  # fmt: skip
+        pinned = [where for (where, _), (low, high) in zip(sensitive, ranges, strict=True)
+                  if high - low < 1 - 1e-9]  # fmt: skip
+        if not pinned:
+            break
+        for i, j in pinned:
+            if not _hide_one_more(table, hidden, known, i, j):
                 row_total_hidden[i] = True
-        for j in range(width):
-            column = [row[j] for row in table]
-            flags = [hidden[i][j] for i in range(len(table))]
-            if not _hide_complements(column, flags, known, not column_total_hidden[j]):
-                column_total_hidden[j] = True
-            for i in range(len(table)):
-                hidden[i][j] = flags[i]
-        if not _hide_complements(row_totals, row_total_hidden, known, not total_hidden):
-            total_hidden = True
-        known_columns = [everything_known] * width
-        if not _hide_complements(
-            column_totals, column_total_hidden, known_columns, not total_hidden
-        ):
-            total_hidden = True
-        # A hidden total whose cells are all shown is their sum: hide its smallest cell too.
-        for i, row in enumerate(table):
-            if row_total_hidden[i] and width and not any(hidden[i]):
-                hidden[i][min(range(width), key=lambda j, row=row: (row[j] == 0, row[j], j))] = True
-        for j in range(width):
-            if column_total_hidden[j] and table and not any(row[j] for row in hidden):
-                unknown = [i for i in range(len(table)) if not known[i]]
-                if unknown:
-                    smallest = min(unknown, key=lambda i, j=j: (table[i][j] == 0, table[i][j], i))
-                    hidden[smallest][j] = True
-        changed = before != (hidden, row_total_hidden, column_total_hidden, total_hidden)
+                if j is not None:
+                    column_total_hidden[j] = True
+                total_hidden = True
+        apply_rules()
 
     return SuppressedTable(
         cells=[
