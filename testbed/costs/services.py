@@ -583,13 +583,17 @@ async def costed_sites(product_id: int) -> list[dict[str, Any]]:
 
 
 async def product_costs(
-    principal: Principal | None, product_id: int, today: datetime.date | None = None
+    principal: Principal | None,
+    product_id: int,
+    today: datetime.date | None = None,
+    evidence: Evidence | None = None,
 ) -> ProductCosts:
+    """`evidence`: the product's evidence when the caller has it already (the evidence page)."""
     today = today or datetime.date.today()
     product = await get_product(product_id)
     prices = await list_prices(product_id)
     price = current_price(prices, today)
-    evidence = await product_evidence(product_id)
+    evidence = evidence or await product_evidence(product_id)
     sites = await costed_sites(product_id)
     planned = {
         row["id"]: row["students_per_site"]
@@ -708,3 +712,9 @@ def _pooled_effect(
     if len(pooled) == 1 and _usable(pooled[0]):
         return pooled[0].estimate, pooled[0].se, None, effect_critical(pooled[0])
     return None
+
+
+async def evidence_section(evidence: Evidence) -> list[str]:
+    """The costs part of a product's evidence page: what the pooled effect costs, in words."""
+    costs = await product_costs(None, evidence.product["id"], evidence=evidence)
+    return costs.sentences
