@@ -52,6 +52,8 @@ class DistrictPlan:
     k: int
     prediction: tuple[float, float] | None
     pooled: tuple[float, float] | None
+    site_students: float | None = None  # a per-site price is spread over these (product page's)
+    serves_none: bool = False  # the district has none of the product's grades
     sentences: list[str] = field(default_factory=list)
     price_note: str | None = None  # cpi.unadjusted_note for the list price
 
@@ -79,15 +81,13 @@ async def district_plan(
             errors=[{"field": "students", "message": "Give a whole number from 1 to 2,000,000."}],
         )
     price = services.current_price(await services.list_prices(product_id), today)
-    total = per_student = None
-    if price is not None and students:
-        if price["basis"] == "per_student":
-            total = price["constant"] * students
-        else:  # one site's price for the district
-            total = price["constant"]
-        per_student = total / students
+    # The product page's rule: a per-site price spread over a pilot site's planned students.
+    site_students = await services.planned_students_per_site(product_id)
+    per_student = services.per_student_list_price(price, site_students)
+    total = per_student * students if per_student is not None and students else None
     evidence = await product_evidence(product_id)
-    pooled = evidence.pooled
+    serves_none = estimated and not set(profile["grades_served"] or []) & grades
+    pooled = None if serves_none else evidence.pooled
     plan = DistrictPlan(
         district=district,
         product=product,
@@ -101,6 +101,8 @@ async def district_plan(
         k=evidence.k,
         prediction=tuple(pooled["prediction_interval"]) if pooled else None,
         pooled=tuple(pooled["ci"]) if pooled else None,
+        site_students=site_students,
+        serves_none=serves_none,
     )
     plan.sentences = words.district_plan(plan, evidence.pooled_pilots)
     if price is not None:

@@ -557,6 +557,16 @@ def per_student_list_price(
     return None
 
 
+async def planned_students_per_site(product_id: int) -> float | None:
+    """The students a pilot site of the product plans, averaged over its pilots: the number a
+    per-site price is spread over, on every page (None when a pilot does not say)."""
+    planned = [
+        row["students_per_site"]
+        for row in await Pilot.select(Pilot.students_per_site).where(Pilot.product == product_id)
+    ]
+    return sum(planned) / len(planned) if planned and all(planned) else None
+
+
 async def costed_sites(product_id: int) -> list[dict[str, Any]]:
     """Every site of the product's pilots with costs and students entered: pilot, district,
     students and cost per student (dollar-year dollars). Confidential rows: callers show them
@@ -639,10 +649,7 @@ async def product_costs(
             )
         )
 
-    typical_site = (
-        sum(planned.values()) / len(planned) if planned and all(planned.values()) else None
-    )
-    list_per_student = per_student_list_price(price, typical_site)
+    list_per_student = per_student_list_price(price, await planned_students_per_site(product_id))
     cost, se, basis = _cost_of(sites, list_per_student)
     pooled = None
     sentences = []

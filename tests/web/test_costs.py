@@ -369,7 +369,7 @@ def test_pooled_cost_effectiveness_uses_the_evidence_pages_effect(client, call, 
     assert evidence["ci"][0] < 0 < evidence["ci"][1]
     assert pooled["withheld"] == expected.withheld == "effect_may_be_zero"
     page = client.get(f"/products/{people.product}/costs")
-    assert "Each $1,000 spent per student bought" in page.text
+    assert "as a ratio" in page.text and "bought" not in page.text
     assert "<svg" in page.text and "Effect per $1,000 per student" in page.text
 
 
@@ -405,7 +405,7 @@ def test_a_clearly_positive_pooled_effect_prices_a_gain(client, call, people):
     assert pooled["cost_for_gain_interval"]["low"] == pytest.approx(5.0 / evidence["ci"][1])
     assert pooled["cost_for_gain_interval"]["high"] == pytest.approx(5.0 / evidence["ci"][0])
     page = client.get(f"/products/{people.product}/costs").text
-    assert "A gain of 0.1 SD cost about" in page
+    assert "As a ratio, a gain of 0.1 SD came to about" in page
 
 
 def test_an_effect_that_may_be_zero_gets_no_cost_per_gain_and_says_why(client, call, people):

@@ -199,3 +199,71 @@ def test_price_year_range_is_stated_and_later_prices_are_labelled_face_value(cli
     )
     exported = client.get("/network/costs.csv").text
     assert "Prices dated 2025 are not adjusted" in exported
+
+
+def test_ratio_words_tie_to_spending_and_an_unbounded_set_is_described(client, call, people):
+    """Fix 6: "Each $1,000 spent per student bought 14.76 SD" extrapolated far beyond what
+    was spent, and a set that is not an interval printed as "anything below … or above …"."""
+    from tests.web.test_costs import _costs_for, _sites_of
+    from tests.web.test_synthesis import four_pilots
+
+    pilots = call(four_pilots, people)
+    # three sites' costs so spread out that the mean's SE exceeds the mean over 1.96
+    sites = call(_sites_of, pilots[0]) + call(_sites_of, pilots[1])
+    for site, per_student in zip(sites, (1.0, 1.0, 1000.0), strict=True):
+        call(
+            _costs_for,
+            pilots[0] if site in call(_sites_of, pilots[0]) else pilots[1],
+            site,
+            per_student,
+            50,
+        )
+    api = client.get(f"/api/v1/products/{people.product}/costs").json()
+    assert api["cost_basis"] == "sites"
+    assert api["pooled"]["effect_per_1000_interval"]["kind"] != "interval"
+    page = client.get(f"/products/{people.product}/costs").text
+    assert "anything below" not in page and "bought" not in page
+    assert "no useful 95 % interval: the cost per student is too uncertain to divide by" in page
+    assert "SD per $1,000 per student" in page and "as a ratio" in page
+    assert "the effect may be zero" not in page.split("<figcaption>")[1].split("</figcaption>")[0]
+
+
+def test_a_small_spend_is_worded_as_a_rate_not_a_forecast(client, call, people):
+    call(published_pilot, people.product, [people.district], 0.30, 0.05)
+    _price(client, people, amount="20")
+    words = " ".join(client.get(f"/api/v1/products/{people.product}/costs").json()["sentences"])
+    assert "The effect was 0.30 SD for $20.00 per student; as a ratio, 15.00 SD per $1,000" in words
+    assert "no pilot spent anywhere near $1,000 per student" in words
+
+
+def test_district_plan_spreads_a_site_price_as_the_product_page_does(client, call, people):
+    """Fix 8: a per-site price was applied to a whole district as one site."""
+    call(published_pilot, people.product, [people.district], 0.30, 0.05)
+    _price(client, people, amount="6000", basis="per_site")
+    client.cookies.clear()
+    product = client.get(f"/api/v1/products/{people.product}/costs").json()
+    per_student = product["list_price_per_student"]
+    assert per_student == pytest.approx(6000 / 100)  # planned 100 students per site
+    plan = client.get(f"/api/v1/districts/{people.district}/products/{people.product}/costs").json()
+    assert plan["per_student"] == pytest.approx(per_student)
+    assert plan["total_at_list_price"] == pytest.approx(per_student * plan["students"])
+    assert "spread over the 100 students a pilot site plans" in " ".join(plan["sentences"])
+
+
+def test_a_district_without_the_products_grades_says_exactly_that(client, call, people):
+    """Fix 8: a district serving none of the product's grades read "about 0 students in the 0
+    grades … has no list price yet" and still showed a likely effect."""
+    from tests.web.test_synthesis import four_pilots
+
+    call(four_pilots, people)
+    kindergarten = call(district, "Only K", "town", 500, 0.4, 0.05)  # serves grade K only
+    _price(client, people, amount="30")
+    client.cookies.clear()
+    plan = client.get(f"/api/v1/districts/{kindergarten}/products/{people.product}/costs").json()
+    words = " ".join(plan["sentences"])
+    assert "Only K serves none of the grades MathQuest is for (grades 3–5)" in words
+    assert "0 grades" not in words and "no list price" not in words
+    assert plan["prediction_interval"] is None
+    page = client.get(f"/districts/{kindergarten}/products/{people.product}/costs").text
+    assert "serves none of the grades" in page and "<svg" not in page
+
