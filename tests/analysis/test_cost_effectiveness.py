@@ -187,4 +187,3 @@ def test_a_given_critical_value_replaces_z_in_the_effect_interval_and_fieller() 
     assert result.effect_per_1000_set.critical == pytest.approx(c)
     assert result.withheld == "effect_may_be_zero"  # on z (1.96) it would lie above zero
     assert cost_effectiveness(0.30, 0.145, 20.0).withheld is None
-

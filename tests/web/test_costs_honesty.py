@@ -266,4 +266,3 @@ def test_a_district_without_the_products_grades_says_exactly_that(client, call, 
     assert plan["prediction_interval"] is None
     page = client.get(f"/districts/{kindergarten}/products/{people.product}/costs").text
     assert "serves none of the grades" in page and "<svg" not in page
-
