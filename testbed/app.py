@@ -17,7 +17,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from testbed.accounts import controllers as accounts_controllers
-from testbed.auth import PUBLIC, PrincipalMiddleware, address_verified
+from testbed.auth import DEPENDENCIES, PUBLIC, PrincipalMiddleware, address_verified
 from testbed.catalog import controllers as catalog_controllers
 from testbed.db import POSTGRES_POOL_OPTIONS, ReadPoolSQLiteEngine
 from testbed.designs import controllers as designs_controllers
@@ -201,6 +201,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             session_config.middleware,
             DefineMiddleware(PrincipalMiddleware, exclude=["^/static/"]),
         ],
+        dependencies=DEPENDENCIES,
         stores={"sessions": session_store},
         csrf_config=CSRFConfig(
             secret=settings.secret_key,

@@ -14,6 +14,7 @@ from litestar.status_codes import HTTP_204_NO_CONTENT
 
 from testbed.access import organization_admin, organization_member, pilot_access, pilot_manager
 from testbed.accounts import addresses, deletion, recovery, services
+from testbed.accounts.guards import invited_address
 from testbed.accounts.schemas import (
     AuditEventOut,
     InvitationCreated,
@@ -31,9 +32,13 @@ from testbed.accounts.schemas import (
 from testbed.accounts.tokens import LinkUsed
 from testbed.auth import (
     BEFORE_VERIFICATION,
-    current_principal,
+    PUBLIC,
+    Principal,
+    SignedIn,
+    Viewer,
+    access_rule,
+    guarded,
     network_admin,
-    require_principal,
     signed_in,
 )
 from testbed.errors import Conflict, Forbidden, InvalidInput, NotFound, TestbedError
@@ -70,7 +75,7 @@ class SessionController(Controller):
 
     tags = ["accounts"]
     include_in_schema = False
-    opt = {"access": "public", BEFORE_VERIFICATION: True}
+    opt = {**PUBLIC, BEFORE_VERIFICATION: True}
 
     @get("/login")
     async def login_page(
@@ -105,9 +110,8 @@ class SessionController(Controller):
         csrf_cookie = start_session(request, user_id)
         return Redirect(_safe_next(data.get("next")), cookies=[csrf_cookie])
 
-    @post("/logout", opt={"access": "signed_in"}, guards=[signed_in])
-    async def logout(self, request: Request) -> Redirect:
-        principal = require_principal(request)
+    @post("/logout", **guarded(signed_in))
+    async def logout(self, request: Request, principal: SignedIn) -> Redirect:
         request.clear_session()
         await services.audit.record(
             "logout", actor_id=principal.user_id, ip_address=_client_address(request)
@@ -119,7 +123,7 @@ class SignupController(Controller):
     path = "/signup"
     tags = ["accounts"]
     include_in_schema = False
-    opt = {"access": "public", BEFORE_VERIFICATION: True}
+    opt = {**PUBLIC, BEFORE_VERIFICATION: True}
 
     @get("/")
     async def signup_page(self) -> Template:
@@ -172,46 +176,48 @@ class AccountController(Controller):
     tags = ["accounts"]
     include_in_schema = False
     guards = [signed_in]
-    opt = {"access": "signed_in"}
+    opt = access_rule(signed_in)
 
     @get("/")
-    async def account_page(self, request: Request) -> Template:
-        return await _account_page(request)
+    async def account_page(self, principal: SignedIn) -> Template:
+        return await _account_page(principal)
 
     @post("/tokens")
-    async def create_token(self, request: Request, data: Form) -> Template:
+    async def create_token(self, principal: SignedIn, data: Form) -> Template:
         try:
-            _, token = await services.create_access_token(
-                require_principal(request), data.get("name", "")
-            )
+            _, token = await services.create_access_token(principal, data.get("name", ""))
         except InvalidInput as error:
-            return await _account_page(request, error=error, values=data, status_code=422)
-        return await _account_page(request, new_token=token)
+            return await _account_page(principal, error=error, values=data, status_code=422)
+        return await _account_page(principal, new_token=token)
 
     @post("/tokens/{token_id:int}/revoke")
-    async def revoke_token(self, request: Request, token_id: FromPath[int]) -> Redirect:
-        await services.revoke_access_token(require_principal(request), token_id)
+    async def revoke_token(
+        self, request: Request, principal: SignedIn, token_id: FromPath[int]
+    ) -> Redirect:
+        await services.revoke_access_token(principal, token_id)
         flash(request, "Token revoked: it no longer works.", category="saved")
         return Redirect("/account#tokens")
 
     @post("/profile")
-    async def update_profile(self, request: Request, data: Form) -> Template | Redirect:
+    async def update_profile(
+        self, request: Request, principal: SignedIn, data: Form
+    ) -> Template | Redirect:
         try:
-            await services.update_profile(
-                require_principal(request), name=data.get("display_name", "")
-            )
+            await services.update_profile(principal, name=data.get("display_name", ""))
         except TestbedError as error:
             return await _account_page(
-                request, error=error, values=data, status_code=error.status_code
+                principal, error=error, values=data, status_code=error.status_code
             )
         flash(request, "Your profile is saved.", category="saved")
         return Redirect("/account#profile")
 
     @post("/email", opt={BEFORE_VERIFICATION: True})
-    async def change_email(self, request: Request, data: Form) -> Template | Redirect:
+    async def change_email(
+        self, request: Request, principal: SignedIn, data: Form
+    ) -> Template | Redirect:
         try:
             new_email = await addresses.request_email_change(
-                require_principal(request),
+                principal,
                 new_email=data.get("new_email", ""),
                 password=data.get("email_password", ""),
                 ip_address=_client_address(request),
@@ -219,7 +225,7 @@ class AccountController(Controller):
             )
         except TestbedError as error:
             return await _account_page(
-                request, error=error, values=data, status_code=error.status_code
+                principal, error=error, values=data, status_code=error.status_code
             )
         flash(
             request,
@@ -230,10 +236,12 @@ class AccountController(Controller):
         return Redirect("/account#email")
 
     @post("/password", opt={BEFORE_VERIFICATION: True})
-    async def change_password(self, request: Request, data: Form) -> Template | Redirect:
+    async def change_password(
+        self, request: Request, principal: SignedIn, data: Form
+    ) -> Template | Redirect:
         try:
             await recovery.change_password(
-                require_principal(request),
+                principal,
                 current=data.get("current_password", ""),
                 password=data.get("new_password", ""),
                 again=data.get("new_password_again", ""),
@@ -243,7 +251,7 @@ class AccountController(Controller):
             )
         except TestbedError as error:
             # The passwords typed are never sent back into the form.
-            return await _account_page(request, error=error, status_code=error.status_code)
+            return await _account_page(principal, error=error, status_code=error.status_code)
         flash(
             request,
             "Password changed. Every other session of your account was signed out.",
@@ -256,8 +264,9 @@ class AccountController(Controller):
         return form_page("accounts/verification.html.j2", values={})
 
     @post("/verification", opt={BEFORE_VERIFICATION: True})
-    async def resend_verification(self, request: Request) -> Template | Redirect:
-        principal = require_principal(request)
+    async def resend_verification(
+        self, request: Request, principal: SignedIn
+    ) -> Template | Redirect:
         try:
             await addresses.resend_verification(
                 principal,
@@ -279,17 +288,17 @@ class AccountController(Controller):
         return Redirect("/account/verification")
 
     @post("/delete", opt={BEFORE_VERIFICATION: True})
-    async def delete_account(self, request: Request, data: Form) -> Template:
+    async def delete_account(self, request: Request, principal: SignedIn, data: Form) -> Template:
         try:
             require_confirmation(data, "delete your account")
             await deletion.delete_account(
-                require_principal(request),
+                principal,
                 password=data.get("delete_password", ""),
                 ip_address=_client_address(request),
             )
         except TestbedError as error:
             return await _account_page(
-                request, error=error, values=data, status_code=error.status_code
+                principal, error=error, values=data, status_code=error.status_code
             )
         # Every session of the account ended with it, this one too: an empty session here
         # (the page still reads it for messages) drops this browser's cookie.
@@ -304,10 +313,12 @@ class VerifyController(Controller):
     path = "/verify/{verify_token:str}"
     tags = ["accounts"]
     include_in_schema = False
-    opt = {"access": "public"}
+    opt = PUBLIC
 
     @get("/")
-    async def verify(self, request: Request, verify_token: FromPath[str]) -> Template:
+    async def verify(
+        self, request: Request, viewer: Viewer, verify_token: FromPath[str]
+    ) -> Template:
         try:
             email = await addresses.verify_address(
                 verify_token, ip_address=_client_address(request)
@@ -315,10 +326,9 @@ class VerifyController(Controller):
         except LinkUsed:
             # A second click, or a mail scanner that opened the link first, used it up: to
             # someone already verified, that is no error.
-            principal = current_principal(request)
-            if principal is None or not principal.verified:
+            if viewer is None or not viewer.verified:
                 raise
-            email = principal.email
+            email = viewer.email
         return Template("accounts/verified.html.j2", context={"email": email})
 
 
@@ -328,7 +338,7 @@ class EmailChangeController(Controller):
     path = "/email/confirm/{change_token:str}"
     tags = ["accounts"]
     include_in_schema = False
-    opt = {"access": "public", BEFORE_VERIFICATION: True}
+    opt = {**PUBLIC, BEFORE_VERIFICATION: True}
 
     @get("/")
     async def confirm_page(self, change_token: FromPath[str]) -> Template:
@@ -356,7 +366,7 @@ class PasswordController(Controller):
     path = "/password"
     tags = ["accounts"]
     include_in_schema = False
-    opt = {"access": "public", BEFORE_VERIFICATION: True}
+    opt = {**PUBLIC, BEFORE_VERIFICATION: True}
 
     @get("/forgot")
     async def forgot_page(self) -> Template:
@@ -415,14 +425,13 @@ class PasswordController(Controller):
 
 
 async def _account_page(
-    request: Request,
+    principal: Principal,
     *,
     new_token: str | None = None,
     error: TestbedError | None = None,
     values: dict | None = None,
     status_code: int = 200,
 ) -> Template:
-    principal = require_principal(request)
     return form_page(
         "accounts/account.html.j2",
         values={"display_name": principal.name, **(values or {})},
@@ -440,17 +449,20 @@ class OrganizationController(Controller):
     tags = ["accounts"]
     include_in_schema = False
     guards = [organization_member]
-    opt = {"access": "org_member"}
+    opt = access_rule(organization_member)
 
     @get("/members")
-    async def members_page(self, request: Request, organization_id: FromPath[int]) -> Template:
-        return await _members_page(request, organization_id)
+    async def members_page(self, principal: SignedIn, organization_id: FromPath[int]) -> Template:
+        return await _members_page(principal, organization_id)
 
-    @post("/invitations", guards=[organization_admin], opt={"access": "org_admin"})
+    @post("/invitations", **guarded(organization_admin))
     async def invite(
-        self, request: Request, organization_id: FromPath[int], data: Form
+        self,
+        request: Request,
+        principal: SignedIn,
+        organization_id: FromPath[int],
+        data: Form,
     ) -> Template:
-        principal = require_principal(request)
         try:
             token = await services.create_invitation(
                 principal,
@@ -461,26 +473,25 @@ class OrganizationController(Controller):
             )
         except InvalidInput as error:
             return await _members_page(
-                request, organization_id, error=error, values=data, status_code=422
+                principal, organization_id, error=error, values=data, status_code=422
             )
         return await _members_page(
-            request, organization_id, invitation_link=_invitation_link(request, token)
+            principal, organization_id, invitation_link=_invitation_link(request, token)
         )
 
     @post(
         "/members/{membership_id:int}/role",
-        guards=[organization_admin],
-        opt={"access": "org_admin"},
+        **guarded(organization_admin),
     )
     async def change_role(
         self,
-        request: Request,
+        principal: SignedIn,
         organization_id: FromPath[int],
         membership_id: FromPath[int],
         data: Form,
     ) -> Redirect:
         await services.change_member_role(
-            require_principal(request),
+            principal,
             organization_id=organization_id,
             membership_id=membership_id,
             role=data.get("role", ""),
@@ -489,7 +500,7 @@ class OrganizationController(Controller):
 
 
 async def _members_page(
-    request: Request,
+    principal: Principal,
     organization_id: int,
     *,
     invitation_link: str | None = None,
@@ -497,7 +508,6 @@ async def _members_page(
     values: dict | None = None,
     status_code: int = 200,
 ) -> Template:
-    principal = require_principal(request)
     members = await services.list_members(principal, organization_id)
     return form_page(
         "accounts/members.html.j2",
@@ -517,13 +527,12 @@ class InvitationController(Controller):
     path = "/invitations/{token:str}"
     tags = ["accounts"]
     include_in_schema = False
-    opt = {"access": "public"}
+    opt = PUBLIC
 
     @get("/")
-    async def invitation_page(self, request: Request, token: FromPath[str]) -> Template | Redirect:
-        principal = current_principal(request)
+    async def invitation_page(self, viewer: Viewer, token: FromPath[str]) -> Template | Redirect:
         found = await services.find_invitation(token)
-        if found and principal and principal.is_member_of(found["organization"]):
+        if found and viewer and viewer.is_member_of(found["organization"]):
             # Already in (for instance just joined through this link): go to the organization.
             return Redirect(f"/organizations/{found['organization']}/members")
         invitation = _described(await services.usable_invitation(token))
@@ -535,11 +544,11 @@ class InvitationController(Controller):
 
     @post(
         "/accept",
-        guards=[signed_in],
-        opt={"access": "invited_address", BEFORE_VERIFICATION: True},  # it verifies the address
+        guards=[invited_address],
+        opt={**access_rule(invited_address), BEFORE_VERIFICATION: True},  # it verifies the address
     )
-    async def accept(self, request: Request, token: FromPath[str]) -> Redirect:
-        organization_id = await services.accept_invitation(require_principal(request), token)
+    async def accept(self, principal: SignedIn, token: FromPath[str]) -> Redirect:
+        organization_id = await services.accept_invitation(principal, token)
         return Redirect(f"/organizations/{organization_id}/members")
 
 
@@ -548,7 +557,7 @@ class AdminController(Controller):
     tags = ["admin"]
     include_in_schema = False
     guards = [network_admin]
-    opt = {"access": "network_admin"}
+    opt = access_rule(network_admin)
 
     @get("/")
     async def admin_page(self, action: FromQuery[str | None] = None) -> Template:
@@ -562,8 +571,8 @@ class AdminController(Controller):
         )
 
     @post("/organizations/{organization_id:int}/verify")
-    async def verify(self, request: Request, organization_id: FromPath[int]) -> Redirect:
-        await services.verify_organization(require_principal(request), organization_id)
+    async def verify(self, principal: SignedIn, organization_id: FromPath[int]) -> Redirect:
+        await services.verify_organization(principal, organization_id)
         return Redirect("/admin")
 
 
@@ -572,17 +581,16 @@ class PilotTeamController(Controller):
     tags = ["pilots"]
     include_in_schema = False
     guards = [pilot_manager]
-    opt = {"access": "pilot_manager"}
+    opt = access_rule(pilot_manager)
 
     @get("/")
-    async def team_page(self, request: Request, pilot_id: FromPath[int]) -> Template:
-        return await _team_page(request, pilot_id)
+    async def team_page(self, principal: SignedIn, pilot_id: FromPath[int]) -> Template:
+        return await _team_page(principal, pilot_id)
 
     @post("/")
     async def grant(
-        self, request: Request, pilot_id: FromPath[int], data: Form
+        self, principal: SignedIn, pilot_id: FromPath[int], data: Form
     ) -> Template | Redirect:
-        principal = require_principal(request)
         (await pilot_access(principal, pilot_id)).require_manage()
         try:
             await services.grant_pilot_role(
@@ -590,29 +598,28 @@ class PilotTeamController(Controller):
             )
         except TestbedError as error:
             return await _team_page(
-                request, pilot_id, error=error, values=data, status_code=error.status_code
+                principal, pilot_id, error=error, values=data, status_code=error.status_code
             )
         return Redirect(f"/pilots/{pilot_id}/team")
 
     @post("/{role_id:int}/revoke")
     async def revoke(
-        self, request: Request, pilot_id: FromPath[int], role_id: FromPath[int]
+        self, principal: SignedIn, pilot_id: FromPath[int], role_id: FromPath[int]
     ) -> Redirect:
-        principal = require_principal(request)
         (await pilot_access(principal, pilot_id)).require_manage()
         await services.revoke_pilot_role(principal, pilot_id, role_id)
         return Redirect(f"/pilots/{pilot_id}/team")
 
 
 async def _team_page(
-    request: Request,
+    principal: Principal,
     pilot_id: int,
     *,
     error: TestbedError | None = None,
     values: dict | None = None,
     status_code: int = 200,
 ) -> Template:
-    access = await pilot_access(require_principal(request), pilot_id)
+    access = await pilot_access(principal, pilot_id)
     access.require_manage()
     return form_page(
         "accounts/team.html.j2",
@@ -630,8 +637,7 @@ async def _team_page(
 # --- JSON API -------------------------------------------------------------------------------
 
 
-def _me(request: Request) -> Me:
-    principal = require_principal(request)
+def _me(principal: Principal) -> Me:
     return Me(
         id=principal.user_id,
         email=principal.email,
@@ -647,20 +653,20 @@ class AccountApiController(Controller):
     path = "/api/v1"
     tags = ["accounts"]
     guards = [signed_in]
-    opt = {"access": "signed_in"}
+    opt = access_rule(signed_in)
 
     @get("/me", summary="Who am I")
-    async def me(self, request: Request) -> Me:
-        return _me(request)
+    async def me(self, principal: SignedIn) -> Me:
+        return _me(principal)
 
     @get("/tokens", summary="My personal access tokens")
-    async def list_tokens(self, request: Request) -> list[TokenOut]:
-        rows = await services.list_access_tokens(require_principal(request))
+    async def list_tokens(self, principal: SignedIn) -> list[TokenOut]:
+        rows = await services.list_access_tokens(principal)
         return [TokenOut(**row) for row in rows]
 
     @post("/tokens", summary="Create a personal access token (shown once)", raises=[InvalidInput])
-    async def create_token(self, request: Request, data: JSONBody[TokenIn]) -> TokenCreated:
-        token_id, token = await services.create_access_token(require_principal(request), data.name)
+    async def create_token(self, principal: SignedIn, data: JSONBody[TokenIn]) -> TokenCreated:
+        token_id, token = await services.create_access_token(principal, data.name)
         return TokenCreated(id=token_id, name=data.name.strip(), token=token)
 
     @delete(
@@ -669,35 +675,38 @@ class AccountApiController(Controller):
         status_code=HTTP_204_NO_CONTENT,
         raises=[NotFound],
     )
-    async def revoke_token(self, request: Request, token_id: FromPath[int]) -> None:
-        await services.revoke_access_token(require_principal(request), token_id)
+    async def revoke_token(self, principal: SignedIn, token_id: FromPath[int]) -> None:
+        await services.revoke_access_token(principal, token_id)
 
 
 class OrganizationApiController(Controller):
     path = "/api/v1/organizations/{organization_id:int}"
     tags = ["accounts"]
     guards = [organization_member]
-    opt = {"access": "org_member"}
+    opt = access_rule(organization_member)
 
     @get("/members", summary="Members of an organization", raises=[Forbidden, NotFound])
-    async def members(self, request: Request, organization_id: FromPath[int]) -> list[MemberOut]:
+    async def members(self, principal: SignedIn, organization_id: FromPath[int]) -> list[MemberOut]:
         await services.get_organization(organization_id)
-        rows = await services.list_members(require_principal(request), organization_id)
+        rows = await services.list_members(principal, organization_id)
         return [MemberOut(**row) for row in rows]
 
     @post(
         "/invitations",
         summary="Invite a colleague (mails the one-time link, and returns it)",
-        guards=[organization_admin],
-        opt={"access": "org_admin"},
+        **guarded(organization_admin),
         raises=[Forbidden, NotFound, InvalidInput],
     )
     async def invite(
-        self, request: Request, organization_id: FromPath[int], data: JSONBody[InvitationIn]
+        self,
+        request: Request,
+        principal: SignedIn,
+        organization_id: FromPath[int],
+        data: JSONBody[InvitationIn],
     ) -> InvitationCreated:
         await services.get_organization(organization_id)
         token = await services.create_invitation(
-            require_principal(request),
+            principal,
             organization_id=organization_id,
             email=data.email,
             role=data.role,
@@ -714,11 +723,11 @@ class PilotRoleApiController(Controller):
     path = "/api/v1/pilots/{pilot_id:int}/roles"
     tags = ["pilots"]
     guards = [pilot_manager]
-    opt = {"access": "pilot_manager"}
+    opt = access_rule(pilot_manager)
 
     @get("/", summary="People with a role on a pilot", raises=[NotFound, Forbidden])
-    async def list_roles(self, request: Request, pilot_id: FromPath[int]) -> list[PilotRoleOut]:
-        (await pilot_access(require_principal(request), pilot_id)).require_manage()
+    async def list_roles(self, principal: SignedIn, pilot_id: FromPath[int]) -> list[PilotRoleOut]:
+        (await pilot_access(principal, pilot_id)).require_manage()
         return [PilotRoleOut(**row) for row in await services.list_pilot_roles(pilot_id)]
 
     @post(
@@ -727,9 +736,8 @@ class PilotRoleApiController(Controller):
         raises=[NotFound, Forbidden, InvalidInput, Conflict],
     )
     async def grant(
-        self, request: Request, pilot_id: FromPath[int], data: JSONBody[PilotRoleIn]
+        self, principal: SignedIn, pilot_id: FromPath[int], data: JSONBody[PilotRoleIn]
     ) -> list[PilotRoleOut]:
-        principal = require_principal(request)
         (await pilot_access(principal, pilot_id)).require_manage()
         await services.grant_pilot_role(principal, pilot_id, email=data.email, role=data.role)
         return [PilotRoleOut(**row) for row in await services.list_pilot_roles(pilot_id)]
@@ -741,9 +749,8 @@ class PilotRoleApiController(Controller):
         raises=[NotFound, Forbidden],
     )
     async def revoke(
-        self, request: Request, pilot_id: FromPath[int], role_id: FromPath[int]
+        self, principal: SignedIn, pilot_id: FromPath[int], role_id: FromPath[int]
     ) -> None:
-        principal = require_principal(request)
         (await pilot_access(principal, pilot_id)).require_manage()
         await services.revoke_pilot_role(principal, pilot_id, role_id)
 
@@ -752,7 +759,7 @@ class AdminApiController(Controller):
     path = "/api/v1/admin"
     tags = ["admin"]
     guards = [network_admin]
-    opt = {"access": "network_admin"}
+    opt = access_rule(network_admin)
 
     @get(
         "/organizations",
@@ -771,8 +778,8 @@ class AdminApiController(Controller):
         summary="Verify an organization",
         raises=[Forbidden, NotFound],
     )
-    async def verify(self, request: Request, organization_id: FromPath[int]) -> OrganizationOut:
-        await services.verify_organization(require_principal(request), organization_id)
+    async def verify(self, principal: SignedIn, organization_id: FromPath[int]) -> OrganizationOut:
+        await services.verify_organization(principal, organization_id)
         row = await services.get_organization(organization_id)
         return OrganizationOut(**{k: row[k] for k in OrganizationOut.__struct_fields__})
 

@@ -493,7 +493,7 @@ async def usable_invitation(token: str) -> dict:
     return invitation
 
 
-def _require_invited_address(invitation: dict, email: str) -> None:
+def require_invited_address(invitation: dict, email: str) -> None:
     # An invitation is for one person: the link may be forwarded or leak, and accepting it
     # under another address would let whoever holds it join the organization.
     if normalize_email(email) != invitation["email"]:
@@ -582,7 +582,7 @@ async def _accept(invitation: dict, user_id: int) -> None:
 
 async def accept_invitation(principal: Principal, token: str) -> int:
     invitation = await usable_invitation(token)
-    _require_invited_address(invitation, principal.email)
+    require_invited_address(invitation, principal.email)
     async with account_write():
         await _accept(invitation, principal.user_id)
     return invitation["organization"]

@@ -19,7 +19,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from testbed import vocabulary
 from testbed.access import pilot_manager, pilot_viewer
-from testbed.auth import PUBLIC, Principal, current_principal, guarded, member_of, require_principal
+from testbed.auth import PUBLIC, Principal, SignedIn, Viewer, guarded, member_of, require_principal
 from testbed.catalog import services
 from testbed.catalog.schemas import (
     DistrictDetail,
@@ -262,27 +262,26 @@ class DistrictController(Controller):
     opt = PUBLIC
 
     @get("/", dependencies={"filters": Provide(district_filters)})
-    async def districts(self, request: Request, filters: Filters, page: PageNumber = 1) -> Template:
-        result = await services.list_districts(current_principal(request), filters, page)
+    async def districts(self, viewer: Viewer, filters: Filters, page: PageNumber = 1) -> Template:
+        result = await services.list_districts(viewer, filters, page)
         return _list_page("catalog/districts.html.j2", result)
 
     @get("/{district_id:int}")
-    async def district(self, request: Request, district_id: FromPath[int]) -> Template:
-        principal = current_principal(request)
-        district = await services.get_district(principal, district_id)
+    async def district(self, viewer: Viewer, district_id: FromPath[int]) -> Template:
+        district = await services.get_district(viewer, district_id)
         return Template(
             "catalog/district.html.j2",
             context={
                 "district": district,
-                "needs": await _open_needs(principal, district_id),
-                "is_member": principal is not None
-                and (principal.is_network_admin or principal.is_member_of(district_id)),
+                "needs": await _open_needs(viewer, district_id),
+                "is_member": viewer is not None
+                and (viewer.is_network_admin or viewer.is_member_of(district_id)),
             },
         )
 
     @get("/{district_id:int}/profile", **guarded(district_member))
-    async def profile_form(self, request: Request, district_id: FromPath[int]) -> Template:
-        district = await services.get_district(require_principal(request), district_id)
+    async def profile_form(self, principal: SignedIn, district_id: FromPath[int]) -> Template:
+        district = await services.get_district(principal, district_id)
         return form_page(
             "catalog/profile_form.html.j2",
             values=_profile_form_values(district),
@@ -291,9 +290,8 @@ class DistrictController(Controller):
 
     @post("/{district_id:int}/profile", **guarded(district_member))
     async def save_profile(
-        self, request: Request, district_id: FromPath[int]
+        self, request: Request, principal: SignedIn, district_id: FromPath[int]
     ) -> Template | Redirect:
-        principal = require_principal(request)
         values = await read_form(request)
         try:
             await services.save_district_profile(principal, district_id, values)
@@ -312,8 +310,7 @@ class DistrictController(Controller):
         return Redirect(f"/districts/{district_id}")
 
     @get("/{district_id:int}/needs", **guarded(district_member))
-    async def needs(self, request: Request, district_id: FromPath[int]) -> Template:
-        principal = require_principal(request)
+    async def needs(self, principal: SignedIn, district_id: FromPath[int]) -> Template:
         filters = ListFilters(district=district_id, per_page=services.MAX_PER_PAGE)
         return Template(
             "catalog/needs.html.j2",
@@ -324,17 +321,16 @@ class DistrictController(Controller):
         )
 
     @get("/{district_id:int}/needs/new", **guarded(district_member))
-    async def new_need(self, request: Request, district_id: FromPath[int]) -> Template:
-        district = await services.get_district(require_principal(request), district_id)
+    async def new_need(self, principal: SignedIn, district_id: FromPath[int]) -> Template:
+        district = await services.get_district(principal, district_id)
         return form_page(
             "catalog/need_form.html.j2", values={}, extra={"district": district, "need": None}
         )
 
     @post("/{district_id:int}/needs", **guarded(district_member))
     async def create_need(
-        self, request: Request, district_id: FromPath[int]
+        self, request: Request, principal: SignedIn, district_id: FromPath[int]
     ) -> Template | Redirect:
-        principal = require_principal(request)
         values = await read_form(request)
         try:
             await services.create_need(principal, district_id, values)
@@ -357,9 +353,8 @@ class DistrictController(Controller):
         **guarded(district_member),
     )
     async def edit_need(
-        self, request: Request, district_id: FromPath[int], need_id: FromPath[int]
+        self, principal: SignedIn, district_id: FromPath[int], need_id: FromPath[int]
     ) -> Template:
-        principal = require_principal(request)
         need = await services.get_need(principal, district_id, need_id)
         return form_page(
             "catalog/need_form.html.j2",
@@ -372,9 +367,12 @@ class DistrictController(Controller):
         **guarded(district_member),
     )
     async def update_need(
-        self, request: Request, district_id: FromPath[int], need_id: FromPath[int]
+        self,
+        request: Request,
+        principal: SignedIn,
+        district_id: FromPath[int],
+        need_id: FromPath[int],
     ) -> Template | Redirect:
-        principal = require_principal(request)
         values = await read_form(request)
         try:
             await services.update_need(principal, district_id, need_id, values)
@@ -397,11 +395,15 @@ class DistrictController(Controller):
         **guarded(district_member),
     )
     async def need_status(
-        self, request: Request, district_id: FromPath[int], need_id: FromPath[int]
+        self,
+        request: Request,
+        principal: SignedIn,
+        district_id: FromPath[int],
+        need_id: FromPath[int],
     ) -> Redirect:
         values = await read_form(request)
         is_open = values.get("status") == "open"
-        await services.set_need_open(require_principal(request), district_id, need_id, is_open)
+        await services.set_need_open(principal, district_id, need_id, is_open)
         flash(request, "The need's status is changed.", category="saved")
         return Redirect(f"/districts/{district_id}/needs")
 
@@ -413,8 +415,8 @@ class NeedController(Controller):
     opt = PUBLIC
 
     @get("/", dependencies={"filters": Provide(need_filters)})
-    async def needs(self, request: Request, filters: Filters, page: PageNumber = 1) -> Template:
-        result = await services.list_needs(current_principal(request), filters, page)
+    async def needs(self, viewer: Viewer, filters: Filters, page: PageNumber = 1) -> Template:
+        result = await services.list_needs(viewer, filters, page)
         return _list_page("catalog/needs_list.html.j2", result)
 
 
@@ -428,60 +430,61 @@ class ProductController(Controller):
     opt = PUBLIC
 
     @get("/", dependencies={"filters": Provide(product_filters)})
-    async def products(self, request: Request, filters: Filters, page: PageNumber = 1) -> Template:
-        principal = current_principal(request)
+    async def products(self, viewer: Viewer, filters: Filters, page: PageNumber = 1) -> Template:
         result = await services.list_products(filters, page)
-        can_propose = principal is not None and (
-            principal.is_network_admin or bool(principal.organizations_of_kind("vendor"))
+        can_propose = viewer is not None and (
+            viewer.is_network_admin or bool(viewer.organizations_of_kind("vendor"))
         )
         return _list_page("catalog/products.html.j2", result, can_propose=can_propose)
 
     @get("/new", **guarded(verified_vendor))
-    async def new_product(self, request: Request) -> Template:
-        return await _product_form(request, values={})
+    async def new_product(self, principal: SignedIn) -> Template:
+        return await _product_form(principal, values={})
 
     @post("/", **guarded(verified_vendor))
-    async def create_product(self, request: Request) -> Template | Redirect:
+    async def create_product(self, request: Request, principal: SignedIn) -> Template | Redirect:
         values = await read_form(request)
         try:
-            product_id = await services.create_product(require_principal(request), values)
+            product_id = await services.create_product(principal, values)
         except InvalidInput as error:
-            return await _product_form(request, values=values, error=error)
+            return await _product_form(principal, values=values, error=error)
         flash(request, "The product is saved.", category="saved")
         return Redirect(f"/products/{product_id}")
 
     @get("/{product_id:int}")
-    async def product(self, request: Request, product_id: FromPath[int]) -> Template:
-        principal = current_principal(request)
+    async def product(self, viewer: Viewer, product_id: FromPath[int]) -> Template:
         product = await services.get_product(product_id)
         calls = await services.list_pilots(
-            principal, ListFilters(product=product_id, per_page=services.MAX_PER_PAGE), 1
+            viewer, ListFilters(product=product_id, per_page=services.MAX_PER_PAGE), 1
         )
         return Template(
             "catalog/product.html.j2",
             context={
                 "product": product,
                 "calls": calls.items,
-                "can_edit": principal is not None
-                and (principal.is_network_admin or principal.is_member_of(product["vendor_id"])),
+                "can_edit": viewer is not None
+                and (viewer.is_network_admin or viewer.is_member_of(product["vendor_id"])),
             },
         )
 
     @get("/{product_id:int}/edit", **guarded(product_editor))
-    async def edit_product(self, request: Request, product_id: FromPath[int]) -> Template:
+    async def edit_product(self, principal: SignedIn, product_id: FromPath[int]) -> Template:
         product = await services.get_product(product_id)
-        return await _product_form(request, values=product, product=product)
+        return await _product_form(principal, values=product, product=product)
 
     @post("/{product_id:int}/edit", **guarded(product_editor))
     async def update_product(
-        self, request: Request, product_id: FromPath[int]
+        self,
+        request: Request,
+        principal: SignedIn,
+        product_id: FromPath[int],
     ) -> Template | Redirect:
         values = await read_form(request)
         try:
-            await services.update_product(require_principal(request), product_id, values)
+            await services.update_product(principal, product_id, values)
         except InvalidInput as error:
             product = await services.get_product(product_id)
-            return await _product_form(request, values=values, error=error, product=product)
+            return await _product_form(principal, values=values, error=error, product=product)
         flash(request, "The product is saved.", category="saved")
         return Redirect(f"/products/{product_id}")
 
@@ -501,13 +504,13 @@ def _select_values(values: dict[str, Any], *names: str) -> dict[str, Any]:
 
 
 async def _product_form(
-    request: Request,
+    principal: Principal,
     *,
     values: dict[str, Any],
     error: TestbedError | None = None,
     product: dict[str, Any] | None = None,
 ) -> Template:
-    vendors = await services.vendor_options(require_principal(request))
+    vendors = await services.vendor_options(principal)
     return form_page(
         "catalog/product_form.html.j2",
         values=_select_values(values, "essa_tier_claimed", "vendor"),
@@ -532,27 +535,29 @@ class PilotController(Controller):
     opt = PUBLIC
 
     @get("/", dependencies={"filters": Provide(pilot_filters)})
-    async def pilots(self, request: Request, filters: Filters, page: PageNumber = 1) -> Template:
-        result = await services.list_pilots(current_principal(request), filters, page)
+    async def pilots(self, viewer: Viewer, filters: Filters, page: PageNumber = 1) -> Template:
+        result = await services.list_pilots(viewer, filters, page)
         return _list_page("catalog/pilots.html.j2", result)
 
     @get("/new", **guarded(verified_vendor))
-    async def new_pilot(self, request: Request, product: FromQuery[int | None] = None) -> Template:
-        return await _pilot_form(request, values={"product": product or ""})
+    async def new_pilot(
+        self, principal: SignedIn, product: FromQuery[int | None] = None
+    ) -> Template:
+        return await _pilot_form(principal, values={"product": product or ""})
 
     @post("/", **guarded(verified_vendor))
-    async def create_pilot(self, request: Request) -> Template | Redirect:
+    async def create_pilot(self, request: Request, principal: SignedIn) -> Template | Redirect:
         values = await read_form(request)
         try:
-            pilot_id = await services.create_pilot(require_principal(request), values)
+            pilot_id = await services.create_pilot(principal, values)
         except InvalidInput as error:
-            return await _pilot_form(request, values=values, error=error)
+            return await _pilot_form(principal, values=values, error=error)
         flash(request, "The pilot call is saved as a draft.", category="saved")
         return Redirect(f"/pilots/{pilot_id}")
 
     @get("/{pilot_id:int}", **guarded(pilot_viewer))
-    async def pilot(self, request: Request, pilot_id: FromPath[int]) -> Template:
-        pilot, access = await services.get_pilot(current_principal(request), pilot_id)
+    async def pilot(self, viewer: Viewer, pilot_id: FromPath[int]) -> Template:
+        pilot, access = await services.get_pilot(viewer, pilot_id)
         return Template(
             "catalog/pilot.html.j2",
             context={
@@ -564,27 +569,30 @@ class PilotController(Controller):
         )
 
     @get("/{pilot_id:int}/edit", **guarded(pilot_manager))
-    async def edit_pilot(self, request: Request, pilot_id: FromPath[int]) -> Template:
-        pilot, _ = await services.get_pilot(require_principal(request), pilot_id)
-        return await _pilot_form(request, values=pilot, pilot=pilot)
+    async def edit_pilot(self, principal: SignedIn, pilot_id: FromPath[int]) -> Template:
+        pilot, _ = await services.get_pilot(principal, pilot_id)
+        return await _pilot_form(principal, values=pilot, pilot=pilot)
 
     @post("/{pilot_id:int}/edit", **guarded(pilot_manager))
-    async def update_pilot(self, request: Request, pilot_id: FromPath[int]) -> Template | Redirect:
-        principal = require_principal(request)
+    async def update_pilot(
+        self, request: Request, principal: SignedIn, pilot_id: FromPath[int]
+    ) -> Template | Redirect:
         values = await read_form(request)
         try:
             await services.update_pilot(principal, pilot_id, values)
         except InvalidInput as error:
             pilot, _ = await services.get_pilot(principal, pilot_id)
-            return await _pilot_form(request, values=values, error=error, pilot=pilot)
+            return await _pilot_form(principal, values=values, error=error, pilot=pilot)
         flash(request, "The pilot call is saved.", category="saved")
         return Redirect(f"/pilots/{pilot_id}")
 
     @post("/{pilot_id:int}/status", **guarded(pilot_manager))
-    async def change_status(self, request: Request, pilot_id: FromPath[int]) -> Redirect:
+    async def change_status(
+        self, request: Request, principal: SignedIn, pilot_id: FromPath[int]
+    ) -> Redirect:
         values = await read_form(request)
         await services.change_pilot_status(
-            require_principal(request),
+            principal,
             pilot_id,
             str(values.get("status") or ""),
             ip_address=_client_address(request),
@@ -594,13 +602,13 @@ class PilotController(Controller):
 
 
 async def _pilot_form(
-    request: Request,
+    principal: Principal,
     *,
     values: dict[str, Any],
     error: TestbedError | None = None,
     pilot: dict[str, Any] | None = None,
 ) -> Template:
-    products = [] if pilot else await services.product_options(require_principal(request))
+    products = [] if pilot else await services.product_options(principal)
     return form_page(
         "catalog/pilot_form.html.j2",
         values=_select_values(values, "product"),
@@ -651,9 +659,9 @@ class CatalogApiController(Controller):
         raises=[InvalidInput],
     )
     async def districts(
-        self, request: Request, filters: Filters, page: PageNumber = 1
+        self, viewer: Viewer, filters: Filters, page: PageNumber = 1
     ) -> DistrictPage:
-        result = await services.list_districts(current_principal(request), filters, page)
+        result = await services.list_districts(viewer, filters, page)
         return _page_of(result, DistrictPage, DistrictOut)
 
     @get(
@@ -661,8 +669,8 @@ class CatalogApiController(Controller):
         summary="A district's profile and open needs",
         raises=[NotFound],
     )
-    async def district(self, request: Request, district_id: FromPath[int]) -> DistrictDetail:
-        return await _district_detail(current_principal(request), district_id)
+    async def district(self, viewer: Viewer, district_id: FromPath[int]) -> DistrictDetail:
+        return await _district_detail(viewer, district_id)
 
     @put(
         "/districts/{district_id:int}/profile",
@@ -671,9 +679,8 @@ class CatalogApiController(Controller):
         raises=[Forbidden, NotFound, InvalidInput, Conflict],
     )
     async def save_profile(
-        self, request: Request, district_id: FromPath[int], data: JSONBody[ProfileIn]
+        self, principal: SignedIn, district_id: FromPath[int], data: JSONBody[ProfileIn]
     ) -> DistrictDetail:
-        principal = require_principal(request)
         await services.save_district_profile(principal, district_id, msgspec.structs.asdict(data))
         return await _district_detail(principal, district_id)
 
@@ -683,8 +690,8 @@ class CatalogApiController(Controller):
         dependencies={"filters": Provide(need_filters)},
         raises=[InvalidInput],
     )
-    async def needs(self, request: Request, filters: Filters, page: PageNumber = 1) -> NeedPage:
-        result = await services.list_needs(current_principal(request), filters, page)
+    async def needs(self, viewer: Viewer, filters: Filters, page: PageNumber = 1) -> NeedPage:
+        result = await services.list_needs(viewer, filters, page)
         return _page_of(result, NeedPage, NeedOut)
 
     @post(
@@ -695,9 +702,8 @@ class CatalogApiController(Controller):
         raises=[Forbidden, NotFound, InvalidInput],
     )
     async def create_need(
-        self, request: Request, district_id: FromPath[int], data: JSONBody[NeedIn]
+        self, principal: SignedIn, district_id: FromPath[int], data: JSONBody[NeedIn]
     ) -> NeedOut:
-        principal = require_principal(request)
         need_id = await services.create_need(principal, district_id, msgspec.structs.asdict(data))
         return msgspec.convert(await services.get_need(principal, district_id, need_id), NeedOut)
 
@@ -709,12 +715,11 @@ class CatalogApiController(Controller):
     )
     async def update_need(
         self,
-        request: Request,
+        principal: SignedIn,
         district_id: FromPath[int],
         need_id: FromPath[int],
         data: JSONBody[NeedIn],
     ) -> NeedOut:
-        principal = require_principal(request)
         await services.update_need(principal, district_id, need_id, msgspec.structs.asdict(data))
         return msgspec.convert(await services.get_need(principal, district_id, need_id), NeedOut)
 
@@ -738,9 +743,9 @@ class CatalogApiController(Controller):
         status_code=HTTP_201_CREATED,
         raises=[Forbidden, InvalidInput],
     )
-    async def create_product(self, request: Request, data: JSONBody[ProductIn]) -> ProductDetail:
+    async def create_product(self, principal: SignedIn, data: JSONBody[ProductIn]) -> ProductDetail:
         values = msgspec.structs.asdict(data)
-        product_id = await services.create_product(require_principal(request), values)
+        product_id = await services.create_product(principal, values)
         return msgspec.convert(await services.get_product(product_id), ProductDetail)
 
     @put(
@@ -750,10 +755,10 @@ class CatalogApiController(Controller):
         raises=[Forbidden, NotFound, InvalidInput],
     )
     async def update_product(
-        self, request: Request, product_id: FromPath[int], data: JSONBody[ProductIn]
+        self, principal: SignedIn, product_id: FromPath[int], data: JSONBody[ProductIn]
     ) -> ProductDetail:
         values = msgspec.structs.asdict(data)
-        await services.update_product(require_principal(request), product_id, values)
+        await services.update_product(principal, product_id, values)
         return msgspec.convert(await services.get_product(product_id), ProductDetail)
 
     @get(
@@ -762,8 +767,8 @@ class CatalogApiController(Controller):
         dependencies={"filters": Provide(pilot_filters)},
         raises=[InvalidInput],
     )
-    async def pilots(self, request: Request, filters: Filters, page: PageNumber = 1) -> PilotPage:
-        result = await services.list_pilots(current_principal(request), filters, page)
+    async def pilots(self, viewer: Viewer, filters: Filters, page: PageNumber = 1) -> PilotPage:
+        result = await services.list_pilots(viewer, filters, page)
         return _page_of(result, PilotPage, PilotOut)
 
     @get(
@@ -772,8 +777,8 @@ class CatalogApiController(Controller):
         **guarded(pilot_viewer),
         raises=[NotFound],
     )
-    async def pilot(self, request: Request, pilot_id: FromPath[int]) -> PilotDetail:
-        return await _pilot_detail(current_principal(request), pilot_id)
+    async def pilot(self, viewer: Viewer, pilot_id: FromPath[int]) -> PilotDetail:
+        return await _pilot_detail(viewer, pilot_id)
 
     @post(
         "/pilots",
@@ -782,8 +787,7 @@ class CatalogApiController(Controller):
         status_code=HTTP_201_CREATED,
         raises=[Forbidden, InvalidInput],
     )
-    async def create_pilot(self, request: Request, data: JSONBody[PilotCreate]) -> PilotDetail:
-        principal = require_principal(request)
+    async def create_pilot(self, principal: SignedIn, data: JSONBody[PilotCreate]) -> PilotDetail:
         pilot_id = await services.create_pilot(principal, msgspec.structs.asdict(data))
         return await _pilot_detail(principal, pilot_id)
 
@@ -794,9 +798,8 @@ class CatalogApiController(Controller):
         raises=[Forbidden, NotFound, InvalidInput, Conflict],
     )
     async def update_pilot(
-        self, request: Request, pilot_id: FromPath[int], data: JSONBody[PilotCallIn]
+        self, principal: SignedIn, pilot_id: FromPath[int], data: JSONBody[PilotCallIn]
     ) -> PilotDetail:
-        principal = require_principal(request)
         await services.update_pilot(principal, pilot_id, msgspec.structs.asdict(data))
         return await _pilot_detail(principal, pilot_id)
 
@@ -808,9 +811,12 @@ class CatalogApiController(Controller):
         raises=[Forbidden, NotFound, InvalidInput, Conflict],
     )
     async def change_status(
-        self, request: Request, pilot_id: FromPath[int], data: JSONBody[StatusChange]
+        self,
+        request: Request,
+        principal: SignedIn,
+        pilot_id: FromPath[int],
+        data: JSONBody[StatusChange],
     ) -> PilotDetail:
-        principal = require_principal(request)
         await services.change_pilot_status(
             principal, pilot_id, data.status, ip_address=_client_address(request)
         )

@@ -15,7 +15,7 @@ from litestar.plugins.flash import flash
 from litestar.response import Redirect, Template
 
 from testbed.access import pilot_access, pilot_viewer, require_student_rows
-from testbed.auth import access_rule, current_principal, guarded, require_principal
+from testbed.auth import Principal, SignedIn, Viewer, access_rule, guarded, require_principal
 from testbed.designs import services
 from testbed.designs.document import (
     DESIGN_TYPE_WORDS,
@@ -94,25 +94,29 @@ class DesignPagesController(Controller):
     opt = access_rule(pilot_viewer)
 
     @get("/")
-    async def design_page(self, request: Request, pilot_id: FromPath[int]) -> Template:
-        page = await services.design_page(current_principal(request), pilot_id)
+    async def design_page(self, viewer: Viewer, pilot_id: FromPath[int]) -> Template:
+        page = await services.design_page(viewer, pilot_id)
         return Template("designs/design.html.j2", context={**page, **WORDS})
 
     @get("/edit", **guarded(design_editor))
-    async def edit_page(self, request: Request, pilot_id: FromPath[int]) -> Template:
-        return await _editor(request, pilot_id)
+    async def edit_page(self, principal: SignedIn, pilot_id: FromPath[int]) -> Template:
+        return await _editor(principal, pilot_id)
 
     @post("/edit", **guarded(design_editor))
     async def save(
-        self, request: Request, pilot_id: FromPath[int], data: Form
+        self,
+        request: Request,
+        principal: SignedIn,
+        pilot_id: FromPath[int],
+        data: Form,
     ) -> Template | Redirect:
         if data.get("add_outcome"):
             rows = str(outcome_row_count(data) + 1)
-            return await _editor(request, pilot_id, values={**data, "outcome_rows": rows})
+            return await _editor(principal, pilot_id, values={**data, "outcome_rows": rows})
         version, base_version = data.get("version", ""), data.get("base_version", "")
         try:
             await services.save_draft(
-                require_principal(request),
+                principal,
                 pilot_id,
                 data,
                 from_form=True,
@@ -121,16 +125,18 @@ class DesignPagesController(Controller):
                 base_version=int(base_version) if base_version.isdigit() else None,
             )
         except InvalidInput as error:
-            return await _editor(request, pilot_id, values=data, error=error, status_code=422)
+            return await _editor(principal, pilot_id, values=data, error=error, status_code=422)
         flash(request, "The draft design is saved.", category="saved")
         return Redirect(f"/pilots/{pilot_id}/design")
 
     @post("/register", **guarded(design_editor))
-    async def register(self, request: Request, pilot_id: FromPath[int], data: Form) -> Redirect:
+    async def register(
+        self, request: Request, principal: SignedIn, pilot_id: FromPath[int], data: Form
+    ) -> Redirect:
         version = data.get("version", "")
         require_confirmation(data, "register this version")
         registered = await services.register_draft(
-            require_principal(request),
+            principal,
             pilot_id,
             expected_version=int(version) if version.isdigit() else None,
         )
@@ -142,19 +148,21 @@ class DesignPagesController(Controller):
         return Redirect(f"/pilots/{pilot_id}/design/versions/{registered['version']}")
 
     @get("/amend", **guarded(design_editor))
-    async def amend_page(self, request: Request, pilot_id: FromPath[int]) -> Template:
-        return await _amend_page(request, pilot_id)
+    async def amend_page(self, principal: SignedIn, pilot_id: FromPath[int]) -> Template:
+        return await _amend_page(principal, pilot_id)
 
     @post("/amend", **guarded(design_editor))
     async def amend(
-        self, request: Request, pilot_id: FromPath[int], data: Form
+        self,
+        request: Request,
+        principal: SignedIn,
+        pilot_id: FromPath[int],
+        data: Form,
     ) -> Template | Redirect:
         try:
-            await services.start_amendment(
-                require_principal(request), pilot_id, data.get("amendment_reason", "")
-            )
+            await services.start_amendment(principal, pilot_id, data.get("amendment_reason", ""))
         except InvalidInput as error:
-            return await _amend_page(request, pilot_id, values=data, error=error, status_code=422)
+            return await _amend_page(principal, pilot_id, values=data, error=error, status_code=422)
         flash(
             request,
             "The amendment is saved as a new draft; register it when it is ready.",
@@ -164,23 +172,22 @@ class DesignPagesController(Controller):
 
     @get("/versions/{version:int}")
     async def version_page(
-        self, request: Request, pilot_id: FromPath[int], version: FromPath[int]
+        self, viewer: Viewer, pilot_id: FromPath[int], version: FromPath[int]
     ) -> Template:
-        principal = current_principal(request)
         return Template(
             "designs/version.html.j2",
             context={
                 "pilot": await services.pilot_summary(pilot_id),
-                "version": await services.get_version(principal, pilot_id, version),
+                "version": await services.get_version(viewer, pilot_id, version),
                 **WORDS,
             },
         )
 
     @get("/versions/{version:int}/canonical.json")
     async def canonical_download(
-        self, request: Request, pilot_id: FromPath[int], version: FromPath[int]
+        self, viewer: Viewer, pilot_id: FromPath[int], version: FromPath[int]
     ) -> Response[bytes]:
-        found = await services.get_version(current_principal(request), pilot_id, version)
+        found = await services.get_version(viewer, pilot_id, version)
         return Response(
             found["canonical_json"].encode("utf-8"),
             media_type="application/json",
@@ -194,39 +201,38 @@ class DesignPagesController(Controller):
     @get("/diff")
     async def diff_page(
         self,
-        request: Request,
+        viewer: Viewer,
         pilot_id: FromPath[int],
         from_version: Annotated[int | None, QueryParameter(name="from", ge=1)] = None,
         to_version: Annotated[int | None, QueryParameter(name="to", ge=1)] = None,
     ) -> Template:
-        principal = current_principal(request)
         return Template(
             "designs/diff.html.j2",
             context={
                 "pilot": await services.pilot_summary(pilot_id),
-                "diff": await services.diff_versions(principal, pilot_id, from_version, to_version),
+                "diff": await services.diff_versions(viewer, pilot_id, from_version, to_version),
             },
         )
 
     @get("/rees")
     async def rees_page(
-        self, request: Request, pilot_id: FromPath[int], version: OptionalVersion = None
+        self, viewer: Viewer, pilot_id: FromPath[int], version: OptionalVersion = None
     ) -> Template:
-        export = await services.rees_export(current_principal(request), pilot_id, version)
+        export = await services.rees_export(viewer, pilot_id, version)
         return Template(
             "designs/rees.html.j2", context={"pilot_id": pilot_id, "rees": export, **WORDS}
         )
 
 
 async def _editor(
-    request: Request,
+    principal: Principal,
     pilot_id: int,
     *,
     values: dict[str, Any] | None = None,
     error: TestbedError | None = None,
     status_code: int = 200,
 ) -> Template:
-    state = await services.editor_state(require_principal(request), pilot_id)
+    state = await services.editor_state(principal, pilot_id)
     if values is None:
         latest = state["latest"]
         values = form_from_document(latest["document"] if latest else None)
@@ -246,14 +252,14 @@ async def _editor(
 
 
 async def _amend_page(
-    request: Request,
+    principal: Principal,
     pilot_id: int,
     *,
     values: dict[str, Any] | None = None,
     error: TestbedError | None = None,
     status_code: int = 200,
 ) -> Template:
-    state = await services.editor_state(require_principal(request), pilot_id)
+    state = await services.editor_state(principal, pilot_id)
     return form_page(
         "designs/amend.html.j2",
         values=values or {},
@@ -271,8 +277,8 @@ class RandomizationPagesController(Controller):
     opt = access_rule(pilot_viewer)
 
     @get("/")
-    async def randomization_page(self, request: Request, pilot_id: FromPath[int]) -> Template:
-        return await _randomization_page(request, pilot_id)
+    async def randomization_page(self, viewer: Viewer, pilot_id: FromPath[int]) -> Template:
+        return await _randomization_page(viewer, pilot_id)
 
     @post(
         "/{site_id:int}/roster",
@@ -280,15 +286,21 @@ class RandomizationPagesController(Controller):
         request_max_body_size=UPLOAD_BODY_LIMIT,
     )
     async def upload_roster(
-        self, request: Request, pilot_id: FromPath[int], site_id: FromPath[int], data: Upload
+        self,
+        request: Request,
+        viewer: Viewer,
+        principal: SignedIn,
+        pilot_id: FromPath[int],
+        site_id: FromPath[int],
+        data: Upload,
     ) -> Template | Redirect:
         try:
             await services.randomize_site(
-                require_principal(request), pilot_id, site_id, await _file_bytes(data, "roster")
+                principal, pilot_id, site_id, await _file_bytes(data, "roster")
             )
         except InvalidInput as error:
             return await _randomization_page(
-                request, pilot_id, error=error, site_id=site_id, status_code=422
+                viewer, pilot_id, error=error, site_id=site_id, status_code=422
             )
         flash(request, "The roster is uploaded and the site is randomized.", category="saved")
         return Redirect(f"/pilots/{pilot_id}/randomization#site-{site_id}")
@@ -299,24 +311,30 @@ class RandomizationPagesController(Controller):
         request_max_body_size=UPLOAD_BODY_LIMIT,
     )
     async def upload_baseline(
-        self, request: Request, pilot_id: FromPath[int], site_id: FromPath[int], data: Upload
+        self,
+        request: Request,
+        viewer: Viewer,
+        principal: SignedIn,
+        pilot_id: FromPath[int],
+        site_id: FromPath[int],
+        data: Upload,
     ) -> Template | Redirect:
         try:
             await services.check_baseline(
-                require_principal(request), pilot_id, site_id, await _file_bytes(data, "groups")
+                principal, pilot_id, site_id, await _file_bytes(data, "groups")
             )
         except InvalidInput as error:
             return await _randomization_page(
-                request, pilot_id, error=error, site_id=site_id, status_code=422
+                viewer, pilot_id, error=error, site_id=site_id, status_code=422
             )
         flash(request, "The comparison groups are uploaded.", category="saved")
         return Redirect(f"/pilots/{pilot_id}/randomization#site-{site_id}")
 
     @get("/{site_id:int}/verify")
     async def verify_page(
-        self, request: Request, pilot_id: FromPath[int], site_id: FromPath[int]
+        self, viewer: Viewer, pilot_id: FromPath[int], site_id: FromPath[int]
     ) -> Template:
-        result = await services.verify_site(current_principal(request), pilot_id, site_id)
+        result = await services.verify_site(viewer, pilot_id, site_id)
         return Template(
             "designs/verify.html.j2",
             context={"pilot": await services.pilot_summary(pilot_id), "result": result},
@@ -327,11 +345,9 @@ class RandomizationPagesController(Controller):
         **guarded(site_rows_reader),
     )
     async def assignment_download(
-        self, request: Request, pilot_id: FromPath[int], site_id: FromPath[int]
+        self, principal: SignedIn, pilot_id: FromPath[int], site_id: FromPath[int]
     ) -> Response[str]:
-        filename, text = await services.assignment_csv(
-            require_principal(request), pilot_id, site_id
-        )
+        filename, text = await services.assignment_csv(principal, pilot_id, site_id)
         return Response(
             text,
             media_type="text/csv",
@@ -350,14 +366,14 @@ async def _file_bytes(data: dict[str, Any], field: str) -> bytes:
 
 
 async def _randomization_page(
-    request: Request,
+    viewer: Principal | None,
     pilot_id: int,
     *,
     error: TestbedError | None = None,
     site_id: int | None = None,
     status_code: int = 200,
 ) -> Template:
-    page = await services.randomization_page(current_principal(request), pilot_id)
+    page = await services.randomization_page(viewer, pilot_id)
     return form_page(
         "designs/randomization.html.j2",
         values={},
@@ -414,8 +430,8 @@ class DesignApiController(Controller):
         summary="The pilot's design: versions, draft, registration, power",
         raises=[NotFound],
     )
-    async def get_design(self, request: Request, pilot_id: FromPath[int]) -> DesignOut:
-        page = await services.design_page(current_principal(request), pilot_id)
+    async def get_design(self, viewer: Viewer, pilot_id: FromPath[int]) -> DesignOut:
+        page = await services.design_page(viewer, pilot_id)
         return DesignOut(
             pilot_id=pilot_id,
             pilot_title=page["pilot"]["title"],
@@ -432,10 +448,10 @@ class DesignApiController(Controller):
         raises=[Forbidden, NotFound, Conflict, InvalidInput],
     )
     async def put_design(
-        self, request: Request, pilot_id: FromPath[int], data: JSONBody[DraftIn]
+        self, principal: SignedIn, pilot_id: FromPath[int], data: JSONBody[DraftIn]
     ) -> VersionOut:
         saved = await services.save_draft(
-            require_principal(request),
+            principal,
             pilot_id,
             msgspec.to_builtins(data.document),
             amendment_reason=data.amendment_reason,
@@ -451,10 +467,10 @@ class DesignApiController(Controller):
         raises=[Forbidden, NotFound, Conflict, InvalidInput],
     )
     async def register(
-        self, request: Request, pilot_id: FromPath[int], data: JSONBody[RegisterIn]
+        self, principal: SignedIn, pilot_id: FromPath[int], data: JSONBody[RegisterIn]
     ) -> VerificationOut:
         registered = await services.register_draft(
-            require_principal(request), pilot_id, expected_version=data.version
+            principal, pilot_id, expected_version=data.version
         )
         return _verification_out(pilot_id, registered)
 
@@ -465,17 +481,15 @@ class DesignApiController(Controller):
         raises=[Forbidden, NotFound, Conflict, InvalidInput],
     )
     async def amend(
-        self, request: Request, pilot_id: FromPath[int], data: JSONBody[AmendIn]
+        self, principal: SignedIn, pilot_id: FromPath[int], data: JSONBody[AmendIn]
     ) -> VersionOut:
         document = msgspec.to_builtins(data.document) if data.document else None
-        started = await services.start_amendment(
-            require_principal(request), pilot_id, data.reason, document
-        )
+        started = await services.start_amendment(principal, pilot_id, data.reason, document)
         return _version_out(started)
 
     @get("/design/versions", summary="Every version you may see", raises=[NotFound])
-    async def versions(self, request: Request, pilot_id: FromPath[int]) -> list[VersionOut]:
-        found = await services.list_versions(current_principal(request), pilot_id)
+    async def versions(self, viewer: Viewer, pilot_id: FromPath[int]) -> list[VersionOut]:
+        found = await services.list_versions(viewer, pilot_id)
         return [_version_out(v) for v in found]
 
     @get(
@@ -484,9 +498,9 @@ class DesignApiController(Controller):
         raises=[NotFound],
     )
     async def version(
-        self, request: Request, pilot_id: FromPath[int], version: FromPath[int]
+        self, viewer: Viewer, pilot_id: FromPath[int], version: FromPath[int]
     ) -> VerificationOut:
-        found = await services.get_version(current_principal(request), pilot_id, version)
+        found = await services.get_version(viewer, pilot_id, version)
         return _verification_out(pilot_id, found)
 
     @get(
@@ -496,14 +510,12 @@ class DesignApiController(Controller):
     )
     async def diff(
         self,
-        request: Request,
+        viewer: Viewer,
         pilot_id: FromPath[int],
         from_version: Annotated[int | None, QueryParameter(name="from", ge=1)] = None,
         to_version: Annotated[int | None, QueryParameter(name="to", ge=1)] = None,
     ) -> DiffOut:
-        found = await services.diff_versions(
-            current_principal(request), pilot_id, from_version, to_version
-        )
+        found = await services.diff_versions(viewer, pilot_id, from_version, to_version)
         return DiffOut(
             from_version=found["from_version"],
             to_version=found["to_version"],
@@ -512,17 +524,17 @@ class DesignApiController(Controller):
 
     @get("/design/rees", summary="A registration in REES's field groups", raises=[NotFound])
     async def rees(
-        self, request: Request, pilot_id: FromPath[int], version: OptionalVersion = None
+        self, viewer: Viewer, pilot_id: FromPath[int], version: OptionalVersion = None
     ) -> dict[str, Any]:
-        return await services.rees_export(current_principal(request), pilot_id, version)
+        return await services.rees_export(viewer, pilot_id, version)
 
     @get(
         "/randomization",
         summary="Each site's randomization or baseline check",
         raises=[NotFound],
     )
-    async def randomization(self, request: Request, pilot_id: FromPath[int]) -> RandomizationOut:
-        page = await services.randomization_page(current_principal(request), pilot_id)
+    async def randomization(self, viewer: Viewer, pilot_id: FromPath[int]) -> RandomizationOut:
+        page = await services.randomization_page(viewer, pilot_id)
         return RandomizationOut(
             pilot_id=pilot_id,
             design_type=page["design_type"],
@@ -546,11 +558,13 @@ class DesignApiController(Controller):
         raises=[Forbidden, NotFound, Conflict, InvalidInput],
     )
     async def randomize(
-        self, request: Request, pilot_id: FromPath[int], site_id: FromPath[int]
+        self,
+        request: Request,
+        principal: SignedIn,
+        pilot_id: FromPath[int],
+        site_id: FromPath[int],
     ) -> AssignmentOut:
-        summary = await services.randomize_site(
-            require_principal(request), pilot_id, site_id, await request.body()
-        )
+        summary = await services.randomize_site(principal, pilot_id, site_id, await request.body())
         return msgspec.convert(summary, AssignmentOut)
 
     @post(
@@ -561,11 +575,13 @@ class DesignApiController(Controller):
         raises=[Forbidden, NotFound, Conflict, InvalidInput],
     )
     async def baseline(
-        self, request: Request, pilot_id: FromPath[int], site_id: FromPath[int]
+        self,
+        request: Request,
+        principal: SignedIn,
+        pilot_id: FromPath[int],
+        site_id: FromPath[int],
     ) -> BaselineCheckOut:
-        check = await services.check_baseline(
-            require_principal(request), pilot_id, site_id, await request.body()
-        )
+        check = await services.check_baseline(principal, pilot_id, site_id, await request.body())
         return msgspec.convert(check, BaselineCheckOut)
 
     @get(
@@ -574,9 +590,9 @@ class DesignApiController(Controller):
         raises=[NotFound, Conflict],
     )
     async def verify(
-        self, request: Request, pilot_id: FromPath[int], site_id: FromPath[int]
+        self, viewer: Viewer, pilot_id: FromPath[int], site_id: FromPath[int]
     ) -> VerifyOut:
-        result = await services.verify_site(current_principal(request), pilot_id, site_id)
+        result = await services.verify_site(viewer, pilot_id, site_id)
         return VerifyOut(**{name: result[name] for name in VerifyOut.__struct_fields__})
 
 

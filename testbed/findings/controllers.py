@@ -17,7 +17,16 @@ from litestar.response import Redirect, Template
 from markupsafe import Markup
 
 from testbed.access import pilot_access, pilot_viewer
-from testbed.auth import PUBLIC, access_rule, current_principal, guarded, require_principal
+from testbed.auth import (
+    PUBLIC,
+    Principal,
+    SignedIn,
+    Viewer,
+    access_rule,
+    current_principal,
+    guarded,
+    require_principal,
+)
 from testbed.errors import Conflict, Forbidden, InvalidInput, NotFound, TestbedError
 from testbed.findings import services, words
 from testbed.findings.schemas import (
@@ -114,6 +123,7 @@ async def finding_manager(connection: ASGIConnection, _: BaseRouteHandler) -> No
 
 async def _finding_page(
     request: Request,
+    viewer: Principal | None,
     finding_id: int,
     template: str = "findings/finding.html.j2",
     *,
@@ -121,7 +131,7 @@ async def _finding_page(
     values: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Template:
-    view = await services.view_finding(current_principal(request), finding_id, _guard_read(request))
+    view = await services.view_finding(viewer, finding_id, _guard_read(request))
     printing = template == PRINT_TEMPLATE
     return form_page(
         template,
@@ -188,11 +198,16 @@ class FindingController(Controller):
     opt = access_rule(finding_reader)
 
     @get("/")
-    async def finding(self, request: Request, finding_id: FromPath[str]) -> Response[Any]:
+    async def finding(
+        self,
+        request: Request,
+        viewer: Viewer,
+        finding_id: FromPath[str],
+    ) -> Response[Any]:
         number, fmt = parse_reference(finding_id)
         if fmt == "html":
-            return await _finding_page(request, number)
-        view = await services.view_finding(current_principal(request), number, _guard_read(request))
+            return await _finding_page(request, viewer, number)
+        view = await services.view_finding(viewer, number, _guard_read(request))
         filename = f"finding-{number}.{fmt}"
         headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
         if fmt == "csv":
@@ -204,88 +219,108 @@ class FindingController(Controller):
         )
 
     @get("/print")
-    async def printable(self, request: Request, finding_id: FromPath[str]) -> Template:
+    async def printable(
+        self, request: Request, viewer: Viewer, finding_id: FromPath[str]
+    ) -> Template:
         number, fmt = parse_reference(finding_id)
         if fmt != "html":
             raise NotFound("There is no such page.")
-        return await _finding_page(request, number, PRINT_TEMPLATE)
+        return await _finding_page(request, viewer, number, PRINT_TEMPLATE)
 
     @post("/approval", **guarded(finding_party))
     async def approval(
-        self, request: Request, finding_id: FromPath[str], data: Form
+        self,
+        request: Request,
+        viewer: Viewer,
+        principal: SignedIn,
+        finding_id: FromPath[str],
+        data: Form,
     ) -> Template | Redirect:
         number, _ = parse_reference(finding_id)
         site = data.get("site", "")
         try:
             await services.decide_approval(
-                require_principal(request),
+                principal,
                 number,
                 decision=data.get("decision", ""),
                 site_id=int(site) if site.isdigit() else None,
             )
         except TestbedError as error:
             return await _finding_page(
-                request, number, error=error, values=data, status_code=error.status_code
+                request, viewer, number, error=error, values=data, status_code=error.status_code
             )
         flash(request, "Your decision is recorded.", category="saved")
         return Redirect(f"/findings/{number}#publication")
 
     @post("/embargo", **guarded(finding_manager))
     async def embargo(
-        self, request: Request, finding_id: FromPath[str], data: Form
+        self,
+        request: Request,
+        viewer: Viewer,
+        principal: SignedIn,
+        finding_id: FromPath[str],
+        data: Form,
     ) -> Template | Redirect:
         number, _ = parse_reference(finding_id)
         try:
-            await services.set_embargo(
-                require_principal(request), number, data.get("embargo_until", "")
-            )
+            await services.set_embargo(principal, number, data.get("embargo_until", ""))
         except TestbedError as error:
             return await _finding_page(
-                request, number, error=error, values=data, status_code=error.status_code
+                request, viewer, number, error=error, values=data, status_code=error.status_code
             )
         flash(request, "The embargo is saved.", category="saved")
         return Redirect(f"/findings/{number}#publication")
 
     @post("/publish", **guarded(finding_manager))
     async def publish(
-        self, request: Request, finding_id: FromPath[str], data: Form
+        self,
+        request: Request,
+        viewer: Viewer,
+        principal: SignedIn,
+        finding_id: FromPath[str],
+        data: Form,
     ) -> Template | Redirect:
         number, _ = parse_reference(finding_id)
         try:
             require_confirmation(data, "publish this finding")
-            public_id = await services.publish(require_principal(request), number)
+            public_id = await services.publish(principal, number)
         except TestbedError as error:
             return await _finding_page(
-                request, number, error=error, values={}, status_code=error.status_code
+                request, viewer, number, error=error, values={}, status_code=error.status_code
             )
         flash(request, "The finding is published.", category="saved")
         return Redirect(f"/findings/{public_id}")
 
     @post("/retract", **guarded(finding_manager))
     async def retract(
-        self, request: Request, finding_id: FromPath[str], data: Form
+        self,
+        request: Request,
+        viewer: Viewer,
+        principal: SignedIn,
+        finding_id: FromPath[str],
+        data: Form,
     ) -> Template | Redirect:
         number, _ = parse_reference(finding_id)
         try:
             require_confirmation(data, "retract this finding")
-            await services.retract(require_principal(request), number, data.get("reason", ""))
+            await services.retract(principal, number, data.get("reason", ""))
         except TestbedError as error:
             return await _finding_page(
-                request, number, error=error, values=data, status_code=error.status_code
+                request, viewer, number, error=error, values=data, status_code=error.status_code
             )
         flash(request, "The finding is retracted; the page says when and why.", category="saved")
         return Redirect(f"/findings/{number}")
 
 
 async def _pilot_findings_page(
-    request: Request,
+    viewer: Principal | None,
     pilot_id: int,
     *,
     error: TestbedError | None = None,
     values: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Template:
-    principal = current_principal(request)
+    principal = viewer
     access = await pilot_access(principal, pilot_id)
     latest = await services.latest_finding(pilot_id)
     view = None
@@ -322,28 +357,39 @@ class PilotFindingsController(Controller):
     opt = access_rule(pilot_viewer)
 
     @get("/findings")
-    async def findings(self, request: Request, pilot_id: FromPath[int]) -> Template:
-        return await _pilot_findings_page(request, pilot_id)
+    async def findings(self, viewer: Viewer, pilot_id: FromPath[int]) -> Template:
+        return await _pilot_findings_page(viewer, pilot_id)
 
     @post("/findings/run", **guarded(pilot_analyst))
-    async def run(self, request: Request, pilot_id: FromPath[int]) -> Template | Redirect:
+    async def run(
+        self,
+        request: Request,
+        viewer: Viewer,
+        principal: SignedIn,
+        pilot_id: FromPath[int],
+    ) -> Template | Redirect:
         try:
-            finding_id = await services.run_finding(require_principal(request), pilot_id)
+            finding_id = await services.run_finding(principal, pilot_id)
         except TestbedError as error:
             return await _pilot_findings_page(
-                request, pilot_id, error=error, status_code=error.status_code
+                viewer, pilot_id, error=error, status_code=error.status_code
             )
         flash(request, "The analysis ran: this is its finding.", category="saved")
         return Redirect(f"/findings/{finding_id}")
 
     @post("/decision", **guarded(pilot_site_district))
     async def decide(
-        self, request: Request, pilot_id: FromPath[int], data: Form
+        self,
+        request: Request,
+        viewer: Viewer,
+        principal: SignedIn,
+        pilot_id: FromPath[int],
+        data: Form,
     ) -> Template | Redirect:
         district = data.get("district", "")
         try:
             await services.record_decision(
-                require_principal(request),
+                principal,
                 pilot_id,
                 district_id=int(district) if district.isdigit() else None,
                 decision=data.get("decision", ""),
@@ -351,7 +397,7 @@ class PilotFindingsController(Controller):
             )
         except TestbedError as error:
             return await _pilot_findings_page(
-                request, pilot_id, error=error, values=data, status_code=error.status_code
+                viewer, pilot_id, error=error, values=data, status_code=error.status_code
             )
         flash(request, "Your district's decision is recorded.", category="saved")
         return Redirect(f"/pilots/{pilot_id}/findings#decision")
@@ -400,10 +446,10 @@ class FindingApiController(Controller):
         **guarded(finding_reader),
         raises=[NotFound],
     )
-    async def finding(self, request: Request, finding_id: FromPath[int]) -> FindingOut:
-        view = await services.view_finding(
-            current_principal(request), finding_id, _guard_read(request)
-        )
+    async def finding(
+        self, request: Request, viewer: Viewer, finding_id: FromPath[int]
+    ) -> FindingOut:
+        view = await services.view_finding(viewer, finding_id, _guard_read(request))
         return FindingOut(**_finding_out(view))
 
     @get(
@@ -412,10 +458,8 @@ class FindingApiController(Controller):
         **guarded(pilot_viewer),
         raises=[NotFound],
     )
-    async def pilot_findings(
-        self, request: Request, pilot_id: FromPath[int]
-    ) -> list[FindingSummary]:
-        rows = await services.readable_findings(current_principal(request), pilot_id)
+    async def pilot_findings(self, viewer: Viewer, pilot_id: FromPath[int]) -> list[FindingSummary]:
+        rows = await services.readable_findings(viewer, pilot_id)
         return [FindingSummary(**row) for row in rows]
 
     @post(
@@ -424,9 +468,9 @@ class FindingApiController(Controller):
         **guarded(pilot_analyst),
         raises=[NotFound, Forbidden, Conflict],
     )
-    async def run(self, request: Request, pilot_id: FromPath[int]) -> FindingOut:
-        finding_id = await services.run_finding(require_principal(request), pilot_id)
-        view = await services.view_finding(current_principal(request), finding_id)
+    async def run(self, principal: SignedIn, viewer: Viewer, pilot_id: FromPath[int]) -> FindingOut:
+        finding_id = await services.run_finding(principal, pilot_id)
+        view = await services.view_finding(viewer, finding_id)
         return FindingOut(**_finding_out(view))
 
 
@@ -444,9 +488,8 @@ class FindingDecisionApiController(Controller):
         raises=[Forbidden, NotFound, Conflict, InvalidInput],
     )
     async def approval(
-        self, request: Request, finding_id: FromPath[int], data: JSONBody[ApprovalIn]
+        self, principal: SignedIn, finding_id: FromPath[int], data: JSONBody[ApprovalIn]
     ) -> ApprovalOut:
-        principal = require_principal(request)
         await services.decide_approval(
             principal, finding_id, decision=data.decision, site_id=data.site_id
         )
@@ -466,8 +509,7 @@ class FindingDecisionApiController(Controller):
         **guarded(finding_manager),
         raises=[Forbidden, NotFound, Conflict],
     )
-    async def publish(self, request: Request, finding_id: FromPath[int]) -> FindingOut:
-        principal = require_principal(request)
+    async def publish(self, principal: SignedIn, finding_id: FromPath[int]) -> FindingOut:
         public_id = await services.publish(principal, finding_id)
         return FindingOut(**_finding_out(await services.view_finding(principal, public_id)))
 
@@ -479,9 +521,8 @@ class FindingDecisionApiController(Controller):
         raises=[Forbidden, NotFound, Conflict, InvalidInput],
     )
     async def retract(
-        self, request: Request, finding_id: FromPath[int], data: JSONBody[RetractIn]
+        self, principal: SignedIn, finding_id: FromPath[int], data: JSONBody[RetractIn]
     ) -> FindingOut:
-        principal = require_principal(request)
         await services.retract(principal, finding_id, data.reason)
         return FindingOut(**_finding_out(await services.view_finding(principal, finding_id)))
 

@@ -14,7 +14,15 @@ from litestar.response import Redirect, Template
 
 from testbed import vocabulary
 from testbed.access import CALL_STATUSES, pilot_access, pilot_manager
-from testbed.auth import access_rule, guarded, network_admin, require_principal, signed_in
+from testbed.auth import (
+    Principal,
+    SignedIn,
+    access_rule,
+    guarded,
+    network_admin,
+    require_principal,
+    signed_in,
+)
 from testbed.errors import Conflict, Forbidden, InvalidInput, NotFound, TestbedError
 from testbed.matching import services
 from testbed.matching.fit import PART_LABELS, PARTS, DistrictFacts, explain, grade_phrase
@@ -93,14 +101,13 @@ def _safe_next(target: object, fallback: str) -> str:
 
 
 async def _volunteer_page(
-    request: Request,
+    principal: Principal,
     pilot_id: int,
     *,
     error: TestbedError | None = None,
     values: dict[str, Any] | None = None,
     status_code: int = 200,
 ) -> Template:
-    principal = require_principal(request)
     rows = await services.call_rows([pilot_id], statuses=vocabulary.PILOT_STATUSES)
     call = rows[0]
     enrollment = await services.own_enrollment(principal, pilot_id)
@@ -148,27 +155,33 @@ class VolunteerController(Controller):
     opt = access_rule(verified_district)
 
     @get("/volunteer")
-    async def volunteer_page(self, request: Request, pilot_id: FromPath[int]) -> Template:
-        return await _volunteer_page(request, pilot_id)
+    async def volunteer_page(self, principal: SignedIn, pilot_id: FromPath[int]) -> Template:
+        return await _volunteer_page(principal, pilot_id)
 
     @post("/volunteer")
     async def volunteer(
-        self, request: Request, pilot_id: FromPath[int], data: Form
+        self,
+        request: Request,
+        principal: SignedIn,
+        pilot_id: FromPath[int],
+        data: Form,
     ) -> Template | Redirect:
         try:
-            await services.volunteer(require_principal(request), pilot_id, data)
+            await services.volunteer(principal, pilot_id, data)
         except TestbedError as error:
             if error.status_code != 422:
                 raise
             return await _volunteer_page(
-                request, pilot_id, error=error, values=data, status_code=422
+                principal, pilot_id, error=error, values=data, status_code=422
             )
         flash(request, "Your offer to host is saved: the vendor can see it now.", category="saved")
         return Redirect(f"/pilots/{pilot_id}/volunteer")
 
     @post("/withdraw")
-    async def withdraw(self, request: Request, pilot_id: FromPath[int]) -> Redirect:
-        await services.withdraw(require_principal(request), pilot_id)
+    async def withdraw(
+        self, request: Request, principal: SignedIn, pilot_id: FromPath[int]
+    ) -> Redirect:
+        await services.withdraw(principal, pilot_id)
         flash(request, "Your offer to host is withdrawn.", category="saved")
         return Redirect(f"/pilots/{pilot_id}/volunteer")
 
@@ -177,7 +190,7 @@ class VolunteerController(Controller):
 
 
 async def _volunteers_page(
-    request: Request,
+    principal: Principal,
     pilot_id: int,
     *,
     error: TestbedError | None = None,
@@ -189,7 +202,7 @@ async def _volunteers_page(
         error=error,
         status_code=status_code,
         extra={
-            **await services.call_matching(require_principal(request), pilot_id),
+            **await services.call_matching(principal, pilot_id),
             "part_labels": PART_LABELS,
         },
     )
@@ -203,20 +216,24 @@ class CallVolunteersController(Controller):
     opt = access_rule(pilot_manager)
 
     @get("/volunteers")
-    async def volunteers_page(self, request: Request, pilot_id: FromPath[int]) -> Template:
-        return await _volunteers_page(request, pilot_id)
+    async def volunteers_page(self, principal: SignedIn, pilot_id: FromPath[int]) -> Template:
+        return await _volunteers_page(principal, pilot_id)
 
     @post("/invitations")
     async def invite(
-        self, request: Request, pilot_id: FromPath[int], data: Form
+        self,
+        request: Request,
+        principal: SignedIn,
+        pilot_id: FromPath[int],
+        data: Form,
     ) -> Template | Redirect:
         try:
-            await services.invite(require_principal(request), pilot_id, data.get("district_id"))
+            await services.invite(principal, pilot_id, data.get("district_id"))
         except TestbedError as error:
             if error.status_code not in (409, 422):
                 raise
             return await _volunteers_page(
-                request, pilot_id, error=error, status_code=error.status_code
+                principal, pilot_id, error=error, status_code=error.status_code
             )
         flash(
             request,
@@ -226,9 +243,11 @@ class CallVolunteersController(Controller):
         return Redirect(f"/pilots/{pilot_id}/volunteers")
 
     @post("/rounds")
-    async def run_round(self, request: Request, pilot_id: FromPath[int], data: Form) -> Redirect:
+    async def run_round(
+        self, request: Request, principal: SignedIn, pilot_id: FromPath[int], data: Form
+    ) -> Redirect:
         require_confirmation(data, "run a matching round")
-        round_id = await services.run_round(require_principal(request), [pilot_id])
+        round_id = await services.run_round(principal, [pilot_id])
         flash(request, "The matching round ran: its proposals are below.", category="saved")
         return Redirect(f"/matching/rounds/{round_id}")
 
@@ -241,14 +260,18 @@ class EnrollmentController(Controller):
     opt = access_rule(enrollment_party)
 
     @post("/accept")
-    async def accept(self, request: Request, enrollment_id: FromPath[int], data: Form) -> Redirect:
-        await services.accept(require_principal(request), enrollment_id)
+    async def accept(
+        self, request: Request, principal: SignedIn, enrollment_id: FromPath[int], data: Form
+    ) -> Redirect:
+        await services.accept(principal, enrollment_id)
         flash(request, "Accepted. Both sides' decisions are shown below.", category="saved")
         return Redirect(_safe_next(data.get("next"), "/matching"))
 
     @post("/decline")
-    async def decline(self, request: Request, enrollment_id: FromPath[int], data: Form) -> Redirect:
-        await services.decline(require_principal(request), enrollment_id)
+    async def decline(
+        self, request: Request, principal: SignedIn, enrollment_id: FromPath[int], data: Form
+    ) -> Redirect:
+        await services.decline(principal, enrollment_id)
         flash(request, "Declined.", category="saved")
         return Redirect(_safe_next(data.get("next"), "/matching"))
 
@@ -265,9 +288,9 @@ class DistrictMatchingController(Controller):
 
     @get("/")
     async def dashboard(
-        self, request: Request, district_id: FromQuery[int | None] = None
+        self, principal: SignedIn, district_id: FromQuery[int | None] = None
     ) -> Template:
-        dashboard = await services.district_dashboard(require_principal(request), district_id)
+        dashboard = await services.district_dashboard(principal, district_id)
         return Template(
             "matching/dashboard.html.j2", context={**dashboard, "part_labels": PART_LABELS}
         )
@@ -281,8 +304,8 @@ class RoundController(Controller):
     opt = access_rule(round_viewer)
 
     @get("/")
-    async def round_page(self, request: Request, round_id: FromPath[int]) -> Template:
-        detail = await services.round_detail(require_principal(request), round_id)
+    async def round_page(self, principal: SignedIn, round_id: FromPath[int]) -> Template:
+        detail = await services.round_detail(principal, round_id)
         return Template("matching/round.html.j2", context={"round": detail})
 
 
@@ -315,16 +338,18 @@ class AdminMatchingController(Controller):
         return await _admin_page(request)
 
     @post("/rounds")
-    async def run_round(self, request: Request, data: Form) -> Redirect:
+    async def run_round(self, request: Request, principal: SignedIn, data: Form) -> Redirect:
         require_confirmation(data, "run a matching round")
-        round_id = await services.run_round(require_principal(request))
+        round_id = await services.run_round(principal)
         flash(request, "The matching round ran: its proposals are below.", category="saved")
         return Redirect(f"/matching/rounds/{round_id}")
 
     @post("/weights")
-    async def weights(self, request: Request, data: Form) -> Template | Redirect:
+    async def weights(
+        self, request: Request, principal: SignedIn, data: Form
+    ) -> Template | Redirect:
         try:
-            await services.set_fit_weights(require_principal(request), data)
+            await services.set_fit_weights(principal, data)
         except TestbedError as error:
             if error.status_code != 422:
                 raise
@@ -364,8 +389,8 @@ async def _enrollment_out(enrollment_id: int) -> EnrollmentOut:
     )
 
 
-async def _round_out(request: Request, round_id: int) -> RoundOut:
-    row = await services.round_detail(require_principal(request), round_id)
+async def _round_out(principal: Principal, round_id: int) -> RoundOut:
+    row = await services.round_detail(principal, round_id)
     return RoundOut(
         id=row["id"],
         created_at=row["created_at"],
@@ -395,10 +420,10 @@ class VolunteerApiController(Controller):
         raises=[Forbidden, NotFound, Conflict, InvalidInput],
     )
     async def volunteer(
-        self, request: Request, pilot_id: FromPath[int], data: JSONBody[VolunteerIn]
+        self, principal: SignedIn, pilot_id: FromPath[int], data: JSONBody[VolunteerIn]
     ) -> EnrollmentOut:
         enrollment_id = await services.volunteer(
-            require_principal(request),
+            principal,
             pilot_id,
             {
                 "capacity_students": data.capacity_students,
@@ -416,8 +441,8 @@ class VolunteerApiController(Controller):
         status_code=200,
         raises=[Forbidden, NotFound, Conflict],
     )
-    async def withdraw(self, request: Request, pilot_id: FromPath[int]) -> EnrollmentOut:
-        return await _enrollment_out(await services.withdraw(require_principal(request), pilot_id))
+    async def withdraw(self, principal: SignedIn, pilot_id: FromPath[int]) -> EnrollmentOut:
+        return await _enrollment_out(await services.withdraw(principal, pilot_id))
 
 
 class CallMatchingApiController(Controller):
@@ -431,8 +456,8 @@ class CallMatchingApiController(Controller):
         summary="A call's volunteers and best-fitting non-volunteers",
         raises=[Forbidden, NotFound],
     )
-    async def volunteers(self, request: Request, pilot_id: FromPath[int]) -> CallMatchingOut:
-        found = await services.call_matching(require_principal(request), pilot_id)
+    async def volunteers(self, principal: SignedIn, pilot_id: FromPath[int]) -> CallMatchingOut:
+        found = await services.call_matching(principal, pilot_id)
         return CallMatchingOut(
             pilot_id=pilot_id,
             title=found["pilot"]["title"],
@@ -478,9 +503,9 @@ class CallMatchingApiController(Controller):
         raises=[Forbidden, NotFound, Conflict, InvalidInput],
     )
     async def invite(
-        self, request: Request, pilot_id: FromPath[int], data: JSONBody[InviteIn]
+        self, principal: SignedIn, pilot_id: FromPath[int], data: JSONBody[InviteIn]
     ) -> InviteOut:
-        told = await services.invite(require_principal(request), pilot_id, data.district_id)
+        told = await services.invite(principal, pilot_id, data.district_id)
         return InviteOut(district_id=data.district_id, members_notified=told)
 
     @post(
@@ -489,9 +514,9 @@ class CallMatchingApiController(Controller):
         status_code=201,
         raises=[Forbidden, NotFound, Conflict],
     )
-    async def run_round(self, request: Request, pilot_id: FromPath[int]) -> RoundOut:
-        round_id = await services.run_round(require_principal(request), [pilot_id])
-        return await _round_out(request, round_id)
+    async def run_round(self, principal: SignedIn, pilot_id: FromPath[int]) -> RoundOut:
+        round_id = await services.run_round(principal, [pilot_id])
+        return await _round_out(principal, round_id)
 
 
 class EnrollmentApiController(Controller):
@@ -506,13 +531,13 @@ class EnrollmentApiController(Controller):
         status_code=200,
         raises=[NotFound, Conflict],
     )
-    async def accept(self, request: Request, enrollment_id: FromPath[int]) -> DecisionOut:
-        status = await services.accept(require_principal(request), enrollment_id)
+    async def accept(self, principal: SignedIn, enrollment_id: FromPath[int]) -> DecisionOut:
+        status = await services.accept(principal, enrollment_id)
         return DecisionOut(enrollment_id=enrollment_id, status=status)
 
     @post("/decline", summary="Decline a proposal", status_code=200, raises=[NotFound, Conflict])
-    async def decline(self, request: Request, enrollment_id: FromPath[int]) -> DecisionOut:
-        status = await services.decline(require_principal(request), enrollment_id)
+    async def decline(self, principal: SignedIn, enrollment_id: FromPath[int]) -> DecisionOut:
+        status = await services.decline(principal, enrollment_id)
         return DecisionOut(enrollment_id=enrollment_id, status=status)
 
 
@@ -524,9 +549,9 @@ class RecommendationApiController(Controller):
 
     @get("/recommendations", summary="Open calls that fit my district best", raises=[Forbidden])
     async def recommendations(
-        self, request: Request, district_id: FromQuery[int | None] = None
+        self, principal: SignedIn, district_id: FromQuery[int | None] = None
     ) -> list[RecommendationOut]:
-        found = await services.recommendations(require_principal(request), district_id)
+        found = await services.recommendations(principal, district_id)
         return [RecommendationOut(**{**r, "parts": _parts(r["parts"])}) for r in found]
 
 
@@ -541,9 +566,9 @@ class RoundApiController(Controller):
         raises=[Forbidden, NotFound, Conflict],
         **guarded(network_admin),
     )
-    async def run_round(self, request: Request, data: JSONBody[RoundIn]) -> RoundOut:
-        round_id = await services.run_round(require_principal(request), data.pilot_ids)
-        return await _round_out(request, round_id)
+    async def run_round(self, principal: SignedIn, data: JSONBody[RoundIn]) -> RoundOut:
+        round_id = await services.run_round(principal, data.pilot_ids)
+        return await _round_out(principal, round_id)
 
     @get(
         "/rounds/{round_id:int}",
@@ -551,8 +576,8 @@ class RoundApiController(Controller):
         raises=[NotFound],
         **guarded(round_viewer),
     )
-    async def round_result(self, request: Request, round_id: FromPath[int]) -> RoundOut:
-        return await _round_out(request, round_id)
+    async def round_result(self, principal: SignedIn, round_id: FromPath[int]) -> RoundOut:
+        return await _round_out(principal, round_id)
 
     @get(
         "/weights",
@@ -569,8 +594,10 @@ class RoundApiController(Controller):
         raises=[Forbidden, InvalidInput],
         **guarded(network_admin),
     )
-    async def set_weights(self, request: Request, data: JSONBody[dict[str, float]]) -> WeightsOut:
-        weights = await services.set_fit_weights(require_principal(request), data)
+    async def set_weights(
+        self, principal: SignedIn, data: JSONBody[dict[str, float]]
+    ) -> WeightsOut:
+        weights = await services.set_fit_weights(principal, data)
         return WeightsOut(weights=weights, labels=PART_LABELS)
 
 

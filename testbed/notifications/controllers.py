@@ -10,7 +10,7 @@ from litestar.params import FromPath, JSONBody, URLEncodedBody
 from litestar.plugins.flash import flash
 from litestar.response import Redirect, Template
 
-from testbed.auth import require_principal, signed_in
+from testbed.auth import PUBLIC, SignedIn, access_rule, signed_in
 from testbed.errors import InvalidInput, NotFound
 from testbed.notifications import mailing, services
 from testbed.notifications.schemas import (
@@ -37,18 +37,18 @@ class NotificationController(Controller):
     tags = ["notifications"]
     include_in_schema = False
     guards = [signed_in]
-    opt = {"access": "signed_in"}
+    opt = access_rule(signed_in)
 
     @get("/")
-    async def notifications_page(self, request: Request) -> Template:
-        items = await services.notifications_for(require_principal(request))
+    async def notifications_page(self, principal: SignedIn) -> Template:
+        items = await services.notifications_for(principal)
         return Template("notifications/index.html.j2", context={"notifications": items})
 
     @post("/read")
-    async def mark_read(self, request: Request, data: URLEncodedBody[dict[str, Any]]) -> Redirect:
-        await services.mark_read(
-            require_principal(request), _notification_id(data.get("notification_id"))
-        )
+    async def mark_read(
+        self, principal: SignedIn, data: URLEncodedBody[dict[str, Any]]
+    ) -> Redirect:
+        await services.mark_read(principal, _notification_id(data.get("notification_id")))
         return Redirect("/notifications")
 
 
@@ -56,18 +56,17 @@ class NotificationApiController(Controller):
     path = "/api/v1/notifications"
     tags = ["notifications"]
     guards = [signed_in]
-    opt = {"access": "signed_in"}
+    opt = access_rule(signed_in)
 
     @get("/", summary="My notifications, newest first")
-    async def list_notifications(self, request: Request) -> list[NotificationOut]:
-        rows = await services.notifications_for(require_principal(request))
+    async def list_notifications(self, principal: SignedIn) -> list[NotificationOut]:
+        rows = await services.notifications_for(principal)
         return [NotificationOut(**row) for row in rows]
 
     @post(
         "/read", summary="Mark one notification (or all) read", status_code=200, raises=[NotFound]
     )
-    async def mark_read(self, request: Request, data: JSONBody[ReadIn]) -> ReadOut:
-        principal = require_principal(request)
+    async def mark_read(self, principal: SignedIn, data: JSONBody[ReadIn]) -> ReadOut:
         marked = await services.mark_read(principal, data.notification_id)
         return ReadOut(marked_read=marked, unread=await services.unread_count(principal.user_id))
 
@@ -85,18 +84,17 @@ class MailChoiceController(Controller):
     tags = ["notifications"]
     include_in_schema = False
     guards = [signed_in]
-    opt = {"access": "signed_in"}
+    opt = access_rule(signed_in)
 
     @get("/")
-    async def settings_page(self, request: Request) -> Template:
-        choice = await mailing.mail_choice(require_principal(request).user_id)
+    async def settings_page(self, principal: SignedIn) -> Template:
+        choice = await mailing.mail_choice(principal.user_id)
         return form_page(SETTINGS_PAGE, values={"mail": choice}, extra=_page_context())
 
     @post("/")
     async def save_settings(
-        self, request: Request, data: URLEncodedBody[dict[str, Any]]
+        self, request: Request, principal: SignedIn, data: URLEncodedBody[dict[str, Any]]
     ) -> Template | Redirect:
-        principal = require_principal(request)
         try:
             choice = await mailing.set_mail_choice(principal.user_id, str(data.get("mail", "")))
         except InvalidInput as error:
@@ -119,11 +117,11 @@ class MailChoiceApiController(Controller):
     path = "/api/v1/me/notification-mail"
     tags = ["notifications"]
     guards = [signed_in]
-    opt = {"access": "signed_in"}
+    opt = access_rule(signed_in)
 
     @get("/", summary="How my action-needed notifications are mailed")
-    async def get_choice(self, request: Request) -> MailChoiceOut:
-        choice = await mailing.mail_choice(require_principal(request).user_id)
+    async def get_choice(self, principal: SignedIn) -> MailChoiceOut:
+        choice = await mailing.mail_choice(principal.user_id)
         return MailChoiceOut(mail=choice, choices=mailing.CHOICES)  # type: ignore[arg-type]
 
     @put(
@@ -131,8 +129,8 @@ class MailChoiceApiController(Controller):
         summary="Choose immediate mail, a daily digest or no mail",
         raises=[InvalidInput],
     )
-    async def set_choice(self, request: Request, data: JSONBody[MailChoiceIn]) -> MailChoiceOut:
-        choice = await mailing.set_mail_choice(require_principal(request).user_id, data.mail)
+    async def set_choice(self, principal: SignedIn, data: JSONBody[MailChoiceIn]) -> MailChoiceOut:
+        choice = await mailing.set_mail_choice(principal.user_id, data.mail)
         return MailChoiceOut(mail=choice, choices=mailing.CHOICES)  # type: ignore[arg-type]
 
 
@@ -143,7 +141,7 @@ class UnsubscribeController(Controller):
 
     path = "/unsubscribe/{unsubscribe_token:str}"
     include_in_schema = False
-    opt = {"access": "public"}
+    opt = PUBLIC
 
     @get("/")
     async def unsubscribe_page(

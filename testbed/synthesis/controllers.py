@@ -7,11 +7,11 @@ import dataclasses
 import json
 from typing import Any
 
-from litestar import Controller, MediaType, Request, Response, get
+from litestar import Controller, MediaType, Response, get
 from litestar.params import FromPath
 from litestar.response import Template
 
-from testbed.auth import PUBLIC, current_principal
+from testbed.auth import PUBLIC, Viewer
 from testbed.errors import NotFound
 from testbed.findings.words import number, p_equals, share
 from testbed.synthesis import plots, services
@@ -105,8 +105,8 @@ class SynthesisController(Controller):
         )
 
     @get("/districts/{district_id:int}/similar")
-    async def similar(self, request: Request, district_id: FromPath[int]) -> Template:
-        similar = await services.similar_districts(current_principal(request), district_id)
+    async def similar(self, viewer: Viewer, district_id: FromPath[int]) -> Template:
+        similar = await services.similar_districts(viewer, district_id)
         return Template("synthesis/similar.html.j2", context={"similar": similar, **HELPERS})
 
     @get("/network")
@@ -161,8 +161,8 @@ class SynthesisApiController(Controller):
         summary="Published findings from the districts most like this one",
         raises=[NotFound],
     )
-    async def similar(self, request: Request, district_id: FromPath[int]) -> SimilarDistricts:
-        similar = await services.similar_districts(current_principal(request), district_id)
+    async def similar(self, viewer: Viewer, district_id: FromPath[int]) -> SimilarDistricts:
+        similar = await services.similar_districts(viewer, district_id)
         return _similar_out(similar)
 
     @get("/network/dashboard", summary="The network's pilots in aggregate, small cells hidden")

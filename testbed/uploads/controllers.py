@@ -24,7 +24,15 @@ from markdown_it import MarkdownIt
 from markupsafe import Markup
 
 from testbed.access import pilot_access, pilot_viewer
-from testbed.auth import PUBLIC, access_rule, current_principal, member_of, require_principal
+from testbed.auth import (
+    PUBLIC,
+    Principal,
+    SignedIn,
+    Viewer,
+    access_rule,
+    member_of,
+    require_principal,
+)
 from testbed.designs.services import registered_design
 from testbed.errors import Conflict, Forbidden, InvalidInput, NotFound, TestbedError
 from testbed.settings import ROOT, Settings
@@ -112,10 +120,9 @@ class PilotDataController(Controller):
     opt = access_rule(pilot_viewer)
 
     @get("/")
-    async def quality_page(self, request: Request, pilot_id: FromPath[int]) -> Template:
-        principal = current_principal(request)
-        access = await pilot_access(principal, pilot_id)
-        page = await services.data_quality(principal, access)
+    async def quality_page(self, viewer: Viewer, pilot_id: FromPath[int]) -> Template:
+        access = await pilot_access(viewer, pilot_id)
+        page = await services.data_quality(viewer, access)
         return Template("uploads/quality.html.j2", context=page)
 
     @get("/template.csv", media_type="text/csv")
@@ -180,7 +187,11 @@ class SiteDataController(Controller):
 
     @post("/upload", request_max_body_size=UPLOAD_CEILING_BYTES)
     async def upload(
-        self, request: Request, pilot_id: FromPath[int], site_id: FromPath[int]
+        self,
+        request: Request,
+        principal: SignedIn,
+        pilot_id: FromPath[int],
+        site_id: FromPath[int],
     ) -> Template | Redirect:
         _refuse_oversized(request)
         form = await request.form()
@@ -194,7 +205,6 @@ class SiteDataController(Controller):
             return await _upload_form(
                 request, pilot_id, site_id, error=error, values=values, status_code=422
             )
-        principal = require_principal(request)
         try:
             job_id = await services.start_upload(
                 services.UploadRequest(
@@ -227,9 +237,13 @@ class SiteDataController(Controller):
 
     @post("/implementation")
     async def save_implementation(
-        self, request: Request, pilot_id: FromPath[int], site_id: FromPath[int], data: Form
+        self,
+        request: Request,
+        principal: SignedIn,
+        pilot_id: FromPath[int],
+        site_id: FromPath[int],
+        data: Form,
     ) -> Template | Redirect:
-        principal = require_principal(request)
         try:
             await services.save_implementation_log(
                 principal, await pilot_access(principal, pilot_id), site_id, data
@@ -330,7 +344,12 @@ async def _job_out(request: Request, job_id: int) -> UploadJobOut:
 
 
 async def _api_upload(
-    request: Request, pilot_id: int, site_id: int, kind: str, filename: str | None
+    request: Request,
+    principal: Principal,
+    pilot_id: int,
+    site_id: int,
+    kind: str,
+    filename: str | None,
 ) -> Response[UploadJobOut]:
     _refuse_oversized(request)
     content_type, _ = request.content_type
@@ -341,7 +360,6 @@ async def _api_upload(
         data, name = await upload.read(), upload.filename
     else:
         data, name = await request.body(), filename or f"{kind}.csv"
-    principal = require_principal(request)
     job_id = await services.start_upload(
         services.UploadRequest(
             principal=principal,
@@ -395,11 +413,12 @@ class SiteDataApiController(Controller):
     async def upload_students(
         self,
         request: Request,
+        principal: SignedIn,
         pilot_id: FromPath[int],
         site_id: FromPath[int],
         filename: FromQuery[str | None] = None,
     ) -> Response[UploadJobOut]:
-        return await _api_upload(request, pilot_id, site_id, "students", filename)
+        return await _api_upload(request, principal, pilot_id, site_id, "students", filename)
 
     @post(
         "/aggregates",
@@ -411,11 +430,12 @@ class SiteDataApiController(Controller):
     async def upload_aggregates(
         self,
         request: Request,
+        principal: SignedIn,
         pilot_id: FromPath[int],
         site_id: FromPath[int],
         filename: FromQuery[str | None] = None,
     ) -> Response[UploadJobOut]:
-        return await _api_upload(request, pilot_id, site_id, "aggregates", filename)
+        return await _api_upload(request, principal, pilot_id, site_id, "aggregates", filename)
 
 
 class PilotDataApiController(Controller):
@@ -425,8 +445,8 @@ class PilotDataApiController(Controller):
     opt = access_rule(pilot_viewer)
 
     @get("/", summary="A pilot's uploads per site, current and superseded", raises=[NotFound])
-    async def datasets(self, request: Request, pilot_id: FromPath[int]) -> list[DatasetOut]:
-        access = await pilot_access(current_principal(request), pilot_id)
+    async def datasets(self, viewer: Viewer, pilot_id: FromPath[int]) -> list[DatasetOut]:
+        access = await pilot_access(viewer, pilot_id)
         return [
             DatasetOut(
                 id=row["id"],

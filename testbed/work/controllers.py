@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import msgspec
-from litestar import Controller, Request, get
+from litestar import Controller, get
 from litestar.response import Template
 
-from testbed.auth import access_rule, require_principal, signed_in
+from testbed.auth import SignedIn, access_rule, signed_in
 from testbed.work import services
 
 
@@ -24,8 +24,7 @@ class WorkController(Controller):
     opt = access_rule(signed_in)
 
     @get("/")
-    async def work_page(self, request: Request) -> Template:
-        principal = require_principal(request)
+    async def work_page(self, principal: SignedIn) -> Template:
         items = await services.work_for(principal)
         return Template("work/index.html.j2", context={"items": items})
 
@@ -37,8 +36,8 @@ class WorkApiController(Controller):
     opt = access_rule(signed_in)
 
     @get("/", summary="What needs me now, overdue first, one link each")
-    async def work(self, request: Request) -> list[WorkItemOut]:
-        items = await services.work_for(require_principal(request))
+    async def work(self, principal: SignedIn) -> list[WorkItemOut]:
+        items = await services.work_for(principal)
         return [WorkItemOut(i.kind, i.words, i.link, i.overdue) for i in items]
 
 
