@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -75,16 +77,51 @@ def require_confirmation(data: Mapping[str, Any], what: str) -> None:
         raise InvalidInput(message, errors=[{"field": "confirm", "message": message}])
 
 
+# Errors that say the form's page is not this person's to see or act on (signed out, not
+# allowed, no such object): they answer as an error page, never as the form again.
+NOT_THE_FORMS_TO_SHOW = frozenset({401, 403, 404})
+
+
+@dataclass
+class FormOutcome:
+    error: TestbedError | None = None
+
+
+@contextmanager
+def form_errors() -> Iterator[FormOutcome]:
+    """The one way a page handles what its form asks for. Every error the person can act on in
+    the form (bad input 422, a conflict 409, too many tries 429, something gone 410) is kept in
+    the outcome so the handler shows the form again with it, under the error's status code;
+    401, 403 and 404 raise and answer as an error page:
+
+        with form_errors() as outcome:
+            await services.save(principal, values)
+        if outcome.error:
+            return form_page("x.html.j2", values=values, error=outcome.error)
+        return Redirect(...)
+    """
+    outcome = FormOutcome()
+    try:
+        yield outcome
+    except TestbedError as error:
+        if error.status_code in NOT_THE_FORMS_TO_SHOW:
+            raise
+        outcome.error = error
+
+
 def form_page(
     template: str,
     *,
     values: dict[str, Any],
     error: TestbedError | None = None,
-    status_code: int = 200,
+    status_code: int | None = None,
     extra: dict[str, Any] | None = None,
 ) -> Template:
     """A page with a form: what the user typed (never a password), and each error next to its
-    field, with the ones that belong to no field listed at the top."""
+    field, with the ones that belong to no field listed at the top. Shown with an error, it
+    answers with the error's status code unless told otherwise."""
+    if status_code is None:
+        status_code = error.status_code if error else 200
     field_errors: dict[str, str] = {}
     messages: list[str] = []
     for item in error.errors if error else []:

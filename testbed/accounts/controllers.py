@@ -44,7 +44,7 @@ from testbed.auth import (
 from testbed.errors import Conflict, Forbidden, InvalidInput, NotFound, TestbedError
 from testbed.sessions import start_session
 from testbed.tables import MAX_ID
-from testbed.web import form_page, require_confirmation
+from testbed.web import form_errors, form_page, require_confirmation
 
 Form = URLEncodedBody[dict[str, str]]
 SESSION_COOKIE = "testbed_session"  # app.create_app's SessionConfig key
@@ -92,17 +92,21 @@ class SessionController(Controller):
 
     @post("/login")
     async def login(self, request: Request, data: Form) -> Template | Redirect:
-        try:
+        with form_errors() as outcome:
             user_id = await services.authenticate(
                 email=data.get("email", ""),
                 password=data.get("password", ""),
                 ip_address=_client_address(request),
             )
-        except InvalidInput as error:
-            return form_page("accounts/login.html.j2", values=data, error=error, status_code=400)
-        except TestbedError as error:
+        if outcome.error:
+            # Credentials that do not match are a bad request (400), not a field to correct;
+            # too many tries keep their 429.
+            wrong = isinstance(outcome.error, InvalidInput)
             return form_page(
-                "accounts/login.html.j2", values=data, error=error, status_code=error.status_code
+                "accounts/login.html.j2",
+                values=data,
+                error=outcome.error,
+                status_code=400 if wrong else None,
             )
         old_session = request.cookies.get(SESSION_COOKIE)
         if old_session:
@@ -131,7 +135,7 @@ class SignupController(Controller):
 
     @post("/")
     async def signup(self, request: Request, data: Form) -> Template | Redirect:
-        try:
+        with form_errors() as outcome:
             await services.sign_up(
                 name=data.get("name", ""),
                 email=data.get("email", ""),
@@ -143,13 +147,12 @@ class SignupController(Controller):
                 ip_address=_client_address(request),
                 settings=request.app.state["settings"],
             )
-        except TestbedError as error:
+        if outcome.error:
             template = "accounts/invitation.html.j2" if data.get("invitation") else None
             return form_page(
                 template or "accounts/signup.html.j2",
                 values=data,
-                error=error,
-                status_code=error.status_code,
+                error=outcome.error,
                 extra={"invitation": await _invitation_or_none(data.get("invitation"))},
             )
         # The same answer whether the address was new or already had an account (then nothing
@@ -184,10 +187,10 @@ class AccountController(Controller):
 
     @post("/tokens")
     async def create_token(self, principal: SignedIn, data: Form) -> Template:
-        try:
+        with form_errors() as outcome:
             _, token = await services.create_access_token(principal, data.get("name", ""))
-        except InvalidInput as error:
-            return await _account_page(principal, error=error, values=data, status_code=422)
+        if outcome.error:
+            return await _account_page(principal, error=outcome.error, values=data)
         return await _account_page(principal, new_token=token)
 
     @post("/tokens/{token_id:int}/revoke")
@@ -202,12 +205,10 @@ class AccountController(Controller):
     async def update_profile(
         self, request: Request, principal: SignedIn, data: Form
     ) -> Template | Redirect:
-        try:
+        with form_errors() as outcome:
             await services.update_profile(principal, name=data.get("display_name", ""))
-        except TestbedError as error:
-            return await _account_page(
-                principal, error=error, values=data, status_code=error.status_code
-            )
+        if outcome.error:
+            return await _account_page(principal, error=outcome.error, values=data)
         flash(request, "Your profile is saved.", category="saved")
         return Redirect("/account#profile")
 
@@ -215,7 +216,7 @@ class AccountController(Controller):
     async def change_email(
         self, request: Request, principal: SignedIn, data: Form
     ) -> Template | Redirect:
-        try:
+        with form_errors() as outcome:
             new_email = await addresses.request_email_change(
                 principal,
                 new_email=data.get("new_email", ""),
@@ -223,10 +224,8 @@ class AccountController(Controller):
                 ip_address=_client_address(request),
                 settings=request.app.state["settings"],
             )
-        except TestbedError as error:
-            return await _account_page(
-                principal, error=error, values=data, status_code=error.status_code
-            )
+        if outcome.error:
+            return await _account_page(principal, error=outcome.error, values=data)
         flash(
             request,
             f"We sent a link to {new_email}. Your address changes when you follow it; "
@@ -239,7 +238,7 @@ class AccountController(Controller):
     async def change_password(
         self, request: Request, principal: SignedIn, data: Form
     ) -> Template | Redirect:
-        try:
+        with form_errors() as outcome:
             await recovery.change_password(
                 principal,
                 current=data.get("current_password", ""),
@@ -249,9 +248,9 @@ class AccountController(Controller):
                 ip_address=_client_address(request),
                 settings=request.app.state["settings"],
             )
-        except TestbedError as error:
+        if outcome.error:
             # The passwords typed are never sent back into the form.
-            return await _account_page(principal, error=error, status_code=error.status_code)
+            return await _account_page(principal, error=outcome.error)
         flash(
             request,
             "Password changed. Every other session of your account was signed out.",
@@ -267,18 +266,17 @@ class AccountController(Controller):
     async def resend_verification(
         self, request: Request, principal: SignedIn
     ) -> Template | Redirect:
-        try:
+        with form_errors() as outcome:
             await addresses.resend_verification(
                 principal,
                 ip_address=_client_address(request),
                 settings=request.app.state["settings"],
             )
-        except TestbedError as error:
+        if outcome.error:
             return form_page(
                 "accounts/verification.html.j2",
                 values={},
-                error=error,
-                status_code=error.status_code,
+                error=outcome.error,
             )
         flash(
             request,
@@ -289,17 +287,15 @@ class AccountController(Controller):
 
     @post("/delete", opt={BEFORE_VERIFICATION: True})
     async def delete_account(self, request: Request, principal: SignedIn, data: Form) -> Template:
-        try:
+        with form_errors() as outcome:
             require_confirmation(data, "delete your account")
             await deletion.delete_account(
                 principal,
                 password=data.get("delete_password", ""),
                 ip_address=_client_address(request),
             )
-        except TestbedError as error:
-            return await _account_page(
-                principal, error=error, values=data, status_code=error.status_code
-            )
+        if outcome.error:
+            return await _account_page(principal, error=outcome.error, values=data)
         # Every session of the account ended with it, this one too: an empty session here
         # (the page still reads it for messages) drops this browser's cookie.
         request.set_session({})
@@ -374,18 +370,17 @@ class PasswordController(Controller):
 
     @post("/forgot")
     async def forgot(self, request: Request, data: Form) -> Template:
-        try:
+        with form_errors() as outcome:
             await recovery.request_password_reset(
                 email=data.get("email", ""),
                 ip_address=_client_address(request),
                 settings=request.app.state["settings"],
             )
-        except TestbedError as error:
+        if outcome.error:
             return form_page(
                 "accounts/password_forgot.html.j2",
                 values=data,
-                error=error,
-                status_code=error.status_code,
+                error=outcome.error,
             )
         # The same page whether or not the address has an account.
         return form_page(
@@ -403,7 +398,7 @@ class PasswordController(Controller):
     async def reset(
         self, request: Request, reset_token: FromPath[str], data: Form
     ) -> Template | Redirect:
-        try:
+        with form_errors() as outcome:
             await recovery.reset_password(
                 token=reset_token,
                 password=data.get("new_password", ""),
@@ -411,12 +406,11 @@ class PasswordController(Controller):
                 ip_address=_client_address(request),
                 settings=request.app.state["settings"],
             )
-        except InvalidInput as error:
+        if outcome.error:
             return form_page(
                 "accounts/password_reset.html.j2",
                 values={},
-                error=error,
-                status_code=error.status_code,
+                error=outcome.error,
                 extra={"token": reset_token},
             )
         # Signed out everywhere, this browser included: sign in with the new password.
@@ -430,13 +424,11 @@ async def _account_page(
     new_token: str | None = None,
     error: TestbedError | None = None,
     values: dict | None = None,
-    status_code: int = 200,
 ) -> Template:
     return form_page(
         "accounts/account.html.j2",
         values={"display_name": principal.name, **(values or {})},
         error=error,
-        status_code=status_code,
         extra={
             "tokens": await services.list_access_tokens(principal),
             "new_token": new_token,
@@ -463,7 +455,7 @@ class OrganizationController(Controller):
         organization_id: FromPath[int],
         data: Form,
     ) -> Template:
-        try:
+        with form_errors() as outcome:
             token = await services.create_invitation(
                 principal,
                 organization_id=organization_id,
@@ -471,10 +463,8 @@ class OrganizationController(Controller):
                 role=data.get("role", "member"),
                 settings=request.app.state["settings"],
             )
-        except InvalidInput as error:
-            return await _members_page(
-                principal, organization_id, error=error, values=data, status_code=422
-            )
+        if outcome.error:
+            return await _members_page(principal, organization_id, error=outcome.error, values=data)
         return await _members_page(
             principal, organization_id, invitation_link=_invitation_link(request, token)
         )
@@ -506,14 +496,12 @@ async def _members_page(
     invitation_link: str | None = None,
     error: TestbedError | None = None,
     values: dict | None = None,
-    status_code: int = 200,
 ) -> Template:
     members = await services.list_members(principal, organization_id)
     return form_page(
         "accounts/members.html.j2",
         values=values or {},
         error=error,
-        status_code=status_code,
         extra={
             "organization": await services.get_organization(organization_id),
             "members": members,
@@ -592,14 +580,12 @@ class PilotTeamController(Controller):
         self, principal: SignedIn, pilot_id: FromPath[int], data: Form
     ) -> Template | Redirect:
         (await pilot_access(principal, pilot_id)).require_manage()
-        try:
+        with form_errors() as outcome:
             await services.grant_pilot_role(
                 principal, pilot_id, email=data.get("email", ""), role=data.get("role", "")
             )
-        except TestbedError as error:
-            return await _team_page(
-                principal, pilot_id, error=error, values=data, status_code=error.status_code
-            )
+        if outcome.error:
+            return await _team_page(principal, pilot_id, error=outcome.error, values=data)
         return Redirect(f"/pilots/{pilot_id}/team")
 
     @post("/{role_id:int}/revoke")
@@ -617,7 +603,6 @@ async def _team_page(
     *,
     error: TestbedError | None = None,
     values: dict | None = None,
-    status_code: int = 200,
 ) -> Template:
     access = await pilot_access(principal, pilot_id)
     access.require_manage()
@@ -625,7 +610,6 @@ async def _team_page(
         "accounts/team.html.j2",
         values=values or {},
         error=error,
-        status_code=status_code,
         extra={
             "pilot_id": pilot_id,
             "roles": await services.list_pilot_roles(pilot_id),

@@ -24,27 +24,25 @@ from testbed.catalog import services
 from testbed.catalog.schemas import (
     DistrictDetail,
     DistrictOut,
-    DistrictPage,
+    Item,
     NeedIn,
     NeedOut,
-    NeedPage,
+    Page,
     PilotCallIn,
     PilotCreate,
     PilotDetail,
     PilotOut,
-    PilotPage,
     ProductDetail,
     ProductIn,
     ProductOut,
-    ProductPage,
     ProfileIn,
     StatusChange,
     convert,
 )
-from testbed.catalog.services import ListFilters, Page
+from testbed.catalog.services import ListFilters
 from testbed.errors import Conflict, Forbidden, InvalidInput, NotFound, TestbedError
 from testbed.tables import MAX_ID
-from testbed.web import form_page
+from testbed.web import form_errors, form_page
 
 # Form fields that hold several checkbox values.
 LIST_FIELDS = frozenset(
@@ -225,7 +223,7 @@ async def pilot_filters(
 Filters = NamedDependency[ListFilters]
 
 
-def _list_page(template: str, result: Page, **extra: Any) -> Template:
+def _list_page(template: str, result: services.Page, **extra: Any) -> Template:
     return Template(template, context={"result": result, "filters": result.filters, **extra})
 
 
@@ -293,14 +291,13 @@ class DistrictController(Controller):
         self, request: Request, principal: SignedIn, district_id: FromPath[int]
     ) -> Template | Redirect:
         values = await read_form(request)
-        try:
+        with form_errors() as outcome:
             await services.save_district_profile(principal, district_id, values)
-        except (InvalidInput, Conflict) as error:
+        if outcome.error:
             return form_page(
                 "catalog/profile_form.html.j2",
                 values=values,
-                error=error,
-                status_code=error.status_code,
+                error=outcome.error,
                 extra={
                     "district": await services.get_district(principal, district_id),
                     "state_options": STATE_OPTIONS,
@@ -332,14 +329,13 @@ class DistrictController(Controller):
         self, request: Request, principal: SignedIn, district_id: FromPath[int]
     ) -> Template | Redirect:
         values = await read_form(request)
-        try:
+        with form_errors() as outcome:
             await services.create_need(principal, district_id, values)
-        except InvalidInput as error:
+        if outcome.error:
             return form_page(
                 "catalog/need_form.html.j2",
                 values=values,
-                error=error,
-                status_code=error.status_code,
+                error=outcome.error,
                 extra={
                     "district": await services.get_district(principal, district_id),
                     "need": None,
@@ -374,14 +370,13 @@ class DistrictController(Controller):
         need_id: FromPath[int],
     ) -> Template | Redirect:
         values = await read_form(request)
-        try:
+        with form_errors() as outcome:
             await services.update_need(principal, district_id, need_id, values)
-        except InvalidInput as error:
+        if outcome.error:
             return form_page(
                 "catalog/need_form.html.j2",
                 values=values,
-                error=error,
-                status_code=error.status_code,
+                error=outcome.error,
                 extra={
                     "district": await services.get_district(principal, district_id),
                     "need": await services.get_need(principal, district_id, need_id),
@@ -444,10 +439,10 @@ class ProductController(Controller):
     @post("/", **guarded(verified_vendor))
     async def create_product(self, request: Request, principal: SignedIn) -> Template | Redirect:
         values = await read_form(request)
-        try:
+        with form_errors() as outcome:
             product_id = await services.create_product(principal, values)
-        except InvalidInput as error:
-            return await _product_form(principal, values=values, error=error)
+        if outcome.error:
+            return await _product_form(principal, values=values, error=outcome.error)
         flash(request, "The product is saved.", category="saved")
         return Redirect(f"/products/{product_id}")
 
@@ -480,11 +475,13 @@ class ProductController(Controller):
         product_id: FromPath[int],
     ) -> Template | Redirect:
         values = await read_form(request)
-        try:
+        with form_errors() as outcome:
             await services.update_product(principal, product_id, values)
-        except InvalidInput as error:
+        if outcome.error:
             product = await services.get_product(product_id)
-            return await _product_form(principal, values=values, error=error, product=product)
+            return await _product_form(
+                principal, values=values, error=outcome.error, product=product
+            )
         flash(request, "The product is saved.", category="saved")
         return Redirect(f"/products/{product_id}")
 
@@ -515,7 +512,6 @@ async def _product_form(
         "catalog/product_form.html.j2",
         values=_select_values(values, "essa_tier_claimed", "vendor"),
         error=error,
-        status_code=error.status_code if error else 200,
         extra={
             "product": product,
             "vendors": vendors,
@@ -548,10 +544,10 @@ class PilotController(Controller):
     @post("/", **guarded(verified_vendor))
     async def create_pilot(self, request: Request, principal: SignedIn) -> Template | Redirect:
         values = await read_form(request)
-        try:
+        with form_errors() as outcome:
             pilot_id = await services.create_pilot(principal, values)
-        except InvalidInput as error:
-            return await _pilot_form(principal, values=values, error=error)
+        if outcome.error:
+            return await _pilot_form(principal, values=values, error=outcome.error)
         flash(request, "The pilot call is saved as a draft.", category="saved")
         return Redirect(f"/pilots/{pilot_id}")
 
@@ -578,11 +574,11 @@ class PilotController(Controller):
         self, request: Request, principal: SignedIn, pilot_id: FromPath[int]
     ) -> Template | Redirect:
         values = await read_form(request)
-        try:
+        with form_errors() as outcome:
             await services.update_pilot(principal, pilot_id, values)
-        except InvalidInput as error:
+        if outcome.error:
             pilot, _ = await services.get_pilot(principal, pilot_id)
-            return await _pilot_form(principal, values=values, error=error, pilot=pilot)
+            return await _pilot_form(principal, values=values, error=outcome.error, pilot=pilot)
         flash(request, "The pilot call is saved.", category="saved")
         return Redirect(f"/pilots/{pilot_id}")
 
@@ -613,7 +609,6 @@ async def _pilot_form(
         "catalog/pilot_form.html.j2",
         values=_select_values(values, "product"),
         error=error,
-        status_code=error.status_code if error else 200,
         extra={
             "pilot": pilot,
             "product_options": [("", "Choose the product"), *((str(i), n) for i, n in products)],
@@ -624,8 +619,8 @@ async def _pilot_form(
 # --- JSON API -------------------------------------------------------------------------------
 
 
-def _page_of(result: Page, page_type: type, item_type: type) -> Any:
-    return page_type(
+def _page_of(result: services.Page, item_type: type[Item]) -> Page[Item]:
+    return Page(
         items=convert(result.items, item_type),
         total=result.total,
         page=result.page,
@@ -660,9 +655,9 @@ class CatalogApiController(Controller):
     )
     async def districts(
         self, viewer: Viewer, filters: Filters, page: PageNumber = 1
-    ) -> DistrictPage:
+    ) -> Page[DistrictOut]:
         result = await services.list_districts(viewer, filters, page)
-        return _page_of(result, DistrictPage, DistrictOut)
+        return _page_of(result, DistrictOut)
 
     @get(
         "/districts/{district_id:int}",
@@ -690,9 +685,9 @@ class CatalogApiController(Controller):
         dependencies={"filters": Provide(need_filters)},
         raises=[InvalidInput],
     )
-    async def needs(self, viewer: Viewer, filters: Filters, page: PageNumber = 1) -> NeedPage:
+    async def needs(self, viewer: Viewer, filters: Filters, page: PageNumber = 1) -> Page[NeedOut]:
         result = await services.list_needs(viewer, filters, page)
-        return _page_of(result, NeedPage, NeedOut)
+        return _page_of(result, NeedOut)
 
     @post(
         "/districts/{district_id:int}/needs",
@@ -729,8 +724,8 @@ class CatalogApiController(Controller):
         dependencies={"filters": Provide(product_filters)},
         raises=[InvalidInput],
     )
-    async def products(self, filters: Filters, page: PageNumber = 1) -> ProductPage:
-        return _page_of(await services.list_products(filters, page), ProductPage, ProductOut)
+    async def products(self, filters: Filters, page: PageNumber = 1) -> Page[ProductOut]:
+        return _page_of(await services.list_products(filters, page), ProductOut)
 
     @get("/products/{product_id:int}", summary="One product", raises=[NotFound])
     async def product(self, product_id: FromPath[int]) -> ProductDetail:
@@ -767,9 +762,11 @@ class CatalogApiController(Controller):
         dependencies={"filters": Provide(pilot_filters)},
         raises=[InvalidInput],
     )
-    async def pilots(self, viewer: Viewer, filters: Filters, page: PageNumber = 1) -> PilotPage:
+    async def pilots(
+        self, viewer: Viewer, filters: Filters, page: PageNumber = 1
+    ) -> Page[PilotOut]:
         result = await services.list_pilots(viewer, filters, page)
-        return _page_of(result, PilotPage, PilotOut)
+        return _page_of(result, PilotOut)
 
     @get(
         "/pilots/{pilot_id:int}",

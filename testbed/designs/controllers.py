@@ -43,7 +43,7 @@ from testbed.designs.schemas import (
     VersionOut,
 )
 from testbed.errors import Conflict, Forbidden, InvalidInput, NotFound, TestbedError
-from testbed.web import form_page, require_confirmation
+from testbed.web import form_errors, form_page, require_confirmation
 
 Form = URLEncodedBody[dict[str, str]]
 Upload = MultipartBody[dict[str, Any]]
@@ -114,7 +114,7 @@ class DesignPagesController(Controller):
             rows = str(outcome_row_count(data) + 1)
             return await _editor(principal, pilot_id, values={**data, "outcome_rows": rows})
         version, base_version = data.get("version", ""), data.get("base_version", "")
-        try:
+        with form_errors() as outcome:
             await services.save_draft(
                 principal,
                 pilot_id,
@@ -124,8 +124,8 @@ class DesignPagesController(Controller):
                 expected_version=int(version) if version.isdigit() else None,
                 base_version=int(base_version) if base_version.isdigit() else None,
             )
-        except InvalidInput as error:
-            return await _editor(principal, pilot_id, values=data, error=error, status_code=422)
+        if outcome.error:
+            return await _editor(principal, pilot_id, values=data, error=outcome.error)
         flash(request, "The draft design is saved.", category="saved")
         return Redirect(f"/pilots/{pilot_id}/design")
 
@@ -159,10 +159,10 @@ class DesignPagesController(Controller):
         pilot_id: FromPath[int],
         data: Form,
     ) -> Template | Redirect:
-        try:
+        with form_errors() as outcome:
             await services.start_amendment(principal, pilot_id, data.get("amendment_reason", ""))
-        except InvalidInput as error:
-            return await _amend_page(principal, pilot_id, values=data, error=error, status_code=422)
+        if outcome.error:
+            return await _amend_page(principal, pilot_id, values=data, error=outcome.error)
         flash(
             request,
             "The amendment is saved as a new draft; register it when it is ready.",
@@ -230,7 +230,6 @@ async def _editor(
     *,
     values: dict[str, Any] | None = None,
     error: TestbedError | None = None,
-    status_code: int = 200,
 ) -> Template:
     state = await services.editor_state(principal, pilot_id)
     if values is None:
@@ -246,7 +245,6 @@ async def _editor(
         "designs/edit.html.j2",
         values=values,
         error=error,
-        status_code=status_code,
         extra={**state, **WORDS, "outcome_rows": outcome_row_count(values)},
     )
 
@@ -257,14 +255,12 @@ async def _amend_page(
     *,
     values: dict[str, Any] | None = None,
     error: TestbedError | None = None,
-    status_code: int = 200,
 ) -> Template:
     state = await services.editor_state(principal, pilot_id)
     return form_page(
         "designs/amend.html.j2",
         values=values or {},
         error=error,
-        status_code=status_code,
         extra=state,
     )
 
@@ -294,14 +290,12 @@ class RandomizationPagesController(Controller):
         site_id: FromPath[int],
         data: Upload,
     ) -> Template | Redirect:
-        try:
+        with form_errors() as outcome:
             await services.randomize_site(
                 principal, pilot_id, site_id, await _file_bytes(data, "roster")
             )
-        except InvalidInput as error:
-            return await _randomization_page(
-                viewer, pilot_id, error=error, site_id=site_id, status_code=422
-            )
+        if outcome.error:
+            return await _randomization_page(viewer, pilot_id, error=outcome.error, site_id=site_id)
         flash(request, "The roster is uploaded and the site is randomized.", category="saved")
         return Redirect(f"/pilots/{pilot_id}/randomization#site-{site_id}")
 
@@ -319,14 +313,12 @@ class RandomizationPagesController(Controller):
         site_id: FromPath[int],
         data: Upload,
     ) -> Template | Redirect:
-        try:
+        with form_errors() as outcome:
             await services.check_baseline(
                 principal, pilot_id, site_id, await _file_bytes(data, "groups")
             )
-        except InvalidInput as error:
-            return await _randomization_page(
-                viewer, pilot_id, error=error, site_id=site_id, status_code=422
-            )
+        if outcome.error:
+            return await _randomization_page(viewer, pilot_id, error=outcome.error, site_id=site_id)
         flash(request, "The comparison groups are uploaded.", category="saved")
         return Redirect(f"/pilots/{pilot_id}/randomization#site-{site_id}")
 
@@ -371,14 +363,12 @@ async def _randomization_page(
     *,
     error: TestbedError | None = None,
     site_id: int | None = None,
-    status_code: int = 200,
 ) -> Template:
     page = await services.randomization_page(viewer, pilot_id)
     return form_page(
         "designs/randomization.html.j2",
         values={},
         error=error,
-        status_code=status_code,
         extra={**page, "error_site_id": site_id},
     )
 

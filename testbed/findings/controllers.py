@@ -38,7 +38,7 @@ from testbed.findings.schemas import (
     RetractIn,
     SiteApproval,
 )
-from testbed.web import form_page, require_confirmation
+from testbed.web import form_errors, form_page, require_confirmation
 
 Form = URLEncodedBody[dict[str, str]]
 FORMATS = ("html", "csv", "json")
@@ -129,7 +129,6 @@ async def _finding_page(
     *,
     error: TestbedError | None = None,
     values: dict[str, str] | None = None,
-    status_code: int = 200,
 ) -> Template:
     view = await services.view_finding(viewer, finding_id, _guard_read(request))
     printing = template == PRINT_TEMPLATE
@@ -137,7 +136,6 @@ async def _finding_page(
         template,
         values=values or {},
         error=error,
-        status_code=status_code,
         extra={"view": view, "results_html": results_html(request, view, printing=printing)},
     )
 
@@ -238,17 +236,15 @@ class FindingController(Controller):
     ) -> Template | Redirect:
         number, _ = parse_reference(finding_id)
         site = data.get("site", "")
-        try:
+        with form_errors() as outcome:
             await services.decide_approval(
                 principal,
                 number,
                 decision=data.get("decision", ""),
                 site_id=int(site) if site.isdigit() else None,
             )
-        except TestbedError as error:
-            return await _finding_page(
-                request, viewer, number, error=error, values=data, status_code=error.status_code
-            )
+        if outcome.error:
+            return await _finding_page(request, viewer, number, error=outcome.error, values=data)
         flash(request, "Your decision is recorded.", category="saved")
         return Redirect(f"/findings/{number}#publication")
 
@@ -262,12 +258,10 @@ class FindingController(Controller):
         data: Form,
     ) -> Template | Redirect:
         number, _ = parse_reference(finding_id)
-        try:
+        with form_errors() as outcome:
             await services.set_embargo(principal, number, data.get("embargo_until", ""))
-        except TestbedError as error:
-            return await _finding_page(
-                request, viewer, number, error=error, values=data, status_code=error.status_code
-            )
+        if outcome.error:
+            return await _finding_page(request, viewer, number, error=outcome.error, values=data)
         flash(request, "The embargo is saved.", category="saved")
         return Redirect(f"/findings/{number}#publication")
 
@@ -281,13 +275,11 @@ class FindingController(Controller):
         data: Form,
     ) -> Template | Redirect:
         number, _ = parse_reference(finding_id)
-        try:
+        with form_errors() as outcome:
             require_confirmation(data, "publish this finding")
             public_id = await services.publish(principal, number)
-        except TestbedError as error:
-            return await _finding_page(
-                request, viewer, number, error=error, values={}, status_code=error.status_code
-            )
+        if outcome.error:
+            return await _finding_page(request, viewer, number, error=outcome.error, values={})
         flash(request, "The finding is published.", category="saved")
         return Redirect(f"/findings/{public_id}")
 
@@ -301,13 +293,11 @@ class FindingController(Controller):
         data: Form,
     ) -> Template | Redirect:
         number, _ = parse_reference(finding_id)
-        try:
+        with form_errors() as outcome:
             require_confirmation(data, "retract this finding")
             await services.retract(principal, number, data.get("reason", ""))
-        except TestbedError as error:
-            return await _finding_page(
-                request, viewer, number, error=error, values=data, status_code=error.status_code
-            )
+        if outcome.error:
+            return await _finding_page(request, viewer, number, error=outcome.error, values=data)
         flash(request, "The finding is retracted; the page says when and why.", category="saved")
         return Redirect(f"/findings/{number}")
 
@@ -318,7 +308,6 @@ async def _pilot_findings_page(
     *,
     error: TestbedError | None = None,
     values: dict[str, str] | None = None,
-    status_code: int = 200,
 ) -> Template:
     principal = viewer
     access = await pilot_access(principal, pilot_id)
@@ -334,7 +323,6 @@ async def _pilot_findings_page(
         "findings/pilot.html.j2",
         values=values or {},
         error=error,
-        status_code=status_code,
         extra={
             "pilot_id": pilot_id,
             "access": access,
@@ -368,12 +356,10 @@ class PilotFindingsController(Controller):
         principal: SignedIn,
         pilot_id: FromPath[int],
     ) -> Template | Redirect:
-        try:
+        with form_errors() as outcome:
             finding_id = await services.run_finding(principal, pilot_id)
-        except TestbedError as error:
-            return await _pilot_findings_page(
-                viewer, pilot_id, error=error, status_code=error.status_code
-            )
+        if outcome.error:
+            return await _pilot_findings_page(viewer, pilot_id, error=outcome.error)
         flash(request, "The analysis ran: this is its finding.", category="saved")
         return Redirect(f"/findings/{finding_id}")
 
@@ -387,7 +373,7 @@ class PilotFindingsController(Controller):
         data: Form,
     ) -> Template | Redirect:
         district = data.get("district", "")
-        try:
+        with form_errors() as outcome:
             await services.record_decision(
                 principal,
                 pilot_id,
@@ -395,10 +381,8 @@ class PilotFindingsController(Controller):
                 decision=data.get("decision", ""),
                 reasons=data.get("reasons", ""),
             )
-        except TestbedError as error:
-            return await _pilot_findings_page(
-                viewer, pilot_id, error=error, values=data, status_code=error.status_code
-            )
+        if outcome.error:
+            return await _pilot_findings_page(viewer, pilot_id, error=outcome.error, values=data)
         flash(request, "Your district's decision is recorded.", category="saved")
         return Redirect(f"/pilots/{pilot_id}/findings#decision")
 

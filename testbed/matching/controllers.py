@@ -42,7 +42,7 @@ from testbed.matching.schemas import (
     WeightsOut,
 )
 from testbed.tables import Enrollment
-from testbed.web import form_page, require_confirmation
+from testbed.web import form_errors, form_page, require_confirmation
 
 Form = URLEncodedBody[dict[str, Any]]
 
@@ -106,7 +106,6 @@ async def _volunteer_page(
     *,
     error: TestbedError | None = None,
     values: dict[str, Any] | None = None,
-    status_code: int = 200,
 ) -> Template:
     rows = await services.call_rows([pilot_id], statuses=vocabulary.PILOT_STATUSES)
     call = rows[0]
@@ -130,7 +129,6 @@ async def _volunteer_page(
         "matching/volunteer.html.j2",
         values={**defaults, **(values or {})},
         error=error,
-        status_code=status_code,
         extra={
             "call": call,
             "is_open": call["status"] in CALL_STATUSES,
@@ -166,14 +164,10 @@ class VolunteerController(Controller):
         pilot_id: FromPath[int],
         data: Form,
     ) -> Template | Redirect:
-        try:
+        with form_errors() as outcome:
             await services.volunteer(principal, pilot_id, data)
-        except TestbedError as error:
-            if error.status_code != 422:
-                raise
-            return await _volunteer_page(
-                principal, pilot_id, error=error, values=data, status_code=422
-            )
+        if outcome.error:
+            return await _volunteer_page(principal, pilot_id, error=outcome.error, values=data)
         flash(request, "Your offer to host is saved: the vendor can see it now.", category="saved")
         return Redirect(f"/pilots/{pilot_id}/volunteer")
 
@@ -194,13 +188,11 @@ async def _volunteers_page(
     pilot_id: int,
     *,
     error: TestbedError | None = None,
-    status_code: int = 200,
 ) -> Template:
     return form_page(
         "matching/volunteers.html.j2",
         values={},
         error=error,
-        status_code=status_code,
         extra={
             **await services.call_matching(principal, pilot_id),
             "part_labels": PART_LABELS,
@@ -227,14 +219,10 @@ class CallVolunteersController(Controller):
         pilot_id: FromPath[int],
         data: Form,
     ) -> Template | Redirect:
-        try:
+        with form_errors() as outcome:
             await services.invite(principal, pilot_id, data.get("district_id"))
-        except TestbedError as error:
-            if error.status_code not in (409, 422):
-                raise
-            return await _volunteers_page(
-                principal, pilot_id, error=error, status_code=error.status_code
-            )
+        if outcome.error:
+            return await _volunteers_page(principal, pilot_id, error=outcome.error)
         flash(
             request,
             "Invitation sent: the district's members will see it in their notifications.",
@@ -314,14 +302,12 @@ async def _admin_page(
     *,
     error: TestbedError | None = None,
     values: dict[str, Any] | None = None,
-    status_code: int = 200,
 ) -> Template:
     overview = await services.admin_overview()
     return form_page(
         "matching/admin.html.j2",
         values=values or {part: f"{points:g}" for part, points in overview["weights"].items()},
         error=error,
-        status_code=status_code,
         extra={**overview, "parts": PARTS, "part_labels": PART_LABELS},
     )
 
@@ -348,12 +334,10 @@ class AdminMatchingController(Controller):
     async def weights(
         self, request: Request, principal: SignedIn, data: Form
     ) -> Template | Redirect:
-        try:
+        with form_errors() as outcome:
             await services.set_fit_weights(principal, data)
-        except TestbedError as error:
-            if error.status_code != 422:
-                raise
-            return await _admin_page(request, error=error, values=data, status_code=422)
+        if outcome.error:
+            return await _admin_page(request, error=outcome.error, values=data)
         flash(request, "The fit weights are saved.", category="saved")
         return Redirect("/admin/matching#weights")
 

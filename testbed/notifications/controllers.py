@@ -20,7 +20,7 @@ from testbed.notifications.schemas import (
     ReadIn,
     ReadOut,
 )
-from testbed.web import form_page
+from testbed.web import form_errors, form_page
 
 
 def _notification_id(value: object) -> int | None:
@@ -95,14 +95,13 @@ class MailChoiceController(Controller):
     async def save_settings(
         self, request: Request, principal: SignedIn, data: URLEncodedBody[dict[str, Any]]
     ) -> Template | Redirect:
-        try:
+        with form_errors() as outcome:
             choice = await mailing.set_mail_choice(principal.user_id, str(data.get("mail", "")))
-        except InvalidInput as error:
+        if outcome.error:
             return form_page(
                 SETTINGS_PAGE,
                 values={"mail": ""},
-                error=error,
-                status_code=error.status_code,
+                error=outcome.error,
                 extra=_page_context(),
             )
         flash(request, SAVED_WORDS[choice], category="saved")

@@ -38,7 +38,7 @@ from testbed.errors import Conflict, Forbidden, InvalidInput, NotFound, TestbedE
 from testbed.settings import ROOT, Settings
 from testbed.uploads import services
 from testbed.uploads.schemas import AttritionOut, DatasetOut, ProblemOut, UploadJobOut
-from testbed.web import form_page
+from testbed.web import form_errors, form_page
 
 # Litestar refuses larger bodies outright; the configured limit (TESTBED_MAX_UPLOAD_MB,
 # 50 MB by default) is checked below it, with a message that names the limit.
@@ -143,7 +143,6 @@ async def _upload_form(
     *,
     error: TestbedError | None = None,
     values: dict[str, Any] | None = None,
-    status_code: int = 200,
 ) -> Template:
     design = await registered_design(pilot_id)
     rules = (
@@ -159,7 +158,6 @@ async def _upload_form(
         "uploads/upload.html.j2",
         values=values or {"kind": "students"},
         error=error,
-        status_code=status_code,
         extra={
             "pilot_id": pilot_id,
             "site": await services.require_site(pilot_id, site_id),
@@ -202,10 +200,8 @@ class SiteDataController(Controller):
                 "Choose the file to upload.",
                 errors=[{"field": "file", "message": "Choose a CSV file."}],
             )
-            return await _upload_form(
-                request, pilot_id, site_id, error=error, values=values, status_code=422
-            )
-        try:
+            return await _upload_form(request, pilot_id, site_id, error=error, values=values)
+        with form_errors() as outcome:
             job_id = await services.start_upload(
                 services.UploadRequest(
                     principal=principal,
@@ -217,9 +213,9 @@ class SiteDataController(Controller):
                 ),
                 _settings(request),
             )
-        except InvalidInput as error:
+        if outcome.error:
             return await _upload_form(
-                request, pilot_id, site_id, error=error, values=values, status_code=422
+                request, pilot_id, site_id, error=outcome.error, values=values
             )
         flash(
             request,
@@ -244,14 +240,12 @@ class SiteDataController(Controller):
         site_id: FromPath[int],
         data: Form,
     ) -> Template | Redirect:
-        try:
+        with form_errors() as outcome:
             await services.save_implementation_log(
                 principal, await pilot_access(principal, pilot_id), site_id, data
             )
-        except InvalidInput as error:
-            return await _implementation_form(
-                pilot_id, site_id, values=data, error=error, status_code=422
-            )
+        if outcome.error:
+            return await _implementation_form(pilot_id, site_id, values=data, error=outcome.error)
         flash(request, "The implementation log is saved.", category="saved")
         return Redirect(f"/pilots/{pilot_id}/data#implementation")
 
@@ -273,13 +267,11 @@ async def _implementation_form(
     *,
     values: dict[str, str],
     error: TestbedError | None = None,
-    status_code: int = 200,
 ) -> Template:
     return form_page(
         "uploads/implementation.html.j2",
         values=values,
         error=error,
-        status_code=status_code,
         extra={"pilot_id": pilot_id, "site": await services.require_site(pilot_id, site_id)},
     )
 
