@@ -29,13 +29,14 @@ from testbed.edge import (
 from testbed.errors import ApiErrorResponses, NotFound, TestbedError, handle_error
 from testbed.findings import controllers as findings_controllers
 from testbed.home import HomeController
-from testbed.info import controllers as info_controllers
-from testbed.mail import controllers as mail_controllers
+from testbed.info import pages as info_pages
 from testbed.mail import outbox
+from testbed.mail import pages as mail_pages
 from testbed.matching import controllers as matching_controllers
+from testbed.notifications import api as notifications_api
 from testbed.notifications import background as notification_background
-from testbed.notifications import controllers as notifications_controllers
 from testbed.notifications import mailing as notification_mailing
+from testbed.notifications import pages as notifications_pages
 from testbed.openapi import ClosedStructSchemas
 from testbed.sessions import DatabaseSessionStore, SessionConfig
 from testbed.settings import ROOT, Settings
@@ -44,7 +45,8 @@ from testbed.tables import MAX_ID, Organization
 from testbed.uploads import controllers as uploads_controllers
 from testbed.uploads import leases as upload_leases
 from testbed.web import template_config
-from testbed.work import controllers as work_controllers
+from testbed.work import api as work_api
+from testbed.work import pages as work_pages
 
 SESSION_MAX_AGE_SECONDS = 14 * 24 * 3600
 
@@ -88,10 +90,12 @@ ROUTE_HANDLERS = [
     *findings_controllers.ROUTE_HANDLERS,
     *synthesis_controllers.ROUTE_HANDLERS,
     *matching_controllers.ROUTE_HANDLERS,
-    *notifications_controllers.ROUTE_HANDLERS,
-    *info_controllers.ROUTE_HANDLERS,
-    *work_controllers.ROUTE_HANDLERS,
-    *mail_controllers.ROUTE_HANDLERS,
+    *notifications_pages.ROUTE_HANDLERS,
+    *notifications_api.ROUTE_HANDLERS,
+    *info_pages.ROUTE_HANDLERS,
+    *work_pages.ROUTE_HANDLERS,
+    *work_api.ROUTE_HANDLERS,
+    *mail_pages.ROUTE_HANDLERS,
 ]
 
 

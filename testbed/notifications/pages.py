@@ -1,25 +1,18 @@
-"""The notifications page and API (the menu's unread count comes with the principal), each
-person's choice of notification mail (page and API), and one-click unsubscribe from mail."""
+"""The notifications page (the menu's unread count comes with the principal), each person's
+choice of notification mail, and one-click unsubscribe from mail. The same in JSON: api.py."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, Request, get, post, put
-from litestar.params import FromPath, JSONBody, URLEncodedBody
+from litestar import Controller, Request, get, post
+from litestar.params import FromPath, URLEncodedBody
 from litestar.plugins.flash import flash
 from litestar.response import Redirect, Template
 
 from testbed.auth import PUBLIC, SignedIn, access_rule, signed_in
 from testbed.errors import InvalidInput, NotFound
 from testbed.notifications import mailing, services
-from testbed.notifications.schemas import (
-    MailChoiceIn,
-    MailChoiceOut,
-    NotificationOut,
-    ReadIn,
-    ReadOut,
-)
 from testbed.web import form_errors, form_page
 
 
@@ -52,26 +45,9 @@ class NotificationController(Controller):
         return Redirect("/notifications")
 
 
-class NotificationApiController(Controller):
-    path = "/api/v1/notifications"
-    tags = ["notifications"]
-    guards = [signed_in]
-    opt = access_rule(signed_in)
-
-    @get("/", summary="My notifications, newest first")
-    async def list_notifications(self, principal: SignedIn) -> list[NotificationOut]:
-        rows = await services.notifications_for(principal)
-        return [NotificationOut(**row) for row in rows]
-
-    @post(
-        "/read", summary="Mark one notification (or all) read", status_code=200, raises=[NotFound]
-    )
-    async def mark_read(self, principal: SignedIn, data: JSONBody[ReadIn]) -> ReadOut:
-        marked = await services.mark_read(principal, data.notification_id)
-        return ReadOut(marked_read=marked, unread=await services.unread_count(principal.user_id))
-
-
 SETTINGS_PAGE = "notifications/settings.html.j2"
+
+
 SAVED_WORDS = {
     "immediate": "Saved: you will get a mail for each notification that needs your action.",
     "digest": "Saved: you will get one digest mail a day when something needs your action.",
@@ -110,27 +86,6 @@ class MailChoiceController(Controller):
 
 def _page_context() -> dict[str, Any]:
     return {"choices": mailing.CHOICES, "default_choice": mailing.DEFAULT_CHOICE}
-
-
-class MailChoiceApiController(Controller):
-    path = "/api/v1/me/notification-mail"
-    tags = ["notifications"]
-    guards = [signed_in]
-    opt = access_rule(signed_in)
-
-    @get("/", summary="How my action-needed notifications are mailed")
-    async def get_choice(self, principal: SignedIn) -> MailChoiceOut:
-        choice = await mailing.mail_choice(principal.user_id)
-        return MailChoiceOut(mail=choice, choices=mailing.CHOICES)  # type: ignore[arg-type]
-
-    @put(
-        "/",
-        summary="Choose immediate mail, a daily digest or no mail",
-        raises=[InvalidInput],
-    )
-    async def set_choice(self, principal: SignedIn, data: JSONBody[MailChoiceIn]) -> MailChoiceOut:
-        choice = await mailing.set_mail_choice(principal.user_id, data.mail)
-        return MailChoiceOut(mail=choice, choices=mailing.CHOICES)  # type: ignore[arg-type]
 
 
 class UnsubscribeController(Controller):
@@ -176,10 +131,4 @@ async def _unsubscribing(request: Request, token: str) -> int:
     return user_id
 
 
-ROUTE_HANDLERS = [
-    NotificationController,
-    NotificationApiController,
-    MailChoiceController,
-    MailChoiceApiController,
-    UnsubscribeController,
-]
+ROUTE_HANDLERS = [NotificationController, MailChoiceController, UnsubscribeController]
