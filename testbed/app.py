@@ -16,7 +16,8 @@ from litestar.static_files import create_static_files_router
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from testbed.accounts import controllers as accounts_controllers
+from testbed.accounts import api as accounts_api
+from testbed.accounts import pages as accounts_pages
 from testbed.auth import DEPENDENCIES, PUBLIC, PrincipalMiddleware, address_verified
 from testbed.catalog import controllers as catalog_controllers
 from testbed.db import POSTGRES_POOL_OPTIONS, ReadPoolSQLiteEngine
@@ -83,7 +84,8 @@ HSTS = "max-age=31536000"
 
 ROUTE_HANDLERS = [
     HomeController,
-    *accounts_controllers.ROUTE_HANDLERS,
+    *accounts_pages.ROUTE_HANDLERS,
+    *accounts_api.ROUTE_HANDLERS,
     *catalog_controllers.ROUTE_HANDLERS,
     *designs_controllers.ROUTE_HANDLERS,
     *uploads_controllers.ROUTE_HANDLERS,

@@ -503,6 +503,12 @@ def require_invited_address(invitation: dict, email: str) -> None:
         )
 
 
+def invitation_link(settings: Settings, token: str) -> str:
+    # From the configured public address, as in the mail: a request's Host header is chosen
+    # by whoever sends it.
+    return f"{settings.base_url}/invitations/{token}"
+
+
 async def create_invitation(
     principal: Principal,
     *,
