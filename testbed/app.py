@@ -21,7 +21,8 @@ from testbed.accounts import pages as accounts_pages
 from testbed.auth import DEPENDENCIES, PUBLIC, PrincipalMiddleware, address_verified
 from testbed.catalog import controllers as catalog_controllers
 from testbed.db import POSTGRES_POOL_OPTIONS, ReadPoolSQLiteEngine
-from testbed.designs import controllers as designs_controllers
+from testbed.designs import api as designs_api
+from testbed.designs import pages as designs_pages
 from testbed.edge import (
     allow_every_method_of_the_route,
     check_request_body,
@@ -87,7 +88,8 @@ ROUTE_HANDLERS = [
     *accounts_pages.ROUTE_HANDLERS,
     *accounts_api.ROUTE_HANDLERS,
     *catalog_controllers.ROUTE_HANDLERS,
-    *designs_controllers.ROUTE_HANDLERS,
+    *designs_pages.ROUTE_HANDLERS,
+    *designs_api.ROUTE_HANDLERS,
     *uploads_controllers.ROUTE_HANDLERS,
     *findings_controllers.ROUTE_HANDLERS,
     *synthesis_controllers.ROUTE_HANDLERS,
