@@ -44,8 +44,9 @@ from testbed.sessions import DatabaseSessionStore, SessionConfig
 from testbed.settings import ROOT, Settings
 from testbed.synthesis import controllers as synthesis_controllers
 from testbed.tables import MAX_ID, Organization
-from testbed.uploads import controllers as uploads_controllers
+from testbed.uploads import api as uploads_api
 from testbed.uploads import leases as upload_leases
+from testbed.uploads import pages as uploads_pages
 from testbed.web import template_config
 from testbed.work import api as work_api
 from testbed.work import pages as work_pages
@@ -90,7 +91,8 @@ ROUTE_HANDLERS = [
     *catalog_controllers.ROUTE_HANDLERS,
     *designs_pages.ROUTE_HANDLERS,
     *designs_api.ROUTE_HANDLERS,
-    *uploads_controllers.ROUTE_HANDLERS,
+    *uploads_pages.ROUTE_HANDLERS,
+    *uploads_api.ROUTE_HANDLERS,
     *findings_controllers.ROUTE_HANDLERS,
     *synthesis_controllers.ROUTE_HANDLERS,
     *matching_controllers.ROUTE_HANDLERS,
