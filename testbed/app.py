@@ -34,7 +34,8 @@ from testbed.home import HomeController
 from testbed.info import pages as info_pages
 from testbed.mail import outbox
 from testbed.mail import pages as mail_pages
-from testbed.matching import controllers as matching_controllers
+from testbed.matching import api as matching_api
+from testbed.matching import pages as matching_pages
 from testbed.notifications import api as notifications_api
 from testbed.notifications import background as notification_background
 from testbed.notifications import mailing as notification_mailing
@@ -95,7 +96,8 @@ ROUTE_HANDLERS = [
     *uploads_api.ROUTE_HANDLERS,
     *findings_controllers.ROUTE_HANDLERS,
     *synthesis_controllers.ROUTE_HANDLERS,
-    *matching_controllers.ROUTE_HANDLERS,
+    *matching_pages.ROUTE_HANDLERS,
+    *matching_api.ROUTE_HANDLERS,
     *notifications_pages.ROUTE_HANDLERS,
     *notifications_api.ROUTE_HANDLERS,
     *info_pages.ROUTE_HANDLERS,
