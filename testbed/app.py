@@ -19,7 +19,8 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from testbed.accounts import api as accounts_api
 from testbed.accounts import pages as accounts_pages
 from testbed.auth import DEPENDENCIES, PUBLIC, PrincipalMiddleware, address_verified
-from testbed.catalog import controllers as catalog_controllers
+from testbed.catalog import api as catalog_api
+from testbed.catalog import pages as catalog_pages
 from testbed.db import POSTGRES_POOL_OPTIONS, ReadPoolSQLiteEngine
 from testbed.designs import api as designs_api
 from testbed.designs import pages as designs_pages
@@ -89,7 +90,8 @@ ROUTE_HANDLERS = [
     HomeController,
     *accounts_pages.ROUTE_HANDLERS,
     *accounts_api.ROUTE_HANDLERS,
-    *catalog_controllers.ROUTE_HANDLERS,
+    *catalog_pages.ROUTE_HANDLERS,
+    *catalog_api.ROUTE_HANDLERS,
     *designs_pages.ROUTE_HANDLERS,
     *designs_api.ROUTE_HANDLERS,
     *uploads_pages.ROUTE_HANDLERS,

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from litestar import Request
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Template
 from litestar.template import TemplateConfig
@@ -67,6 +68,12 @@ def template_config() -> TemplateConfig[JinjaTemplateEngine]:
 
 GLOSSARY_SLUGS = frozenset(entry.slug for entry in GLOSSARY)
 SECRET_FIELDS = frozenset({"password", "_csrf_token"})
+
+
+def client_address(request: Request) -> str:
+    """The client's address for sign-in limits and the audit log (app.py trusts X-Forwarded-For
+    only from configured proxies)."""
+    return request.client.host if request.client else ""
 
 
 def require_confirmation(data: Mapping[str, Any], what: str) -> None:

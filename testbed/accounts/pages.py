@@ -28,16 +28,12 @@ from testbed.auth import (
 )
 from testbed.errors import InvalidInput, TestbedError
 from testbed.sessions import start_session
-from testbed.web import form_errors, form_page, require_confirmation
+from testbed.web import client_address, form_errors, form_page, require_confirmation
 
 Form = URLEncodedBody[dict[str, str]]
 
 
 SESSION_COOKIE = "testbed_session"  # app.create_app's SessionConfig key
-
-
-def _client_address(request: Request) -> str:
-    return request.client.host if request.client else ""
 
 
 def _safe_next(target: str | None) -> str:
@@ -73,7 +69,7 @@ class SessionController(Controller):
             user_id = await services.authenticate(
                 email=data.get("email", ""),
                 password=data.get("password", ""),
-                ip_address=_client_address(request),
+                ip_address=client_address(request),
             )
         if outcome.error:
             # Credentials that do not match are a bad request (400), not a field to correct;
@@ -95,7 +91,7 @@ class SessionController(Controller):
     async def logout(self, request: Request, principal: SignedIn) -> Redirect:
         request.clear_session()
         await services.audit.record(
-            "logout", actor_id=principal.user_id, ip_address=_client_address(request)
+            "logout", actor_id=principal.user_id, ip_address=client_address(request)
         )
         return Redirect("/")
 
@@ -121,7 +117,7 @@ class SignupController(Controller):
                 organization_name=data.get("organization_name", ""),
                 state=data.get("state") or None,
                 invitation_token=data.get("invitation") or None,
-                ip_address=_client_address(request),
+                ip_address=client_address(request),
                 settings=request.app.state["settings"],
             )
         if outcome.error:
@@ -198,7 +194,7 @@ class AccountController(Controller):
                 principal,
                 new_email=data.get("new_email", ""),
                 password=data.get("email_password", ""),
-                ip_address=_client_address(request),
+                ip_address=client_address(request),
                 settings=request.app.state["settings"],
             )
         if outcome.error:
@@ -222,7 +218,7 @@ class AccountController(Controller):
                 password=data.get("new_password", ""),
                 again=data.get("new_password_again", ""),
                 session_key=request.cookies.get(SESSION_COOKIE),
-                ip_address=_client_address(request),
+                ip_address=client_address(request),
                 settings=request.app.state["settings"],
             )
         if outcome.error:
@@ -246,7 +242,7 @@ class AccountController(Controller):
         with form_errors() as outcome:
             await addresses.resend_verification(
                 principal,
-                ip_address=_client_address(request),
+                ip_address=client_address(request),
                 settings=request.app.state["settings"],
             )
         if outcome.error:
@@ -269,7 +265,7 @@ class AccountController(Controller):
             await deletion.delete_account(
                 principal,
                 password=data.get("delete_password", ""),
-                ip_address=_client_address(request),
+                ip_address=client_address(request),
             )
         if outcome.error:
             return await _account_page(principal, error=outcome.error, values=data)
@@ -293,9 +289,7 @@ class VerifyController(Controller):
         self, request: Request, viewer: Viewer, verify_token: FromPath[str]
     ) -> Template:
         try:
-            email = await addresses.verify_address(
-                verify_token, ip_address=_client_address(request)
-            )
+            email = await addresses.verify_address(verify_token, ip_address=client_address(request))
         except LinkUsed:
             # A second click, or a mail scanner that opened the link first, used it up: to
             # someone already verified, that is no error.
@@ -325,7 +319,7 @@ class EmailChangeController(Controller):
     async def confirm(self, request: Request, change_token: FromPath[str]) -> Redirect:
         new_email = await addresses.confirm_email_change(
             change_token,
-            ip_address=_client_address(request),
+            ip_address=client_address(request),
             settings=request.app.state["settings"],
         )
         flash(request, f"Your address is now {new_email}.", category="saved")
@@ -350,7 +344,7 @@ class PasswordController(Controller):
         with form_errors() as outcome:
             await recovery.request_password_reset(
                 email=data.get("email", ""),
-                ip_address=_client_address(request),
+                ip_address=client_address(request),
                 settings=request.app.state["settings"],
             )
         if outcome.error:
@@ -380,7 +374,7 @@ class PasswordController(Controller):
                 token=reset_token,
                 password=data.get("new_password", ""),
                 again=data.get("new_password_again", ""),
-                ip_address=_client_address(request),
+                ip_address=client_address(request),
                 settings=request.app.state["settings"],
             )
         if outcome.error:

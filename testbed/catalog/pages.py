@@ -1,55 +1,38 @@
-"""Pages and API for the catalog: districts and their needs, products, and pilot calls."""
+"""Pages for the catalog: districts and their needs, products, and pilot calls. The same in
+JSON: api.py."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Annotated, Any
+from typing import Any
 
-import msgspec
-from litestar import Controller, Request, get, post, put
-from litestar.connection import ASGIConnection
-from litestar.di import NamedDependency, Provide
-from litestar.handlers.base import BaseRouteHandler
-from litestar.openapi.spec import Schema
-from litestar.openapi.spec.enums import OpenAPIType
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar import Controller, Request, get, post
+from litestar.di import Provide
+from litestar.params import FromPath, FromQuery
 from litestar.plugins.flash import flash
 from litestar.response import Redirect, Template
-from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from testbed import vocabulary
 from testbed.access import pilot_manager, pilot_viewer
-from testbed.auth import PUBLIC, Principal, SignedIn, Viewer, guarded, member_of, require_principal
+from testbed.auth import PUBLIC, Principal, SignedIn, Viewer, guarded
 from testbed.catalog import services
-from testbed.catalog.schemas import (
-    DistrictDetail,
-    DistrictOut,
-    Item,
-    NeedIn,
-    NeedOut,
-    Page,
-    PilotCallIn,
-    PilotCreate,
-    PilotDetail,
-    PilotOut,
-    ProductDetail,
-    ProductIn,
-    ProductOut,
-    ProfileIn,
-    StatusChange,
-    convert,
+from testbed.catalog.filters import (
+    Filters,
+    PageNumber,
+    district_filters,
+    need_filters,
+    open_needs,
+    pilot_filters,
+    product_filters,
 )
+from testbed.catalog.guards import district_member, product_editor, verified_vendor
 from testbed.catalog.services import ListFilters
-from testbed.errors import Conflict, Forbidden, InvalidInput, NotFound, TestbedError
-from testbed.tables import MAX_ID
-from testbed.web import form_errors, form_page
+from testbed.errors import TestbedError
+from testbed.web import client_address, form_errors, form_page
 
 # Form fields that hold several checkbox values.
 LIST_FIELDS = frozenset(
     {"grades_served", "platforms", "pillars", "grade_bands", "subjects", "grades"}
 )
-
-verified_vendor = member_of("vendor", verified=True)
 
 
 async def read_form(request: Request) -> dict[str, Any]:
@@ -62,172 +45,9 @@ async def read_form(request: Request) -> dict[str, Any]:
     return values
 
 
-def _client_address(request: Request) -> str:
-    return request.client.host if request.client else ""
-
-
-# --- guards: they run before the body is read, and the services check again ------------------
-
-
-def district_member(connection: ASGIConnection, _: BaseRouteHandler) -> None:
-    services.require_district_member(
-        require_principal(connection), int(connection.path_params["district_id"])
-    )
-
-
-async def product_editor(connection: ASGIConnection, _: BaseRouteHandler) -> None:
-    await services.require_product_editor(
-        require_principal(connection), int(connection.path_params["product_id"])
-    )
-
-
-# --- list filters, read the same way by pages and API ----------------------------------------
-
-# Each filter is declared with what it accepts, so the OpenAPI document tells callers (and
-# schemathesis) the truth: a vocabulary code from testbed/vocabulary.py, an id, or "" for any
-# (what the pages' filter forms send). parse_filters checks the same and names what is wrong.
-
-
-def _choice(codes: Iterable[object], words: str, *, name: str | None = None) -> Any:
-    return Annotated[
-        str | None,
-        QueryParameter(
-            name=name,
-            description=f"{words}; empty for any.",
-            schema_extra={
-                "one_of": None,
-                "type": OpenAPIType.STRING,
-                "enum": ["", *(str(code) for code in codes)],
-            },
-        ),
-    ]
-
-
-def _id(words: str) -> Any:
-    return Annotated[
-        str | None,
-        QueryParameter(
-            description=f"{words}; empty for any.",
-            schema_extra={
-                "one_of": [
-                    Schema(type=OpenAPIType.INTEGER, minimum=1, maximum=MAX_ID),
-                    Schema(type=OpenAPIType.STRING, enum=[""]),
-                ]
-            },
-        ),
-    ]
-
-
-Search = Annotated[str | None, QueryParameter(description="Words to search for.")]
-StateQuery = _choice(vocabulary.US_STATES, "A state's postal code", name="state")
-LocaleQuery = _choice(vocabulary.LOCALES, "A locale")
-PillarQuery = _choice(vocabulary.PILLARS, "A pillar's number")
-GradeBandQuery = _choice(vocabulary.GRADE_BANDS, "A grade band")
-SubjectQuery = _choice(vocabulary.SUBJECTS, "A subject")
-PilotStatusQuery = _choice(vocabulary.PILOT_STATUSES, "A pilot's status")
-NeedStatusQuery = _choice(services.NEED_STATUSES, "A need's status")
-PerPage = Annotated[
-    int, QueryParameter(ge=1, le=services.MAX_PER_PAGE, description="Items on a page.")
-]
-PageNumber = Annotated[int, QueryParameter(ge=1, le=MAX_ID, description="The page, from 1.")]
-
-
-async def district_filters(
-    q: Search = None,
-    state_code: StateQuery = None,
-    locale: LocaleQuery = None,
-    pillar: PillarQuery = None,
-    grade_band: GradeBandQuery = None,
-    subject: SubjectQuery = None,
-    per_page: PerPage = services.DEFAULT_PER_PAGE,
-) -> ListFilters:
-    """Search over names and descriptions; pillar and subject find districts with an open need
-    of that kind."""
-    return services.parse_filters(
-        q=q,
-        state=state_code,
-        locale=locale,
-        pillar=pillar,
-        grade_band=grade_band,
-        subject=subject,
-        per_page=per_page,
-    )
-
-
-async def need_filters(
-    q: Search = None,
-    district: _id("A district's id") = None,
-    state_code: StateQuery = None,
-    locale: LocaleQuery = None,
-    pillar: PillarQuery = None,
-    grade_band: GradeBandQuery = None,
-    subject: SubjectQuery = None,
-    status: NeedStatusQuery = None,
-    per_page: PerPage = services.DEFAULT_PER_PAGE,
-) -> ListFilters:
-    return services.parse_filters(
-        q=q,
-        district=district,
-        state=state_code,
-        locale=locale,
-        pillar=pillar,
-        grade_band=grade_band,
-        subject=subject,
-        status=status,
-        per_page=per_page,
-        statuses=services.NEED_STATUSES,
-    )
-
-
-async def product_filters(
-    q: Search = None,
-    vendor: _id("A vendor's id") = None,
-    pillar: PillarQuery = None,
-    grade_band: GradeBandQuery = None,
-    subject: SubjectQuery = None,
-    per_page: PerPage = services.DEFAULT_PER_PAGE,
-) -> ListFilters:
-    return services.parse_filters(
-        q=q,
-        vendor=vendor,
-        pillar=pillar,
-        grade_band=grade_band,
-        subject=subject,
-        per_page=per_page,
-    )
-
-
-async def pilot_filters(
-    q: Search = None,
-    status: PilotStatusQuery = None,
-    product: _id("A product's id") = None,
-    vendor: _id("A vendor's id") = None,
-    pillar: PillarQuery = None,
-    grade_band: GradeBandQuery = None,
-    subject: SubjectQuery = None,
-    per_page: PerPage = services.DEFAULT_PER_PAGE,
-) -> ListFilters:
-    return services.parse_filters(
-        q=q,
-        status=status,
-        product=product,
-        vendor=vendor,
-        pillar=pillar,
-        grade_band=grade_band,
-        subject=subject,
-        per_page=per_page,
-        statuses=vocabulary.PILOT_STATUSES,
-    )
-
-
-Filters = NamedDependency[ListFilters]
-
-
 def _list_page(template: str, result: services.Page, **extra: Any) -> Template:
     return Template(template, context={"result": result, "filters": result.filters, **extra})
 
-
-# --- district pages -------------------------------------------------------------------------
 
 STATE_OPTIONS = [("", "Choose a state"), *((state, state) for state in vocabulary.US_STATES)]
 
@@ -248,11 +68,6 @@ def _profile_form_values(district: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
-async def _open_needs(principal: Principal | None, district_id: int) -> list[dict[str, Any]]:
-    filters = ListFilters(district=district_id, status="open", per_page=services.MAX_PER_PAGE)
-    return (await services.list_needs(principal, filters, 1)).items
-
-
 class DistrictController(Controller):
     path = "/districts"
     tags = ["catalog"]
@@ -271,7 +86,7 @@ class DistrictController(Controller):
             "catalog/district.html.j2",
             context={
                 "district": district,
-                "needs": await _open_needs(viewer, district_id),
+                "needs": await open_needs(viewer, district_id),
                 "is_member": viewer is not None
                 and (viewer.is_network_admin or viewer.is_member_of(district_id)),
             },
@@ -415,9 +230,6 @@ class NeedController(Controller):
         return _list_page("catalog/needs_list.html.j2", result)
 
 
-# --- product pages --------------------------------------------------------------------------
-
-
 class ProductController(Controller):
     path = "/products"
     tags = ["catalog"]
@@ -521,9 +333,6 @@ async def _product_form(
     )
 
 
-# --- pilot call pages -----------------------------------------------------------------------
-
-
 class PilotController(Controller):
     path = "/pilots"
     tags = ["catalog"]
@@ -591,7 +400,7 @@ class PilotController(Controller):
             principal,
             pilot_id,
             str(values.get("status") or ""),
-            ip_address=_client_address(request),
+            ip_address=client_address(request),
         )
         flash(request, "The pilot's status is changed.", category="saved")
         return Redirect(f"/pilots/{pilot_id}")
@@ -616,214 +425,4 @@ async def _pilot_form(
     )
 
 
-# --- JSON API -------------------------------------------------------------------------------
-
-
-def _page_of(result: services.Page, item_type: type[Item]) -> Page[Item]:
-    return Page(
-        items=convert(result.items, item_type),
-        total=result.total,
-        page=result.page,
-        per_page=result.per_page,
-    )
-
-
-async def _district_detail(principal: Principal | None, district_id: int) -> DistrictDetail:
-    district = await services.get_district(principal, district_id)
-    return msgspec.convert(
-        {**district, "open_needs": await _open_needs(principal, district_id)},
-        DistrictDetail,
-        from_attributes=True,
-    )
-
-
-async def _pilot_detail(principal: Principal | None, pilot_id: int) -> PilotDetail:
-    pilot, access = await services.get_pilot(principal, pilot_id)
-    return msgspec.convert({**pilot, "next_statuses": services.next_statuses(access)}, PilotDetail)
-
-
-class CatalogApiController(Controller):
-    path = "/api/v1"
-    tags = ["catalog"]
-    opt = PUBLIC
-
-    @get(
-        "/districts",
-        summary="The network's districts (public directory)",
-        dependencies={"filters": Provide(district_filters)},
-        raises=[InvalidInput],
-    )
-    async def districts(
-        self, viewer: Viewer, filters: Filters, page: PageNumber = 1
-    ) -> Page[DistrictOut]:
-        result = await services.list_districts(viewer, filters, page)
-        return _page_of(result, DistrictOut)
-
-    @get(
-        "/districts/{district_id:int}",
-        summary="A district's profile and open needs",
-        raises=[NotFound],
-    )
-    async def district(self, viewer: Viewer, district_id: FromPath[int]) -> DistrictDetail:
-        return await _district_detail(viewer, district_id)
-
-    @put(
-        "/districts/{district_id:int}/profile",
-        summary="Create or replace the district's profile (shares as fractions 0–1)",
-        **guarded(district_member),
-        raises=[Forbidden, NotFound, InvalidInput, Conflict],
-    )
-    async def save_profile(
-        self, principal: SignedIn, district_id: FromPath[int], data: JSONBody[ProfileIn]
-    ) -> DistrictDetail:
-        await services.save_district_profile(principal, district_id, msgspec.structs.asdict(data))
-        return await _district_detail(principal, district_id)
-
-    @get(
-        "/needs",
-        summary="Districts' needs (problem statements)",
-        dependencies={"filters": Provide(need_filters)},
-        raises=[InvalidInput],
-    )
-    async def needs(self, viewer: Viewer, filters: Filters, page: PageNumber = 1) -> Page[NeedOut]:
-        result = await services.list_needs(viewer, filters, page)
-        return _page_of(result, NeedOut)
-
-    @post(
-        "/districts/{district_id:int}/needs",
-        summary="Add a need to the district",
-        **guarded(district_member),
-        status_code=HTTP_201_CREATED,
-        raises=[Forbidden, NotFound, InvalidInput],
-    )
-    async def create_need(
-        self, principal: SignedIn, district_id: FromPath[int], data: JSONBody[NeedIn]
-    ) -> NeedOut:
-        need_id = await services.create_need(principal, district_id, msgspec.structs.asdict(data))
-        return msgspec.convert(await services.get_need(principal, district_id, need_id), NeedOut)
-
-    @put(
-        "/districts/{district_id:int}/needs/{need_id:int}",
-        summary="Replace a need (is_open closes or reopens it)",
-        **guarded(district_member),
-        raises=[Forbidden, NotFound, InvalidInput],
-    )
-    async def update_need(
-        self,
-        principal: SignedIn,
-        district_id: FromPath[int],
-        need_id: FromPath[int],
-        data: JSONBody[NeedIn],
-    ) -> NeedOut:
-        await services.update_need(principal, district_id, need_id, msgspec.structs.asdict(data))
-        return msgspec.convert(await services.get_need(principal, district_id, need_id), NeedOut)
-
-    @get(
-        "/products",
-        summary="Products listed by vendors",
-        dependencies={"filters": Provide(product_filters)},
-        raises=[InvalidInput],
-    )
-    async def products(self, filters: Filters, page: PageNumber = 1) -> Page[ProductOut]:
-        return _page_of(await services.list_products(filters, page), ProductOut)
-
-    @get("/products/{product_id:int}", summary="One product", raises=[NotFound])
-    async def product(self, product_id: FromPath[int]) -> ProductDetail:
-        return msgspec.convert(await services.get_product(product_id), ProductDetail)
-
-    @post(
-        "/products",
-        summary="List a product (members of a verified vendor)",
-        **guarded(verified_vendor),
-        status_code=HTTP_201_CREATED,
-        raises=[Forbidden, InvalidInput],
-    )
-    async def create_product(self, principal: SignedIn, data: JSONBody[ProductIn]) -> ProductDetail:
-        values = msgspec.structs.asdict(data)
-        product_id = await services.create_product(principal, values)
-        return msgspec.convert(await services.get_product(product_id), ProductDetail)
-
-    @put(
-        "/products/{product_id:int}",
-        summary="Replace a product's listing (its vendor's members)",
-        **guarded(product_editor),
-        raises=[Forbidden, NotFound, InvalidInput],
-    )
-    async def update_product(
-        self, principal: SignedIn, product_id: FromPath[int], data: JSONBody[ProductIn]
-    ) -> ProductDetail:
-        values = msgspec.structs.asdict(data)
-        await services.update_product(principal, product_id, values)
-        return msgspec.convert(await services.get_product(product_id), ProductDetail)
-
-    @get(
-        "/pilots",
-        summary="Pilot calls and pilots the caller may see",
-        dependencies={"filters": Provide(pilot_filters)},
-        raises=[InvalidInput],
-    )
-    async def pilots(
-        self, viewer: Viewer, filters: Filters, page: PageNumber = 1
-    ) -> Page[PilotOut]:
-        result = await services.list_pilots(viewer, filters, page)
-        return _page_of(result, PilotOut)
-
-    @get(
-        "/pilots/{pilot_id:int}",
-        summary="One pilot call",
-        **guarded(pilot_viewer),
-        raises=[NotFound],
-    )
-    async def pilot(self, viewer: Viewer, pilot_id: FromPath[int]) -> PilotDetail:
-        return await _pilot_detail(viewer, pilot_id)
-
-    @post(
-        "/pilots",
-        summary="Open a call for a product, as a draft (members of its verified vendor)",
-        **guarded(verified_vendor),
-        status_code=HTTP_201_CREATED,
-        raises=[Forbidden, InvalidInput],
-    )
-    async def create_pilot(self, principal: SignedIn, data: JSONBody[PilotCreate]) -> PilotDetail:
-        pilot_id = await services.create_pilot(principal, msgspec.structs.asdict(data))
-        return await _pilot_detail(principal, pilot_id)
-
-    @put(
-        "/pilots/{pilot_id:int}",
-        summary="Replace a call's details (while it is a draft or open)",
-        **guarded(pilot_manager),
-        raises=[Forbidden, NotFound, InvalidInput, Conflict],
-    )
-    async def update_pilot(
-        self, principal: SignedIn, pilot_id: FromPath[int], data: JSONBody[PilotCallIn]
-    ) -> PilotDetail:
-        await services.update_pilot(principal, pilot_id, msgspec.structs.asdict(data))
-        return await _pilot_detail(principal, pilot_id)
-
-    @post(
-        "/pilots/{pilot_id:int}/status",
-        summary="Move a pilot along its lifecycle",
-        status_code=HTTP_200_OK,
-        **guarded(pilot_manager),
-        raises=[Forbidden, NotFound, InvalidInput, Conflict],
-    )
-    async def change_status(
-        self,
-        request: Request,
-        principal: SignedIn,
-        pilot_id: FromPath[int],
-        data: JSONBody[StatusChange],
-    ) -> PilotDetail:
-        await services.change_pilot_status(
-            principal, pilot_id, data.status, ip_address=_client_address(request)
-        )
-        return await _pilot_detail(principal, pilot_id)
-
-
-ROUTE_HANDLERS: list[Any] = [
-    DistrictController,
-    NeedController,
-    ProductController,
-    PilotController,
-    CatalogApiController,
-]
+ROUTE_HANDLERS = [DistrictController, NeedController, ProductController, PilotController]
