@@ -30,7 +30,8 @@ from testbed.edge import (
     refuse_unreadable_requests,
 )
 from testbed.errors import ApiErrorResponses, NotFound, TestbedError, handle_error
-from testbed.findings import controllers as findings_controllers
+from testbed.findings import api as findings_api
+from testbed.findings import pages as findings_pages
 from testbed.home import HomeController
 from testbed.info import pages as info_pages
 from testbed.mail import outbox
@@ -96,7 +97,8 @@ ROUTE_HANDLERS = [
     *designs_api.ROUTE_HANDLERS,
     *uploads_pages.ROUTE_HANDLERS,
     *uploads_api.ROUTE_HANDLERS,
-    *findings_controllers.ROUTE_HANDLERS,
+    *findings_pages.ROUTE_HANDLERS,
+    *findings_api.ROUTE_HANDLERS,
     *synthesis_controllers.ROUTE_HANDLERS,
     *matching_pages.ROUTE_HANDLERS,
     *matching_api.ROUTE_HANDLERS,

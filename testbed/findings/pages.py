@@ -1,17 +1,14 @@
-"""Pages and API for findings: run, read, approve, publish, retract, and the district's
-decision after the pilot."""
+"""Pages for findings: run, read (HTML, CSV, JSON, print), approve, publish, retract, and the
+district's decision after the pilot. The same in JSON: api.py."""
 
 from __future__ import annotations
 
 import json
 import weakref
-from datetime import UTC, datetime
 from typing import Any
 
 from litestar import Controller, MediaType, Request, Response, get, post
-from litestar.connection import ASGIConnection
-from litestar.handlers.base import BaseRouteHandler
-from litestar.params import FromPath, JSONBody, URLEncodedBody
+from litestar.params import FromPath, URLEncodedBody
 from litestar.plugins.flash import flash
 from litestar.response import Redirect, Template
 from markupsafe import Markup
@@ -23,25 +20,27 @@ from testbed.auth import (
     SignedIn,
     Viewer,
     access_rule,
-    current_principal,
     guarded,
-    require_principal,
 )
-from testbed.errors import Conflict, Forbidden, InvalidInput, NotFound, TestbedError
+from testbed.errors import NotFound, TestbedError
 from testbed.findings import services, words
+from testbed.findings.guards import (
+    finding_manager,
+    finding_party,
+    finding_reader,
+    guard_read,
+    parse_reference,
+    pilot_analyst,
+    pilot_site_district,
+)
 from testbed.findings.schemas import (
-    ApprovalIn,
-    ApprovalOut,
-    FindingOut,
-    FindingSummary,
-    PublishedFinding,
-    RetractIn,
-    SiteApproval,
+    finding_out,
 )
 from testbed.web import form_errors, form_page, require_confirmation
 
 Form = URLEncodedBody[dict[str, str]]
-FORMATS = ("html", "csv", "json")
+
+
 # What the finding templates use to print numbers and words.
 TEMPLATE_HELPERS = {
     "num": words.number,
@@ -57,68 +56,15 @@ TEMPLATE_HELPERS = {
     },
     "subgroup_caution": words.subgroup_caution(),
 }
+
+
 RESULTS_TEMPLATE = "findings/_results.html.j2"
+
+
 PRINT_TEMPLATE = "findings/print.html.j2"
+
+
 RENDERINGS_PER_AUDIENCE = 8
-
-
-def parse_reference(reference: str) -> tuple[int, str]:
-    """ "12", "12.csv" or "12.json" -> (12, format); anything else is not a finding."""
-    number, _, suffix = reference.partition(".")
-    fmt = suffix or "html"
-    if not number.isdigit() or fmt not in FORMATS or len(number) > 12:
-        raise NotFound("There is no such finding.")
-    return int(number), fmt
-
-
-# --- guards ---------------------------------------------------------------------------------
-
-
-async def pilot_analyst(connection: ASGIConnection, _: BaseRouteHandler) -> None:
-    principal = require_principal(connection)
-    access = await pilot_access(principal, int(connection.path_params["pilot_id"]))
-    if not services.may_run(access):
-        raise Forbidden("Only the pilot's vendor, its researchers or a network admin do this.")
-
-
-async def pilot_site_district(connection: ASGIConnection, _: BaseRouteHandler) -> None:
-    principal = require_principal(connection)
-    access = await pilot_access(principal, int(connection.path_params["pilot_id"]))
-    if not access.is_site_district:
-        raise Forbidden("Only a district that hosted the pilot records its decision.")
-
-
-def _finding_id(connection: ASGIConnection) -> int:
-    value = connection.path_params["finding_id"]
-    return value if isinstance(value, int) else parse_reference(str(value))[0]
-
-
-async def finding_reader(connection: ASGIConnection, _: BaseRouteHandler) -> None:
-    read = await services.read_finding(current_principal(connection), _finding_id(connection))
-    if connection.scope.get("method") == "GET":
-        # A page view reads nothing new in its handler: it shows what this check just read.
-        connection.state.finding_read = read
-
-
-def _guard_read(request: Request) -> services.FindingRead | None:
-    """What finding_reader read for this GET request (None for any other request)."""
-    return request.state.get("finding_read") if request.method == "GET" else None
-
-
-async def finding_party(connection: ASGIConnection, _: BaseRouteHandler) -> None:
-    principal = require_principal(connection)
-    _, access = await services.finding_access(principal, _finding_id(connection))
-    if not (access.is_vendor or access.is_site_district):
-        raise Forbidden("Only the pilot's vendor and its site districts approve a finding.")
-
-
-async def finding_manager(connection: ASGIConnection, _: BaseRouteHandler) -> None:
-    principal = require_principal(connection)
-    _, access = await services.finding_access(principal, _finding_id(connection))
-    access.require_manage()
-
-
-# --- pages ----------------------------------------------------------------------------------
 
 
 async def _finding_page(
@@ -130,7 +76,7 @@ async def _finding_page(
     error: TestbedError | None = None,
     values: dict[str, str] | None = None,
 ) -> Template:
-    view = await services.view_finding(viewer, finding_id, _guard_read(request))
+    view = await services.view_finding(viewer, finding_id, guard_read(request))
     printing = template == PRINT_TEMPLATE
     return form_page(
         template,
@@ -205,13 +151,13 @@ class FindingController(Controller):
         number, fmt = parse_reference(finding_id)
         if fmt == "html":
             return await _finding_page(request, viewer, number)
-        view = await services.view_finding(viewer, number, _guard_read(request))
+        view = await services.view_finding(viewer, number, guard_read(request))
         filename = f"finding-{number}.{fmt}"
         headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
         if fmt == "csv":
             return Response(services.csv_text(view), media_type="text/csv", headers=headers)
         return Response(
-            json.dumps(_finding_out(view), sort_keys=True, default=str, indent=1),
+            json.dumps(finding_out(view), sort_keys=True, default=str, indent=1),
             media_type=MediaType.JSON,
             headers=headers,
         )
@@ -387,134 +333,4 @@ class PilotFindingsController(Controller):
         return Redirect(f"/pilots/{pilot_id}/findings#decision")
 
 
-# --- JSON API -------------------------------------------------------------------------------
-
-
-def _finding_out(view: services.FindingView) -> dict[str, Any]:
-    finding = view.finding
-    return {
-        "id": finding["id"],
-        "pilot_id": finding["pilot"],
-        "variant": finding["variant"],
-        "design_version_id": finding["design_version"],
-        "dataset_ids": json.loads(finding["dataset_ids"]),
-        "headline": view.headline,
-        "weaknesses": view.weaknesses,
-        "why_different": view.shown.why_different,
-        "computed_at": finding["computed_at"],
-        "published_at": finding["published_at"],
-        "retracted_at": finding["retracted_at"],
-        "retraction_reason": finding["retraction_reason"],
-        "embargo_until": finding["embargo_until"],
-        "withheld_sites": view.withheld_sites,
-        "suppressed": view.results["suppressed"],
-        "results": view.results,
-    }
-
-
-class FindingApiController(Controller):
-    path = "/api/v1"
-    tags = ["findings"]
-
-    @get(
-        "/findings",
-        summary="Published findings (null, negative and retracted ones included)",
-        opt=PUBLIC,
-    )
-    async def published(self) -> list[PublishedFinding]:
-        return [PublishedFinding(**row) for row in await services.published_findings()]
-
-    @get(
-        "/findings/{finding_id:int}",
-        summary="One finding, small cells suppressed for viewers outside its district",
-        **guarded(finding_reader),
-        raises=[NotFound],
-    )
-    async def finding(
-        self, request: Request, viewer: Viewer, finding_id: FromPath[int]
-    ) -> FindingOut:
-        view = await services.view_finding(viewer, finding_id, _guard_read(request))
-        return FindingOut(**_finding_out(view))
-
-    @get(
-        "/pilots/{pilot_id:int}/findings",
-        summary="A pilot's findings that the caller may read",
-        **guarded(pilot_viewer),
-        raises=[NotFound],
-    )
-    async def pilot_findings(self, viewer: Viewer, pilot_id: FromPath[int]) -> list[FindingSummary]:
-        rows = await services.readable_findings(viewer, pilot_id)
-        return [FindingSummary(**row) for row in rows]
-
-    @post(
-        "/pilots/{pilot_id:int}/findings",
-        summary="Run the registered analysis on the current data (same inputs: same finding)",
-        **guarded(pilot_analyst),
-        raises=[NotFound, Forbidden, Conflict],
-    )
-    async def run(self, principal: SignedIn, viewer: Viewer, pilot_id: FromPath[int]) -> FindingOut:
-        finding_id = await services.run_finding(principal, pilot_id)
-        view = await services.view_finding(viewer, finding_id)
-        return FindingOut(**_finding_out(view))
-
-
-class FindingDecisionApiController(Controller):
-    """Approve, publish and retract through the API: the services and guards of the pages."""
-
-    path = "/api/v1/findings/{finding_id:int}"
-    tags = ["findings"]
-
-    @post(
-        "/approval",
-        summary="Approve or withhold a finding: the vendor for all of it, a district for its site",
-        status_code=200,
-        **guarded(finding_party),
-        raises=[Forbidden, NotFound, Conflict, InvalidInput],
-    )
-    async def approval(
-        self, principal: SignedIn, finding_id: FromPath[int], data: JSONBody[ApprovalIn]
-    ) -> ApprovalOut:
-        await services.decide_approval(
-            principal, finding_id, decision=data.decision, site_id=data.site_id
-        )
-        finding, _ = await services.finding_access(principal, finding_id)
-        state = await services.approval_state(finding)
-        return ApprovalOut(
-            finding_id=finding_id,
-            vendor=state.vendor,
-            sites=[SiteApproval(site, decision) for site, decision in sorted(state.sites.items())],
-            embargo_until=state.embargo_until,
-            waiting_for=state.blocking_reason(datetime.now(UTC).date()),
-        )
-
-    @post(
-        "/publish",
-        summary="Publish an approved finding (returns what the public reads)",
-        **guarded(finding_manager),
-        raises=[Forbidden, NotFound, Conflict],
-    )
-    async def publish(self, principal: SignedIn, finding_id: FromPath[int]) -> FindingOut:
-        public_id = await services.publish(principal, finding_id)
-        return FindingOut(**_finding_out(await services.view_finding(principal, public_id)))
-
-    @post(
-        "/retract",
-        summary="Retract a published finding, with the reason shown to readers",
-        status_code=200,
-        **guarded(finding_manager),
-        raises=[Forbidden, NotFound, Conflict, InvalidInput],
-    )
-    async def retract(
-        self, principal: SignedIn, finding_id: FromPath[int], data: JSONBody[RetractIn]
-    ) -> FindingOut:
-        await services.retract(principal, finding_id, data.reason)
-        return FindingOut(**_finding_out(await services.view_finding(principal, finding_id)))
-
-
-ROUTE_HANDLERS: list[Any] = [
-    FindingListController,
-    FindingController,
-    PilotFindingsController,
-    FindingApiController,
-    FindingDecisionApiController,
-]
+ROUTE_HANDLERS = [FindingListController, FindingController, PilotFindingsController]
