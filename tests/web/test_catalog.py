@@ -216,7 +216,7 @@ def _race_at_the_check(monkeypatch, meanwhile) -> None:
     the LEA id and before it writes: the window two simultaneous submissions share."""
     from testbed.catalog import services
 
-    checked = services._lea_id_taken
+    checked = services.districts._lea_id_taken
     raced = []
 
     async def check_then_lose_the_race(lea_id, district_id):
@@ -226,7 +226,7 @@ def _race_at_the_check(monkeypatch, meanwhile) -> None:
             await meanwhile()
         return taken
 
-    monkeypatch.setattr(services, "_lea_id_taken", check_then_lose_the_race)
+    monkeypatch.setattr(services.districts, "_lea_id_taken", check_then_lose_the_race)
 
 
 def test_simultaneous_profiles_with_one_new_lea_id_conflict_like_sequential_ones(

@@ -381,14 +381,14 @@ def test_a_killed_import_leaves_no_trace_and_the_previous_version_current(
     upload_and_follow(client, people, student_csv(10))
     before = stored(call)
 
-    real_bulk_insert = services.bulk_insert
+    real_bulk_insert = services.imports.bulk_insert
 
     async def dies_half_way(table, rows, columns=None):
         rows = list(rows)
         await real_bulk_insert(table, rows[:5], columns=columns)  # written, then the crash
         raise RuntimeError("the worker was killed")
 
-    monkeypatch.setattr(services, "bulk_insert", dies_half_way)
+    monkeypatch.setattr(services.imports, "bulk_insert", dies_half_way)
     page = upload_and_follow(client, people, student_csv(30, prefix="K"))
     assert "nothing was stored" in page.text
 
@@ -571,7 +571,7 @@ def test_api_aggregates_as_multipart(client, call, people):
 def test_large_files_are_imported_in_the_background_with_a_progress_page(
     client, call, people, monkeypatch
 ):
-    monkeypatch.setattr(services, "SYNCHRONOUS_LIMIT_BYTES", 100)
+    monkeypatch.setattr(services.imports, "SYNCHRONOUS_LIMIT_BYTES", 100)
     sign_in(client, "district")
     response = upload(client, people, student_csv(500))
     job_path = response.headers["location"]
@@ -712,10 +712,10 @@ def test_a_zip_archive_that_is_not_a_workbook_is_refused(client, call, people):
 def test_outcome_json_is_written_as_json_dumps_writes_each_value():
     scores = [210.5, -0.0, 0.0, float("nan"), 1e300, 5e-324, 210.5, 0.1 + 0.2]
     expected = [json.dumps(None if v != v else v) for v in scores]
-    assert services._json_texts(np.array(scores), whole=False) == expected
+    assert services.imports._json_texts(np.array(scores), whole=False) == expected
     counts = [3.0, float("nan"), 0.0, -0.0, 12.0, 3.0]
     expected = [json.dumps(None if v != v else int(v)) for v in counts]
-    assert services._json_texts(np.array(counts), whole=True) == expected
+    assert services.imports._json_texts(np.array(counts), whole=True) == expected
 
 
 def test_an_upload_and_a_saved_implementation_log_are_confirmed_on_the_next_page(client, people):
