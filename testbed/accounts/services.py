@@ -31,6 +31,7 @@ from testbed.errors import (
     TestbedError,
     TooManyAttempts,
 )
+from testbed.inputs import InputReader
 from testbed.mail.outbox import queue_mail, wake_sender
 from testbed.settings import Settings
 from testbed.tables import (
@@ -377,28 +378,19 @@ async def sign_up(
                 }
             ],
         )
-    errors: list[dict[str, str]] = []
+    reader = InputReader({})
     if invitation is None:
         if organization_kind not in ORGANIZATION_KINDS:
-            errors.append(
-                {
-                    "field": "organization_kind",
-                    "message": "Choose district, vendor or research organization.",
-                }
-            )
+            reader.problem("organization_kind", "Choose district, vendor or research organization.")
         organization_name = one_line(organization_name)
         if not organization_name or len(organization_name) > ORGANIZATION_NAME_MAX_LENGTH:
-            errors.append(
-                {
-                    "field": "organization_name",
-                    "message": "Name your organization "
-                    f"(at most {ORGANIZATION_NAME_MAX_LENGTH} characters).",
-                }
+            reader.problem(
+                "organization_name",
+                f"Name your organization (at most {ORGANIZATION_NAME_MAX_LENGTH} characters).",
             )
         if state and not re.fullmatch(r"[A-Z]{2}", state.strip().upper()):
-            errors.append({"field": "state", "message": "Use the two-letter state code."})
-    if errors:
-        raise InvalidInput("Some of what you entered needs fixing.", errors=errors)
+            reader.problem("state", "Use the two-letter state code.")
+    reader.raise_problems()
     email = normalize_email(email)
     name = _check_new_user(email, name, password)
     password_hash = await to_thread.run_sync(hash_password, password)

@@ -17,7 +17,6 @@ from testbed.catalog.filters import (
     PageNumber,
     district_filters,
     need_filters,
-    open_needs,
     pilot_filters,
     product_filters,
 )
@@ -56,7 +55,7 @@ def _page_of(result: services.Page, item_type: type[Item]) -> Page[Item]:
 async def _district_detail(principal: Principal | None, district_id: int) -> DistrictDetail:
     district = await services.get_district(principal, district_id)
     return msgspec.convert(
-        {**district, "open_needs": await open_needs(principal, district_id)},
+        {**district, "open_needs": await services.open_needs(principal, district_id)},
         DistrictDetail,
         from_attributes=True,
     )

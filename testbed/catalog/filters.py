@@ -16,7 +16,6 @@ from litestar.openapi.spec.enums import OpenAPIType
 from litestar.params import QueryParameter
 
 from testbed import vocabulary
-from testbed.auth import Principal
 from testbed.catalog import services
 from testbed.catalog.services import ListFilters
 from testbed.tables import MAX_ID
@@ -173,8 +172,3 @@ async def pilot_filters(
 
 
 Filters = NamedDependency[ListFilters]
-
-
-async def open_needs(principal: Principal | None, district_id: int) -> list[dict[str, Any]]:
-    filters = ListFilters(district=district_id, status="open", per_page=services.MAX_PER_PAGE)
-    return (await services.list_needs(principal, filters, 1)).items

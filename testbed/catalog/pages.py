@@ -20,7 +20,6 @@ from testbed.catalog.filters import (
     PageNumber,
     district_filters,
     need_filters,
-    open_needs,
     pilot_filters,
     product_filters,
 )
@@ -86,7 +85,7 @@ class DistrictController(Controller):
             "catalog/district.html.j2",
             context={
                 "district": district,
-                "needs": await open_needs(viewer, district_id),
+                "needs": await services.open_needs(viewer, district_id),
                 "is_member": viewer is not None
                 and (viewer.is_network_admin or viewer.is_member_of(district_id)),
             },

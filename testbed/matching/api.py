@@ -41,7 +41,6 @@ from testbed.matching.schemas import (
     VolunteerOut,
     WeightsOut,
 )
-from testbed.tables import Enrollment
 
 
 def _parts(parts: list[dict[str, Any]]) -> list[FitPartOut]:
@@ -58,7 +57,7 @@ def _parts(parts: list[dict[str, Any]]) -> list[FitPartOut]:
 
 
 async def _enrollment_out(enrollment_id: int) -> EnrollmentOut:
-    row = await Enrollment.select().where(Enrollment.id == enrollment_id).first()
+    row = await services.get_enrollment(enrollment_id)
     return EnrollmentOut(
         id=row["id"],
         pilot_id=row["pilot"],

@@ -12,7 +12,6 @@ from piccolo.columns.combination import Combinable
 from testbed import audit, vocabulary
 from testbed.access import SITE_STATUSES, PilotAccess, pilot_access, visible_pilots_where
 from testbed.auth import Principal
-from testbed.catalog.services.inputs import InputReader
 from testbed.catalog.services.listing import (
     ListFilters,
     Page,
@@ -23,6 +22,7 @@ from testbed.catalog.services.listing import (
 )
 from testbed.catalog.services.products import vendor_options
 from testbed.errors import Conflict, Forbidden, InvalidInput, NotFound
+from testbed.inputs import InputReader
 from testbed.tables import (
     MAX_ID,
     Enrollment,
