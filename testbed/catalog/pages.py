@@ -3,6 +3,7 @@ JSON: api.py."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from litestar import Controller, Request, get, post
@@ -364,12 +365,7 @@ class PilotController(Controller):
         pilot, access = await services.get_pilot(viewer, pilot_id)
         return Template(
             "catalog/pilot.html.j2",
-            context={
-                "pilot": pilot,
-                "can_manage": access.can_manage,
-                "can_edit": access.can_manage and access.status in services.EDITABLE_PILOT_STATUSES,
-                "next_statuses": services.next_statuses(access),
-            },
+            context={"pilot": pilot, **asdict(services.pilot_actions(viewer, access))},
         )
 
     @get("/{pilot_id:int}/edit", **guarded(pilot_manager))

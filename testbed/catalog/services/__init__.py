@@ -36,6 +36,7 @@ from testbed.catalog.services.pilots import (
     get_pilot,
     list_pilots,
     next_statuses,
+    pilot_actions,
     update_pilot,
 )
 from testbed.catalog.services.products import (
@@ -70,6 +71,7 @@ __all__ = [
     "list_pilots",
     "list_products",
     "next_statuses",
+    "pilot_actions",
     "parse_filters",
     "product_options",
     "require_district_member",
