@@ -21,6 +21,16 @@ subject to the capacities above.
 
 The LP relaxation (every x in [0, 1]) bounds the optimum from above; the result reports the
 gap between the round's penalized objective and that bound.
+
+How it is solved: a national round has hundreds of thousands of eligible pairs, of which it
+uses about a thousand. The relaxation is solved by column generation (`_relaxation`): over
+each call's best pairs first, then pricing every other pair with the LP's duals and adding
+those that could raise its value, until none can; LP duality then makes the restricted
+optimum the relaxation's over every pair. An integral relaxation is the round's optimum (the
+usual case: the capacity constraints are totally unimodular). A fractional one goes to the
+MILP over the relaxation's pairs, and then, if needed, over every pair whose reduced cost
+leaves room for a better assignment (`_integer_solution`), which is the optimum over every
+pair. The tests compare both with the whole model handed to HiGHS at once.
 """
 
 from __future__ import annotations
@@ -31,7 +41,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import sparse
-from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.optimize import Bounds, LinearConstraint, linprog, milp
 
 from analysis._validation import count, finite_number
 
@@ -204,148 +214,53 @@ def assign_sites(
             message="No eligible volunteer for any call that still wants sites: nothing to assign.",
         )
 
-    # Diversity targets, reduced to what the eligible volunteers allow.
-    locale_pairs: dict[tuple[int, Hashable], list[int]] = {}
-    high_pairs: dict[int, list[int]] = {}
-    for pair, (d, c) in enumerate(zip(pair_district.tolist(), pair_call.tolist(), strict=True)):
-        if locales[d] is not None and locales[d] not in held_sets[c]:
-            locale_pairs.setdefault((c, locales[d]), []).append(pair)
-        if high_frl[d]:
-            high_pairs.setdefault(c, []).append(pair)
-    new_locales_of_call: dict[int, list[Hashable]] = {}
-    for c, label in locale_pairs:
-        new_locales_of_call.setdefault(c, []).append(label)
-    locale_target = [0] * n_calls
-    locale_allowed = [0] * n_calls
-    high_target = [0] * n_calls
-    for c in range(n_calls):
-        if wanted[c] == 0:
-            continue
-        held = len(held_sets[c])
-        need = max(0, LOCALE_TARGET - held) if held + wanted[c] >= LOCALE_TARGET else 0
-        locale_allowed[c] = len(new_locales_of_call.get(c, []))
-        locale_target[c] = min(need, locale_allowed[c])
-        high_target[c] = int(not has_high[c] and c in high_pairs)
-
-    # Variables: x (pairs) | y (call, new locale) | locale shortfall per call | FRL shortfall.
-    y_keys = [key for key in locale_pairs if locale_target[key[0]] > 0]
-    locale_calls = [c for c in range(n_calls) if locale_target[c] > 0]
-    frl_calls = [c for c in range(n_calls) if high_target[c] > 0]
-    n_y, n_sl, n_sf = len(y_keys), len(locale_calls), len(frl_calls)
-    n_vars = n_pairs + n_y + n_sl + n_sf
-    y0, sl0, sf0 = n_pairs, n_pairs + n_y, n_pairs + n_y + n_sl
-
-    objective = np.zeros(n_vars)
-    objective[:n_pairs] = -pair_fit
-    objective[sl0:] = penalty
-
-    rows, cols, vals, lower, upper = [], [], [], [], []
-
-    def add_row(columns: Sequence[int], coefficients: Sequence[float], lo: float, hi: float):
-        row = len(lower)
-        rows.extend([row] * len(columns))
-        cols.extend(columns)
-        vals.extend(coefficients)
-        lower.append(lo)
-        upper.append(hi)
-
-    pairs = np.arange(n_pairs)
-    # Per call and per district: at most sites_wanted / capacity.
-    call_row = pair_call
-    district_row = n_calls + pair_district
-    rows.extend(call_row.tolist() + district_row.tolist())
-    cols.extend(pairs.tolist() * 2)
-    vals.extend([1.0] * (2 * n_pairs))
-    lower.extend([-np.inf] * (n_calls + n_districts))
-    upper.extend([float(w) for w in wanted] + [float(k) for k in capacity])
-    # y[c, l] <= sum of x[d, c] for districts of locale l.
-    for index, key in enumerate(y_keys):
-        members = locale_pairs[key]
-        add_row([y0 + index, *members], [1.0] + [-1.0] * len(members), -np.inf, 0.0)
-    # sum over l of y[c, l] + shortfall >= target.
-    ys_of_call: dict[int, list[int]] = {}
-    for index, (c, _) in enumerate(y_keys):
-        ys_of_call.setdefault(c, []).append(y0 + index)
-    for offset, c in enumerate(locale_calls):
-        members = ys_of_call[c]
-        add_row([*members, sl0 + offset], [1.0] * (len(members) + 1), locale_target[c], np.inf)
-    # At least one district above the median FRL share, or a shortfall.
-    for offset, c in enumerate(frl_calls):
-        members = high_pairs[c]
-        add_row([*members, sf0 + offset], [1.0] * (len(members) + 1), 1.0, np.inf)
-
-    constraints = LinearConstraint(
-        sparse.csr_array((vals, (rows, cols)), shape=(len(lower), n_vars)), lower, upper
-    )
-    upper_bounds = np.concatenate(
-        [
-            np.ones(n_pairs + n_y),
-            [float(locale_target[c]) for c in locale_calls],
-            np.ones(n_sf),
-        ]
-    )
-    bounds = Bounds(np.zeros(n_vars), upper_bounds)
-    integrality = np.zeros(n_vars)
-    integrality[:n_pairs] = 1
+    diversity = _diversity(pair_district, pair_call, wanted, locales, high_frl, held_sets, has_high)
+    model = _model(pair_fit, pair_district, pair_call, wanted, capacity, diversity, penalty)
     deadline = None if time_limit is None else time.monotonic() + float(time_limit)
-
-    def options() -> dict[str, float]:
-        return {} if deadline is None else {"time_limit": max(0.01, deadline - time.monotonic())}
-
-    relaxed = milp(objective, constraints=constraints, bounds=bounds, options=options())
-    bound = -float(relaxed.fun) if relaxed.x is not None else float("nan")
+    by_call = _Ranking(pair_call, pair_fit, n_calls)
+    relaxed = _relaxation(model, pair_call, diversity, wanted, deadline)
+    if relaxed.values is None:
+        return MatchResult(
+            proposals=[],
+            shortfalls=[],
+            objective=0.0,
+            penalty=0.0,
+            lp_bound=relaxed.bound,
+            gap=float("nan"),
+            status="no_solution",
+            eligible_pairs=n_pairs,
+            diversity_penalty=penalty,
+            message=f"The solver found no assignment within the time limit: {relaxed.message}",
+        )
+    bound = relaxed.bound
     status, message = "optimal", "Optimal assignment found."
-    if relaxed.x is not None and _is_integral(relaxed.x[:n_pairs]):
+    if relaxed.optimal and _is_integral(relaxed.values[:n_pairs]):
         # The capacity constraints alone are totally unimodular, so the relaxation is often
         # integral already: then it is optimal and the MILP need not run.
-        chosen = np.round(relaxed.x[:n_pairs]).astype(bool)
+        chosen = np.round(relaxed.values[:n_pairs]).astype(bool)
     else:
-        solved = None
-        if deadline is None or deadline > time.monotonic():
-            solved = milp(
-                objective,
-                constraints=constraints,
-                integrality=integrality,
-                bounds=bounds,
-                options=options(),
-            )
-        if solved is not None and solved.x is not None:
-            chosen = np.round(solved.x[:n_pairs]).astype(bool)
-            if solved.status == 1:
+        solved = _integer_solution(model, relaxed, deadline) if relaxed.optimal else None
+        if solved is not None:
+            chosen, timed_out = solved
+            if timed_out:
                 status = "time_limit"
                 message = "The time limit was reached; this is the best assignment found."
-        elif relaxed.x is not None:
+        else:
             chosen = _round_down(
-                relaxed.x[:n_pairs], pair_fit, pair_district, pair_call, wanted, capacity
+                relaxed.values[:n_pairs], pair_fit, pair_district, pair_call, wanted, capacity
             )
             status = "time_limit"
             message = (
                 "The time limit was reached before the solver found an assignment; "
                 "this one rounds the LP relaxation greedily."
             )
-        else:
-            return MatchResult(
-                proposals=[],
-                shortfalls=[],
-                objective=0.0,
-                penalty=0.0,
-                lp_bound=bound,
-                gap=float("nan"),
-                status="no_solution",
-                eligible_pairs=n_pairs,
-                diversity_penalty=penalty,
-                message=f"The solver found no assignment within the time limit: {relaxed.message}",
-            )
     total_fit = float(pair_fit[chosen].sum())
-    shortfall_units = _diversity_shortfall(
-        chosen, y_keys, locale_pairs, locale_calls, locale_target, frl_calls, high_pairs
-    )
-    total_penalty = penalty * shortfall_units
+    total_penalty = penalty * _diversity_shortfall(chosen, pair_call, diversity)
     achieved = total_fit - total_penalty
     gap = max(0.0, (bound - achieved) / max(1.0, abs(bound)))
 
     proposals = _proposals(
-        matrix, pair_district, pair_call, chosen, locales, high_frl, held_sets, volunteers_of_call
+        matrix, pair_district, pair_call, chosen, locales, high_frl, held_sets, by_call
     )
     shortfalls = _shortfalls(
         n_calls,
@@ -357,8 +272,8 @@ def assign_sites(
         high_frl if high_frl_of_district is not None else None,
         held_sets,
         has_high,
-        locale_allowed,
-        high_target,
+        diversity.locale_allowed.tolist(),
+        diversity.high_target.tolist(),
     )
     return MatchResult(
         proposals=proposals,
@@ -372,6 +287,303 @@ def assign_sites(
         diversity_penalty=penalty,
         message=message,
     )
+
+
+# --- the model ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Diversity:
+    """The diversity targets of a round, reduced to what the eligible volunteers allow.
+
+    A "key" is a (call, locale) pair with an eligible volunteer of a locale the call does not
+    hold yet; keys are numbered call * n_labels + locale code, so they sort by call.
+    """
+
+    pair_key: np.ndarray  # per pair: its key, or -1 (no locale, or one the call holds)
+    pair_high: np.ndarray  # per pair: the district is above the median FRL share
+    locale_allowed: np.ndarray  # per call: new locales among its eligible volunteers
+    locale_target: np.ndarray  # per call: new locales the round asks for
+    high_target: np.ndarray  # per call: 1 when the round asks for a high-FRL site
+    y_keys: np.ndarray  # the keys of calls with a locale target: one y variable each
+    n_labels: int
+
+
+def _diversity(
+    pair_district: np.ndarray,
+    pair_call: np.ndarray,
+    wanted: list[int],
+    locales: list[Hashable | None],
+    high_frl: list[bool],
+    held_sets: list[set[Hashable]],
+    has_high: list[bool],
+) -> _Diversity:
+    n_calls = len(wanted)
+    codes: dict[Hashable, int] = {}
+    locale_code = np.array(
+        [-1 if label is None else codes.setdefault(label, len(codes)) for label in locales],
+        dtype=np.int64,
+    )
+    n_labels = max(1, len(codes))
+    held = np.zeros((n_calls, n_labels), dtype=bool)
+    for c, labels in enumerate(held_sets):
+        held[c, [codes[label] for label in labels if label in codes]] = True
+    pair_locale = locale_code[pair_district]
+    new = pair_locale >= 0
+    new[new] = ~held[pair_call[new], pair_locale[new]]
+    pair_key = np.where(new, pair_call * n_labels + pair_locale, -1)
+    keys = np.unique(pair_key[new])
+    locale_allowed = np.bincount(keys // n_labels, minlength=n_calls)
+    pair_high = np.asarray(high_frl, dtype=bool)[pair_district]
+    high_volunteers = np.bincount(pair_call[pair_high], minlength=n_calls)
+    wanted_array = np.asarray(wanted, dtype=np.int64)
+    held_count = np.array([len(labels) for labels in held_sets], dtype=np.int64)
+    need = np.where(
+        held_count + wanted_array >= LOCALE_TARGET, np.maximum(0, LOCALE_TARGET - held_count), 0
+    )
+    need[wanted_array == 0] = 0
+    locale_target = np.minimum(need, locale_allowed)
+    high_target = (
+        (wanted_array > 0) & ~np.asarray(has_high, dtype=bool) & (high_volunteers > 0)
+    ).astype(np.int64)
+    return _Diversity(
+        pair_key=pair_key,
+        pair_high=pair_high,
+        locale_allowed=locale_allowed,
+        locale_target=locale_target,
+        high_target=high_target,
+        y_keys=keys[locale_target[keys // n_labels] > 0],
+        n_labels=n_labels,
+    )
+
+
+@dataclass(frozen=True)
+class _Model:
+    """The round as a linear program: minimize costs @ v subject to matrix @ v <= limits and
+    0 <= v <= upper. v holds x (one per pair) first, then y (one per key of `y_keys`), then
+    the locale shortfall of each call with a locale target and the FRL shortfall of each call
+    with a high-FRL target. Rows: calls, districts, y[key] <= its pairs, locale targets, FRL
+    targets (the last two as "-sum <= -target")."""
+
+    matrix: sparse.csc_array
+    limits: np.ndarray
+    costs: np.ndarray
+    upper: np.ndarray
+    n_pairs: int
+
+
+def _model(
+    pair_fit: np.ndarray,
+    pair_district: np.ndarray,
+    pair_call: np.ndarray,
+    wanted: list[int],
+    capacity: list[int],
+    diversity: _Diversity,
+    penalty: float,
+) -> _Model:
+    n_pairs, n_calls, n_districts = pair_fit.size, len(wanted), len(capacity)
+    locale_calls = np.flatnonzero(diversity.locale_target > 0)
+    frl_calls = np.flatnonzero(diversity.high_target > 0)
+    n_y, n_sl, n_sf = diversity.y_keys.size, locale_calls.size, frl_calls.size
+    y0, sl0, sf0 = n_pairs, n_pairs + n_y, n_pairs + n_y + n_sl
+    y_row0 = n_calls + n_districts
+    sl_row0, sf_row0 = y_row0 + n_y, y_row0 + n_y + n_sl
+    locale_position = np.full(n_calls, -1)
+    locale_position[locale_calls] = np.arange(n_sl)
+    frl_position = np.full(n_calls, -1)
+    frl_position[frl_calls] = np.arange(n_sf)
+
+    pairs = np.arange(n_pairs)
+    # The pairs in a y row: their key has a y variable (searchsorted finds it if so).
+    y_of_pair = np.searchsorted(diversity.y_keys, diversity.pair_key).clip(max=max(n_y - 1, 0))
+    in_y = (diversity.pair_key >= 0) & (n_y > 0)
+    in_y[in_y] = diversity.y_keys[y_of_pair[in_y]] == diversity.pair_key[in_y]
+    in_frl = diversity.pair_high & (frl_position[pair_call] >= 0)
+    ys = np.arange(n_y)
+    entries = [
+        (pair_call, pairs, 1.0),  # sites wanted per call
+        (n_calls + pair_district, pairs, 1.0),  # capacity per district
+        (y_row0 + y_of_pair[in_y], pairs[in_y], -1.0),  # y[key] <= its pairs
+        (y_row0 + ys, y0 + ys, 1.0),
+        (sl_row0 + locale_position[diversity.y_keys // diversity.n_labels], y0 + ys, -1.0),
+        (sl_row0 + np.arange(n_sl), sl0 + np.arange(n_sl), -1.0),  # sum y + shortfall
+        (sf_row0 + frl_position[pair_call[in_frl]], pairs[in_frl], -1.0),  # a high-FRL site
+        (sf_row0 + np.arange(n_sf), sf0 + np.arange(n_sf), -1.0),  # or a shortfall
+    ]
+    rows = np.concatenate([row for row, _, _ in entries])
+    columns = np.concatenate([column for _, column, _ in entries])
+    values = np.concatenate([np.full(len(row), value) for row, _, value in entries])
+    n_vars = sf0 + n_sf
+    n_rows = sf_row0 + n_sf
+    matrix = sparse.csc_array((values, (rows, columns)), shape=(n_rows, n_vars))
+    limits = np.concatenate(
+        [wanted, capacity, np.zeros(n_y), -diversity.locale_target[locale_calls], -np.ones(n_sf)]
+    ).astype(np.float64)
+    costs = np.concatenate([-pair_fit, np.zeros(n_y), np.full(n_sl + n_sf, penalty)])
+    upper = np.concatenate(
+        [np.ones(n_pairs + n_y), diversity.locale_target[locale_calls], np.ones(n_sf)]
+    ).astype(np.float64)
+    return _Model(matrix, limits, costs, upper, n_pairs)
+
+
+# --- solving -----------------------------------------------------------------------------------
+
+# A pair whose reduced cost is below -PRICING_TOLERANCE could still raise the LP's value.
+PRICING_TOLERANCE = 1e-6
+# Pairs of each call in the first LP, and most joining it at each pricing round: this many
+# per site wanted, plus PAIRS_EXTRA (a call's sites are usually among its best few pairs).
+PAIRS_PER_SITE = 2
+PAIRS_EXTRA = 2
+
+
+class _Ranking:
+    """The pairs of each call, best fit first (for the starting columns, pricing and ranks)."""
+
+    def __init__(self, pair_call: np.ndarray, pair_fit: np.ndarray, n_calls: int):
+        self.order = np.lexsort((-pair_fit, pair_call))
+        self.negated_fits = -pair_fit[self.order]  # ascending within each call
+        self.starts = np.searchsorted(pair_call[self.order], np.arange(n_calls + 1))
+
+    def better_than(self, call: int, fits: np.ndarray) -> np.ndarray:
+        """How many of the call's eligible pairs fit it better than each of `fits`."""
+        segment = self.negated_fits[self.starts[call] : self.starts[call + 1]]
+        return np.searchsorted(segment, -fits, side="left")
+
+
+def _best_per_group(
+    group: np.ndarray, score: np.ndarray, among: np.ndarray, limit: np.ndarray
+) -> np.ndarray:
+    """The pairs `among` with the lowest `score`, at most `limit[g]` of each group g."""
+    candidates = np.flatnonzero(among)
+    order = candidates[np.lexsort((score[candidates], group[candidates]))]
+    groups = group[order]
+    rank = np.arange(order.size) - np.searchsorted(groups, groups, side="left")
+    return order[rank < limit[groups]]
+
+
+@dataclass(frozen=True)
+class _Relaxation:
+    values: np.ndarray | None  # every variable of the model
+    included: np.ndarray | None  # per pair: it was in the last LP solved
+    bound: float  # the LP relaxation's optimum over every pair (upper bound on the round)
+    reduced_costs: np.ndarray | None  # per pair, with the optimal duals
+    optimal: bool  # False when the time limit stopped it (bound: a Lagrangian bound)
+    message: str = ""
+
+
+def _relaxation(
+    model: _Model,
+    pair_call: np.ndarray,
+    diversity: _Diversity,
+    wanted: list[int],
+    deadline: float | None,
+) -> _Relaxation:
+    """The LP relaxation over every pair, solved over a few pairs at a time.
+
+    Column generation: a round has up to hundreds of thousands of eligible pairs but uses a
+    few per call, so the LP starts with each call's best pairs (and the best of each locale
+    and of the high-FRL districts), and after each solve prices every other pair with the
+    duals. A pair whose reduced cost is negative could raise the LP's value: the most
+    promising such pairs of each call join, and the LP is solved again. When none is left,
+    the duals prove the restricted solution optimal over every pair (LP duality), so the
+    bound is the full relaxation's, exactly as if every pair had been in the model.
+    """
+    n_pairs = model.n_pairs
+    per_call = PAIRS_PER_SITE * np.asarray(wanted, dtype=np.int64) + PAIRS_EXTRA
+    fits = -model.costs[:n_pairs]
+    included = np.zeros(n_pairs, dtype=bool)
+    included[_best_per_group(pair_call, -fits, np.ones(n_pairs, dtype=bool), per_call)] = True
+    keyed = diversity.pair_key >= 0
+    one_each = np.ones(int(diversity.pair_key.max(initial=0)) + 1, dtype=np.int64)
+    included[_best_per_group(diversity.pair_key, -fits, keyed, one_each)] = True
+    included[_best_per_group(pair_call, -fits, diversity.pair_high, np.ones_like(per_call))] = True
+    others = np.arange(n_pairs, model.costs.size)
+    pair_rows = model.matrix[:, :n_pairs].T.tocsr()
+    other_rows = model.matrix[:, others].T.tocsr()
+    while True:
+        columns = np.concatenate([np.flatnonzero(included), others])
+        solved = linprog(
+            model.costs[columns],
+            A_ub=model.matrix[:, columns],
+            b_ub=model.limits,
+            bounds=np.column_stack([np.zeros(columns.size), model.upper[columns]]),
+            method="highs",
+            options=_options(deadline),
+        )
+        if solved.x is None or solved.ineqlin is None:
+            return _Relaxation(None, None, float("nan"), None, False, solved.message)
+        values = np.zeros(model.costs.size)
+        values[columns] = solved.x
+        duals = solved.ineqlin.marginals
+        reduced = model.costs[:n_pairs] - pair_rows @ duals
+        if solved.status != 0 or _past(deadline):
+            # Stopped early: any duals give a valid bound, the Lagrangian one.
+            other_reduced = model.costs[others] - other_rows @ duals
+            lagrangian = duals @ model.limits + np.minimum(reduced, 0).sum()
+            lagrangian += (np.minimum(other_reduced, 0) * model.upper[others]).sum()
+            return _Relaxation(values, included, -float(lagrangian), reduced, False, solved.message)
+        entering = ~included & (reduced < -PRICING_TOLERANCE)
+        if not entering.any():
+            return _Relaxation(values, included, -float(solved.fun), reduced, True)
+        included[_best_per_group(pair_call, reduced, entering, per_call)] = True
+
+
+def _integer_solution(
+    model: _Model, relaxed: _Relaxation, deadline: float | None
+) -> tuple[np.ndarray, bool] | None:
+    """The mixed-integer optimum when the relaxation is fractional: the chosen pairs and
+    whether the time limit stopped the solver; None when it found no assignment.
+
+    First over the pairs of the relaxation's last LP, which gives an assignment of value z. A pair
+    whose reduced cost r exceeds bound - z cannot be in any assignment better than z (each
+    chosen pair lowers the bound by at least its reduced cost), so the second solve, over
+    the pairs within that margin, is optimal over every pair.
+    """
+    assert relaxed.included is not None and relaxed.reduced_costs is not None
+    used = relaxed.included
+    first = _milp_over(model, used, deadline)
+    if first is None:
+        return None
+    chosen, value, timed_out = first
+    promising = relaxed.reduced_costs <= relaxed.bound - value + PRICING_TOLERANCE
+    if timed_out or not (promising & ~used).any():
+        return chosen, timed_out
+    second = _milp_over(model, used | promising, deadline)
+    if second is None:
+        return chosen, True
+    return second[0], second[2]
+
+
+def _milp_over(
+    model: _Model, pairs: np.ndarray, deadline: float | None
+) -> tuple[np.ndarray, float, bool] | None:
+    """The MILP over some pairs (and every other variable): chosen pairs (over all pairs), the
+    penalized objective, and whether the time limit stopped it; None without a solution."""
+    if _past(deadline):
+        return None
+    n_pairs = model.n_pairs
+    columns = np.concatenate([np.flatnonzero(pairs), np.arange(n_pairs, model.costs.size)])
+    integrality = (columns < n_pairs).astype(np.int64)
+    solved = milp(
+        model.costs[columns],
+        constraints=LinearConstraint(model.matrix[:, columns], -np.inf, model.limits),
+        integrality=integrality,
+        bounds=Bounds(np.zeros(columns.size), model.upper[columns]),
+        options=_options(deadline),
+    )
+    if solved.x is None:
+        return None
+    chosen = np.zeros(n_pairs, dtype=bool)
+    chosen[columns[integrality == 1]] = np.round(solved.x[integrality == 1]) == 1
+    return chosen, -float(solved.fun), solved.status == 1
+
+
+def _options(deadline: float | None) -> dict[str, float]:
+    return {} if deadline is None else {"time_limit": max(0.01, deadline - time.monotonic())}
+
+
+def _past(deadline: float | None) -> bool:
+    return deadline is not None and time.monotonic() >= deadline
 
 
 def _is_integral(values: np.ndarray, tolerance: float = 1e-6) -> bool:
@@ -402,22 +614,15 @@ def _round_down(
     return chosen
 
 
-def _diversity_shortfall(
-    chosen: np.ndarray,
-    y_keys: list[tuple[int, Hashable]],
-    locale_pairs: dict[tuple[int, Hashable], list[int]],
-    locale_calls: list[int],
-    locale_target: list[int],
-    frl_calls: list[int],
-    high_pairs: dict[int, list[int]],
-) -> float:
+def _diversity_shortfall(chosen: np.ndarray, pair_call: np.ndarray, diversity: _Diversity) -> float:
     """Units of diversity shortfall of an assignment, as the model counts them."""
-    covered: dict[int, int] = {}
-    for c, label in y_keys:
-        if chosen[locale_pairs[(c, label)]].any():
-            covered[c] = covered.get(c, 0) + 1
-    missing = sum(max(0, locale_target[c] - covered.get(c, 0)) for c in locale_calls)
-    missing += sum(not chosen[high_pairs[c]].any() for c in frl_calls)
+    n_calls = diversity.locale_target.size
+    covered_keys = np.unique(diversity.pair_key[chosen & (diversity.pair_key >= 0)])
+    covered_keys = covered_keys[np.isin(covered_keys, diversity.y_keys)]
+    covered = np.bincount(covered_keys // diversity.n_labels, minlength=n_calls)
+    missing = np.maximum(0, diversity.locale_target - covered).sum()
+    with_high = np.bincount(pair_call[chosen & diversity.pair_high], minlength=n_calls)
+    missing += ((diversity.high_target > 0) & (with_high == 0)).sum()
     return float(missing)
 
 
@@ -429,7 +634,7 @@ def _proposals(
     locales: list[Hashable | None],
     high_frl: list[bool],
     held_sets: list[set[Hashable]],
-    volunteers_of_call: np.ndarray,
+    by_call: _Ranking,
 ) -> list[Proposal]:
     districts_of_call: dict[int, list[int]] = {}
     for d, c in zip(pair_district[chosen].tolist(), pair_call[chosen].tolist(), strict=True):
@@ -437,17 +642,19 @@ def _proposals(
     proposals = []
     for c, districts in sorted(districts_of_call.items()):
         column = matrix[:, c]
-        eligible_fits = column[pair_district[pair_call == c]]
         spanned = held_sets[c] | {locales[d] for d in districts if locales[d] is not None}
-        for d in sorted(districts, key=lambda d: -column[d]):
+        ordered = sorted(districts, key=lambda d: -column[d])
+        ranks = by_call.better_than(c, column[ordered]) + 1
+        volunteers = int(by_call.starts[c + 1] - by_call.starts[c])
+        for d, rank in zip(ordered, ranks.tolist(), strict=True):
             same_locale = [o for o in districts if locales[o] == locales[d]]
             proposals.append(
                 Proposal(
                     district=d,
                     call=c,
                     fit=float(column[d]),
-                    rank_among_volunteers=int((eligible_fits > column[d]).sum()) + 1,
-                    volunteers=int(volunteers_of_call[c]),
+                    rank_among_volunteers=rank,
+                    volunteers=volunteers,
                     only_site_in_its_locale=locales[d] is not None
                     and len(spanned) >= LOCALE_TARGET
                     and len(same_locale) == 1

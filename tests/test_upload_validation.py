@@ -297,10 +297,10 @@ FULL_HEADER = (
 
 
 def _both_readers(data: bytes, rules: UploadRules):
-    layout = validation._student_layout(data, rules)
-    columnar = validation._read_columnar(data, layout, HASH)
+    layout = validation.students._student_layout(data, rules)
+    columnar = validation.students._read_columnar(data, layout, HASH)
     try:
-        by_rows = validation._read_by_rows(data, layout, HASH, None)
+        by_rows = validation.students._read_by_rows(data, layout, HASH, None)
     except UploadRejected as rejected:
         by_rows = rejected
     return columnar, by_rows
@@ -474,7 +474,7 @@ def test_a_cell_longer_than_the_limit_is_named_by_row_and_column(length):
 def test_a_long_quoted_cell_with_commas_is_refused_with_its_row():
     cell = '"' + "9," * 70_000 + '"'
     found = problems(f"{HEADER}\nA1,treatment,190,210.5,1,3\nA2,control,{cell},200,0,1\n")
-    assert found == [(3, None, validation._TOO_LONG)]
+    assert found == [(3, None, validation.reading._TOO_LONG)]
 
 
 def test_a_cell_of_the_limit_in_two_byte_letters_is_not_too_long():

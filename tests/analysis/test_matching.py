@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy.optimize import Bounds, LinearConstraint, milp
 
+from analysis import matching
 from analysis.matching import (
     HIGH_FRL_NOT_MET,
     LOCALES_NOT_MET,
@@ -248,3 +250,134 @@ def test_random_small_rounds_match_brute_force_and_never_exceed_capacity(round_)
     achieved = result.objective - result.penalty
     assert achieved == pytest.approx(_brute_force(fit, wanted, capacity, locales, high), abs=1e-6)
     assert result.lp_bound >= achieved - 1e-6
+
+
+# --- column generation against the whole model -------------------------------------------------
+# The module solves the LP over a few pairs at a time and prices the rest (and, when the
+# relaxation is fractional, fixes pairs by reduced cost before the MILP). The reference below
+# is the model of the module's docstring built over every eligible pair at once and handed to
+# HiGHS whole, as the module did before: both must give the same optimum and LP bound.
+
+
+def _whole_model(fit, wanted, capacity, locales, high, penalty, held):
+    """(best penalized objective, LP relaxation bound) of the round over every pair at once."""
+    n_districts, n_calls = fit.shape
+    pairs = [
+        (d, c)
+        for d in range(n_districts)
+        for c in range(n_calls)
+        if not math.isnan(fit[d, c]) and wanted[c] > 0 and capacity[d] > 0
+    ]
+    keys = sorted(
+        {(c, locales[d]) for d, c in pairs if locales[d] is not None and locales[d] not in held[c]}
+    )
+    target = {}
+    for c in range(n_calls):
+        need = max(0, 2 - len(held[c])) if len(held[c]) + wanted[c] >= 2 else 0
+        target[c] = min(need, sum(1 for cc, _ in keys if cc == c))
+    ys = [key for key in keys if target[key[0]] > 0]
+    locale_calls = [c for c in range(n_calls) if target[c] > 0]
+    frl_calls = sorted({c for d, c in pairs if high[d]})
+    n_x, n_y = len(pairs), len(ys)
+    n_vars = n_x + n_y + len(locale_calls) + len(frl_calls)
+    rows, lower, upper = [], [], []
+
+    def row(entries, lo, hi):
+        line = np.zeros(n_vars)
+        for index, value in entries:
+            line[index] = value
+        rows.append(line)
+        lower.append(lo)
+        upper.append(hi)
+
+    for c in range(n_calls):
+        row([(i, 1) for i, (_, cc) in enumerate(pairs) if cc == c], -np.inf, wanted[c])
+    for d in range(n_districts):
+        row([(i, 1) for i, (dd, _) in enumerate(pairs) if dd == d], -np.inf, capacity[d])
+    for j, (c, label) in enumerate(ys):
+        members = [i for i, (d, cc) in enumerate(pairs) if cc == c and locales[d] == label]
+        row([(n_x + j, 1)] + [(i, -1) for i in members], -np.inf, 0)
+    for k, c in enumerate(locale_calls):
+        own = [(n_x + j, 1) for j, (cc, _) in enumerate(ys) if cc == c]
+        row(own + [(n_x + n_y + k, 1)], target[c], np.inf)
+    for k, c in enumerate(frl_calls):
+        members = [(i, 1) for i, (d, cc) in enumerate(pairs) if cc == c and high[d]]
+        row(members + [(n_x + n_y + len(locale_calls) + k, 1)], 1, np.inf)
+    costs = np.concatenate(
+        [[-fit[d, c] for d, c in pairs], np.zeros(n_y), np.full(n_vars - n_x - n_y, penalty)]
+    )
+    bounds = Bounds(
+        np.zeros(n_vars),
+        np.concatenate(
+            [np.ones(n_x + n_y), [target[c] for c in locale_calls], np.ones(len(frl_calls))]
+        ),
+    )
+    constraints = LinearConstraint(np.array(rows), lower, upper)
+    integrality = np.concatenate([np.ones(n_x), np.zeros(n_vars - n_x)])
+    whole = milp(costs, constraints=constraints, bounds=bounds, integrality=integrality)
+    relaxed = milp(costs, constraints=constraints, bounds=bounds)
+    return -whole.fun, -relaxed.fun
+
+
+def _dense_round(seed, n_districts, n_calls, density, fit_values):
+    rng = np.random.default_rng(seed)
+    fit = rng.choice(fit_values, (n_districts, n_calls)).astype(float)
+    fit[rng.random((n_districts, n_calls)) > density] = NAN
+    wanted = rng.integers(1, 4, n_calls).tolist()
+    capacity = rng.integers(1, 3, n_districts).tolist()
+    locales = rng.choice(["city", "rural", "town"], n_districts).tolist()
+    high = (rng.random(n_districts) < 0.2).tolist()
+    held = [["city"] if rng.random() < 0.2 else [] for _ in range(n_calls)]
+    return fit, wanted, capacity, locales, high, held
+
+
+def _check_against_whole_model(fit, wanted, capacity, locales, high, held):
+    result = assign_sites(
+        fit, wanted, capacity, locales, high, call_locales_held=held, diversity_penalty=PENALTY
+    )
+    best, bound = _whole_model(fit, wanted, capacity, locales, high, PENALTY, held)
+    calls = np.bincount([c for _, c in result.assignment], minlength=fit.shape[1])
+    districts = np.bincount([d for d, _ in result.assignment], minlength=fit.shape[0])
+    assert (calls <= wanted).all() and (districts <= capacity).all()
+    assert all(not math.isnan(fit[d, c]) for d, c in result.assignment)
+    assert len(set(result.assignment)) == len(result.assignment)
+    assert result.objective - result.penalty == pytest.approx(best, abs=1e-6)
+    assert result.lp_bound == pytest.approx(bound, abs=1e-6)
+    assert result.status == "optimal"
+    return result
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_rounds_with_many_volunteers_per_call_match_the_whole_model(seed):
+    # 40-80 districts volunteering for most of 6-12 calls: most pairs start outside the LP.
+    rng = np.random.default_rng(seed)
+    fit_values = np.round(rng.uniform(0, 100, 50), 1) if seed % 2 else np.arange(11)
+    round_ = _dense_round(
+        seed, int(rng.integers(40, 80)), int(rng.integers(6, 12)), 0.8, fit_values
+    )
+    _check_against_whole_model(*round_)
+
+
+def test_pricing_and_fixing_by_reduced_cost_reach_the_whole_models_optimum(monkeypatch):
+    # One pair per call to start with: many pricing rounds. These seeds give fractional
+    # relaxations (found by search), where the MILP runs first over the LP's pairs and then
+    # over the pairs whose reduced cost leaves room for a better assignment.
+    monkeypatch.setattr(matching, "PAIRS_PER_SITE", 0)
+    monkeypatch.setattr(matching, "PAIRS_EXTRA", 1)
+    milps = []
+    milp_over = matching._milp_over
+    monkeypatch.setattr(
+        matching, "_milp_over", lambda *args: milps.append(args) or milp_over(*args)
+    )
+    for seed in (1179, 1703, 1749):
+        rng = np.random.default_rng(seed)
+        n_districts, n_calls = int(rng.integers(8, 25)), int(rng.integers(2, 6))
+        fit = rng.integers(0, 11, (n_districts, n_calls)).astype(float)
+        fit[rng.random((n_districts, n_calls)) < 0.2] = NAN
+        wanted = rng.integers(1, 4, n_calls).tolist()
+        capacity = rng.integers(1, 3, n_districts).tolist()
+        locales = rng.choice(["city", "rural", "town"], n_districts).tolist()
+        high = (rng.random(n_districts) < 0.2).tolist()
+        held = [[] for _ in range(n_calls)]
+        _check_against_whole_model(fit, wanted, capacity, locales, high, held)
+    assert len(milps) == 6  # two MILPs each: the second over pairs fixing did not rule out
