@@ -11,7 +11,7 @@ Each stage runs in a fresh Python process, so its peak memory (ru_maxrss) is its
 - Testbed PostgreSQL: the same pipeline with DATABASE_URL set (a fresh database).
 
 Run: `.venv/bin/python bench/bench_import.py` (options: --rows, --postgres URL of a server
-where databases may be created, or --no-postgres). Results: bench/README.md.
+where databases may be created, --no-postgres, --no-sqlite). Results: bench/README.md.
 """
 
 from __future__ import annotations
@@ -288,6 +288,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--no-sqlite", action="store_true")
     parser.add_argument("--stage")
     parser.add_argument("--csv")
     parser.add_argument("--workdir")
@@ -311,10 +312,12 @@ def main() -> None:
     base_env["PICCOLO_CONF"] = "testbed.piccolo_conf"
     base_env["PYTHONPATH"] = str(ROOT)
 
-    runs = [
-        ("SQLite", "minimal_sqlite", {**base_env, "TESTBED_DATA_DIR": str(workdir / "m")}),
-        ("SQLite", "testbed", {**base_env, "TESTBED_DATA_DIR": str(workdir / "t")}),
-    ]
+    runs = []
+    if not args.no_sqlite:
+        runs += [
+            ("SQLite", "minimal_sqlite", {**base_env, "TESTBED_DATA_DIR": str(workdir / "m")}),
+            ("SQLite", "testbed", {**base_env, "TESTBED_DATA_DIR": str(workdir / "t")}),
+        ]
     if not args.no_postgres:
         minimal_url = _fresh_postgres_database(args.postgres, "bench_import_minimal")
         testbed_url = _fresh_postgres_database(args.postgres, "bench_import_testbed")

@@ -103,9 +103,7 @@ DESCRIPTION = "initial_schema"
 
 
 async def forwards():
-    manager = MigrationManager(
-        migration_id=ID, app_name="testbed", description=DESCRIPTION
-    )
+    manager = MigrationManager(migration_id=ID, app_name="testbed", description=DESCRIPTION)
 
     manager.add_table(
         class_name="SessionRecord",
@@ -135,17 +133,11 @@ async def forwards():
         columns=None,
     )
 
-    manager.add_table(
-        class_name="PilotRole", tablename="pilot_role", schema=None, columns=None
-    )
+    manager.add_table(class_name="PilotRole", tablename="pilot_role", schema=None, columns=None)
 
-    manager.add_table(
-        class_name="User", tablename="account", schema=None, columns=None
-    )
+    manager.add_table(class_name="User", tablename="account", schema=None, columns=None)
 
-    manager.add_table(
-        class_name="Finding", tablename="finding", schema=None, columns=None
-    )
+    manager.add_table(class_name="Finding", tablename="finding", schema=None, columns=None)
 
     manager.add_table(
         class_name="SummaryRow",
@@ -154,9 +146,7 @@ async def forwards():
         columns=None,
     )
 
-    manager.add_table(
-        class_name="Need", tablename="need", schema=None, columns=None
-    )
+    manager.add_table(class_name="Need", tablename="need", schema=None, columns=None)
 
     manager.add_table(
         class_name="AuditEvent",
@@ -172,21 +162,13 @@ async def forwards():
         columns=None,
     )
 
-    manager.add_table(
-        class_name="Dataset", tablename="dataset", schema=None, columns=None
-    )
+    manager.add_table(class_name="Dataset", tablename="dataset", schema=None, columns=None)
 
-    manager.add_table(
-        class_name="Product", tablename="product", schema=None, columns=None
-    )
+    manager.add_table(class_name="Product", tablename="product", schema=None, columns=None)
 
-    manager.add_table(
-        class_name="Pilot", tablename="pilot", schema=None, columns=None
-    )
+    manager.add_table(class_name="Pilot", tablename="pilot", schema=None, columns=None)
 
-    manager.add_table(
-        class_name="Invitation", tablename="invitation", schema=None, columns=None
-    )
+    manager.add_table(class_name="Invitation", tablename="invitation", schema=None, columns=None)
 
     manager.add_table(
         class_name="Observation",
@@ -202,17 +184,11 @@ async def forwards():
         columns=None,
     )
 
-    manager.add_table(
-        class_name="Enrollment", tablename="enrollment", schema=None, columns=None
-    )
+    manager.add_table(class_name="Enrollment", tablename="enrollment", schema=None, columns=None)
 
-    manager.add_table(
-        class_name="Assignment", tablename="assignment", schema=None, columns=None
-    )
+    manager.add_table(class_name="Assignment", tablename="assignment", schema=None, columns=None)
 
-    manager.add_table(
-        class_name="Membership", tablename="membership", schema=None, columns=None
-    )
+    manager.add_table(class_name="Membership", tablename="membership", schema=None, columns=None)
 
     manager.add_column(
         table_class_name="SessionRecord",

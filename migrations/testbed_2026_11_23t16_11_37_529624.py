@@ -71,9 +71,7 @@ DESCRIPTION = "assignment_strata_and_baseline_checks"
 
 
 async def forwards():
-    manager = MigrationManager(
-        migration_id=ID, app_name="testbed", description=DESCRIPTION
-    )
+    manager = MigrationManager(migration_id=ID, app_name="testbed", description=DESCRIPTION)
 
     manager.add_table(
         class_name="BaselineCheck",

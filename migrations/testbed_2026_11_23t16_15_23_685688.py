@@ -45,9 +45,7 @@ DESCRIPTION = "matching_rounds_fit_weights_notifications"
 
 
 async def forwards():
-    manager = MigrationManager(
-        migration_id=ID, app_name="testbed", description=DESCRIPTION
-    )
+    manager = MigrationManager(migration_id=ID, app_name="testbed", description=DESCRIPTION)
 
     manager.add_table(
         class_name="Notification",
@@ -56,9 +54,7 @@ async def forwards():
         columns=None,
     )
 
-    manager.add_table(
-        class_name="FitWeight", tablename="fit_weight", schema=None, columns=None
-    )
+    manager.add_table(class_name="FitWeight", tablename="fit_weight", schema=None, columns=None)
 
     manager.add_table(
         class_name="MatchingRound",

@@ -74,13 +74,9 @@ DESCRIPTION = "upload_jobs_and_implementation_logs"
 
 
 async def forwards():
-    manager = MigrationManager(
-        migration_id=ID, app_name="testbed", description=DESCRIPTION
-    )
+    manager = MigrationManager(migration_id=ID, app_name="testbed", description=DESCRIPTION)
 
-    manager.add_table(
-        class_name="UploadJob", tablename="upload_job", schema=None, columns=None
-    )
+    manager.add_table(class_name="UploadJob", tablename="upload_job", schema=None, columns=None)
 
     manager.add_table(
         class_name="ImplementationLog",

@@ -71,9 +71,7 @@ DESCRIPTION = "findings_approvals_and_decisions"
 
 
 async def forwards():
-    manager = MigrationManager(
-        migration_id=ID, app_name="testbed", description=DESCRIPTION
-    )
+    manager = MigrationManager(migration_id=ID, app_name="testbed", description=DESCRIPTION)
 
     manager.add_table(
         class_name="FindingApproval",

@@ -12,9 +12,7 @@ DESCRIPTION = "dataset_versions_unique"
 
 
 async def forwards():
-    manager = MigrationManager(
-        migration_id=ID, app_name="testbed", description=DESCRIPTION
-    )
+    manager = MigrationManager(migration_id=ID, app_name="testbed", description=DESCRIPTION)
 
     # The uploads' site lock keeps a site's versions in order; these indexes back it up in the
     # database: one version number per site of a pilot, and at most one current upload per site.

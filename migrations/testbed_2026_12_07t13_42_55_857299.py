@@ -31,9 +31,7 @@ DESCRIPTION = "mail_outbox_and_password_reset"
 
 
 async def forwards():
-    manager = MigrationManager(
-        migration_id=ID, app_name="testbed", description=DESCRIPTION
-    )
+    manager = MigrationManager(migration_id=ID, app_name="testbed", description=DESCRIPTION)
 
     manager.add_table(
         class_name="PasswordReset",

@@ -33,9 +33,7 @@ DESCRIPTION = "notification_mail_digest_unsubscribe"
 
 
 async def forwards():
-    manager = MigrationManager(
-        migration_id=ID, app_name="testbed", description=DESCRIPTION
-    )
+    manager = MigrationManager(migration_id=ID, app_name="testbed", description=DESCRIPTION)
 
     manager.add_table(
         class_name="NotificationSetting",

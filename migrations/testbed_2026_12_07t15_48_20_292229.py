@@ -8,9 +8,7 @@ DESCRIPTION = "account_deletion"
 
 
 async def forwards():
-    manager = MigrationManager(
-        migration_id=ID, app_name="testbed", description=DESCRIPTION
-    )
+    manager = MigrationManager(migration_id=ID, app_name="testbed", description=DESCRIPTION)
 
     manager.add_column(
         table_class_name="User",

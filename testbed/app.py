@@ -16,11 +16,14 @@ from litestar.static_files import create_static_files_router
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from testbed import drawings
 from testbed.accounts import api as accounts_api
 from testbed.accounts import pages as accounts_pages
 from testbed.auth import DEPENDENCIES, PUBLIC, PrincipalMiddleware, address_verified
 from testbed.catalog import api as catalog_api
 from testbed.catalog import pages as catalog_pages
+from testbed.costs import api as costs_api
+from testbed.costs import pages as costs_pages
 from testbed.db import POSTGRES_POOL_OPTIONS, ReadPoolSQLiteEngine
 from testbed.designs import api as designs_api
 from testbed.designs import pages as designs_pages
@@ -100,6 +103,8 @@ ROUTE_HANDLERS = [
     *findings_pages.ROUTE_HANDLERS,
     *findings_api.ROUTE_HANDLERS,
     *synthesis_controllers.ROUTE_HANDLERS,
+    *costs_pages.ROUTE_HANDLERS,
+    *costs_api.ROUTE_HANDLERS,
     *matching_pages.ROUTE_HANDLERS,
     *matching_api.ROUTE_HANDLERS,
     *notifications_pages.ROUTE_HANDLERS,
@@ -191,6 +196,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
                     notification_background.run_forever(settings)
                 )
             )
+        # Plots nobody drew yet (the demo's findings, say) are drawn and stored once, so no
+        # reader waits for them after a restart.
+        if settings.draw_at_start:
+            sweeps.append(asyncio.get_running_loop().create_task(drawings.warm_up()))
 
     async def close_database() -> None:
         for sweep in sweeps:

@@ -1,5 +1,5 @@
-"""The `testbed` command: serve, migrate, demo, createadmin, backup, restore, notify-work,
-send-digests."""
+"""The `testbed` command: serve, migrate, demo, draw-plots, createadmin, backup, restore,
+notify-work, send-digests."""
 
 from __future__ import annotations
 
@@ -161,6 +161,17 @@ def send_digests() -> None:
     from testbed.notifications.mailing import send_digests as queue_digests
 
     click.echo(f"{asyncio.run(queue_digests(Settings.from_env()))} digest(s) queued")
+
+
+@main.command("draw-plots")
+def draw_plots() -> None:
+    """Draw and store the plots of published findings and evidence pages that nobody drew yet
+    (after `testbed demo`, say). Each worker also does it in the background when it starts."""
+    from testbed.drawings import warm_up
+    from testbed.migrate import apply_migrations
+
+    asyncio.run(apply_migrations())
+    click.echo(f"Drew the plots of {asyncio.run(warm_up())} finding(s) and evidence page(s)")
 
 
 if __name__ == "__main__":

@@ -7,8 +7,8 @@ from piccolo.query.functions.aggregate import Count
 
 from analysis.suppression import DEFAULT_THRESHOLD
 from testbed.findings.disclosure import rounded_reach
+from testbed.synthesis.reach import students_reached
 from testbed.tables import DistrictProfile, Organization, Pilot, Product
-from testbed.uploads.services import network_students_reached
 from testbed.vocabulary import NETWORK_PILOT_STATUSES
 
 
@@ -35,7 +35,7 @@ async def network_numbers() -> NetworkNumbers:
     )
     counted = {row["status"]: row["n"] for row in pilots}
     by_status = {status: counted.get(status, 0) for status in NETWORK_PILOT_STATUSES}
-    reached = await network_students_reached()
+    reached = await students_reached()
     total = sum(reached.values())
     return NetworkNumbers(
         districts=by_kind.get("district", 0),

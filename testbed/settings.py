@@ -55,6 +55,9 @@ class Settings:
     # sends the daily digests that are due; 0 runs neither (cron runs `testbed notify-work` and
     # `testbed send-digests` instead, and the tests call them when they mean to).
     notification_sweep_seconds: float = 300.0
+    # Whether each worker, when it starts, draws and stores the plots of published findings and
+    # evidence pages nobody drew yet (testbed.drawings.warm_up), in the background.
+    draw_at_start: bool = True
 
     @property
     def uses_postgres(self) -> bool:
@@ -90,6 +93,7 @@ class Settings:
             notification_sweep_seconds=_seconds(
                 env.get("TESTBED_NOTIFICATION_SWEEP_SECONDS"), default=300.0
             ),
+            draw_at_start=_flag(env.get("TESTBED_DRAW_AT_START", "1")),
         )
 
     @property

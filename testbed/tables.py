@@ -420,6 +420,62 @@ class PilotDecision(Table):
     decided_at = Timestamptz(default=TimestamptzNow())
 
 
+# --- costs (testbed/costs; docs/costs.md) ------------------------------------------------------
+
+
+class ProductPrice(Table):
+    """A product's list price as its vendor states it, dated; earlier prices stay as history."""
+
+    product = ForeignKey(references=Product, index=True)
+    basis = Varchar(length=16)  # per_student | per_site (per year)
+    amount = DoublePrecision()  # dollars of the year it was set
+    includes = Text(default="")
+    effective_on = Date()
+    recorded_by = ForeignKey(references=User, null=True, default=None)
+    recorded_at = Timestamptz(default=TimestamptzNow())
+
+
+class CostSheet(Table):
+    """One pilot site's costs: the students in the pilot arm its ingredients are divided by.
+    One sheet per (pilot, district): a unique index (migration cost_sheet_unique)."""
+
+    pilot = ForeignKey(references=Pilot, index=True)
+    district = ForeignKey(references=Organization, index=True)
+    treatment_students = Integer(default=0)
+    updated_at = Timestamptz(default=TimestamptzNow())
+
+
+class CostItem(Table):
+    """One ingredient of a site's costs: a quantity times a unit price in dollars of a year."""
+
+    sheet = ForeignKey(references=CostSheet, index=True)
+    category = Varchar(length=16)  # licences | devices | training | setup | staff | other
+    description = Varchar(length=200)
+    who = Varchar(length=120, default="")  # who was trained, or whose time
+    quantity = DoublePrecision()
+    unit = Varchar(length=40, default="")
+    unit_price = DoublePrecision()
+    price_year = Integer()
+    entered_by = ForeignKey(references=User, null=True, default=None)
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+class Purchase(Table):
+    """What a district bought after deciding to adopt: the negotiated price, the students and
+    the total, with the evidence page as it read that day (frozen)."""
+
+    decision = ForeignKey(references=PilotDecision, unique=True, index=True)
+    product = ForeignKey(references=Product, index=True)
+    district = ForeignKey(references=Organization, index=True)
+    price_per_student = DoublePrecision()
+    students = Integer()
+    total = DoublePrecision()
+    evidence_snapshot = JSON()
+    evidence_strength = Varchar(length=16)
+    recorded_by = ForeignKey(references=User, null=True, default=None)
+    recorded_at = Timestamptz(default=TimestamptzNow())
+
+
 # --- security and audit ---------------------------------------------------------------------
 
 
@@ -520,6 +576,18 @@ class OutboxMessage(Table):
     list_unsubscribe = Varchar(length=500, default="")
 
 
+class Drawing(Table):
+    """A plot drawn once and kept (testbed.drawings): its key is the SHA-256 of the drawing's
+    code and numbers, so a stored drawing is never out of date, only unused. `subject` says
+    what it was drawn for and by which drawing code ("finding:12@<version>", "product:3@..."), so a
+    warm-up finds what this code has not drawn."""
+
+    key = Varchar(length=64, unique=True)
+    subject = Varchar(length=64, index=True)
+    svg = Text()  # empty: there is nothing to plot (e.g. every cell hidden)
+    drawn_at = Timestamptz(default=TimestamptzNow())
+
+
 TABLES: list[type[Table]] = [
     Organization,
     DistrictProfile,
@@ -541,6 +609,10 @@ TABLES: list[type[Table]] = [
     Finding,
     FindingApproval,
     PilotDecision,
+    ProductPrice,
+    CostSheet,
+    CostItem,
+    Purchase,
     AuditEvent,
     SessionRecord,
     AccessToken,
@@ -555,4 +627,5 @@ TABLES: list[type[Table]] = [
     PasswordReset,
     EmailToken,
     OutboxMessage,
+    Drawing,
 ]

@@ -22,6 +22,8 @@ os.environ.pop("TESTBED_DEBUG", None)
 # No background notification sweep: tests run it (testbed.notifications.background) when they
 # mean to, so no test finds notifications it did not cause.
 os.environ["TESTBED_NOTIFICATION_SWEEP_SECONDS"] = "0"
+# Nor the start-up drawing of plots nobody drew (tests call testbed.drawings.warm_up).
+os.environ["TESTBED_DRAW_AT_START"] = "0"
 
 import pytest  # noqa: E402
 from litestar import Litestar  # noqa: E402

@@ -576,3 +576,40 @@ def test_docs_table_of_true_effects_matches_the_generator(network):
         if len(cells) > 4 and cells[4][:1] in "+−":
             documented[cells[0]] = float(cells[4].replace("−", "-"))
     assert documented == network.true_effects
+
+
+async def _demo_costs() -> dict[str, Any]:
+    from testbed.tables import CostItem, CostSheet, Enrollment, Pilot, Product, ProductPrice
+
+    under_way = await Enrollment.select(Enrollment.pilot, Enrollment.district).where(
+        (Enrollment.status == "site")
+        & Enrollment.pilot.status.is_in(["active", "analysis", "published", "closed"])
+    )
+    sheets = await CostSheet.select(CostSheet.id, CostSheet.pilot, CostSheet.district)
+    items = await CostItem.select(CostItem.sheet, CostItem.quantity, CostItem.unit_price)
+    return {
+        "sites": {(row["pilot"], row["district"]) for row in under_way},
+        "sheets": {(row["pilot"], row["district"]): row["id"] for row in sheets},
+        "items": items,
+        "products": await Product.count(),
+        "priced": len({row["product"] for row in await ProductPrice.select(ProductPrice.product)}),
+        "mathquest": (
+            await Product.select(Product.id).where(Product.name == "MathQuest Adaptive").first()
+        )["id"],
+        "pilots": await Pilot.count(),
+    }
+
+
+def test_the_demo_has_costs_for_every_pilot_site(client, call):
+    call(load_demo)
+    costs = call(_demo_costs)
+    assert costs["sites"] and set(costs["sheets"]) == costs["sites"]
+    with_items = {row["sheet"] for row in costs["items"]}
+    assert with_items == set(costs["sheets"].values())
+    assert all(row["quantity"] >= 0 and row["unit_price"] >= 0 for row in costs["items"])
+    assert costs["priced"] == costs["products"]
+    found = client.get(f"/api/v1/products/{costs['mathquest']}/costs").json()
+    assert found["cost_basis"] == "sites" and found["sites_with_costs"] >= 3
+    assert found["pooled"] is not None and found["site_cost_range"] is not None
+    assert client.get(f"/products/{costs['mathquest']}/costs").status_code == 200
+    assert client.get("/costs/compare").status_code == 200

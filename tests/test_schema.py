@@ -68,3 +68,35 @@ def test_the_pilot_role_migration_keeps_the_first_of_duplicate_roles(settings):
         return kept
 
     assert asyncio.run(scenario()) == [{"role": "researcher"}]
+
+
+def test_observations_name_an_existing_dataset_and_go_with_it(settings):
+    """The observation -> dataset rule, checked per statement on PostgreSQL (a migration
+    replaced the row-by-row foreign key) and by the foreign key on SQLite: a write naming a
+    missing dataset is refused whole, and deleting or renumbering a dataset takes its rows."""
+    from testbed.bulk import bulk_insert
+    from testbed.tables import Dataset, Observation
+
+    def rows(dataset: int, count: int) -> list[dict]:
+        return [
+            {"dataset": dataset, "student_key": f"k{i}", "arm": "control", "outcomes": {"y": i}}
+            for i in range(count)
+        ]
+
+    async def scenario() -> None:
+        kept = (await Dataset.insert(Dataset(kind="students")))[0]["id"]
+        gone = (await Dataset.insert(Dataset(kind="students")))[0]["id"]
+        await bulk_insert(Observation, rows(kept, 3) + rows(gone, 2))
+        with pytest.raises(Exception, match="(?i)foreign key"):
+            await bulk_insert(Observation, rows(kept, 2) + rows(gone + 100, 1))
+        with pytest.raises(Exception, match="(?i)foreign key"):
+            await Observation.update({Observation.dataset: gone + 100}).where(
+                Observation.dataset == gone
+            )
+        assert await Observation.count() == 5
+        await Dataset.delete().where(Dataset.id == gone)
+        assert await Observation.count().where(Observation.dataset == gone) == 0
+        await Dataset.update({Dataset.id: kept + 100}).where(Dataset.id == kept)
+        assert await Observation.count().where(Observation.dataset == kept + 100) == 3
+
+    asyncio.run(scenario())

@@ -19,6 +19,7 @@ from piccolo.table import Table
 from testbed.accounts.passwords import hash_password
 from testbed.accounts.services import network_organization_id
 from testbed.bulk import bulk_insert
+from testbed.demo.costs import insert_costs
 from testbed.demo.generate import (
     COORDINATOR_EMAIL,
     DEMO_PASSWORD,
@@ -308,6 +309,7 @@ async def insert_network(network: DemoNetwork, password_hash: str) -> None:
     )
 
     await insert_findings(network, pilot_id, org_id, user_id)
+    await insert_costs(network.seed)
 
 
 async def insert_findings(

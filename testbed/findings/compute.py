@@ -197,6 +197,8 @@ class _Analysis:
         self.icc = float(self.document.get("icc") or 0.2)
         self.boundary = plan.get("attrition_boundary", "cautious")
         self.uses_baseline = bool(self.document.get("baseline_measure"))
+        # Outcomes whose headline estimate adjusted for the baseline (its sample needs both).
+        self.baseline_adjusted: set[str] = set()
         self.n_sites = len({dataset.site_id for dataset in inputs.datasets})
         self.aggregate_sites = sorted(
             {dataset.site_id for dataset in inputs.datasets if dataset.kind == "aggregates"}
@@ -292,10 +294,14 @@ class _Analysis:
         return counts
 
     def analyzed_by_site(self, name: str) -> dict[int, dict[str, int]]:
-        """Site -> arm -> students with this outcome: student rows with a value, or the n of a
-        site's totals. Every site that counts in `randomized` counts here (WWC: the analytic
-        sample is measured against the sample randomized, from the same sites)."""
+        """Site -> arm -> students in this outcome's analytic sample: student rows with a value
+        (and a baseline, when the estimate adjusted for it: the ANCOVA leaves the others out),
+        or the n of a site's totals. Every site that counts in `randomized` counts here (WWC:
+        the analytic sample is measured against the sample randomized, from the same sites).
+        Data pages count the same way (testbed.uploads.services.counts.site_arm_counts)."""
         values = self.students.outcomes.get(name)
+        if values is not None and name in self.baseline_adjusted:
+            values = np.where(np.isnan(self.students.baseline), np.nan, values)
         counts: dict[int, dict[str, int]] = {}
         for dataset in sorted(self.inputs.datasets, key=lambda d: d.site_id):
             by_arm = {arm: 0 for arm in ARMS}
@@ -433,6 +439,7 @@ class _Analysis:
         adjusted = self.run_ancova(name, notes)
         if adjusted is not None:
             result["ancova"] = adjusted
+            self.baseline_adjusted.add(name)
             headline = {
                 "g": adjusted["g"],
                 "se": adjusted["g_se"],
@@ -493,6 +500,7 @@ class _Analysis:
         with_baseline = self.uses_baseline and not np.isnan(self.students.baseline[keep]).all()
         if with_baseline:
             keep &= ~np.isnan(self.students.baseline)
+            self.baseline_adjusted.add(name)
         clusters = np.array(self.students.cluster, dtype=object)[keep]
         sites = self.cluster_groups(keep)
         fitted = _attempt(

@@ -10,11 +10,14 @@ the result safe only because it is generated here from numbers and escaped text.
 from __future__ import annotations
 
 import functools
+import hashlib
 import io
 import json
 import re
 import textwrap
+from collections import OrderedDict
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -92,22 +95,64 @@ def _figure(width: float, height: float) -> Figure:
         return Figure(figsize=(width, height), layout="constrained")
 
 
-def _cached(draw: Callable[..., str | None]) -> Callable[..., str | None]:
-    """Memoize a drawing on its arguments' JSON: drawing takes a few tenths of a second, and a
-    finding's page shows the same plots to every reader."""
+# Drawings in this worker by key, the most recently used last (testbed.drawings keeps them in
+# the database too, so a restarted worker reads them instead of drawing).
+DRAWINGS_IN_MEMORY = 256
+_drawn: OrderedDict[str, str | None] = OrderedDict()
+# What the drawings depend on besides their numbers: the code that draws them (this module and
+# the evidence page's forest plot) and matplotlib. A stored drawing is keyed on it, so a change
+# of either is drawn anew (testbed.drawings' warm-up finds subjects not drawn by this code).
+DRAWING_CODE = hashlib.sha256(
+    Path(__file__).read_bytes()
+    + (Path(__file__).parent.parent / "synthesis" / "plots.py").read_bytes()
+    + matplotlib.__version__.encode()
+).hexdigest()
 
-    @functools.lru_cache(maxsize=256)
-    def from_text(arguments: str) -> str | None:
-        return draw(*json.loads(arguments))
 
-    @functools.wraps(draw)
-    def cached(*arguments: Any) -> str | None:
-        return from_text(json.dumps(arguments, sort_keys=True))
-
-    return cached
+def remember(key: str, svg: str | None) -> None:
+    _drawn[key] = svg
+    _drawn.move_to_end(key)
+    while len(_drawn) > DRAWINGS_IN_MEMORY:
+        _drawn.popitem(last=False)
 
 
-@_cached
+def in_memory(key: str) -> bool:
+    return key in _drawn
+
+
+def recalled(key: str) -> str | None:
+    return _drawn.get(key)
+
+
+class Drawn:
+    """A drawing function memoized on its arguments' JSON: drawing takes a few tenths of a
+    second, and a finding's page shows the same plots to every reader. `key(*arguments)` names
+    the drawing by the SHA-256 of the code that draws it (DRAWING_CODE), its name and the
+    numbers, so a drawing stored under a key is never out of date."""
+
+    def __init__(self, draw: Callable[..., str | None]) -> None:
+        functools.update_wrapper(self, draw)
+        self.draw = draw
+        self.name = draw.__name__
+
+    def key(self, *arguments: Any) -> str:
+        return self._key(json.dumps(arguments, sort_keys=True))
+
+    def _key(self, text: str) -> str:
+        return hashlib.sha256(f"{DRAWING_CODE}\n{self.name}\n{text}".encode()).hexdigest()
+
+    def __call__(self, *arguments: Any) -> str | None:
+        text = json.dumps(arguments, sort_keys=True)
+        key = self._key(text)
+        if key in _drawn:
+            _drawn.move_to_end(key)
+            return _drawn[key]
+        svg = self.draw(*json.loads(text))
+        remember(key, svg)
+        return svg
+
+
+@Drawn
 def distribution(outcome: dict[str, Any], key: str) -> str | None:
     """Histograms of the outcome by arm (bins merged when cells are small); None if hidden."""
     histogram = outcome.get("histogram")
@@ -160,7 +205,7 @@ def _forest(rows: list[tuple[str, float, float, float]], threshold: float | None
     return figure
 
 
-@_cached
+@Drawn
 def effects(outcomes: list[dict[str, Any]], threshold: float | None) -> str | None:
     """Each outcome's effect (positive = better) with its 95 % interval."""
     rows = []
@@ -184,7 +229,7 @@ def effects(outcomes: list[dict[str, Any]], threshold: float | None) -> str | No
     )
 
 
-@_cached
+@Drawn
 def subgroups(subgroup_results: list[dict[str, Any]], direction: str) -> str | None:
     """The primary outcome's effect within each subgroup level (positive = better; hidden
     levels left out)."""

@@ -19,7 +19,7 @@ from testbed.auth import Principal
 from testbed.catalog.services import change_pilot_status
 from testbed.designs.services import registered_design
 from testbed.errors import Conflict, Forbidden, InvalidInput, NotFound
-from testbed.findings import disclosure, plots, words
+from testbed.findings import disclosure, plot_store, plots, words
 from testbed.findings.compute import (
     DatasetInput,
     DesignInput,
@@ -294,7 +294,16 @@ async def run_finding(principal: Principal, pilot_id: int) -> int:
         object_id=finding_id,
         detail={"pilot": pilot_id, "design_version": design["id"], "datasets": dataset_ids},
     )
+    await _draw_plots(finding_id)
     return finding_id
+
+
+async def _draw_plots(finding_id: int) -> None:
+    """Draw and store the finding's plots and its product's evidence plot now, so no reader
+    waits for them. (Imported here: testbed.drawings reads findings through this module.)"""
+    from testbed import drawings
+
+    await drawings.after_change(finding_id)
 
 
 # --- reading --------------------------------------------------------------------------------
@@ -514,6 +523,7 @@ async def publish(principal: Principal, finding_id: int, today: datetime.date | 
         object_id=public_id,
         detail={"finding": finding_id, "withheld_sites": withheld},
     )
+    await _draw_plots(public_id)
     return public_id
 
 
@@ -564,6 +574,7 @@ async def retract(principal: Principal, finding_id: int, reason: str) -> None:
         object_id=finding_id,
         detail={"reason": reason},
     )
+    await _draw_plots(finding_id)
 
 
 # --- the district's decision after the pilot -----------------------------------------------
@@ -642,20 +653,44 @@ class Shown:
         self.why_different = words.why_estimates_differ(self.results)
 
     @functools.cached_property
-    def plots(self) -> dict[str, Any]:
+    def _plot_calls(self) -> dict[str, Any]:
+        """Each plot as (drawing, arguments), drawn only when `plots` is read."""
         results = self.results
         return {
             "distributions": {
-                outcome["name"]: plots.distribution(outcome, f"dist-{index}")
+                outcome["name"]: (plots.distribution, (outcome, f"dist-{index}"))
                 for index, outcome in enumerate(results["outcomes"])
             },
-            "effects": plots.effects(
-                results["outcomes"], results["design"]["minimum_meaningful_effect"]
+            "effects": (
+                plots.effects,
+                (results["outcomes"], results["design"]["minimum_meaningful_effect"]),
             ),
-            "subgroups": plots.subgroups(
-                results["subgroups"],
-                (words.primary_outcome(results) or {}).get("direction", "higher_is_better"),
+            "subgroups": (
+                plots.subgroups,
+                (
+                    results["subgroups"],
+                    (words.primary_outcome(results) or {}).get("direction", "higher_is_better"),
+                ),
             ),
+        }
+
+    @functools.cached_property
+    def plot_keys(self) -> list[str]:
+        """The keys the plots are stored under (testbed.drawings)."""
+        calls = self._plot_calls
+        each = [*calls["distributions"].values(), calls["effects"], calls["subgroups"]]
+        return [drawing.key(*arguments) for drawing, arguments in each]
+
+    @functools.cached_property
+    def plots(self) -> dict[str, Any]:
+        calls = self._plot_calls
+        return {
+            "distributions": {
+                name: drawing(*arguments)
+                for name, (drawing, arguments) in calls["distributions"].items()
+            },
+            "effects": calls["effects"][0](*calls["effects"][1]),
+            "subgroups": calls["subgroups"][0](*calls["subgroups"][1]),
         }
 
 
@@ -739,6 +774,9 @@ async def view_finding(
         read = await read_finding(principal, finding_id)
     finding, access, pilot = read
     shown = shown_to(finding, access.site_district_ids, pilot["product"])
+    # Its plots were drawn when it was computed or published (testbed.drawings): read, not
+    # redrawn, by a worker that has not shown them yet.
+    await plot_store.load(shown.plot_keys)
     withheld = json.loads(finding["excluded_sites"]) if finding["excluded_sites"] else []
     approval = None
     public_id = None

@@ -4,17 +4,18 @@ dashboard and the researchers' export. All public: they show only published mate
 from __future__ import annotations
 
 import dataclasses
-import json
-from typing import Any
+from typing import Annotated, Any
+from urllib.parse import urlencode
 
-from litestar import Controller, MediaType, Response, get
-from litestar.params import FromPath
-from litestar.response import Template
+from litestar import Controller, Request, Response, get
+from litestar.datastructures import ResponseHeader
+from litestar.params import FromPath, QueryParameter
+from litestar.response import Stream, Template
 
 from testbed.auth import PUBLIC, Viewer
-from testbed.errors import NotFound
+from testbed.errors import NotFound, TestbedError
 from testbed.findings.words import number, p_equals, share
-from testbed.synthesis import plots, services
+from testbed.synthesis import dashboard, export, plots, services
 from testbed.synthesis.schemas import (
     PilotEffect,
     ProductEvidence,
@@ -33,14 +34,7 @@ HELPERS = {
 
 
 def _forest(evidence: services.Evidence) -> str | None:
-    rows = [
-        [pilot.title, pilot.estimate, *pilot.ci, pilot.shrunken] for pilot in evidence.pooled_pilots
-    ]
-    pooled = evidence.pooled
-    summary = (
-        [pooled["estimate"], *pooled["ci"], *pooled["prediction_interval"]] if pooled else None
-    )
-    return plots.forest(rows, summary)
+    return plots.forest(*services.forest_arguments(evidence))
 
 
 def _evidence_out(evidence: services.Evidence) -> ProductEvidence:
@@ -114,7 +108,7 @@ class SynthesisController(Controller):
         return Template(
             "synthesis/dashboard.html.j2",
             context={
-                "board": await services.dashboard(),
+                "board": await dashboard.dashboard(),
                 **HELPERS,
             },
         )
@@ -123,24 +117,68 @@ class SynthesisController(Controller):
     async def data_dictionary(self) -> Template:
         return Template(
             "synthesis/data_dictionary.html.j2",
-            context={"columns": services.EXPORT_DICTIONARY},
+            context={"columns": export.EXPORT_DICTIONARY},
         )
 
     @get("/network/findings.csv")
-    async def export_csv(self) -> Response[str]:
+    async def export_csv(
+        self, request: Request, limit: PageLimit = None, cursor: Cursor = None
+    ) -> Response[str] | Stream:
+        """A page when `limit` or `cursor` is given, else the whole export, streamed."""
+        if limit is None and cursor is None:
+            return Stream(
+                export.csv_download(),
+                media_type="text/csv",
+                headers={"Content-Disposition": 'attachment; filename="network-findings.csv"'},
+            )
+        rows, after = await export.export_page(
+            limit or export.DEFAULT_LIMIT, export.decode_cursor(cursor)
+        )
         return Response(
-            services.export_csv(await services.export_rows()),
+            export.csv_text(rows),
             media_type="text/csv",
-            headers={"Content-Disposition": 'attachment; filename="network-findings.csv"'},
+            headers=_next_link(request, limit, after),
         )
 
     @get("/network/findings.json")
-    async def export_json(self) -> Response[str]:
-        return Response(
-            json.dumps(await services.export_rows(), sort_keys=True, indent=1),
-            media_type=MediaType.JSON,
+    async def export_json(self) -> Stream:
+        return Stream(
+            export.json_download(),
+            media_type="application/json",
             headers={"Content-Disposition": 'attachment; filename="network-findings.json"'},
         )
+
+
+PageLimit = Annotated[
+    int | None,
+    QueryParameter(
+        ge=1,
+        le=export.MAX_LIMIT,
+        description=f"Findings on a page (each one row per outcome); {export.DEFAULT_LIMIT} "
+        "when left out.",
+    ),
+]
+Cursor = Annotated[
+    str | None,
+    QueryParameter(
+        description="Where the page starts: the cursor in the previous page's `Link: <...>; "
+        'rel="next"` header. Left out: the first page.'
+    ),
+]
+NEXT_LINK = ResponseHeader(
+    name="Link",
+    description='The next page, as `<address>; rel="next"` (RFC 8288); absent on the last page.',
+    documentation_only=True,
+)
+
+
+def _next_link(request: Request, limit: int | None, after: int | None) -> dict[str, str]:
+    if after is None:
+        return {}
+    query = urlencode(
+        {"limit": limit or export.DEFAULT_LIMIT, "cursor": export.encode_cursor(after)}
+    )
+    return {"Link": f'<{request.url.path}?{query}>; rel="next"'}
 
 
 class SynthesisApiController(Controller):
@@ -167,14 +205,25 @@ class SynthesisApiController(Controller):
 
     @get("/network/dashboard", summary="The network's pilots in aggregate, small cells hidden")
     async def dashboard(self) -> dict[str, Any]:
-        return await services.dashboard()
+        return await dashboard.dashboard()
 
     @get(
         "/network/findings",
         summary="Published findings, one row per pilot and outcome (see the data dictionary)",
+        description="A page at a time, by keyset: the rows of the latest published finding of "
+        "each of the next `limit` pilots (by id). The `Link` header gives the next page "
+        '(`rel="next"`) and is absent on the last one; a cursor the service did not give is a '
+        "400. The whole export in one file: /network/findings.csv or .json (streamed).",
+        raises=[TestbedError],
+        response_headers=[NEXT_LINK],
     )
-    async def findings(self) -> list[dict[str, Any]]:
-        return await services.export_rows()
+    async def findings(
+        self, request: Request, limit: PageLimit = None, cursor: Cursor = None
+    ) -> Response[list[dict[str, Any]]]:
+        rows, after = await export.export_page(
+            limit or export.DEFAULT_LIMIT, export.decode_cursor(cursor)
+        )
+        return Response(rows, headers=_next_link(request, limit, after))
 
 
 ROUTE_HANDLERS: list[Any] = [SynthesisController, SynthesisApiController]

@@ -11,14 +11,14 @@ from typing import Any
 
 import matplotlib
 
-from testbed.findings.plots import COLOURS, STYLE, _cached, _figure, _render, tick_label
+from testbed.findings.plots import COLOURS, STYLE, Drawn, _figure, _render, tick_label
 from testbed.findings.words import number
 
 SHRUNKEN_COLOUR = "#b35900"
 POOLED_COLOUR = "#1b1f24"
 
 
-@_cached
+@Drawn
 def forest(rows: list[list[Any]], pooled: list[float] | None) -> str | None:
     """rows: [label, own estimate, ci low, ci high, shrunken estimate or None];
     pooled: [estimate, ci low, ci high, prediction low, prediction high] or None."""

@@ -8,9 +8,7 @@ small cells suppressed by `testbed.findings.disclosure` exactly as on the findin
 
 from __future__ import annotations
 
-import csv
 import datetime
-import io
 import math
 import statistics
 from collections import Counter, defaultdict
@@ -21,30 +19,25 @@ import numpy as np
 
 from analysis import evidence
 from analysis.meta import random_effects, subgroup_difference
-from analysis.suppression import DEFAULT_THRESHOLD, suppress_small_cells
+from analysis.suppression import suppress_small_cells
 from testbed.auth import Principal
 from testbed.catalog.services import enrollment_band, get_district, get_product
 from testbed.errors import NotFound
-from testbed.findings import disclosure
-from testbed.findings.services import neutralize, results_of
+from testbed.findings import disclosure, plot_store
+from testbed.findings.services import results_of
 from testbed.findings.words import better, number, primary_outcome
 from testbed.synthesis import words
+from testbed.synthesis.plots import forest
 from testbed.tables import (
-    DesignVersion,
     DistrictProfile,
-    Enrollment,
     Finding,
-    Organization,
-    Pilot,
 )
-from testbed.uploads.services import network_students_reached
-from testbed.vocabulary import LOCALE_WORDS, LOCALES, NETWORK_PILOT_STATUSES, PILLAR_WORDS
+from testbed.vocabulary import LOCALE_WORDS, LOCALES
 
 RANDOMIZED = frozenset({"rct", "cluster_rct"})
 NOT_POOLED_DESIGNS = {
     "pre_post": "no comparison group: a before/after change is not an effect",
 }
-OVERDUE_AFTER_MONTHS = 12
 
 
 # --- reading published findings -------------------------------------------------------------
@@ -145,6 +138,32 @@ def _estimate(row: dict[str, Any]) -> PilotEstimate:
     )
 
 
+# The primary effect of each published finding, as the public sees it, by (finding id, when it
+# was computed): results are frozen once computed, so each is read and disclosed once per worker.
+_effects: dict[tuple[int, str], tuple[float | None, float | None]] = {}
+EFFECTS_SQL = """
+SELECT id, pilot, computed_at, published_at, retracted_at FROM finding
+WHERE published_at IS NOT NULL ORDER BY published_at, id
+"""
+
+
+async def primary_effects() -> list[tuple[float | None, float | None]]:
+    """(effect, p) on the primary outcome (positive = better; None without an estimate) of each
+    pilot's latest published finding, retracted ones left out."""
+    latest: dict[int, dict[str, Any]] = {}
+    for row in await Finding.raw(EFFECTS_SQL):
+        latest[row["pilot"]] = row
+    rows = [row for row in latest.values() if row["retracted_at"] is None]
+    keys = {row["id"]: (row["id"], str(row["computed_at"])) for row in rows}
+    missing = [key for key in keys.values() if key not in _effects]
+    for start in range(0, len(missing), 200):
+        chunk = dict(missing[start : start + 200])
+        for found in await _published_rows(Finding.id.is_in(list(chunk))):
+            estimate = _estimate(found)
+            _effects[(found["id"], chunk[found["id"]])] = (estimate.estimate, estimate.p)
+    return [_effects[keys[row["id"]]] for row in rows if keys[row["id"]] in _effects]
+
+
 async def _profiles(district_ids: list[int] | None = None) -> dict[int, dict[str, Any]]:
     query = DistrictProfile.select(
         DistrictProfile.organization.as_alias("district_id"),
@@ -173,6 +192,26 @@ def frl_terciles(shares: list[float]) -> tuple[float, float]:
     """The cut points splitting the network's districts into thirds by FRL share."""
     low, high = np.quantile(np.asarray(shares, dtype=float), [1 / 3, 2 / 3])
     return float(low), float(high)
+
+
+# The network's tercile cut points are kept per worker until a district profile is added, removed
+# or changed: the count, the sum of the shares and the last id and edit time tell.
+FRL_FINGERPRINT_SQL = """
+SELECT COUNT(*) AS profiles, SUM(frl_share) AS total, MAX(id) AS last, MAX(updated_at) AS edited
+FROM district_profile
+"""
+_terciles: dict[str, Any] = {}
+
+
+async def network_frl_terciles() -> tuple[float, float]:
+    """`frl_terciles` of every district profile in the network, computed once per change."""
+    (row,) = await DistrictProfile.raw(FRL_FINGERPRINT_SQL)
+    current = tuple(str(value) for value in row.values())
+    if _terciles.get("fingerprint") != current:
+        shares = await DistrictProfile.raw("SELECT frl_share FROM district_profile")
+        _terciles["cuts"] = frl_terciles([share["frl_share"] for share in shares])
+        _terciles["fingerprint"] = current
+    return _terciles["cuts"]
 
 
 def frl_group(share: float, cuts: tuple[float, float]) -> str:
@@ -369,8 +408,7 @@ async def product_evidence(product_id: int) -> Evidence:
         result.method = words.pooling_method(meta.k, meta.df)
         result.heterogeneity = words.heterogeneity(meta.i2)
         result.prediction = words.prediction(meta.prediction_interval)
-        network_frl = [row["frl_share"] for row in (await _profiles()).values()]
-        cuts = frl_terciles(network_frl)
+        cuts = await network_frl_terciles()
         result.breakdowns = [
             _breakdown(
                 "Locale (of most of the pilot's districts)",
@@ -391,7 +429,22 @@ async def product_evidence(product_id: int) -> Evidence:
         )
     if pooled_pilots:
         result.essa = _essa(pooled_pilots, result.pooled)
+    # Its forest plot was drawn when a finding was published or retracted: read, not redrawn.
+    await plot_store.load([forest.key(*forest_arguments(result))])
     return result
+
+
+def forest_arguments(evidence: Evidence) -> tuple[list[list[Any]], list[float] | None]:
+    """What the forest plot (testbed.synthesis.plots.forest) draws: each pooled pilot's row
+    and the pooled summary."""
+    rows = [
+        [pilot.title, pilot.estimate, *pilot.ci, pilot.shrunken] for pilot in evidence.pooled_pilots
+    ]
+    pooled = evidence.pooled
+    summary = (
+        [pooled["estimate"], *pooled["ci"], *pooled["prediction_interval"]] if pooled else None
+    )
+    return rows, summary
 
 
 # --- districts like mine --------------------------------------------------------------------
@@ -503,250 +556,3 @@ def _estimate_headline(row: dict[str, Any]) -> str:
         f"{pilot.outcome}: {number(pilot.estimate)} SD "
         f"(95 % CI {number(low)} to {number(high)}; positive = better)"
     )
-
-
-# --- the network dashboard ------------------------------------------------------------------
-
-
-def _add_months(day: datetime.date, months: int) -> datetime.date:
-    month = day.month - 1 + months
-    year, month = day.year + month // 12, month % 12 + 1
-    last = [
-        31,
-        29 if year % 4 == 0 and (year % 100 or year % 400 == 0) else 28,
-        31,
-        30,
-        31,
-        30,
-        31,
-        31,
-        30,
-        31,
-        30,
-        31,
-    ][month - 1]
-    return datetime.date(year, month, min(day.day, last))
-
-
-def _suppressed_counts(counts: dict[Any, int]) -> dict[Any, int | None]:
-    """Students reached by one dimension, cells under 10 hidden (with their complements), the
-    rest to the nearest 10."""
-    if not counts:
-        return {}
-    keys = sorted(counts)
-    table = suppress_small_cells([[counts[key] for key in keys]])
-    return {
-        key: disclosure.rounded_reach(value)
-        for key, value in zip(keys, table.cells[0], strict=True)
-    }
-
-
-async def dashboard(today: datetime.date | None = None) -> dict[str, Any]:
-    """The network's pilots in aggregate. `today` is injectable so tests fix the clock."""
-    today = today or datetime.date.today()
-    pilots = await Pilot.select(
-        Pilot.id,
-        Pilot.title,
-        Pilot.status,
-        Pilot.pillars,
-        Pilot.ends_on,
-        Pilot.product.name.as_alias("product"),
-        Pilot.product.vendor.name.as_alias("vendor"),
-    )
-    studies = [pilot for pilot in pilots if pilot["status"] in NETWORK_PILOT_STATUSES]
-    sites = await Enrollment.select(
-        Enrollment.pilot, Enrollment.district.state.as_alias("state")
-    ).where(Enrollment.status == "site")
-    states_of: dict[int, set[str]] = defaultdict(set)
-    for site in sites:
-        states_of[site["pilot"]].add(site["state"] or "–")
-    reached = await network_students_reached()
-    state_of_site = {
-        row["id"]: row["state"]
-        for row in await Organization.select(Organization.id, Organization.state).where(
-            Organization.id.is_in(sorted({site for _, site in reached}) or [-1])
-        )
-    }
-    published = await Finding.select(Finding.pilot, Finding.published_at).where(
-        Finding.published_at.is_not_null()
-    )
-    first_published: dict[int, datetime.datetime] = {}
-    for row in published:
-        when = first_published.get(row["pilot"])
-        first_published[row["pilot"]] = (
-            min(when, row["published_at"]) if when else row["published_at"]
-        )
-    registered = await DesignVersion.select(DesignVersion.pilot, DesignVersion.registered_at).where(
-        DesignVersion.registered_at.is_not_null()
-    )
-    first_registered: dict[int, datetime.datetime] = {}
-    for row in registered:
-        when = first_registered.get(row["pilot"])
-        first_registered[row["pilot"]] = (
-            min(when, row["registered_at"]) if when else row["registered_at"]
-        )
-
-    pillars_of = {pilot["id"]: pilot["pillars"] for pilot in studies}
-    study_ids = set(pillars_of)
-    by_status = Counter(pilot["status"] for pilot in studies)
-    by_pillar = Counter(code for pilot in studies for code in pilot["pillars"])
-    by_state = Counter(state for pilot in studies for state in states_of.get(pilot["id"], ()))
-    students_by_state: Counter[str] = Counter()
-    students_by_pillar: Counter[int] = Counter()
-    for (pilot_id, site), students in reached.items():
-        if pilot_id not in study_ids:
-            continue
-        students_by_state[state_of_site.get(site) or "–"] += students
-        for code in pillars_of[pilot_id]:
-            students_by_pillar[code] += students
-    students_total = sum(students_by_state.values())
-
-    ended = [pilot for pilot in studies if pilot["ends_on"] and pilot["ends_on"] < today]
-    reported = [
-        pilot
-        for pilot in ended
-        if pilot["status"] in ("published", "closed") and pilot["id"] in first_published
-    ]
-    days = sorted(
-        (first_published[pid] - first_registered[pid]).days
-        for pid in first_published
-        if pid in first_registered and pid in study_ids
-    )
-    overdue = []
-    for pilot in studies:
-        if pilot["ends_on"] is None or pilot["id"] in first_published:
-            continue
-        due = _add_months(pilot["ends_on"], OVERDUE_AFTER_MONTHS)
-        if due < today:
-            public = pilot["status"] in ("published", "closed")
-            overdue.append(
-                {
-                    # A running pilot's title is not public (docs/catalog.md): name the product.
-                    "pilot_id": pilot["id"] if public else None,
-                    "title": pilot["title"] if public else None,
-                    "product": pilot["product"],
-                    "vendor": pilot["vendor"],
-                    "status": pilot["status"],
-                    "ended_on": pilot["ends_on"],
-                    "due_on": due,
-                    "days_overdue": (today - due).days,
-                }
-            )
-    overdue.sort(key=lambda row: (-row["days_overdue"], row["product"]))
-    findings = [row for row in await _published_rows() if row["retracted_at"] is None]
-    estimates = [_estimate(row) for row in findings]
-    null = sum(1 for e in estimates if e.p is not None and e.p >= 0.05)
-    harmful = sum(1 for e in estimates if e.p is not None and e.p < 0.05 and e.estimate < 0)
-    return {
-        "today": today,
-        "pilots": len(studies),
-        "by_status": {status: by_status[status] for status in NETWORK_PILOT_STATUSES},
-        "by_pillar": {code: by_pillar.get(code, 0) for code in sorted(PILLAR_WORDS)},
-        "by_state": dict(sorted(by_state.items())),
-        "students_total": disclosure.rounded_reach(students_total)
-        if students_total >= DEFAULT_THRESHOLD
-        else None,
-        "students_by_state": _suppressed_counts(dict(students_by_state)),
-        "students_by_pillar": _suppressed_counts(dict(students_by_pillar)),
-        "ended": len(ended),
-        "reported": len(reported),
-        "reported_share": len(reported) / len(ended) if ended else None,
-        "published_findings": len(findings),
-        "null_findings": null,
-        "harmful_findings": harmful,
-        "median_days_to_results": statistics.median(days) if days else None,
-        "overdue": overdue,
-    }
-
-
-# --- exports --------------------------------------------------------------------------------
-
-# The data dictionary of the export (also in docs/synthesis.md and on /network/data-dictionary).
-EXPORT_DICTIONARY = (
-    ("pilot_id", "integer", "The pilot's id (its page is /pilots/{pilot_id})."),
-    ("finding_id", "integer", "The published finding's id (/findings/{finding_id})."),
-    ("pilot_title", "text", "The pilot's title."),
-    ("product", "text", "The product piloted."),
-    ("vendor", "text", "The vendor of the product."),
-    ("outcome", "text", "The outcome's code in the registered design."),
-    ("outcome_label", "text", "The outcome's name in words."),
-    ("kind", "text", "continuous, binary or count."),
-    ("primary", "true/false", "Whether this is the pilot's registered primary outcome."),
-    ("direction", "text", "higher_is_better or lower_is_better (e.g. days absent)."),
-    (
-        "effect_size",
-        "number",
-        "Hedges' g (continuous and count outcomes) or the Cox index (binary), in standard "
-        "deviations, treatment minus comparison, as measured (not flipped for direction); the "
-        "ANCOVA-adjusted or cluster-corrected estimate when the design called for it.",
-    ),
-    ("ci_low", "number", "Lower end of the effect size's 95 % confidence interval."),
-    ("ci_high", "number", "Upper end of the effect size's 95 % confidence interval."),
-    ("se", "number", "Standard error of the effect size."),
-    (
-        "n_treatment",
-        "integer",
-        "Students analyzed in the group that used the product; empty when fewer than 10 "
-        "(or hidden so that a small group cannot be worked out).",
-    ),
-    ("n_control", "integer", "Students analyzed in the comparison group; empty as above."),
-    ("p", "number", "Two-sided p-value of the effect (unadjusted for multiple outcomes)."),
-    ("design_type", "text", "rct, cluster_rct, quasi_experiment or pre_post."),
-    ("attrition", "text", "The WWC attrition rating, low or high; empty if not rated."),
-    (
-        "baseline_equivalence",
-        "text",
-        "satisfied, requires_adjustment or not_satisfied (WWC); empty without a baseline.",
-    ),
-    ("published_at", "date-time", "When the finding was published (UTC, ISO 8601)."),
-    ("retracted", "true/false", "Whether the finding was later retracted."),
-)
-EXPORT_COLUMNS = tuple(name for name, _, _ in EXPORT_DICTIONARY)
-
-
-async def export_rows() -> list[dict[str, Any]]:
-    """One row per pilot × outcome of the network's published findings (retracted ones
-    included and flagged); arms of fewer than 10 students suppressed (None)."""
-    rows = []
-    for row in await _published_rows():
-        results = disclosure.disclose(results_of(row), frozenset())
-        baseline = results.get("baseline")
-        for outcome in results["outcomes"]:
-            effect = outcome.get("headline")
-            attrition = outcome.get("attrition")
-            rows.append(
-                {
-                    "pilot_id": row["pilot_id"],
-                    "finding_id": row["id"],
-                    "pilot_title": row["title"],
-                    "product": row["product"],
-                    "vendor": row["vendor"],
-                    "outcome": outcome["name"],
-                    "outcome_label": outcome["label"],
-                    "kind": outcome["kind"],
-                    "primary": outcome["primary"],
-                    "direction": outcome["direction"],
-                    "effect_size": effect["g"] if effect else None,
-                    "ci_low": effect["ci"][0] if effect else None,
-                    "ci_high": effect["ci"][1] if effect else None,
-                    "se": effect["se"] if effect else None,
-                    "n_treatment": outcome["arms"].get("treatment", {}).get("n"),
-                    "n_control": outcome["arms"].get("control", {}).get("n"),
-                    "p": effect["p"] if effect else None,
-                    "design_type": results["design"]["design_type"],
-                    "attrition": attrition["rating"] if attrition else None,
-                    "baseline_equivalence": baseline["rating"] if baseline else None,
-                    "published_at": row["published_at"].isoformat(),
-                    "retracted": row["retracted_at"] is not None,
-                }
-            )
-    return rows
-
-
-def export_csv(rows: list[dict[str, Any]]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(EXPORT_COLUMNS)
-    for row in rows:
-        writer.writerow([neutralize("" if row[c] is None else row[c]) for c in EXPORT_COLUMNS])
-    return buffer.getvalue()

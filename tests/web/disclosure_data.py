@@ -36,6 +36,9 @@ class Plan:
     english_learners: dict[str, int] = field(
         default_factory=lambda: {"treatment": 20, "control": 20}
     )
+    # Analyzed students of the student-row site (per arm) whose baseline score is missing: the
+    # ANCOVA leaves them out of the headline estimate.
+    no_baseline: dict[str, int] = field(default_factory=lambda: {"treatment": 0, "control": 0})
     # Students of gender "x" among the analyzed treatment students (a level of 0-1 is left
     # out of the interaction test).
     gender_x: int = 0
@@ -92,7 +95,9 @@ async def _student_rows(pilot: int, site: int, plan: Plan) -> dict[str, str]:
                     "swd": False,
                     "gender": "x" if gender_x else ("f" if index % 3 else "m"),
                     "race_ethnicity": "",
-                    "baseline": round(baseline, 1),
+                    "baseline": None
+                    if 0 <= position < plan.no_baseline[arm]
+                    else round(baseline, 1),
                     "dosage": float(rng.integers(100, 500)) if arm == "treatment" else None,
                     "outcomes": outcomes if analyzed else dict.fromkeys(outcomes),
                 }

@@ -73,6 +73,11 @@ ALLOWED = {
     "enrollment_party": {"district", "vendor"},
     # A matching round that includes the vendor's call.
     "round_viewer": {"vendor", "admin"},
+    # Costs: list prices are the product's vendor's; a site's costs (the price it was offered)
+    # are read by the site's district, the vendor and admins, and entered by the district.
+    "price_keeper": {"vendor", "admin"},
+    "site_cost_reader": {"district", "vendor", "admin"},
+    "site_cost_keeper": {"district"},
     # Accepting an invitation: only its address (the matrix's is none of these people's).
     "invited_address": set(),
 }

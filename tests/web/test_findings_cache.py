@@ -47,11 +47,14 @@ def test_a_page_is_computed_once_and_each_audience_gets_its_own(
     study = call(seed_study, people)
     sign_in(client, "vendor")
     finding_id = _run(client, study.pilot)
+    # Running it drew its plots for each audience: outsiders (the vendor's) and the site's.
+    audiences = [frozenset(), frozenset({people.district})]
+    assert counted_disclosures == audiences
     first = client.get(f"/findings/{finding_id}").text
     again = client.get(f"/findings/{finding_id}").text
     client.get(f"/findings/{finding_id}/print")
     client.get(f"/findings/{finding_id}.csv")
-    assert counted_disclosures == [frozenset()]  # the vendor's audience, once
+    assert counted_disclosures == audiences  # each audience once: the views reused them
     assert _svg(first, "subgroups") == _svg(again, "subgroups")
     # A small subgroup is hidden from the vendor, so its plot leaves that level out...
     assert "English learners: yes" not in _svg(first, "subgroups")

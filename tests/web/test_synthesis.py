@@ -321,7 +321,7 @@ def test_dashboard_suppresses_small_student_cells(client, call, people):
 
 
 def test_dashboard_overdue_with_a_fixed_clock(client, call, people):
-    from testbed.synthesis.services import dashboard
+    from testbed.synthesis.dashboard import dashboard
     from testbed.tables import Pilot
 
     async def pilots():

@@ -4,7 +4,7 @@ export and finding reads them from."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from analysis.wwc import attrition as wwc_attrition
@@ -33,19 +33,28 @@ def json_path(engine_type: str, name: str) -> str:
 class ArmCounts:
     randomized: int
     analyzed: int
+    # Students with the outcome left out of the estimate for want of a baseline score.
+    left_out_without_baseline: int = 0
 
 
 async def site_arm_counts(
     pilot_id: int, design: dict[str, Any], datasets: list[dict[str, Any]]
 ) -> dict[int, dict[str, ArmCounts]]:
-    """Per site (current upload) and arm: randomized and analyzed (primary outcome present).
+    """Per site (current upload) and arm: randomized and analyzed.
 
     Randomized comes from the site's randomization when students were randomized by the
     service, else from the rows uploaded; for aggregates from the file's randomized column.
+    Analyzed is the analytic sample of the headline estimate: students with the primary
+    outcome, and with a baseline too when the estimate adjusts for it (a continuous outcome
+    under a design that registers a baseline, once any student has both; the ANCOVA leaves
+    the others out, so they count as attrition). Findings count the same way
+    (testbed.findings.compute, `analyzed_by_site`).
     """
     document = design["document"]
     rules = rules_from_design(document, None, 0)
     primary = rules.primary_outcome
+    primary_kind = next(o.kind for o in rules.outcomes if o.name == primary)
+    adjusts = rules.has_baseline and primary_kind != "binary"
     current = [d for d in datasets if d["is_current"]]
     counts: dict[int, dict[str, ArmCounts]] = {d["site"]: {} for d in current}
     student_sets = {d["id"]: d["site"] for d in current if d["kind"] == "students"}
@@ -53,15 +62,23 @@ async def site_arm_counts(
     engine = Observation._meta.db
     if student_sets:
         ids = ", ".join(str(int(i)) for i in student_sets)
+        value = json_value_sql(engine.engine_type)
         rows = await Observation.raw(
             f"SELECT dataset, arm, COUNT(*) AS uploaded, "  # noqa: S608 (ids are ints)
-            f"COUNT({json_value_sql(engine.engine_type)}) AS analyzed "
+            f"COUNT({value}) AS with_outcome, "
+            f"COUNT(CASE WHEN baseline IS NOT NULL THEN {value} END) AS with_both "
             f"FROM observation WHERE dataset IN ({ids}) GROUP BY dataset, arm",
             json_path(engine.engine_type, primary),
+            json_path(engine.engine_type, primary),
+        )
+        analyzed = (
+            "with_both" if adjusts and any(row["with_both"] for row in rows) else "with_outcome"
         )
         for row in rows:
             counts[student_sets[row["dataset"]]][row["arm"]] = ArmCounts(
-                randomized=row["uploaded"], analyzed=row["analyzed"]
+                row["uploaded"],
+                row[analyzed],
+                left_out_without_baseline=row["with_outcome"] - row[analyzed],
             )
     if aggregate_sets:
         summaries = await SummaryRow.select().where(SummaryRow.dataset.is_in(list(aggregate_sets)))
@@ -89,8 +106,8 @@ async def site_arm_counts(
             for arm in assignment["arms"].values():
                 per_arm[arm] = per_arm.get(arm, 0) + 1
             for arm, randomized in per_arm.items():
-                analyzed = site_counts.get(arm, ArmCounts(0, 0)).analyzed
-                site_counts[arm] = ArmCounts(max(randomized, analyzed), analyzed)
+                found = site_counts.get(arm, ArmCounts(0, 0))
+                site_counts[arm] = replace(found, randomized=max(randomized, found.analyzed))
     return counts
 
 
@@ -139,6 +156,12 @@ def attrition_summary(
     analyzed = {arm: counts[arm].analyzed for arm in counts}
     total_randomized = sum(randomized.values())
     total_analyzed = sum(analyzed.values())
+    in_sample = (
+        "are in the analysis (students with the primary outcome and a baseline score, which the "
+        "estimate adjusts for)"
+        if any(arm.left_out_without_baseline for arm in counts.values())
+        else "have the primary outcome"
+    )
     treatment, control = (arms + ("control",))[:2]
     if randomized.get(treatment, 0) >= 1 and randomized.get(control, 0) >= 1:
         result = wwc_attrition(
@@ -146,8 +169,8 @@ def attrition_summary(
             analyzed.get(control, 0),
         )  # fmt: skip
         words = (
-            f"Of {total_randomized:,} students randomized, {total_analyzed:,} have the primary "
-            f"outcome: overall attrition {100 * result.overall:.1f} %, differential "
+            f"Of {total_randomized:,} students randomized, {total_analyzed:,} {in_sample}: "
+            f"overall attrition {100 * result.overall:.1f} %, differential "
             f"{100 * result.differential:.1f} percentage points ({treatment} "
             f"{100 * result.treatment:.1f} %, {control} {100 * result.control:.1f} %). "
             + (
@@ -169,7 +192,7 @@ def attrition_summary(
     if total_randomized:
         overall = 1 - total_analyzed / total_randomized
         words = (
-            f"Of {total_randomized:,} students, {total_analyzed:,} have the primary outcome "
+            f"Of {total_randomized:,} students, {total_analyzed:,} {in_sample} "
             f"(attrition {100 * overall:.1f} %). With one arm there is no differential "
             "attrition to rate."
         )

@@ -99,6 +99,10 @@ async def data_quality(principal: Principal | None, access: PilotAccess) -> dict
         arm: ArmCounts(
             sum(counts[s["id"]].get(arm, ArmCounts(0, 0)).randomized for s in sites_with_data),
             sum(counts[s["id"]].get(arm, ArmCounts(0, 0)).analyzed for s in sites_with_data),
+            sum(
+                counts[s["id"]].get(arm, ArmCounts(0, 0)).left_out_without_baseline
+                for s in sites_with_data
+            ),
         )
         for arm in arms
     }

@@ -1,0 +1,1 @@
+"""What a product costs, what it buys, and what a district paid (docs/costs.md)."""

@@ -1,0 +1,617 @@
+"""What a product costs and what it buys: list prices, each pilot site's ingredients, and
+cost-effectiveness per pilot and pooled per product.
+
+Who sees what (docs/costs.md): a product's list prices are public. A site's ingredients carry
+the price its district was offered, so they reach only that district, the product's vendor
+and network administrators. Public pages show site costs only as a range across at least
+PUBLIC_MIN_SITES sites; with fewer, cost-effectiveness uses the list price and says so.
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from analysis.cost_effectiveness import (
+    CostEffectiveness,
+    Ingredient,
+    cost_effectiveness,
+    mean_cost,
+    site_cost,
+)
+from testbed import audit
+from testbed.access import SITE_STATUSES, PilotAccess, pilot_access
+from testbed.auth import Principal
+from testbed.catalog.services import get_product, require_product_editor
+from testbed.costs import cpi, words
+from testbed.db import is_unique_violation
+from testbed.errors import Forbidden, InvalidInput, NotFound
+from testbed.synthesis.services import Evidence, product_evidence
+from testbed.tables import CostItem, CostSheet, Enrollment, Organization, Pilot, ProductPrice
+
+CATEGORIES = {
+    "licences": "Licences",
+    "devices": "Devices",
+    "training": "Training",
+    "setup": "Setup",
+    "staff": "Staff time",
+    "other": "Other",
+}
+BASES = {"per_student": "per student per year", "per_site": "per site per year"}
+# Site costs reach public pages only as a range or mean over at least this many sites, so no
+# single district's negotiated price can be read or worked out from them.
+PUBLIC_MIN_SITES = 3
+MAX_AMOUNT = 100_000_000.0
+MAX_STUDENTS = 2_000_000
+
+
+# --- reading input -------------------------------------------------------------------------
+
+
+class FieldReader:
+    """Reads one form or JSON body, collecting every problem by field."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.values = values
+        self.errors: list[dict[str, str]] = []
+
+    def problem(self, name: str, message: str) -> None:
+        self.errors.append({"field": name, "message": message})
+
+    def text(self, name: str, what: str, *, max_length: int, required: bool = True) -> str:
+        value = str(self.values.get(name) or "").strip()
+        if required and not value:
+            self.problem(name, f"Give {what}.")
+        elif len(value) > max_length:
+            self.problem(name, f"Keep {what} within {max_length} characters.")
+        elif "\n" in value or "\r" in value:
+            self.problem(name, f"Write {what} on one line.")
+        return value
+
+    def number(
+        self, name: str, what: str, *, maximum: float, whole: bool = False, minimum: float = 0
+    ) -> float:
+        raw = self.values.get(name)
+        text = "" if raw is None else str(raw).strip().replace(",", "").lstrip("$")
+        try:
+            value = float(text)
+        except ValueError:
+            self.problem(name, f"Give {what} as a number.")
+            return 0.0
+        if not math.isfinite(value):
+            self.problem(name, f"Give {what} as a number.")
+        elif value < 0 <= minimum:
+            self.problem(name, f"{what.capitalize()} must not be negative.")
+        elif value < minimum or value > maximum:
+            self.problem(name, f"Give {what} between {minimum:g} and {maximum:,.0f}.")
+        elif whole and not value.is_integer():
+            self.problem(name, f"Give {what} as a whole number.")
+        else:
+            return value
+        return 0.0
+
+    def choice(self, name: str, what: str, allowed: dict[str, str]) -> str:
+        value = str(self.values.get(name) or "")
+        if value not in allowed:
+            self.problem(name, f"Choose {what}: {', '.join(allowed.values()).lower()}.")
+        return value
+
+    def check(self, message: str) -> None:
+        if self.errors:
+            raise InvalidInput(message, errors=self.errors)
+
+
+def _year(reader: FieldReader, name: str, today: datetime.date) -> int:
+    year = reader.number(name, "the year of the price", maximum=today.year, whole=True)
+    if not reader.errors and year < cpi.first_year():
+        reader.problem(
+            name,
+            f"The price index starts in {cpi.first_year()}: give a price of {cpi.first_year()} "
+            "or later.",
+        )
+    return int(year)
+
+
+# --- list prices ---------------------------------------------------------------------------
+
+
+async def list_prices(product_id: int) -> list[dict[str, Any]]:
+    """The product's list prices, newest first, each with its amount in dollars of the
+    dollar year (`constant`, for a per-student price)."""
+    rows = (
+        await ProductPrice.select(
+            ProductPrice.id,
+            ProductPrice.basis,
+            ProductPrice.amount,
+            ProductPrice.includes,
+            ProductPrice.effective_on,
+            ProductPrice.recorded_at,
+        )
+        .where(ProductPrice.product == product_id)
+        .order_by(ProductPrice.effective_on, ascending=False)
+        .order_by(ProductPrice.id, ascending=False)
+    )
+    for row in rows:
+        row["constant"] = cpi.in_dollar_year(row["amount"], row["effective_on"].year)
+    return rows
+
+
+def current_price(prices: list[dict[str, Any]], today: datetime.date) -> dict[str, Any] | None:
+    return next((row for row in prices if row["effective_on"] <= today), None)
+
+
+async def add_price(
+    principal: Principal,
+    product_id: int,
+    values: dict[str, Any],
+    today: datetime.date | None = None,
+) -> int:
+    """A new list price from the product's vendor (or an admin); older ones stay as history."""
+    await require_product_editor(principal, product_id)
+    today = today or datetime.date.today()
+    reader = FieldReader(values)
+    basis = reader.choice("basis", "what the price is for", BASES)
+    amount = reader.number("amount", "the price", maximum=MAX_AMOUNT)
+    includes = reader.text("includes", "what the price includes", max_length=2000)
+    effective = _date(reader, "effective_on", today)
+    reader.check("The price needs fixing.")
+    row = await ProductPrice.insert(
+        ProductPrice(
+            product=product_id,
+            basis=basis,
+            amount=amount,
+            includes=includes,
+            effective_on=effective,
+            recorded_by=principal.user_id,
+        )
+    )
+    await audit.record(
+        "product.price",
+        actor_id=principal.user_id,
+        object_type="product",
+        object_id=product_id,
+        detail={"basis": basis, "amount": amount, "effective_on": effective.isoformat()},
+    )
+    return row[0]["id"]
+
+
+def _date(reader: FieldReader, name: str, today: datetime.date) -> datetime.date:
+    raw = reader.values.get(name)
+    if raw in (None, ""):
+        return today
+    try:
+        value = datetime.date.fromisoformat(str(raw))
+    except ValueError:
+        reader.problem(name, "Give the date as YYYY-MM-DD, e.g. 2026-07-01.")
+        return today
+    if value.year < cpi.first_year() or value.year > today.year + 1:
+        reader.problem(name, f"Give a date from {cpi.first_year()} to next year.")
+    return value
+
+
+# --- a site's ingredients ------------------------------------------------------------------
+
+
+async def site_access(principal: Principal | None, pilot_id: int, site_id: int) -> PilotAccess:
+    """The principal's access to the pilot, when the path's district is one of its sites and
+    the principal may read that site's costs: the site's own district, the product's vendor or
+    a network admin. A pilot the principal may not see, or a district that is not its site,
+    is a 404; a pilot they see but a sheet they may not is a 403."""
+    access = await pilot_access(principal, pilot_id)
+    is_site = await Enrollment.exists().where(
+        (Enrollment.pilot == pilot_id)
+        & (Enrollment.district == site_id)
+        & Enrollment.status.is_in(sorted(SITE_STATUSES))
+    )
+    if not is_site:
+        raise NotFound("That district is not a site of this pilot.")
+    if not (access.is_network_admin or access.is_vendor or site_id in access.site_district_ids):
+        raise Forbidden(
+            "A site's costs (and the price it was offered) stay with that district, the "
+            "product's vendor and network administrators."
+        )
+    return access
+
+
+async def require_site_keeper(principal: Principal, pilot_id: int, site_id: int) -> None:
+    access = await site_access(principal, pilot_id, site_id)
+    if site_id not in access.site_district_ids:
+        raise Forbidden("Only the site's own district enters its costs.")
+
+
+async def _sheet_id(pilot_id: int, site_id: int, *, create: bool) -> int | None:
+    where = (CostSheet.pilot == pilot_id) & (CostSheet.district == site_id)
+    found = await CostSheet.select(CostSheet.id).where(where).first()
+    if found is not None or not create:
+        return found and found["id"]
+    try:
+        row = await CostSheet.insert(CostSheet(pilot=pilot_id, district=site_id))
+        return row[0]["id"]
+    except Exception as error:  # two first entries at once: the index keeps one sheet
+        if not is_unique_violation(error):
+            raise
+        return (await CostSheet.select(CostSheet.id).where(where).first())["id"]
+
+
+async def add_item(
+    principal: Principal,
+    pilot_id: int,
+    site_id: int,
+    values: dict[str, Any],
+    today: datetime.date | None = None,
+) -> int:
+    await require_site_keeper(principal, pilot_id, site_id)
+    today = today or datetime.date.today()
+    reader = FieldReader(values)
+    category = reader.choice("category", "a kind of cost", CATEGORIES)
+    description = reader.text("description", "what it is", max_length=200)
+    who = reader.text("who", "who was trained or whose time", max_length=120, required=False)
+    quantity = reader.number("quantity", "the quantity", maximum=MAX_AMOUNT)
+    unit = reader.text("unit", "the unit", max_length=40, required=False)
+    unit_price = reader.number("unit_price", "the unit price", maximum=MAX_AMOUNT)
+    price_year = _year(reader, "price_year", today)
+    reader.check("The cost needs fixing.")
+    sheet = await _sheet_id(pilot_id, site_id, create=True)
+    row = await CostItem.insert(
+        CostItem(
+            sheet=sheet,
+            category=category,
+            description=description,
+            who=who,
+            quantity=quantity,
+            unit=unit,
+            unit_price=unit_price,
+            price_year=price_year,
+            entered_by=principal.user_id,
+        )
+    )
+    await audit.record(
+        "costs.item",
+        actor_id=principal.user_id,
+        object_type="pilot",
+        object_id=pilot_id,
+        detail={"site": site_id, "category": category},
+    )
+    return row[0]["id"]
+
+
+async def remove_item(principal: Principal, pilot_id: int, site_id: int, item_id: int) -> None:
+    await require_site_keeper(principal, pilot_id, site_id)
+    sheet = await _sheet_id(pilot_id, site_id, create=False)
+    found = sheet and await CostItem.exists().where(
+        (CostItem.id == item_id) & (CostItem.sheet == sheet)
+    )
+    if not found:
+        raise NotFound("There is no such cost on this site's sheet.")
+    await CostItem.delete().where(CostItem.id == item_id)
+    await audit.record(
+        "costs.item_removed",
+        actor_id=principal.user_id,
+        object_type="pilot",
+        object_id=pilot_id,
+        detail={"site": site_id, "item": item_id},
+    )
+
+
+async def set_students(
+    principal: Principal, pilot_id: int, site_id: int, values: dict[str, Any]
+) -> None:
+    await require_site_keeper(principal, pilot_id, site_id)
+    reader = FieldReader(values)
+    students = reader.number(
+        "treatment_students",
+        "the number of students who used the product",
+        maximum=MAX_STUDENTS,
+        whole=True,
+    )
+    reader.check("The number of students needs fixing.")
+    sheet = await _sheet_id(pilot_id, site_id, create=True)
+    await CostSheet.update(
+        {
+            CostSheet.treatment_students: int(students),
+            CostSheet.updated_at: datetime.datetime.now(datetime.UTC),
+        }
+    ).where(CostSheet.id == sheet)
+
+
+@dataclass
+class SiteCosts:
+    pilot: dict[str, Any]
+    site: dict[str, Any]
+    items: list[dict[str, Any]]
+    students: int
+    total: float
+    per_student: float | None
+    by_category: dict[str, float]
+    dollar_year: int
+    may_edit: bool
+    effect: Any = None  # the pilot's published primary effect (synthesis.PilotEstimate)
+    ce: CostEffectiveness | None = None
+    sentences: list[str] = field(default_factory=list)
+
+
+async def _items_by_sheet(sheet_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    rows = (
+        await CostItem.select(
+            CostItem.id,
+            CostItem.sheet,
+            CostItem.category,
+            CostItem.description,
+            CostItem.who,
+            CostItem.quantity,
+            CostItem.unit,
+            CostItem.unit_price,
+            CostItem.price_year,
+        )
+        .where(CostItem.sheet.is_in(sheet_ids or [-1]))
+        .order_by(CostItem.id)
+    )
+    grouped: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        row["cost"] = cpi.in_dollar_year(row["quantity"] * row["unit_price"], row["price_year"])
+        grouped[row["sheet"]].append(row)
+    return grouped
+
+
+def _total(items: list[dict[str, Any]], students: int):
+    return site_cost(
+        [
+            Ingredient(
+                row["category"],
+                row["quantity"],
+                row["unit_price"],
+                min(row["price_year"], cpi.dollar_year()),
+            )
+            for row in items
+        ],
+        students,
+        cpi.dollar_year(),
+        cpi.table(),
+    )
+
+
+async def site_costs(principal: Principal, pilot_id: int, site_id: int) -> SiteCosts:
+    access = await site_access(principal, pilot_id, site_id)
+    pilot = (
+        await Pilot.select(
+            Pilot.id,
+            Pilot.title,
+            Pilot.product.as_alias("product_id"),
+            Pilot.product.name.as_alias("product"),
+        )
+        .where(Pilot.id == pilot_id)
+        .first()
+    )
+    site = (
+        await Organization.select(Organization.id, Organization.name)
+        .where(Organization.id == site_id)
+        .first()
+    )
+    sheet = (
+        await CostSheet.select()
+        .where((CostSheet.pilot == pilot_id) & (CostSheet.district == site_id))
+        .first()
+    )
+    items = (await _items_by_sheet([sheet["id"]]))[sheet["id"]] if sheet else []
+    students = sheet["treatment_students"] if sheet else 0
+    total = _total(items, students)
+    result = SiteCosts(
+        pilot=pilot,
+        site=site,
+        items=items,
+        students=students,
+        total=total.total,
+        per_student=total.per_student,
+        by_category=total.by_category,
+        dollar_year=cpi.dollar_year(),
+        may_edit=site_id in access.site_district_ids,
+    )
+    evidence = await product_evidence(pilot["product_id"])
+    result.effect = next((p for p in evidence.pilots if p.pilot_id == pilot_id), None)
+    if result.per_student is not None and _usable(result.effect):
+        result.ce = cost_effectiveness(result.effect.estimate, result.effect.se, result.per_student)
+        result.sentences = words.cost_effectiveness(result.ce, cpi.dollar_year())
+    return result
+
+
+def _usable(effect: Any) -> bool:
+    return (
+        effect is not None
+        and effect.estimate is not None
+        and bool(effect.se)
+        and not effect.retracted
+    )
+
+
+# --- a product's costs and what they buy ---------------------------------------------------
+
+
+@dataclass
+class PilotCost:
+    pilot_id: int
+    title: str
+    design_type: str
+    outcome: str
+    estimate: float | None
+    ci: tuple[float, float] | None
+    sites: int  # sites with costs entered
+    cost_per_student: float | None
+    basis: str  # "sites" | "list_price" | "none"
+    ce: CostEffectiveness | None
+    sentences: list[str]
+
+
+@dataclass
+class ProductCosts:
+    product: dict[str, Any]
+    prices: list[dict[str, Any]]
+    price: dict[str, Any] | None
+    list_per_student: float | None  # the current list price per student, dollar-year dollars
+    sites: int
+    site_range: tuple[float, float] | None
+    basis: str
+    cost_per_student: float | None
+    cost_se: float
+    pooled: CostEffectiveness | None
+    sentences: list[str]
+    pilots: list[PilotCost]
+    evidence: Evidence
+    dollar_year: int
+    site_sheets: list[dict[str, Any]]  # for the vendor and admins: links to each site's sheet
+
+
+def per_student_list_price(
+    price: dict[str, Any] | None, students_per_site: float | None
+) -> float | None:
+    """A list price per student in dollar-year dollars: a per-site price spread over the
+    students a site enrolls (the pilot's planned students per site)."""
+    if price is None:
+        return None
+    if price["basis"] == "per_student":
+        return price["constant"]
+    if students_per_site:
+        return price["constant"] / students_per_site
+    return None
+
+
+async def costed_sites(product_id: int) -> list[dict[str, Any]]:
+    """Every site of the product's pilots with costs and students entered: pilot, district,
+    students and cost per student (dollar-year dollars). Confidential rows: callers show them
+    only to whoever may see them, or aggregated over PUBLIC_MIN_SITES."""
+    sheets = await CostSheet.select(
+        CostSheet.id,
+        CostSheet.pilot,
+        CostSheet.district,
+        CostSheet.district.name.as_alias("district_name"),
+        CostSheet.pilot.title.as_alias("title"),
+        CostSheet.treatment_students,
+    ).where((CostSheet.pilot.product == product_id) & (CostSheet.treatment_students > 0))
+    items = await _items_by_sheet([sheet["id"] for sheet in sheets])
+    rows = []
+    for sheet in sheets:
+        if not items.get(sheet["id"]):
+            continue
+        total = _total(items[sheet["id"]], sheet["treatment_students"])
+        rows.append({**sheet, "total": total.total, "per_student": total.per_student})
+    return sorted(rows, key=lambda row: (row["pilot"], row["district_name"]))
+
+
+async def product_costs(
+    principal: Principal | None, product_id: int, today: datetime.date | None = None
+) -> ProductCosts:
+    today = today or datetime.date.today()
+    product = await get_product(product_id)
+    prices = await list_prices(product_id)
+    price = current_price(prices, today)
+    evidence = await product_evidence(product_id)
+    sites = await costed_sites(product_id)
+    planned = {
+        row["id"]: row["students_per_site"]
+        for row in await Pilot.select(Pilot.id, Pilot.students_per_site).where(
+            Pilot.product == product_id
+        )
+    }
+    by_pilot: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for site in sites:
+        by_pilot[site["pilot"]].append(site)
+
+    pilots = []
+    for effect in evidence.pilots:
+        own = by_pilot.get(effect.pilot_id, [])
+        # A pilot's own costs stay off public pages even across three sites: beside the
+        # product's mean over all sites, a pilot's mean would let the others' be worked out by
+        # subtraction. Public per-pilot rows use the list price.
+        cost, se, basis = _cost_of([], per_student_list_price(price, planned.get(effect.pilot_id)))
+        ce = None
+        sentences: list[str] = []
+        if cost is not None and _usable(effect) and effect.pooled:
+            ce = cost_effectiveness(effect.estimate, effect.se, cost, se)
+            sentences = words.cost_effectiveness(ce, cpi.dollar_year())
+        elif not effect.pooled:
+            sentences = [words.not_pooled(effect.not_pooled_because)]
+        pilots.append(
+            PilotCost(
+                pilot_id=effect.pilot_id,
+                title=effect.title,
+                design_type=effect.design_type,
+                outcome=effect.outcome,
+                estimate=effect.estimate,
+                ci=effect.ci,
+                sites=len(own),
+                cost_per_student=cost,
+                basis=basis,
+                ce=ce,
+                sentences=sentences,
+            )
+        )
+
+    typical_site = (
+        sum(planned.values()) / len(planned) if planned and all(planned.values()) else None
+    )
+    list_per_student = per_student_list_price(price, typical_site)
+    cost, se, basis = _cost_of(sites, list_per_student)
+    pooled = None
+    sentences = []
+    effect = _pooled_effect(evidence)
+    if effect is not None and cost is not None:
+        estimate, effect_se, df = effect
+        pooled = cost_effectiveness(estimate, effect_se, cost, se, df=df)
+        sentences = words.cost_effectiveness(pooled, cpi.dollar_year())
+    elif effect is None:
+        sentences = [words.no_pooled_effect()]
+    else:
+        sentences = [words.no_cost()]
+    site_range = None
+    if len(sites) >= PUBLIC_MIN_SITES:
+        per_student = [site["per_student"] for site in sites]
+        site_range = (min(per_student), max(per_student))
+    may_see_sheets = principal is not None and (
+        principal.is_network_admin or principal.is_member_of(product["vendor_id"])
+    )
+    return ProductCosts(
+        product=product,
+        prices=prices,
+        price=price,
+        list_per_student=list_per_student,
+        sites=len(sites),
+        site_range=site_range,
+        basis=basis,
+        cost_per_student=cost,
+        cost_se=se,
+        pooled=pooled,
+        sentences=sentences,
+        pilots=pilots,
+        evidence=evidence,
+        dollar_year=cpi.dollar_year(),
+        site_sheets=sites if may_see_sheets else [],
+    )
+
+
+def _cost_of(
+    sites: list[dict[str, Any]], list_per_student: float | None
+) -> tuple[float | None, float, str]:
+    """The cost per student a public page may use: the student-weighted mean of at least
+    PUBLIC_MIN_SITES sites, else the list price, else none."""
+    if len(sites) >= PUBLIC_MIN_SITES:
+        mean, se = mean_cost(
+            [site["per_student"] for site in sites],
+            [site["treatment_students"] for site in sites],
+        )
+        return mean, se, "sites"
+    if list_per_student is not None:
+        return list_per_student, 0.0, "list_price"
+    return None, 0.0, "none"
+
+
+def _pooled_effect(evidence: Evidence) -> tuple[float, float, float | None] | None:
+    """The product's effect as the evidence page states it: the pooled random-effects estimate
+    (Knapp-Hartung t on its degrees of freedom), or the single pooled pilot's."""
+    if evidence.pooled:
+        return evidence.pooled["estimate"], evidence.pooled["se"], evidence.pooled["df"]
+    pooled = evidence.pooled_pilots
+    if len(pooled) == 1 and _usable(pooled[0]):
+        return pooled[0].estimate, pooled[0].se, None
+    return None
