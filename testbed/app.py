@@ -48,7 +48,8 @@ from testbed.notifications import pages as notifications_pages
 from testbed.openapi import ClosedStructSchemas
 from testbed.sessions import DatabaseSessionStore, SessionConfig
 from testbed.settings import ROOT, Settings
-from testbed.synthesis import controllers as synthesis_controllers
+from testbed.synthesis import api as synthesis_api
+from testbed.synthesis import pages as synthesis_pages
 from testbed.tables import MAX_ID, Organization
 from testbed.uploads import api as uploads_api
 from testbed.uploads import leases as upload_leases
@@ -102,7 +103,8 @@ ROUTE_HANDLERS = [
     *uploads_api.ROUTE_HANDLERS,
     *findings_pages.ROUTE_HANDLERS,
     *findings_api.ROUTE_HANDLERS,
-    *synthesis_controllers.ROUTE_HANDLERS,
+    *synthesis_pages.ROUTE_HANDLERS,
+    *synthesis_api.ROUTE_HANDLERS,
     *costs_pages.ROUTE_HANDLERS,
     *costs_api.ROUTE_HANDLERS,
     *matching_pages.ROUTE_HANDLERS,

@@ -1,40 +1,25 @@
-"""Pages and API for network synthesis: product evidence, districts like mine, the network
-dashboard and the researchers' export. All public: they show only published material."""
+"""The network synthesis API: product evidence, districts like mine, the dashboard and the
+researchers' export a page at a time."""
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Annotated, Any
-from urllib.parse import urlencode
+from typing import Any
 
 from litestar import Controller, Request, Response, get
 from litestar.datastructures import ResponseHeader
-from litestar.params import FromPath, QueryParameter
-from litestar.response import Stream, Template
+from litestar.params import FromPath
 
 from testbed.auth import PUBLIC, Viewer
 from testbed.errors import NotFound, TestbedError
-from testbed.findings.words import number, p_equals, share
-from testbed.synthesis import dashboard, export, plots, services
+from testbed.synthesis import dashboard, export, services
+from testbed.synthesis.paging import Cursor, PageLimit, next_link
 from testbed.synthesis.schemas import (
     PilotEffect,
     ProductEvidence,
     SimilarDistrict,
     SimilarDistricts,
 )
-from testbed.vocabulary import LOCALE_WORDS, PILLAR_WORDS
-
-HELPERS = {
-    "num": number,
-    "share": share,
-    "p_is": p_equals,
-    "pillar_words": PILLAR_WORDS,
-    "locale_words": LOCALE_WORDS,
-}
-
-
-def _forest(evidence: services.Evidence) -> str | None:
-    return plots.forest(*services.forest_arguments(evidence))
 
 
 def _evidence_out(evidence: services.Evidence) -> ProductEvidence:
@@ -85,100 +70,11 @@ def _similar_out(similar: services.SimilarDistricts) -> SimilarDistricts:
     )
 
 
-class SynthesisController(Controller):
-    tags = ["network synthesis"]
-    include_in_schema = False
-    opt = PUBLIC
-
-    @get("/products/{product_id:int}/evidence")
-    async def evidence(self, product_id: FromPath[int]) -> Template:
-        evidence = await services.product_evidence(product_id)
-        return Template(
-            "synthesis/evidence.html.j2",
-            context={"evidence": evidence, "forest": _forest(evidence), **HELPERS},
-        )
-
-    @get("/districts/{district_id:int}/similar")
-    async def similar(self, viewer: Viewer, district_id: FromPath[int]) -> Template:
-        similar = await services.similar_districts(viewer, district_id)
-        return Template("synthesis/similar.html.j2", context={"similar": similar, **HELPERS})
-
-    @get("/network")
-    async def dashboard(self) -> Template:
-        return Template(
-            "synthesis/dashboard.html.j2",
-            context={
-                "board": await dashboard.dashboard(),
-                **HELPERS,
-            },
-        )
-
-    @get("/network/data-dictionary")
-    async def data_dictionary(self) -> Template:
-        return Template(
-            "synthesis/data_dictionary.html.j2",
-            context={"columns": export.EXPORT_DICTIONARY},
-        )
-
-    @get("/network/findings.csv")
-    async def export_csv(
-        self, request: Request, limit: PageLimit = None, cursor: Cursor = None
-    ) -> Response[str] | Stream:
-        """A page when `limit` or `cursor` is given, else the whole export, streamed."""
-        if limit is None and cursor is None:
-            return Stream(
-                export.csv_download(),
-                media_type="text/csv",
-                headers={"Content-Disposition": 'attachment; filename="network-findings.csv"'},
-            )
-        rows, after = await export.export_page(
-            limit or export.DEFAULT_LIMIT, export.decode_cursor(cursor)
-        )
-        return Response(
-            export.csv_text(rows),
-            media_type="text/csv",
-            headers=_next_link(request, limit, after),
-        )
-
-    @get("/network/findings.json")
-    async def export_json(self) -> Stream:
-        return Stream(
-            export.json_download(),
-            media_type="application/json",
-            headers={"Content-Disposition": 'attachment; filename="network-findings.json"'},
-        )
-
-
-PageLimit = Annotated[
-    int | None,
-    QueryParameter(
-        ge=1,
-        le=export.MAX_LIMIT,
-        description=f"Findings on a page (each one row per outcome); {export.DEFAULT_LIMIT} "
-        "when left out.",
-    ),
-]
-Cursor = Annotated[
-    str | None,
-    QueryParameter(
-        description="Where the page starts: the cursor in the previous page's `Link: <...>; "
-        'rel="next"` header. Left out: the first page.'
-    ),
-]
 NEXT_LINK = ResponseHeader(
     name="Link",
     description='The next page, as `<address>; rel="next"` (RFC 8288); absent on the last page.',
     documentation_only=True,
 )
-
-
-def _next_link(request: Request, limit: int | None, after: int | None) -> dict[str, str]:
-    if after is None:
-        return {}
-    query = urlencode(
-        {"limit": limit or export.DEFAULT_LIMIT, "cursor": export.encode_cursor(after)}
-    )
-    return {"Link": f'<{request.url.path}?{query}>; rel="next"'}
 
 
 class SynthesisApiController(Controller):
@@ -223,7 +119,7 @@ class SynthesisApiController(Controller):
         rows, after = await export.export_page(
             limit or export.DEFAULT_LIMIT, export.decode_cursor(cursor)
         )
-        return Response(rows, headers=_next_link(request, limit, after))
+        return Response(rows, headers=next_link(request, limit, after))
 
 
-ROUTE_HANDLERS: list[Any] = [SynthesisController, SynthesisApiController]
+ROUTE_HANDLERS = [SynthesisApiController]
