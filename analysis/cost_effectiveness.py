@@ -62,9 +62,11 @@ def fieller(
     covariance: float = 0.0,
     level: float = 0.95,
     df: float | None = None,
+    critical: float | None = None,
 ) -> FiellerSet:
     """Fieller's confidence set for numerator / denominator, both estimates with the given
-    variances and covariance; t on `df` degrees of freedom, or the normal when df is None."""
+    variances and covariance; t on `df` degrees of freedom, or the normal when df is None, or
+    the given `critical` value (the one the estimate's own interval was built with)."""
     a = check.finite_number("numerator", numerator)
     b = check.finite_number("denominator", denominator)
     var_a = check.non_negative_number("var_numerator", var_numerator)
@@ -75,7 +77,11 @@ def fieller(
         df = check.positive_number("df", df)
     if cov * cov > var_a * var_b * (1 + 1e-12):
         raise ValueError("covariance is larger than the variances allow (|correlation| > 1)")
-    c = critical_value(level, df)
+    c = (
+        critical_value(level, df)
+        if critical is None
+        else check.positive_number("critical", critical)
+    )
     c2 = c * c
     ratio = a / b if b != 0 else None
     g = math.inf if b == 0 else c2 * var_b / (b * b)
@@ -183,11 +189,15 @@ def cost_effectiveness(
     gain: float = DEFAULT_GAIN,
     level: float = 0.95,
     df: float | None = None,
+    critical: float | None = None,
 ) -> CostEffectiveness:
     """Effect per $1,000 per student and cost per student for a `gain` SD gain, with Fieller
     intervals; cost and effect are taken as independent estimates (cost from site records,
     effect from outcomes). `df` gives the effect's t degrees of freedom (e.g. Knapp-Hartung's
-    k - 1 for a pooled effect); the normal otherwise."""
+    k - 1 for a pooled effect); the normal otherwise. `critical`, when given, replaces both:
+    a published effect's interval may be built on t with degrees of freedom the caller does not
+    hold (a cluster trial's), and the effect's interval and the Fieller sets must use the same
+    critical value to agree."""
     effect = check.finite_number("effect", effect)
     effect_se = check.positive_number("effect_se", effect_se)
     cost = check.finite_number("cost_per_student", cost_per_student)
@@ -199,7 +209,9 @@ def cost_effectiveness(
     cost_se = check.non_negative_number("cost_se", cost_se)
     gain = check.positive_number("gain", gain)
     level = check.level("level", level)
-    c = critical_value(level, df)
+    if critical is not None:
+        critical = check.positive_number("critical", critical)
+    c = critical_value(level, df) if critical is None else critical
     effect_ci = (effect - c * effect_se, effect + c * effect_se)
 
     per_1000 = per_1000_set = None
@@ -207,7 +219,12 @@ def cost_effectiveness(
         thousands = cost / PER_DOLLARS
         per_1000 = effect / thousands
         per_1000_set = fieller(
-            effect, thousands, effect_se**2, (cost_se / PER_DOLLARS) ** 2, level=level, df=df
+            effect,
+            thousands,
+            effect_se**2,
+            (cost_se / PER_DOLLARS) ** 2,
+            level=level,
+            critical=c,
         )
 
     withheld = None
@@ -219,7 +236,7 @@ def cost_effectiveness(
     else:
         cost_for_gain = gain * cost / effect
         cost_for_gain_set = fieller(
-            gain * cost, effect, (gain * cost_se) ** 2, effect_se**2, level=level, df=df
+            gain * cost, effect, (gain * cost_se) ** 2, effect_se**2, level=level, critical=c
         )
     return CostEffectiveness(
         cost_per_student=cost,

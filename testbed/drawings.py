@@ -60,6 +60,7 @@ async def _draw(subject: str, keys: list[str], draw: Callable[[], object]) -> No
     await plot_store.load(keys)
     draw()
     await plot_store.store(subject, keys)
+    await plot_store.mark_drawn(subject)
 
 
 async def draw_finding(finding_id: int, *, sites_too: bool = True) -> None:

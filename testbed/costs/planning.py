@@ -233,14 +233,18 @@ async def _compared(product: dict[str, Any], pilots: list[PilotEstimate], outcom
             knapp_hartung=True,
         )
         estimate, se, df, ci = meta.estimate, meta.se, meta.df, meta.ci
+        critical = None
     else:
         only = with_comparison[0]
         estimate, se, df, ci = only.estimate, only.se, None, only.ci
+        critical = services.effect_critical(only)
     row.estimate, row.ci = estimate, tuple(ci)
     costs = await services.product_costs(None, product["id"])
     row.cost_per_student, row.cost_basis = costs.cost_per_student, costs.basis
     if costs.cost_per_student is not None:
-        row.ce = cost_effectiveness(estimate, se, costs.cost_per_student, costs.cost_se, df=df)
+        row.ce = cost_effectiveness(
+            estimate, se, costs.cost_per_student, costs.cost_se, df=df, critical=critical
+        )
         row.sentences = words.cost_effectiveness(row.ce, cpi.dollar_year())
     if not {p.design_type for p in with_comparison} <= RANDOMIZED:
         row.why_not = (

@@ -412,9 +412,23 @@ async def site_costs(principal: Principal, pilot_id: int, site_id: int) -> SiteC
     evidence = await product_evidence(pilot["product_id"])
     result.effect = next((p for p in evidence.pilots if p.pilot_id == pilot_id), None)
     if result.per_student is not None and _usable(result.effect):
-        result.ce = cost_effectiveness(result.effect.estimate, result.effect.se, result.per_student)
+        result.ce = cost_effectiveness(
+            result.effect.estimate,
+            result.effect.se,
+            result.per_student,
+            critical=effect_critical(result.effect),
+        )
         result.sentences = words.cost_effectiveness(result.ce, cpi.dollar_year())
     return result
+
+
+def effect_critical(effect: Any) -> float | None:
+    """The critical value the finding's own interval was built with: half its width over its
+    SE (t on the analysis's degrees of freedom for a cluster trial, 1.96 otherwise), so the
+    effect's interval here and the Fieller sets built on it agree with the published one."""
+    if effect.ci is None or not effect.se:
+        return None
+    return (effect.ci[1] - effect.ci[0]) / (2 * effect.se) or None
 
 
 def _usable(effect: Any) -> bool:
@@ -500,13 +514,17 @@ async def costed_sites(product_id: int) -> list[dict[str, Any]]:
 
 
 async def product_costs(
-    principal: Principal | None, product_id: int, today: datetime.date | None = None
+    principal: Principal | None,
+    product_id: int,
+    today: datetime.date | None = None,
+    evidence: Evidence | None = None,
 ) -> ProductCosts:
+    """`evidence`: the product's evidence when the caller has it already (the evidence page)."""
     today = today or datetime.date.today()
     product = await get_product(product_id)
     prices = await list_prices(product_id)
     price = current_price(prices, today)
-    evidence = await product_evidence(product_id)
+    evidence = evidence or await product_evidence(product_id)
     sites = await costed_sites(product_id)
     planned = {
         row["id"]: row["students_per_site"]
@@ -528,7 +546,9 @@ async def product_costs(
         ce = None
         sentences: list[str] = []
         if cost is not None and _usable(effect) and effect.pooled:
-            ce = cost_effectiveness(effect.estimate, effect.se, cost, se)
+            ce = cost_effectiveness(
+                effect.estimate, effect.se, cost, se, critical=effect_critical(effect)
+            )
             sentences = words.cost_effectiveness(ce, cpi.dollar_year())
         elif not effect.pooled:
             sentences = [words.not_pooled(effect.not_pooled_because)]
@@ -557,8 +577,8 @@ async def product_costs(
     sentences = []
     effect = _pooled_effect(evidence)
     if effect is not None and cost is not None:
-        estimate, effect_se, df = effect
-        pooled = cost_effectiveness(estimate, effect_se, cost, se, df=df)
+        estimate, effect_se, df, critical = effect
+        pooled = cost_effectiveness(estimate, effect_se, cost, se, df=df, critical=critical)
         sentences = words.cost_effectiveness(pooled, cpi.dollar_year())
     elif effect is None:
         sentences = [words.no_pooled_effect()]
@@ -606,12 +626,22 @@ def _cost_of(
     return None, 0.0, "none"
 
 
-def _pooled_effect(evidence: Evidence) -> tuple[float, float, float | None] | None:
+def _pooled_effect(
+    evidence: Evidence,
+) -> tuple[float, float, float | None, float | None] | None:
     """The product's effect as the evidence page states it: the pooled random-effects estimate
-    (Knapp-Hartung t on its degrees of freedom), or the single pooled pilot's."""
+    (Knapp-Hartung t on its degrees of freedom), or the single pooled pilot's (with the critical
+    value of its own interval)."""
     if evidence.pooled:
-        return evidence.pooled["estimate"], evidence.pooled["se"], evidence.pooled["df"]
+        pooled = evidence.pooled
+        return pooled["estimate"], pooled["se"], pooled["df"], None
     pooled = evidence.pooled_pilots
     if len(pooled) == 1 and _usable(pooled[0]):
-        return pooled[0].estimate, pooled[0].se, None
+        return pooled[0].estimate, pooled[0].se, None, effect_critical(pooled[0])
     return None
+
+
+async def evidence_section(evidence: Evidence) -> list[str]:
+    """The costs part of a product's evidence page: what the pooled effect costs, in words."""
+    costs = await product_costs(None, evidence.product["id"], evidence=evidence)
+    return costs.sentences

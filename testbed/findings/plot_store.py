@@ -4,6 +4,7 @@ memory of drawings (testbed.findings.plots). What is drawn when: testbed.drawing
 from __future__ import annotations
 
 import datetime
+import hashlib
 from collections.abc import Iterable
 
 from testbed.findings import plots
@@ -32,3 +33,11 @@ async def store(subject: str, keys: Iterable[str]) -> None:
     for key in keys:
         if plots.in_memory(key):
             await Drawing.raw(INSERT_SQL, key, subject, plots.recalled(key) or "", now)
+
+
+async def mark_drawn(subject: str) -> None:
+    """Record that everything `subject` shows is stored. Its drawings may be rows of other
+    subjects (a drawing is stored once, under its key: two products with nothing to pool show
+    the same empty plot), so the subject gets a row of its own, keyed on its name."""
+    key = hashlib.sha256(f"subject\n{subject}".encode()).hexdigest()
+    await Drawing.raw(INSERT_SQL, key, subject, "", datetime.datetime.now(datetime.UTC))

@@ -9,6 +9,7 @@ from litestar.params import FromPath
 from litestar.response import Stream, Template
 
 from testbed.auth import PUBLIC, Viewer
+from testbed.costs import services as costs_services
 from testbed.findings.words import number, p_equals, share
 from testbed.synthesis import dashboard, export, plots, services
 from testbed.synthesis.paging import Cursor, PageLimit, next_link
@@ -37,7 +38,12 @@ class SynthesisController(Controller):
         evidence = await services.product_evidence(product_id)
         return Template(
             "synthesis/evidence.html.j2",
-            context={"evidence": evidence, "forest": _forest(evidence), **HELPERS},
+            context={
+                "evidence": evidence,
+                "forest": _forest(evidence),
+                "costs": await costs_services.evidence_section(evidence),
+                **HELPERS,
+            },
         )
 
     @get("/districts/{district_id:int}/similar")

@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 
 import pytest
+from scipy import stats
 
 from analysis.cost_effectiveness import (
     Ingredient,
@@ -174,3 +175,15 @@ def test_mean_cost_over_sites() -> None:
     assert mean_cost([120.0], [40]) == (120.0, 0.0)
     with pytest.raises(ValueError, match="negative"):
         mean_cost([-1.0, 2.0], [10, 10])
+
+
+def test_a_given_critical_value_replaces_z_in_the_effect_interval_and_fieller() -> None:
+    # A cluster trial's interval on t with 15.6 df (scipy's t quantile, 2.1237...): with a known
+    # cost, Fieller's set for effect per $1,000 is that interval over the cost in thousands.
+    c = float(stats.t.ppf(0.975, 15.6))
+    result = cost_effectiveness(0.30, 0.145, 20.0, critical=c)
+    assert result.effect_ci == pytest.approx((0.30 - c * 0.145, 0.30 + c * 0.145), abs=1e-12)
+    assert result.effect_per_1000_set.low == pytest.approx((0.30 - c * 0.145) / 0.02)
+    assert result.effect_per_1000_set.critical == pytest.approx(c)
+    assert result.withheld == "effect_may_be_zero"  # on z (1.96) it would lie above zero
+    assert cost_effectiveness(0.30, 0.145, 20.0).withheld is None

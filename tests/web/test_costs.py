@@ -475,9 +475,17 @@ def test_csv_export_with_its_data_dictionary(client, call, people):
     assert all(f"<code>{name}</code>" in dictionary for name in COLUMNS)
 
 
-def test_the_evidence_page_links_to_costs(client, people):
+def test_the_evidence_page_has_a_costs_section(client, call, people):
     page = client.get(f"/products/{people.product}/evidence").text
     assert f'href="/products/{people.product}/costs"' in page
+    assert "No cost-effectiveness yet" in page
+    call(four_pilots, people)
+    sign_in(client, "vendor")
+    post_form(client, f"/products/{people.product}/prices", PRICE_20)
+    page = client.get(f"/products/{people.product}/evidence").text
+    costs = client.get(f"/api/v1/products/{people.product}/costs").json()
+    assert costs["sentences"][1].replace("'", "&#39;") in page
+    assert "It cost $20.00 per student (in 2024 dollars)." in page
 
 
 def test_a_pilots_own_site_costs_stay_off_public_pages(client, call, people):

@@ -211,3 +211,31 @@ def test_the_warm_up_draws_what_nobody_drew(client, call, people):
     subjects = {row["subject"] for row in call(lambda: Drawing.select(Drawing.subject))}
     version = f"@{drawings.VERSION}"
     assert subjects == {f"finding:{finding_id}{version}", f"product:{people.product}{version}"}
+
+
+def test_products_with_the_same_empty_plot_are_each_drawn_once(client, call, people):
+    """Two products with nothing to pool (before/after pilots only) show the same empty forest
+    plot, stored once; each is still recorded as drawn, so no start draws them again."""
+    from testbed import drawings
+    from tests import factories
+
+    async def products() -> list[int]:
+        second = await factories.product(people.vendor, name="ReadQuest")
+        for product in (people.product, second):
+            await published_pilot(product, [people.district], 0.2, 0.1, design_type="pre_post")
+        return [people.product, second]
+
+    from testbed.tables import Drawing, Finding
+
+    def not_drawn() -> list[int]:
+        query = drawings.EVIDENCE_NOT_DRAWN_SQL
+        rows = call(lambda: Finding.raw(query, f"@{drawings.VERSION}"))
+        return sorted(row["product"] for row in rows)
+
+    both = call(products)
+    assert not_drawn() == sorted(both)
+    for product in both:
+        call(drawings.draw_evidence, product)
+    assert not_drawn() == []
+    empty = call(lambda: Drawing.select(Drawing.key).where(Drawing.subject.like("product:%")))
+    assert len(empty) == 3  # the one empty plot, and a record of each product drawn
