@@ -108,6 +108,7 @@ async def _site_out(sheet: services.SiteCosts) -> SiteCostsOut:
             for row in sheet.items
         ],
         cost_effectiveness=ce_out(sheet.ce, sheet.dollar_year),
+        price_note=sheet.price_note,
     )
 
 
@@ -137,10 +138,12 @@ def product_costs_out(costs: services.ProductCosts) -> ProductCostsOut:
                 cost_basis=pilot.basis,
                 cost_effectiveness=ce_out(pilot.ce, costs.dollar_year),
                 sentences=pilot.sentences,
+                price_note=pilot.price_note,
             )
             for pilot in costs.pilots
         ],
         method=words.METHOD,
+        price_note=costs.price_note,
     )
 
 
@@ -158,6 +161,7 @@ def _plan_out(plan: planning.DistrictPlan) -> DistrictPlanOut:
         prediction_interval=list(plan.prediction) if plan.prediction else None,
         pooled_ci=list(plan.pooled) if plan.pooled else None,
         sentences=plan.sentences,
+        price_note=plan.price_note,
     )
 
 
@@ -183,6 +187,7 @@ def _comparison_out(found: planning.Comparison) -> ComparisonOut:
                 cost_per_student=row.cost_per_student,
                 cost_basis=row.cost_basis,
                 cost_effectiveness=ce_out(row.ce, found.dollar_year),
+                price_note=row.price_note,
             )
             for row in found.rows
         ],

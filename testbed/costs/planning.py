@@ -53,6 +53,7 @@ class DistrictPlan:
     prediction: tuple[float, float] | None
     pooled: tuple[float, float] | None
     sentences: list[str] = field(default_factory=list)
+    price_note: str | None = None  # cpi.unadjusted_note for the list price
 
 
 async def district_plan(
@@ -102,6 +103,8 @@ async def district_plan(
         pooled=tuple(pooled["ci"]) if pooled else None,
     )
     plan.sentences = words.district_plan(plan, evidence.pooled_pilots)
+    if price is not None:
+        plan.price_note = cpi.unadjusted_note([price["effective_on"].year])
     return plan
 
 
@@ -123,6 +126,7 @@ class ComparedProduct:
     cost_basis: str
     ce: CostEffectiveness | None
     sentences: list[str]
+    price_note: str | None = None
 
 
 @dataclass
@@ -180,7 +184,15 @@ async def comparison(band: str | None, outcome: str | None) -> Comparison:
         for label in {p.outcome for p in pilots}:
             counts[label] += 1
     outcomes = sorted(counts, key=lambda label: (-counts[label], label))
-    outcome = outcome if outcome in counts else (outcomes[0] if outcomes else "")
+    if outcome and outcome not in counts:
+        # Showing another outcome in its place would answer a question nobody asked.
+        measured = "; ".join(outcomes) if outcomes else "none yet"
+        message = (
+            f"No product has a published pilot in {BAND_WORDS.get(band, band).lower()} that "
+            f"measured “{outcome}”. Outcomes measured there: {measured}."
+        )
+        raise InvalidInput(message, errors=[{"field": "outcome", "message": message}])
+    outcome = outcome or (outcomes[0] if outcomes else "")
     rows = []
     for product, pilots in in_band.values():
         rows.append(await _compared(product, pilots, outcome))
@@ -241,6 +253,7 @@ async def _compared(product: dict[str, Any], pilots: list[PilotEstimate], outcom
     row.estimate, row.ci = estimate, tuple(ci)
     costs = await services.product_costs(None, product["id"])
     row.cost_per_student, row.cost_basis = costs.cost_per_student, costs.basis
+    row.price_note = costs.price_note
     if costs.cost_per_student is not None:
         row.ce = cost_effectiveness(
             estimate, se, costs.cost_per_student, costs.cost_se, df=df, critical=critical

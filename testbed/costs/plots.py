@@ -120,7 +120,7 @@ def likely_gain(pooled_ci: tuple[float, float], prediction: tuple[float, float])
         'role="img" aria-labelledby="gain-title gain-desc" style="max-width:40rem;font:11px '
         'sans-serif">',
         '<title id="gain-title">Likely effect in a district like yours</title>',
-        '<desc id="gain-desc">The 95 % interval of the pilots\' average effect and the wider 95 % '
+        '<desc id="gain-desc">The 95 % interval of the pilots\' average effect and the 95 % '
         "prediction interval for one new district, in standard deviations; the numbers are "
         "beside the plot.</desc>",
         f'<line x1="{x(0):.1f}" y1="4" x2="{x(0):.1f}" y2="62" stroke="#888" '

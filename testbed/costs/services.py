@@ -46,6 +46,12 @@ BASES = {"per_student": "per student per year", "per_site": "per site per year"}
 PUBLIC_MIN_SITES = 3
 MAX_AMOUNT = 100_000_000.0
 MAX_STUDENTS = 2_000_000
+# Plausibility ceilings (docs/costs.md): an amount above them is a typing slip, and one such
+# slip would swamp every mean and interval it enters. The largest U.S. district spends about
+# $30,000 per student a year on everything; no one edtech item reaches $100 million.
+MAX_ITEM_TOTAL = 100_000_000.0
+MAX_PER_STUDENT = 100_000.0
+MAX_LIST_PRICE = {"per_student": MAX_PER_STUDENT, "per_site": MAX_ITEM_TOTAL}
 
 
 # --- reading input -------------------------------------------------------------------------
@@ -105,14 +111,16 @@ class FieldReader:
 
 
 def _year(reader: FieldReader, name: str, today: datetime.date) -> int:
-    year = reader.number(name, "the year of the price", maximum=today.year, whole=True)
-    if not reader.errors and year < cpi.first_year():
+    raw = str(reader.values.get(name) or "").strip()
+    first = cpi.first_year()
+    if not raw.isdigit() or not first <= int(raw) <= today.year:
         reader.problem(
             name,
-            f"The price index starts in {cpi.first_year()}: give a price of {cpi.first_year()} "
-            "or later.",
+            f"Give the year of the price as a year from {first} (the price index's first "
+            f"year) to {today.year} (this year).",
         )
-    return int(year)
+        return first
+    return int(raw)
 
 
 # --- list prices ---------------------------------------------------------------------------
@@ -157,6 +165,12 @@ async def add_price(
     amount = reader.number("amount", "the price", maximum=MAX_AMOUNT)
     includes = reader.text("includes", "what the price includes", max_length=2000)
     effective = _date(reader, "effective_on", today)
+    if basis in MAX_LIST_PRICE and amount > MAX_LIST_PRICE[basis]:
+        reader.problem(
+            "amount",
+            f"A list price {BASES[basis]} above {_money(MAX_LIST_PRICE[basis])} is not "
+            "plausible: check the amount.",
+        )
     reader.check("The price needs fixing.")
     row = await ProductPrice.insert(
         ProductPrice(
@@ -253,6 +267,8 @@ async def add_item(
     unit = reader.text("unit", "the unit", max_length=40, required=False)
     unit_price = reader.number("unit_price", "the unit price", maximum=MAX_AMOUNT)
     price_year = _year(reader, "price_year", today)
+    if not reader.errors:
+        await _check_item_size(reader, pilot_id, site_id, quantity * unit_price, price_year)
     reader.check("The cost needs fixing.")
     sheet = await _sheet_id(pilot_id, site_id, create=True)
     row = await CostItem.insert(
@@ -276,6 +292,44 @@ async def add_item(
         detail={"site": site_id, "category": category},
     )
     return row[0]["id"]
+
+
+def _money(value: float) -> str:
+    return f"${value:,.0f}"
+
+
+async def _sheet_total(pilot_id: int, site_id: int) -> tuple[float, int]:
+    """The site's recorded total (dollar-year dollars) and its students in the pilot arm."""
+    sheet = (
+        await CostSheet.select(CostSheet.id, CostSheet.treatment_students)
+        .where((CostSheet.pilot == pilot_id) & (CostSheet.district == site_id))
+        .first()
+    )
+    if sheet is None:
+        return 0.0, 0
+    items = (await _items_by_sheet([sheet["id"]])).get(sheet["id"], [])
+    return sum(row["cost"] for row in items), sheet["treatment_students"] or 0
+
+
+async def _check_item_size(
+    reader: FieldReader, pilot_id: int, site_id: int, amount: float, price_year: int
+) -> None:
+    if amount > MAX_ITEM_TOTAL:
+        reader.problem(
+            "quantity",
+            f"Quantity × unit price comes to {_money(amount)}, above the {_money(MAX_ITEM_TOTAL)} "
+            "one item may total: check the quantity and the unit price.",
+        )
+        return
+    total, students = await _sheet_total(pilot_id, site_id)
+    total += cpi.in_dollar_year(amount, price_year)
+    if students and total / students > MAX_PER_STUDENT:
+        reader.problem(
+            "quantity",
+            f"With this item the site's cost would be {_money(total / students)} per student, "
+            f"above the {_money(MAX_PER_STUDENT)} a year that is plausible: check the quantity, "
+            "the unit price and the number of students.",
+        )
 
 
 async def remove_item(principal: Principal, pilot_id: int, site_id: int, item_id: int) -> None:
@@ -307,6 +361,14 @@ async def set_students(
         maximum=MAX_STUDENTS,
         whole=True,
     )
+    total, _ = await _sheet_total(pilot_id, site_id)
+    if students and total / students > MAX_PER_STUDENT:
+        reader.problem(
+            "treatment_students",
+            f"With {int(students):,} students the site's cost would be "
+            f"{_money(total / students)} per student, above the {_money(MAX_PER_STUDENT)} a year "
+            "that is plausible: check the number of students and the costs.",
+        )
     reader.check("The number of students needs fixing.")
     sheet = await _sheet_id(pilot_id, site_id, create=True)
     await CostSheet.update(
@@ -328,6 +390,7 @@ class SiteCosts:
     by_category: dict[str, float]
     dollar_year: int
     may_edit: bool
+    price_note: str | None = None  # which prices count at face value (cpi.unadjusted_note)
     effect: Any = None  # the pilot's published primary effect (synthesis.PilotEstimate)
     ce: CostEffectiveness | None = None
     sentences: list[str] = field(default_factory=list)
@@ -408,6 +471,7 @@ async def site_costs(principal: Principal, pilot_id: int, site_id: int) -> SiteC
         by_category=total.by_category,
         dollar_year=cpi.dollar_year(),
         may_edit=site_id in access.site_district_ids,
+        price_note=cpi.unadjusted_note(row["price_year"] for row in items),
     )
     evidence = await product_evidence(pilot["product_id"])
     result.effect = next((p for p in evidence.pilots if p.pilot_id == pilot_id), None)
@@ -456,6 +520,7 @@ class PilotCost:
     basis: str  # "sites" | "list_price" | "none"
     ce: CostEffectiveness | None
     sentences: list[str]
+    price_note: str | None = None
 
 
 @dataclass
@@ -475,6 +540,7 @@ class ProductCosts:
     evidence: Evidence
     dollar_year: int
     site_sheets: list[dict[str, Any]]  # for the vendor and admins: links to each site's sheet
+    price_note: str | None = None  # which prices behind `cost_per_student` are at face value
 
 
 def per_student_list_price(
@@ -509,7 +575,10 @@ async def costed_sites(product_id: int) -> list[dict[str, Any]]:
         if not items.get(sheet["id"]):
             continue
         total = _total(items[sheet["id"]], sheet["treatment_students"])
-        rows.append({**sheet, "total": total.total, "per_student": total.per_student})
+        years = {row["price_year"] for row in items[sheet["id"]]}
+        rows.append(
+            {**sheet, "total": total.total, "per_student": total.per_student, "years": years}
+        )
     return sorted(rows, key=lambda row: (row["pilot"], row["district_name"]))
 
 
@@ -536,6 +605,7 @@ async def product_costs(
     for site in sites:
         by_pilot[site["pilot"]].append(site)
 
+    price_year = price["effective_on"].year if price else None
     pilots = []
     for effect in evidence.pilots:
         own = by_pilot.get(effect.pilot_id, [])
@@ -565,6 +635,7 @@ async def product_costs(
                 basis=basis,
                 ce=ce,
                 sentences=sentences,
+                price_note=cpi.unadjusted_note([price_year]) if basis == "list_price" else None,
             )
         )
 
@@ -584,6 +655,7 @@ async def product_costs(
         sentences = [words.no_pooled_effect()]
     else:
         sentences = [words.no_cost()]
+    years = {year for site in sites for year in site["years"]} if basis == "sites" else {price_year}
     site_range = None
     if len(sites) >= PUBLIC_MIN_SITES:
         per_student = [site["per_student"] for site in sites]
@@ -607,6 +679,7 @@ async def product_costs(
         evidence=evidence,
         dollar_year=cpi.dollar_year(),
         site_sheets=sites if may_see_sheets else [],
+        price_note=cpi.unadjusted_note(years) if basis != "none" else None,
     )
 
 

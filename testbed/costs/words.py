@@ -8,6 +8,8 @@ from analysis.cost_effectiveness import CostEffectiveness, FiellerSet
 def dollars(value: float | None) -> str:
     if value is None:
         return "–"
+    if 0 < abs(value) < 0.005:
+        return "less than $0.01" if value > 0 else "less than −$0.01"
     if abs(value) >= 100:
         return f"${value:,.0f}"
     return f"${value:,.2f}"
@@ -120,12 +122,24 @@ def district_plan(plan, pooled_pilots) -> list[str]:
         )
     if plan.prediction is not None:
         low, high = plan.prediction
+        wider = high - low > (plan.pooled[1] - plan.pooled[0]) * (1 + 1e-9)
+        why = (
+            "it includes how much districts differed from each other, so it is wider than the "
+            "pooled average's interval"
+            if wider
+            else "here it is no wider than the pooled average's interval, because the pilots' "
+            "results differed no more than chance alone would make them"
+        )
         sentence = (
             f"What it would likely buy: across {plan.k} pilots, the effect in a new district "
             f"like yours would probably fall between {sd(low)} and {sd(high)} SD (95 % "
-            "prediction interval: it includes how much districts differed from each other, so "
-            "it is wider than the pooled average's interval)."
+            f"prediction interval: {why})."
         )
+        if plan.k == 2:
+            sentence += (
+                " With only two pilots, how much districts differ cannot be estimated, so a new "
+                "district's result may well fall outside this range."
+            )
         if low <= 0:
             sentence += " It includes zero: in your district the product might make no difference."
         sentences.append(sentence)
