@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import msgspec
-from litestar import Controller, Request, get, post, put
+from litestar import Controller, get, post, put
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_201_CREATED
 
 from analysis.cost_effectiveness import CostEffectiveness, FiellerSet
-from testbed.auth import PUBLIC, current_principal, guarded, require_principal
+from testbed.auth import PUBLIC, SignedIn, Viewer, guarded
 from testbed.costs import cpi, planning, purchases, services, words
 from testbed.costs.guards import price_keeper, site_cost_keeper, site_cost_reader
 from testbed.costs.schemas import (
@@ -207,10 +207,8 @@ class CostApi(Controller):
         opt=PUBLIC,
         raises=[NotFound],
     )
-    async def product_costs(self, request: Request, product_id: FromPath[int]) -> ProductCostsOut:
-        return product_costs_out(
-            await services.product_costs(current_principal(request), product_id)
-        )
+    async def product_costs(self, viewer: Viewer, product_id: FromPath[int]) -> ProductCostsOut:
+        return product_costs_out(await services.product_costs(viewer, product_id))
 
     @get(
         "/districts/{district_id:int}/products/{product_id:int}/costs",
@@ -220,16 +218,12 @@ class CostApi(Controller):
     )
     async def district_plan(
         self,
-        request: Request,
+        viewer: Viewer,
         district_id: FromPath[int],
         product_id: FromPath[int],
         students: Students = None,
     ) -> DistrictPlanOut:
-        return _plan_out(
-            await planning.district_plan(
-                current_principal(request), district_id, product_id, students
-            )
-        )
+        return _plan_out(await planning.district_plan(viewer, district_id, product_id, students))
 
     @get(
         "/costs/compare",
@@ -248,11 +242,11 @@ class CostApi(Controller):
         raises=[Forbidden, NotFound, InvalidInput],
     )
     async def add_price(
-        self, request: Request, product_id: FromPath[int], data: JSONBody[PriceIn]
+        self, principal: SignedIn, product_id: FromPath[int], data: JSONBody[PriceIn]
     ) -> Price:
         values = msgspec.structs.asdict(data)
         values["effective_on"] = data.effective_on and data.effective_on.isoformat()
-        price_id = await services.add_price(require_principal(request), product_id, values)
+        price_id = await services.add_price(principal, product_id, values)
         rows = await services.list_prices(product_id)
         return _price(next(row for row in rows if row["id"] == price_id))
 
@@ -263,11 +257,9 @@ class CostApi(Controller):
         raises=[Forbidden, NotFound],
     )
     async def site_costs(
-        self, request: Request, pilot_id: FromPath[int], site_id: FromPath[int]
+        self, principal: SignedIn, pilot_id: FromPath[int], site_id: FromPath[int]
     ) -> SiteCostsOut:
-        return await _site_out(
-            await services.site_costs(require_principal(request), pilot_id, site_id)
-        )
+        return await _site_out(await services.site_costs(principal, pilot_id, site_id))
 
     @post(
         SITE + "/items",
@@ -278,12 +270,11 @@ class CostApi(Controller):
     )
     async def add_item(
         self,
-        request: Request,
+        principal: SignedIn,
         pilot_id: FromPath[int],
         site_id: FromPath[int],
         data: JSONBody[CostItemIn],
     ) -> SiteCostsOut:
-        principal = require_principal(request)
         await services.add_item(principal, pilot_id, site_id, msgspec.structs.asdict(data))
         return await _site_out(await services.site_costs(principal, pilot_id, site_id))
 
@@ -296,14 +287,12 @@ class CostApi(Controller):
     )
     async def record_purchase(
         self,
-        request: Request,
+        principal: SignedIn,
         pilot_id: FromPath[int],
         site_id: FromPath[int],
         data: JSONBody[PurchaseIn],
     ) -> PurchaseOut:
-        await purchases.record_purchase(
-            require_principal(request), pilot_id, site_id, msgspec.structs.asdict(data)
-        )
+        await purchases.record_purchase(principal, pilot_id, site_id, msgspec.structs.asdict(data))
         return _purchase_out(await purchases.purchase_of(pilot_id, site_id))
 
     @get(
@@ -322,12 +311,11 @@ class CostApi(Controller):
     )
     async def set_students(
         self,
-        request: Request,
+        principal: SignedIn,
         pilot_id: FromPath[int],
         site_id: FromPath[int],
         data: JSONBody[StudentsIn],
     ) -> SiteCostsOut:
-        principal = require_principal(request)
         await services.set_students(principal, pilot_id, site_id, msgspec.structs.asdict(data))
         return await _site_out(await services.site_costs(principal, pilot_id, site_id))
 
