@@ -129,6 +129,7 @@ class ComparedProduct:
     ce: CostEffectiveness | None
     sentences: list[str]
     price_note: str | None = None
+    cost_from: str = ""  # which pilots' sites (or the list price) the cost is from
 
 
 @dataclass
@@ -254,12 +255,23 @@ async def _compared(product: dict[str, Any], pilots: list[PilotEstimate], outcom
         critical = services.effect_critical(only)
     row.estimate, row.ci = estimate, tuple(ci)
     costs = await services.product_costs(None, product["id"])
-    row.cost_per_student, row.cost_basis = costs.cost_per_student, costs.basis
-    row.price_note = costs.price_note
-    if costs.cost_per_student is not None:
-        row.ce = cost_effectiveness(
-            estimate, se, costs.cost_per_student, costs.cost_se, df=df, critical=critical
-        )
+    # The band's own pilots' costs, not the product-wide mean: the same pilots as the effect.
+    band_ids = {p.pilot_id for p in with_comparison}
+    pooled_ids = {p.pilot_id for p in costs.evidence.pooled_pilots}
+    every = await services.costed_sites(product["id"])
+    band = [site for site in every if site["pilot"] in band_ids]
+    rest = [site for site in every if site["pilot"] in pooled_ids - band_ids]
+    if 0 < len(rest) < services.PUBLIC_MIN_SITES:
+        band = []  # beside the product page's mean it would give the rest away by subtraction
+    cost, cost_se, basis, row.cost_from = services.pooled_cost(
+        band, costs.list_per_student, with_comparison
+    )
+    row.cost_per_student, row.cost_basis = cost, basis
+    price_years = [costs.price["effective_on"].year] if costs.price else []
+    years = {year for site in band for year in site["years"]} if basis == "sites" else price_years
+    row.price_note = cpi.unadjusted_note(years)
+    if cost is not None:
+        row.ce = cost_effectiveness(estimate, se, cost, cost_se, df=df, critical=critical)
         row.sentences = words.cost_effectiveness(row.ce, cpi.dollar_year())
     if not {p.design_type for p in with_comparison} <= RANDOMIZED:
         row.why_not = (

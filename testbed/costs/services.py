@@ -18,8 +18,8 @@ from typing import Any
 from analysis.cost_effectiveness import (
     CostEffectiveness,
     Ingredient,
+    clustered_mean_cost,
     cost_effectiveness,
-    mean_cost,
     site_cost,
 )
 from testbed import audit
@@ -534,6 +534,7 @@ class ProductCosts:
     basis: str
     cost_per_student: float | None
     cost_se: float
+    cost_from: str  # in words: which pilots' sites (or the list price) the cost is from
     pooled: CostEffectiveness | None
     sentences: list[str]
     pilots: list[PilotCost]
@@ -622,7 +623,9 @@ async def product_costs(
         # A pilot's own costs stay off public pages even across three sites: beside the
         # product's mean over all sites, a pilot's mean would let the others' be worked out by
         # subtraction. Public per-pilot rows use the list price.
-        cost, se, basis = _cost_of([], per_student_list_price(price, planned.get(effect.pilot_id)))
+        cost, se, basis, _ = pooled_cost(
+            [], per_student_list_price(price, planned.get(effect.pilot_id)), []
+        )
         ce = None
         sentences: list[str] = []
         if cost is not None and _usable(effect) and effect.pooled:
@@ -650,7 +653,10 @@ async def product_costs(
         )
 
     list_per_student = per_student_list_price(price, await planned_students_per_site(product_id))
-    cost, se, basis = _cost_of(sites, list_per_student)
+    # The cost comes from the same pilots as the effect it is divided into.
+    pooled_ids = [pilot.pilot_id for pilot in evidence.pooled_pilots]
+    in_effect = [site for site in sites if site["pilot"] in pooled_ids]
+    cost, se, basis, cost_from = pooled_cost(in_effect, list_per_student, evidence.pooled_pilots)
     pooled = None
     sentences = []
     effect = _pooled_effect(evidence)
@@ -662,7 +668,9 @@ async def product_costs(
         sentences = [words.no_pooled_effect()]
     else:
         sentences = [words.no_cost()]
-    years = {year for site in sites for year in site["years"]} if basis == "sites" else {price_year}
+    years = (
+        {year for site in in_effect for year in site["years"]} if basis == "sites" else {price_year}
+    )
     site_range = None
     if len(sites) >= PUBLIC_MIN_SITES:
         per_student = [site["per_student"] for site in sites]
@@ -680,6 +688,7 @@ async def product_costs(
         basis=basis,
         cost_per_student=cost,
         cost_se=se,
+        cost_from=cost_from,
         pooled=pooled,
         sentences=sentences,
         pilots=pilots,
@@ -690,20 +699,34 @@ async def product_costs(
     )
 
 
-def _cost_of(
-    sites: list[dict[str, Any]], list_per_student: float | None
-) -> tuple[float | None, float, str]:
-    """The cost per student a public page may use: the student-weighted mean of at least
-    PUBLIC_MIN_SITES sites, else the list price, else none."""
+def pooled_cost(
+    sites: list[dict[str, Any]], list_per_student: float | None, pilots: list[Any]
+) -> tuple[float | None, float, str, str]:
+    """The cost per student a public page may divide the effect of `pilots` by: the
+    student-weighted mean of at least PUBLIC_MIN_SITES of their sites (SE over pilots), else
+    the list price, else none; with the words saying where it comes from."""
     if len(sites) >= PUBLIC_MIN_SITES:
-        mean, se = mean_cost(
+        mean, se = clustered_mean_cost(
             [site["per_student"] for site in sites],
             [site["treatment_students"] for site in sites],
+            [site["pilot"] for site in sites],
         )
-        return mean, se, "sites"
+        costed = {site["pilot"] for site in sites}
+        titles = ", ".join(pilot.title for pilot in pilots if pilot.pilot_id in costed)
+        words_from = (
+            f"Cost: the average over the {len(sites)} sites of the {len(costed)} "
+            f"pilot{'' if len(costed) == 1 else 's'} in the effect that entered their costs "
+            f"({titles}), weighted by their students."
+        )
+        if se is None:
+            words_from += (
+                " Its uncertainty cannot be estimated from one pilot (its sites share a "
+                "negotiated price and a design), so the intervals treat the cost as known."
+            )
+        return mean, se or 0.0, "sites", words_from
     if list_per_student is not None:
-        return list_per_student, 0.0, "list_price"
-    return None, 0.0, "none"
+        return list_per_student, 0.0, "list_price", "Cost: the current list price."
+    return None, 0.0, "none", ""
 
 
 def _pooled_effect(

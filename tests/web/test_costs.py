@@ -324,7 +324,9 @@ def test_site_costs_reach_the_public_only_across_three_sites(client, call, peopl
     api = client.get(f"/api/v1/products/{people.product}/costs").json()
     assert api["site_cost_range"] == pytest.approx([40.0, 87.5])
     assert api["cost_basis"] == "sites"
-    mean, se = mean_cost([61.25, 87.5, 40.0], [50, 50, 100])
+    # SE over pilots (their sites share a price): pilot 0's two sites average 74.375 over 100
+    # students, pilot 1's one 40 over 100; mean 57.1875, SE |74.375 - 40| / 2 = 17.1875
+    mean, se = mean_cost([61.25, 87.5, 40.0], [50, 50, 100])[0], 17.1875
     assert api["cost_per_student"] == pytest.approx(mean)
     assert api["pooled"]["cost_se"] == pytest.approx(se)
     page = client.get(f"/products/{people.product}/costs").text

@@ -266,3 +266,44 @@ def test_a_district_without_the_products_grades_says_exactly_that(client, call, 
     assert plan["prediction_interval"] is None
     page = client.get(f"/districts/{kindergarten}/products/{people.product}/costs").text
     assert "serves none of the grades" in page and "<svg" not in page
+
+
+async def _pilot_in_band(product: int, band_grades: list[str], costs: list[float]) -> int:
+    from testbed.tables import Pilot
+    from tests.web.test_costs import _costs_for
+
+    sites = [await district(f"Site {band_grades[0]} {c}", "town", 900, 0.4, 0.05) for c in costs]
+    pilot = await published_pilot(product, sites, 0.25, 0.06, title=f"Band {band_grades[0]}")
+    await Pilot.update({Pilot.grades: band_grades}).where(Pilot.id == pilot)
+    for site, per_student in zip(sites, costs, strict=True):
+        await _costs_for(pilot, site, per_student, 50)
+    return pilot
+
+
+def test_cost_comes_from_the_pilots_in_the_effect_with_se_over_pilots(client, call, people):
+    """Fixes 2 and 3: an active pilot's site entered the pooled cost, and the SE treated one
+    pilot's sites (one negotiated price) as independent."""
+    from tests.web.test_costs import _costs_for
+
+    call(_costs_for, people.active_pilot, people.district, 5000.0, 10)  # not in the effect
+    call(_pilot_in_band, people.product, ["G03", "G04", "G05"], [10.0, 20.0])
+    call(_pilot_in_band, people.product, ["G04"], [40.0, 40.0])
+    api = client.get(f"/api/v1/products/{people.product}/costs").json()
+    assert api["cost_basis"] == "sites"
+    # pilot means 15 and 40 over 100 students each: mean 27.5, SE |15 - 40| / 2 = 12.5
+    assert api["cost_per_student"] == pytest.approx(27.5)
+    assert api["pooled"]["cost_se"] == pytest.approx(12.5)
+    page = client.get(f"/products/{people.product}/costs").text
+    assert "the average over the 4 sites of the 2 pilots in the effect" in page
+
+
+def test_compare_row_uses_the_bands_own_pilots_costs(client, call, people):
+    """Fix 2: a compare row for one grade band used the product-wide mean cost."""
+    call(_pilot_in_band, people.product, ["G03"], [10.0, 20.0])
+    call(_pilot_in_band, people.product, ["G04"], [40.0])
+    call(_pilot_in_band, people.product, ["G07"], [900.0, 900.0, 900.0])
+    found = client.get("/api/v1/costs/compare?band=g35").json()
+    row = next(r for r in found["products"] if r["product_id"] == people.product)
+    # the grades 3-5 pilots' three sites only: (10·50 + 20·50 + 40·50) / 150
+    assert row["cost_basis"] == "sites"
+    assert row["cost_per_student"] == pytest.approx(70 / 3)
