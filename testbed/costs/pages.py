@@ -53,7 +53,9 @@ async def _product_page(
             for pilot in costs.pilots
             if pilot.ce is not None
         ],
-        costs.pooled,
+        # Per-pilot rows are on the list price, so the pooled row beside them is too.
+        costs.pooled_at_list,
+        title="Effect per $1,000 per student at list price, each pilot and pooled",
     )
     return form_page(
         "costs/product.html.j2",
@@ -213,14 +215,25 @@ class CostPages(Controller):
     @get("/costs/compare", opt=PUBLIC)
     async def compare(self, band: Band = None, outcome: Outcome = None) -> Template:
         found = await planning.comparison(band, outcome)
-        plot = plots.effect_per_1000(
-            [(row.product, row.ce) for row in found.rows if row.comparable and row.ce],
-            None,
-            title="Effect per $1,000 per student, each product",
-        )
+        # One chart per cost basis: list prices and sites' recorded costs are not one scale.
+        charts = [
+            plot
+            for basis, words_basis in (("list_price", "list price"), ("sites", "sites' own costs"))
+            if (
+                plot := plots.effect_per_1000(
+                    [
+                        (row.product, row.ce)
+                        for row in found.rows
+                        if row.comparable and row.ce and row.cost_basis == basis
+                    ],
+                    None,
+                    title=f"Effect per $1,000 per student on {words_basis}, each product",
+                )
+            )
+        ]
         return Template(
             "costs/compare.html.j2",
-            context={"found": found, "band_words": BAND_WORDS, "plot": plot, **HELPERS},
+            context={"found": found, "band_words": BAND_WORDS, "charts": charts, **HELPERS},
         )
 
     @get("/network/costs.csv", opt=PUBLIC)

@@ -536,6 +536,9 @@ class ProductCosts:
     cost_se: float
     cost_from: str  # in words: which pilots' sites (or the list price) the cost is from
     pooled: CostEffectiveness | None
+    # The pooled effect on the list price, for a chart beside the per-pilot (list price) rows
+    # when `pooled` is on sites' recorded costs: one chart, one cost basis.
+    pooled_at_list: CostEffectiveness | None
     sentences: list[str]
     pilots: list[PilotCost]
     evidence: Evidence
@@ -657,12 +660,16 @@ async def product_costs(
     pooled_ids = [pilot.pilot_id for pilot in evidence.pooled_pilots]
     in_effect = [site for site in sites if site["pilot"] in pooled_ids]
     cost, se, basis, cost_from = pooled_cost(in_effect, list_per_student, evidence.pooled_pilots)
-    pooled = None
+    pooled = pooled_at_list = None
     sentences = []
     effect = _pooled_effect(evidence)
     if effect is not None and cost is not None:
         estimate, effect_se, df, critical = effect
         pooled = cost_effectiveness(estimate, effect_se, cost, se, df=df, critical=critical)
+        if basis == "sites" and list_per_student is not None:
+            pooled_at_list = cost_effectiveness(
+                estimate, effect_se, list_per_student, df=df, critical=critical
+            )
         sentences = words.cost_effectiveness(pooled, cpi.dollar_year())
     elif effect is None:
         sentences = [words.no_pooled_effect()]
@@ -690,6 +697,7 @@ async def product_costs(
         cost_se=se,
         cost_from=cost_from,
         pooled=pooled,
+        pooled_at_list=pooled if basis == "list_price" else pooled_at_list,
         sentences=sentences,
         pilots=pilots,
         evidence=evidence,

@@ -99,8 +99,9 @@ def no_cost() -> str:
 
 METHOD = (
     "Intervals for ratios are by Fieller's theorem: they account for the uncertainty of the "
-    "effect (and of the cost, when it is a mean over sites), and they are honest when the "
-    "effect may be zero (then they are unbounded). Cost and effect are treated as independent."
+    "effect (and of the cost, when it is a mean over sites). When the number divided by is too "
+    "uncertain (its own interval comes close to zero), no useful interval exists and the page "
+    "says so instead of printing one. Cost and effect are treated as independent."
 )
 
 

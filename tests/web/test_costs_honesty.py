@@ -225,7 +225,9 @@ def test_ratio_words_tie_to_spending_and_an_unbounded_set_is_described(client, c
     assert "anything below" not in page and "bought" not in page
     assert "no useful 95 % interval: the cost per student is too uncertain to divide by" in page
     assert "SD per $1,000 per student" in page and "as a ratio" in page
-    assert "the effect may be zero" not in page.split("<figcaption>")[1].split("</figcaption>")[0]
+    # a list price is known exactly, so the product page's chart (on list prices) never shows
+    # such a set; the comparison's chart on sites' own costs gives the true reason
+    assert "the effect may be zero" not in page
 
 
 def test_a_small_spend_is_worded_as_a_rate_not_a_forecast(client, call, people):
@@ -307,3 +309,19 @@ def test_compare_row_uses_the_bands_own_pilots_costs(client, call, people):
     # the grades 3-5 pilots' three sites only: (10·50 + 20·50 + 40·50) / 150
     assert row["cost_basis"] == "sites"
     assert row["cost_per_student"] == pytest.approx(70 / 3)
+
+
+def test_one_chart_holds_one_cost_basis(client, call, people):
+    """Fix 7: per-pilot rows on the list price were drawn beside a pooled row on sites'
+    recorded costs, on one axis."""
+    call(_pilot_in_band, people.product, ["G03"], [10.0, 20.0])
+    call(_pilot_in_band, people.product, ["G04"], [40.0])
+    _price(client, people, amount="50")
+    api = client.get(f"/api/v1/products/{people.product}/costs").json()
+    assert api["cost_basis"] == "sites"
+    page = client.get(f"/products/{people.product}/costs").text
+    chart = page.split("<svg")[1].split("</svg>")[0]
+    assert "Effect per $1,000 per student at list price, each pilot and pooled" in chart
+    assert "its figure on sites' own costs is in the numbers above" in page
+    assert "Cost per student (2024 dollars; sites&#39; own costs)" in page
+    assert "Cost per student (list price)" in page
