@@ -255,6 +255,33 @@ def cost_effectiveness(
     )
 
 
+def clustered_mean_cost(
+    per_student: Sequence[float], students: Sequence[int], pilots: Sequence[int]
+) -> tuple[float, float | None]:
+    """The student-weighted mean cost per student over sites, with its standard error over
+    pilots, not sites: a pilot's sites share a negotiated price and a design, so they are not
+    independent draws. Each pilot's student-weighted mean cost m_j (weight W_j, its students)
+    enters mean_cost as one observation: SE = √(Σ W_j (m_j − m)² / Σ W_j · k/(k − 1) / k), k
+    pilots. The mean equals the sites' weighted mean. With fewer than two pilots the SE is None:
+    one pilot's sites cannot say how much another pilot's price would differ."""
+    costs = check.numeric_array("per_student", per_student)
+    weights = check.numeric_array("students", students)
+    check.same_length(("per_student", "students"), (costs, weights))
+    if len(pilots) != costs.size:
+        raise ValueError("pilots must give one pilot per site")
+    mean, _ = mean_cost(costs, weights)
+    means: list[float] = []
+    totals: list[float] = []
+    for pilot in dict.fromkeys(pilots):
+        mine = [index for index, own in enumerate(pilots) if own == pilot]
+        pilot_mean, _ = mean_cost(costs[mine], weights[mine])
+        means.append(pilot_mean)
+        totals.append(float(weights[mine].sum()))
+    if len(means) < 2:
+        return mean, None
+    return mean, mean_cost(means, totals)[1]
+
+
 def mean_cost(per_student: Sequence[float], students: Sequence[int]) -> tuple[float, float]:
     """The student-weighted mean cost per student over sites and its standard error (the
     weighted spread of site costs over √k; 0 for a single site, whose cost is a record, not

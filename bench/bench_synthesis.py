@@ -145,7 +145,7 @@ def main() -> None:
     from testbed.app import create_app
     from testbed.demo.load import load_demo
     from testbed.migrate import apply_migrations
-    from testbed.synthesis import controllers, services
+    from testbed.synthesis import pages, services
 
     asyncio.run(apply_migrations())
     started = time.perf_counter()
@@ -181,8 +181,8 @@ def main() -> None:
         evidence = client.blocking_portal.call(services.product_evidence, synthetic)
         context = {
             "evidence": evidence,
-            "forest": controllers._forest(evidence),
-            **controllers.HELPERS,
+            "forest": pages._forest(evidence),
+            **pages.HELPERS,
         }
         template = app.template_engine.get_template("synthesis/evidence.html.j2")
 

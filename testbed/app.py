@@ -17,37 +17,46 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from testbed import drawings
-from testbed.accounts import controllers as accounts_controllers
-from testbed.auth import PUBLIC, PrincipalMiddleware, address_verified
-from testbed.catalog import controllers as catalog_controllers
+from testbed.accounts import api as accounts_api
+from testbed.accounts import pages as accounts_pages
+from testbed.auth import DEPENDENCIES, PUBLIC, PrincipalMiddleware, address_verified
+from testbed.catalog import api as catalog_api
+from testbed.catalog import pages as catalog_pages
 from testbed.costs import api as costs_api
 from testbed.costs import pages as costs_pages
 from testbed.db import POSTGRES_POOL_OPTIONS, ReadPoolSQLiteEngine
-from testbed.designs import controllers as designs_controllers
+from testbed.designs import api as designs_api
+from testbed.designs import pages as designs_pages
 from testbed.edge import (
     allow_every_method_of_the_route,
     check_request_body,
     refuse_unreadable_requests,
 )
 from testbed.errors import ApiErrorResponses, NotFound, TestbedError, handle_error
-from testbed.findings import controllers as findings_controllers
+from testbed.findings import api as findings_api
+from testbed.findings import pages as findings_pages
 from testbed.home import HomeController
-from testbed.info import controllers as info_controllers
-from testbed.mail import controllers as mail_controllers
+from testbed.info import pages as info_pages
 from testbed.mail import outbox
-from testbed.matching import controllers as matching_controllers
+from testbed.mail import pages as mail_pages
+from testbed.matching import api as matching_api
+from testbed.matching import pages as matching_pages
+from testbed.notifications import api as notifications_api
 from testbed.notifications import background as notification_background
-from testbed.notifications import controllers as notifications_controllers
 from testbed.notifications import mailing as notification_mailing
+from testbed.notifications import pages as notifications_pages
 from testbed.openapi import ClosedStructSchemas
 from testbed.sessions import DatabaseSessionStore, SessionConfig
 from testbed.settings import ROOT, Settings
-from testbed.synthesis import controllers as synthesis_controllers
+from testbed.synthesis import api as synthesis_api
+from testbed.synthesis import pages as synthesis_pages
 from testbed.tables import MAX_ID, Organization
-from testbed.uploads import controllers as uploads_controllers
+from testbed.uploads import api as uploads_api
 from testbed.uploads import leases as upload_leases
+from testbed.uploads import pages as uploads_pages
 from testbed.web import template_config
-from testbed.work import controllers as work_controllers
+from testbed.work import api as work_api
+from testbed.work import pages as work_pages
 
 SESSION_MAX_AGE_SECONDS = 14 * 24 * 3600
 
@@ -84,19 +93,28 @@ HSTS = "max-age=31536000"
 
 ROUTE_HANDLERS = [
     HomeController,
-    *accounts_controllers.ROUTE_HANDLERS,
-    *catalog_controllers.ROUTE_HANDLERS,
-    *designs_controllers.ROUTE_HANDLERS,
-    *uploads_controllers.ROUTE_HANDLERS,
-    *findings_controllers.ROUTE_HANDLERS,
-    *synthesis_controllers.ROUTE_HANDLERS,
+    *accounts_pages.ROUTE_HANDLERS,
+    *accounts_api.ROUTE_HANDLERS,
+    *catalog_pages.ROUTE_HANDLERS,
+    *catalog_api.ROUTE_HANDLERS,
+    *designs_pages.ROUTE_HANDLERS,
+    *designs_api.ROUTE_HANDLERS,
+    *uploads_pages.ROUTE_HANDLERS,
+    *uploads_api.ROUTE_HANDLERS,
+    *findings_pages.ROUTE_HANDLERS,
+    *findings_api.ROUTE_HANDLERS,
+    *synthesis_pages.ROUTE_HANDLERS,
+    *synthesis_api.ROUTE_HANDLERS,
     *costs_pages.ROUTE_HANDLERS,
     *costs_api.ROUTE_HANDLERS,
-    *matching_controllers.ROUTE_HANDLERS,
-    *notifications_controllers.ROUTE_HANDLERS,
-    *info_controllers.ROUTE_HANDLERS,
-    *work_controllers.ROUTE_HANDLERS,
-    *mail_controllers.ROUTE_HANDLERS,
+    *matching_pages.ROUTE_HANDLERS,
+    *matching_api.ROUTE_HANDLERS,
+    *notifications_pages.ROUTE_HANDLERS,
+    *notifications_api.ROUTE_HANDLERS,
+    *info_pages.ROUTE_HANDLERS,
+    *work_pages.ROUTE_HANDLERS,
+    *work_api.ROUTE_HANDLERS,
+    *mail_pages.ROUTE_HANDLERS,
 ]
 
 
@@ -210,6 +228,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             session_config.middleware,
             DefineMiddleware(PrincipalMiddleware, exclude=["^/static/"]),
         ],
+        dependencies=DEPENDENCIES,
         stores={"sessions": session_store},
         csrf_config=CSRFConfig(
             secret=settings.secret_key,

@@ -15,7 +15,8 @@ from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 
-from litestar.connection import ASGIConnection
+from litestar.connection import ASGIConnection, Request
+from litestar.di import NamedDependency, Provide
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 
@@ -196,6 +197,30 @@ def require_principal(connection: ASGIConnection[Any, Any, Any, Any]) -> Princip
     if principal is None:
         raise NotAuthenticated("Sign in to continue.")
     return principal
+
+
+# --- the principal as a handler argument ------------------------------------------------------
+
+
+def provide_principal(request: Request[Any, Any, Any]) -> Principal:
+    """`principal`: the signed-in person, or "sign in to continue" (the route's guard has
+    usually refused already)."""
+    return require_principal(request)
+
+
+def provide_viewer(request: Request[Any, Any, Any]) -> Principal | None:
+    """`viewer`: whoever is asking on a page anyone may see, or None when signed out."""
+    return current_principal(request)
+
+
+# Given to every handler by the app: a handler takes `principal: SignedIn` or `viewer: Viewer`
+# among its arguments instead of reading the request.
+SignedIn = NamedDependency[Principal]
+Viewer = NamedDependency[Principal | None]
+DEPENDENCIES = {
+    "principal": Provide(provide_principal, sync_to_thread=False),
+    "viewer": Provide(provide_viewer, sync_to_thread=False),
+}
 
 
 # --- guards ---------------------------------------------------------------------------------

@@ -1,58 +1,15 @@
-"""The home page, the network's live numbers and the health check."""
+"""The home page, the network's live numbers and the health check (their reads: numbers.py)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import msgspec
 from litestar import Controller, MediaType, Response, get
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.response import Template
-from piccolo.query.functions.aggregate import Count
 
-from analysis.suppression import DEFAULT_THRESHOLD
 from testbed.auth import PUBLIC
-from testbed.findings.disclosure import rounded_reach
-from testbed.synthesis.reach import students_reached
-from testbed.tables import DistrictProfile, Organization, Pilot, Product
-from testbed.vocabulary import NETWORK_PILOT_STATUSES
-
-
-class NetworkNumbers(msgspec.Struct, frozen=True):
-    districts: int
-    states: int
-    vendors: int
-    products: int
-    pilots: int
-    pilots_by_status: dict[str, int]
-    students_in_pilots: int | None
-
-
-async def network_numbers() -> NetworkNumbers:
-    organizations = await Organization.select(Organization.kind, Count(alias="n")).group_by(
-        Organization.kind
-    )
-    by_kind = {row["kind"]: row["n"] for row in organizations}
-    states = await DistrictProfile.select(DistrictProfile.organization.state).distinct()
-    pilots = (
-        await Pilot.select(Pilot.status, Count(alias="n"))
-        .where(Pilot.status.is_in(list(NETWORK_PILOT_STATUSES)))
-        .group_by(Pilot.status)
-    )
-    counted = {row["status"]: row["n"] for row in pilots}
-    by_status = {status: counted.get(status, 0) for status in NETWORK_PILOT_STATUSES}
-    reached = await students_reached()
-    total = sum(reached.values())
-    return NetworkNumbers(
-        districts=by_kind.get("district", 0),
-        states=len(states),
-        vendors=by_kind.get("vendor", 0),
-        products=await Product.count(),
-        pilots=sum(by_status.values()),
-        pilots_by_status=by_status,
-        # A network total of fewer than 10 students is hidden like any small count (None).
-        students_in_pilots=rounded_reach(total) if total >= DEFAULT_THRESHOLD else None,
-    )
+from testbed.numbers import NetworkNumbers, database_reachable, network_numbers
 
 
 @dataclass
@@ -67,8 +24,7 @@ class HomeController(Controller):
 
     @get("/", media_type=MediaType.HTML, include_in_schema=False)
     async def home(self) -> Template:
-        numbers = await network_numbers()
-        return Template("home.html.j2", context={"numbers": numbers})
+        return Template("home.html.j2", context={"numbers": await network_numbers()})
 
     @get("/api/v1/network/numbers", summary="Live counts of the network")
     async def numbers(self) -> NetworkNumbers:
@@ -80,8 +36,6 @@ class HomeController(Controller):
         responses={503: ResponseSpec(Health, description="The database cannot be reached.")},
     )
     async def health(self) -> Response[Health]:
-        try:
-            await Organization.count()
-        except Exception:  # any database failure means unhealthy, whatever the driver raised
+        if not await database_reachable():
             return Response(Health(status="unavailable", database="unreachable"), status_code=503)
         return Response(Health(status="ok", database="ok"))

@@ -62,7 +62,7 @@ class DistrictProfile(Table):
     platforms = Array(base_column=Varchar(length=32))
     signed_ndpa = Boolean(default=False)
     max_concurrent_pilots = Integer(default=2)
-    updated_at = Timestamptz(default=TimestamptzNow())
+    updated_at = Timestamptz(default=TimestamptzNow(), index=True)  # dashboard's change check
 
 
 class User(Table, tablename="account"):
@@ -140,7 +140,7 @@ class Pilot(Table):
     sites_receive = Text(default="")
     status = Varchar(length=16, default="draft", index=True)
     created_at = Timestamptz(default=TimestamptzNow())
-    updated_at = Timestamptz(default=TimestamptzNow())
+    updated_at = Timestamptz(default=TimestamptzNow(), index=True)  # dashboard's change check
 
 
 class PilotRole(Table):
@@ -166,7 +166,7 @@ class Enrollment(Table):
     fit_score = DoublePrecision(null=True, default=None)
     fit_explanation = JSON(default=[])
     created_at = Timestamptz(default=TimestamptzNow())
-    updated_at = Timestamptz(default=TimestamptzNow())
+    updated_at = Timestamptz(default=TimestamptzNow(), index=True)  # dashboard's change check
 
 
 # --- matching -------------------------------------------------------------------------------
@@ -252,7 +252,7 @@ class DesignVersion(Table):
     pilot = ForeignKey(references=Pilot, index=True)
     version = Integer()
     document = JSON()  # design type, arms, outcomes, subgroups, power, analysis plan
-    registered_at = Timestamptz(null=True, default=None)
+    registered_at = Timestamptz(null=True, default=None, index=True)  # dashboard's change check
     sha256 = Varchar(length=64, default="")
     amendment_reason = Text(default="")
     author = ForeignKey(references=User, null=True)
@@ -387,8 +387,8 @@ class Finding(Table):
     results = JSON()
     headline = Text(default="")
     computed_at = Timestamptz(default=TimestamptzNow())
-    published_at = Timestamptz(null=True, default=None)
-    retracted_at = Timestamptz(null=True, default=None)
+    published_at = Timestamptz(null=True, default=None, index=True)  # dashboard's change check
+    retracted_at = Timestamptz(null=True, default=None, index=True)  # dashboard's change check
     retraction_reason = Text(default="")
     # "full": every site's data; "public": what was published, without withheld sites.
     variant = Varchar(length=8, default="full")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from litestar import Request
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Template
 from litestar.template import TemplateConfig
@@ -67,6 +70,12 @@ GLOSSARY_SLUGS = frozenset(entry.slug for entry in GLOSSARY)
 SECRET_FIELDS = frozenset({"password", "_csrf_token"})
 
 
+def client_address(request: Request) -> str:
+    """The client's address for sign-in limits and the audit log (app.py trusts X-Forwarded-For
+    only from configured proxies)."""
+    return request.client.host if request.client else ""
+
+
 def require_confirmation(data: Mapping[str, Any], what: str) -> None:
     """Forms whose action cannot be undone carry a required checkbox (`confirm` in _forms);
     a post without it (an old page, a script) is refused rather than acted on."""
@@ -75,16 +84,51 @@ def require_confirmation(data: Mapping[str, Any], what: str) -> None:
         raise InvalidInput(message, errors=[{"field": "confirm", "message": message}])
 
 
+# Errors that say the form's page is not this person's to see or act on (signed out, not
+# allowed, no such object): they answer as an error page, never as the form again.
+NOT_THE_FORMS_TO_SHOW = frozenset({401, 403, 404})
+
+
+@dataclass
+class FormOutcome:
+    error: TestbedError | None = None
+
+
+@contextmanager
+def form_errors() -> Iterator[FormOutcome]:
+    """The one way a page handles what its form asks for. Every error the person can act on in
+    the form (bad input 422, a conflict 409, too many tries 429, something gone 410) is kept in
+    the outcome so the handler shows the form again with it, under the error's status code;
+    401, 403 and 404 raise and answer as an error page:
+
+        with form_errors() as outcome:
+            await services.save(principal, values)
+        if outcome.error:
+            return form_page("x.html.j2", values=values, error=outcome.error)
+        return Redirect(...)
+    """
+    outcome = FormOutcome()
+    try:
+        yield outcome
+    except TestbedError as error:
+        if error.status_code in NOT_THE_FORMS_TO_SHOW:
+            raise
+        outcome.error = error
+
+
 def form_page(
     template: str,
     *,
     values: dict[str, Any],
     error: TestbedError | None = None,
-    status_code: int = 200,
+    status_code: int | None = None,
     extra: dict[str, Any] | None = None,
 ) -> Template:
     """A page with a form: what the user typed (never a password), and each error next to its
-    field, with the ones that belong to no field listed at the top."""
+    field, with the ones that belong to no field listed at the top. Shown with an error, it
+    answers with the error's status code unless told otherwise."""
+    if status_code is None:
+        status_code = error.status_code if error else 200
     field_errors: dict[str, str] = {}
     messages: list[str] = []
     for item in error.errors if error else []:

@@ -157,3 +157,22 @@ async def dataset(pilot: int, site: int, row_count: int, **fields: Any) -> int:
     fields.setdefault("version", 1)
     fields.setdefault("sha256", secrets.token_hex(32))
     return await insert(Dataset(pilot=pilot, site=site, row_count=row_count, **fields))
+
+
+async def invitation(organization: int, email: str, invited_by: int, **fields: Any) -> int:
+    """An open invitation to `organization` (a made-up token hash: nobody follows its link)."""
+    from testbed.tables import Invitation
+
+    fields.setdefault("token_hash", secrets.token_hex(32))
+    return await insert(
+        Invitation(organization=organization, email=email, invited_by=invited_by, **fields)
+    )
+
+
+async def notification(user: int, message: str = "Something happened", **fields: Any) -> int:
+    """An unread notification for `user` linking to the home page."""
+    from testbed.tables import Notification
+
+    fields.setdefault("kind", "match")
+    fields.setdefault("link", "/")
+    return await insert(Notification(user=user, message=message, **fields))

@@ -131,6 +131,20 @@ def test_serve_on_a_new_data_directory_shows_the_demo_network(tmp_path):
         assert "The network today" in home.text
 
 
+def test_draw_plots_draws_the_demo_findings_once(tmp_path):
+    env = _env(tmp_path)
+    assert _run(["demo"], env).returncode == 0
+    first = _run(["draw-plots"], env)
+    assert first.returncode == 0, first.stderr
+    drawn = int(first.stdout.split("Drew the plots of ")[1].split()[0])
+    assert drawn >= 6  # the demo's published findings (and their products' evidence with them)
+    again = _run(["draw-plots"], env)
+    assert "Drew the plots of 0 finding(s)" in again.stdout
+    with sqlite3.connect(tmp_path / "testbed.sqlite") as database:
+        stored = database.execute("SELECT COUNT(*) FROM drawing WHERE svg LIKE '<svg%'").fetchone()
+    assert stored[0] > drawn  # several plots a finding
+
+
 def test_cron_commands_notify_work_once_and_send_digests(tmp_path):
     env = _env(tmp_path, TESTBED_SECRET_KEY="cli-test-secret")
     assert _run(["demo"], env, check=False).returncode == 0

@@ -31,6 +31,7 @@ from testbed.errors import (
     TestbedError,
     TooManyAttempts,
 )
+from testbed.inputs import InputReader
 from testbed.mail.outbox import queue_mail, wake_sender
 from testbed.settings import Settings
 from testbed.tables import (
@@ -377,28 +378,19 @@ async def sign_up(
                 }
             ],
         )
-    errors: list[dict[str, str]] = []
+    reader = InputReader({})
     if invitation is None:
         if organization_kind not in ORGANIZATION_KINDS:
-            errors.append(
-                {
-                    "field": "organization_kind",
-                    "message": "Choose district, vendor or research organization.",
-                }
-            )
+            reader.problem("organization_kind", "Choose district, vendor or research organization.")
         organization_name = one_line(organization_name)
         if not organization_name or len(organization_name) > ORGANIZATION_NAME_MAX_LENGTH:
-            errors.append(
-                {
-                    "field": "organization_name",
-                    "message": "Name your organization "
-                    f"(at most {ORGANIZATION_NAME_MAX_LENGTH} characters).",
-                }
+            reader.problem(
+                "organization_name",
+                f"Name your organization (at most {ORGANIZATION_NAME_MAX_LENGTH} characters).",
             )
         if state and not re.fullmatch(r"[A-Z]{2}", state.strip().upper()):
-            errors.append({"field": "state", "message": "Use the two-letter state code."})
-    if errors:
-        raise InvalidInput("Some of what you entered needs fixing.", errors=errors)
+            reader.problem("state", "Use the two-letter state code.")
+    reader.raise_problems()
     email = normalize_email(email)
     name = _check_new_user(email, name, password)
     password_hash = await to_thread.run_sync(hash_password, password)
@@ -493,7 +485,7 @@ async def usable_invitation(token: str) -> dict:
     return invitation
 
 
-def _require_invited_address(invitation: dict, email: str) -> None:
+def require_invited_address(invitation: dict, email: str) -> None:
     # An invitation is for one person: the link may be forwarded or leak, and accepting it
     # under another address would let whoever holds it join the organization.
     if normalize_email(email) != invitation["email"]:
@@ -501,6 +493,12 @@ def _require_invited_address(invitation: dict, email: str) -> None:
             f"This invitation was sent to {invitation['email']}; only that address can accept "
             "it. Sign in (or sign up) with that address, or ask for an invitation to yours."
         )
+
+
+def invitation_link(settings: Settings, token: str) -> str:
+    # From the configured public address, as in the mail: a request's Host header is chosen
+    # by whoever sends it.
+    return f"{settings.base_url}/invitations/{token}"
 
 
 async def create_invitation(
@@ -582,7 +580,7 @@ async def _accept(invitation: dict, user_id: int) -> None:
 
 async def accept_invitation(principal: Principal, token: str) -> int:
     invitation = await usable_invitation(token)
-    _require_invited_address(invitation, principal.email)
+    require_invited_address(invitation, principal.email)
     async with account_write():
         await _accept(invitation, principal.user_id)
     return invitation["organization"]

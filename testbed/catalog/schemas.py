@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import msgspec
 
@@ -11,6 +11,15 @@ Item = TypeVar("Item")
 
 def convert(rows: list[dict[str, Any]], shape: type[Item]) -> list[Item]:
     return [msgspec.convert(row, shape, from_attributes=True) for row in rows]
+
+
+class Page(msgspec.Struct, Generic[Item]):
+    """One page of a list: its items, how many there are in all, and where this page is."""
+
+    items: list[Item]
+    total: int
+    page: int
+    per_page: int
 
 
 # --- districts and needs --------------------------------------------------------------------
@@ -26,13 +35,6 @@ class DistrictOut(msgspec.Struct):
     frl_share: float
     el_share: float
     grades_served: list[str]
-
-
-class DistrictPage(msgspec.Struct):
-    items: list[DistrictOut]
-    total: int
-    page: int
-    per_page: int
 
 
 class ProfileOut(msgspec.Struct):
@@ -78,13 +80,6 @@ class NeedOut(msgspec.Struct):
     is_open: bool
 
 
-class NeedPage(msgspec.Struct):
-    items: list[NeedOut]
-    total: int
-    page: int
-    per_page: int
-
-
 class NeedIn(msgspec.Struct, kw_only=True):
     title: str
     statement: str
@@ -127,13 +122,6 @@ class ProductDetail(ProductOut):
     evidence_url: str
 
 
-class ProductPage(msgspec.Struct):
-    items: list[ProductOut]
-    total: int
-    page: int
-    per_page: int
-
-
 class ProductIn(msgspec.Struct, kw_only=True):
     name: str
     description: str
@@ -174,13 +162,6 @@ class PilotDetail(PilotOut):
     training_hours: int
     sites_receive: str
     next_statuses: list[str]  # the moves the caller can make now
-
-
-class PilotPage(msgspec.Struct):
-    items: list[PilotOut]
-    total: int
-    page: int
-    per_page: int
 
 
 class PilotCallIn(msgspec.Struct, kw_only=True):

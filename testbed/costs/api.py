@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import msgspec
-from litestar import Controller, Request, get, post, put
+from litestar import Controller, get, post, put
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_201_CREATED
 
 from analysis.cost_effectiveness import CostEffectiveness, FiellerSet
-from testbed.auth import PUBLIC, current_principal, guarded, require_principal
+from testbed.auth import PUBLIC, SignedIn, Viewer, guarded
 from testbed.costs import cpi, planning, purchases, services, words
 from testbed.costs.guards import price_keeper, site_cost_keeper, site_cost_reader
 from testbed.costs.schemas import (
@@ -108,6 +108,7 @@ async def _site_out(sheet: services.SiteCosts) -> SiteCostsOut:
             for row in sheet.items
         ],
         cost_effectiveness=ce_out(sheet.ce, sheet.dollar_year),
+        price_note=sheet.price_note,
     )
 
 
@@ -137,10 +138,12 @@ def product_costs_out(costs: services.ProductCosts) -> ProductCostsOut:
                 cost_basis=pilot.basis,
                 cost_effectiveness=ce_out(pilot.ce, costs.dollar_year),
                 sentences=pilot.sentences,
+                price_note=pilot.price_note,
             )
             for pilot in costs.pilots
         ],
         method=words.METHOD,
+        price_note=costs.price_note,
     )
 
 
@@ -158,6 +161,7 @@ def _plan_out(plan: planning.DistrictPlan) -> DistrictPlanOut:
         prediction_interval=list(plan.prediction) if plan.prediction else None,
         pooled_ci=list(plan.pooled) if plan.pooled else None,
         sentences=plan.sentences,
+        price_note=plan.price_note,
     )
 
 
@@ -183,6 +187,7 @@ def _comparison_out(found: planning.Comparison) -> ComparisonOut:
                 cost_per_student=row.cost_per_student,
                 cost_basis=row.cost_basis,
                 cost_effectiveness=ce_out(row.ce, found.dollar_year),
+                price_note=row.price_note,
             )
             for row in found.rows
         ],
@@ -202,10 +207,8 @@ class CostApi(Controller):
         opt=PUBLIC,
         raises=[NotFound],
     )
-    async def product_costs(self, request: Request, product_id: FromPath[int]) -> ProductCostsOut:
-        return product_costs_out(
-            await services.product_costs(current_principal(request), product_id)
-        )
+    async def product_costs(self, viewer: Viewer, product_id: FromPath[int]) -> ProductCostsOut:
+        return product_costs_out(await services.product_costs(viewer, product_id))
 
     @get(
         "/districts/{district_id:int}/products/{product_id:int}/costs",
@@ -215,16 +218,12 @@ class CostApi(Controller):
     )
     async def district_plan(
         self,
-        request: Request,
+        viewer: Viewer,
         district_id: FromPath[int],
         product_id: FromPath[int],
         students: Students = None,
     ) -> DistrictPlanOut:
-        return _plan_out(
-            await planning.district_plan(
-                current_principal(request), district_id, product_id, students
-            )
-        )
+        return _plan_out(await planning.district_plan(viewer, district_id, product_id, students))
 
     @get(
         "/costs/compare",
@@ -243,11 +242,11 @@ class CostApi(Controller):
         raises=[Forbidden, NotFound, InvalidInput],
     )
     async def add_price(
-        self, request: Request, product_id: FromPath[int], data: JSONBody[PriceIn]
+        self, principal: SignedIn, product_id: FromPath[int], data: JSONBody[PriceIn]
     ) -> Price:
         values = msgspec.structs.asdict(data)
         values["effective_on"] = data.effective_on and data.effective_on.isoformat()
-        price_id = await services.add_price(require_principal(request), product_id, values)
+        price_id = await services.add_price(principal, product_id, values)
         rows = await services.list_prices(product_id)
         return _price(next(row for row in rows if row["id"] == price_id))
 
@@ -258,11 +257,9 @@ class CostApi(Controller):
         raises=[Forbidden, NotFound],
     )
     async def site_costs(
-        self, request: Request, pilot_id: FromPath[int], site_id: FromPath[int]
+        self, principal: SignedIn, pilot_id: FromPath[int], site_id: FromPath[int]
     ) -> SiteCostsOut:
-        return await _site_out(
-            await services.site_costs(require_principal(request), pilot_id, site_id)
-        )
+        return await _site_out(await services.site_costs(principal, pilot_id, site_id))
 
     @post(
         SITE + "/items",
@@ -273,12 +270,11 @@ class CostApi(Controller):
     )
     async def add_item(
         self,
-        request: Request,
+        principal: SignedIn,
         pilot_id: FromPath[int],
         site_id: FromPath[int],
         data: JSONBody[CostItemIn],
     ) -> SiteCostsOut:
-        principal = require_principal(request)
         await services.add_item(principal, pilot_id, site_id, msgspec.structs.asdict(data))
         return await _site_out(await services.site_costs(principal, pilot_id, site_id))
 
@@ -291,14 +287,12 @@ class CostApi(Controller):
     )
     async def record_purchase(
         self,
-        request: Request,
+        principal: SignedIn,
         pilot_id: FromPath[int],
         site_id: FromPath[int],
         data: JSONBody[PurchaseIn],
     ) -> PurchaseOut:
-        await purchases.record_purchase(
-            require_principal(request), pilot_id, site_id, msgspec.structs.asdict(data)
-        )
+        await purchases.record_purchase(principal, pilot_id, site_id, msgspec.structs.asdict(data))
         return _purchase_out(await purchases.purchase_of(pilot_id, site_id))
 
     @get(
@@ -317,12 +311,11 @@ class CostApi(Controller):
     )
     async def set_students(
         self,
-        request: Request,
+        principal: SignedIn,
         pilot_id: FromPath[int],
         site_id: FromPath[int],
         data: JSONBody[StudentsIn],
     ) -> SiteCostsOut:
-        principal = require_principal(request)
         await services.set_students(principal, pilot_id, site_id, msgspec.structs.asdict(data))
         return await _site_out(await services.site_costs(principal, pilot_id, site_id))
 

@@ -48,6 +48,20 @@ def first_year() -> int:
     return min(table())
 
 
+def unadjusted_note(years) -> str | None:
+    """Says which contributing prices are at face value (dated after the table's last year),
+    or None when every one is adjusted. No index value is ever guessed."""
+    later = sorted({int(year) for year in years if year is not None and year > dollar_year()})
+    if not later:
+        return None
+    span = str(later[0]) if len(later) == 1 else f"{later[0]}–{later[-1]}"
+    those = "that year" if len(later) == 1 else "those years"
+    return (
+        f"Prices dated {span} are not adjusted: the BLS annual average for {those} is not in "
+        f"the table yet, so they count at face value among {dollar_year()} dollars."
+    )
+
+
 def in_dollar_year(amount: float, year: int) -> float:
     """`amount` dollars of `year` in dollars of dollar_year(); later years at face value."""
     return constant_dollars(amount, min(year, dollar_year()), dollar_year(), table())

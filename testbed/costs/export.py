@@ -58,6 +58,12 @@ DICTIONARY = (
     ("cost_for_gain_low", "number", "Lower end of its Fieller 95 % confidence interval."),
     ("cost_for_gain_high", "number", "Upper end of its Fieller 95 % confidence interval."),
     ("withheld", "text", "Why cost_for_gain is empty: effect_may_be_zero or effect_negative."),
+    (
+        "price_note",
+        "text",
+        "Which prices behind cost_per_student are dated after the price index's last year and "
+        "so count at face value (no index value is guessed); empty when all are adjusted.",
+    ),
 )
 COLUMNS = tuple(name for name, _, _ in DICTIONARY)
 
@@ -108,6 +114,7 @@ async def rows() -> list[dict[str, Any]]:
                     "dollar_year": costs.dollar_year,
                     "cost_per_student": pilot.cost_per_student,
                     "cost_basis": pilot.basis,
+                    "price_note": pilot.price_note,
                     **_ce_columns(pilot.ce),
                 }
             )
@@ -123,6 +130,7 @@ async def rows() -> list[dict[str, Any]]:
                 "dollar_year": costs.dollar_year,
                 "cost_per_student": costs.cost_per_student,
                 "cost_basis": costs.basis,
+                "price_note": costs.price_note,
                 **_ce_columns(pooled),
             }
         )

@@ -52,7 +52,10 @@ class DistrictPlan:
     k: int
     prediction: tuple[float, float] | None
     pooled: tuple[float, float] | None
+    site_students: float | None = None  # a per-site price is spread over these (product page's)
+    serves_none: bool = False  # the district has none of the product's grades
     sentences: list[str] = field(default_factory=list)
+    price_note: str | None = None  # cpi.unadjusted_note for the list price
 
 
 async def district_plan(
@@ -78,15 +81,13 @@ async def district_plan(
             errors=[{"field": "students", "message": "Give a whole number from 1 to 2,000,000."}],
         )
     price = services.current_price(await services.list_prices(product_id), today)
-    total = per_student = None
-    if price is not None and students:
-        if price["basis"] == "per_student":
-            total = price["constant"] * students
-        else:  # one site's price for the district
-            total = price["constant"]
-        per_student = total / students
+    # The product page's rule: a per-site price spread over a pilot site's planned students.
+    site_students = await services.planned_students_per_site(product_id)
+    per_student = services.per_student_list_price(price, site_students)
+    total = per_student * students if per_student is not None and students else None
     evidence = await product_evidence(product_id)
-    pooled = evidence.pooled
+    serves_none = estimated and not set(profile["grades_served"] or []) & grades
+    pooled = None if serves_none else evidence.pooled
     plan = DistrictPlan(
         district=district,
         product=product,
@@ -100,8 +101,12 @@ async def district_plan(
         k=evidence.k,
         prediction=tuple(pooled["prediction_interval"]) if pooled else None,
         pooled=tuple(pooled["ci"]) if pooled else None,
+        site_students=site_students,
+        serves_none=serves_none,
     )
     plan.sentences = words.district_plan(plan, evidence.pooled_pilots)
+    if price is not None:
+        plan.price_note = cpi.unadjusted_note([price["effective_on"].year])
     return plan
 
 
@@ -123,6 +128,8 @@ class ComparedProduct:
     cost_basis: str
     ce: CostEffectiveness | None
     sentences: list[str]
+    price_note: str | None = None
+    cost_from: str = ""  # which pilots' sites (or the list price) the cost is from
 
 
 @dataclass
@@ -180,7 +187,15 @@ async def comparison(band: str | None, outcome: str | None) -> Comparison:
         for label in {p.outcome for p in pilots}:
             counts[label] += 1
     outcomes = sorted(counts, key=lambda label: (-counts[label], label))
-    outcome = outcome if outcome in counts else (outcomes[0] if outcomes else "")
+    if outcome and outcome not in counts:
+        # Showing another outcome in its place would answer a question nobody asked.
+        measured = "; ".join(outcomes) if outcomes else "none yet"
+        message = (
+            f"No product has a published pilot in {BAND_WORDS.get(band, band).lower()} that "
+            f"measured “{outcome}”. Outcomes measured there: {measured}."
+        )
+        raise InvalidInput(message, errors=[{"field": "outcome", "message": message}])
+    outcome = outcome or (outcomes[0] if outcomes else "")
     rows = []
     for product, pilots in in_band.values():
         rows.append(await _compared(product, pilots, outcome))
@@ -240,11 +255,23 @@ async def _compared(product: dict[str, Any], pilots: list[PilotEstimate], outcom
         critical = services.effect_critical(only)
     row.estimate, row.ci = estimate, tuple(ci)
     costs = await services.product_costs(None, product["id"])
-    row.cost_per_student, row.cost_basis = costs.cost_per_student, costs.basis
-    if costs.cost_per_student is not None:
-        row.ce = cost_effectiveness(
-            estimate, se, costs.cost_per_student, costs.cost_se, df=df, critical=critical
-        )
+    # The band's own pilots' costs, not the product-wide mean: the same pilots as the effect.
+    band_ids = {p.pilot_id for p in with_comparison}
+    pooled_ids = {p.pilot_id for p in costs.evidence.pooled_pilots}
+    every = await services.costed_sites(product["id"])
+    band = [site for site in every if site["pilot"] in band_ids]
+    rest = [site for site in every if site["pilot"] in pooled_ids - band_ids]
+    if 0 < len(rest) < services.PUBLIC_MIN_SITES:
+        band = []  # beside the product page's mean it would give the rest away by subtraction
+    cost, cost_se, basis, row.cost_from = services.pooled_cost(
+        band, costs.list_per_student, with_comparison
+    )
+    row.cost_per_student, row.cost_basis = cost, basis
+    price_years = [costs.price["effective_on"].year] if costs.price else []
+    years = {year for site in band for year in site["years"]} if basis == "sites" else price_years
+    row.price_note = cpi.unadjusted_note(years)
+    if cost is not None:
+        row.ce = cost_effectiveness(estimate, se, cost, cost_se, df=df, critical=critical)
         row.sentences = words.cost_effectiveness(row.ce, cpi.dollar_year())
     if not {p.design_type for p in with_comparison} <= RANDOMIZED:
         row.why_not = (

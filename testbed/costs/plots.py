@@ -48,7 +48,8 @@ def effect_per_1000(
         'style="max-width:40rem;font:11px sans-serif">',
         f'<title id="ce-title">{escape(title)}</title>',
         '<desc id="ce-desc">Standard deviations of gain per $1,000 spent per student; the line '
-        "is the 95 % interval, an arrow an interval without end. The table beside it gives the "
+        "is the 95 % interval; a dashed line across the plot, no useful interval (the cost per "
+        "student too uncertain to divide by). The table beside it gives the "
         "numbers.</desc>",
         f'<line x1="{x(0):.1f}" y1="4" x2="{x(0):.1f}" y2="{height - 36}" stroke="#888" '
         'stroke-dasharray="3 3"/>',
@@ -120,7 +121,7 @@ def likely_gain(pooled_ci: tuple[float, float], prediction: tuple[float, float])
         'role="img" aria-labelledby="gain-title gain-desc" style="max-width:40rem;font:11px '
         'sans-serif">',
         '<title id="gain-title">Likely effect in a district like yours</title>',
-        '<desc id="gain-desc">The 95 % interval of the pilots\' average effect and the wider 95 % '
+        '<desc id="gain-desc">The 95 % interval of the pilots\' average effect and the 95 % '
         "prediction interval for one new district, in standard deviations; the numbers are "
         "beside the plot.</desc>",
         f'<line x1="{x(0):.1f}" y1="4" x2="{x(0):.1f}" y2="62" stroke="#888" '

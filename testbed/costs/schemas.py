@@ -99,6 +99,8 @@ class SiteCostsOut(msgspec.Struct):
     items: list[CostItemOut]
     cost_effectiveness: CostEffectivenessOut | None
     purchase: PurchaseOut | None
+    # Which contributing prices are dated after the price index's last year (face value).
+    price_note: str | None = None
 
 
 class PilotCostOut(msgspec.Struct):
@@ -112,6 +114,8 @@ class PilotCostOut(msgspec.Struct):
     cost_basis: str
     cost_effectiveness: CostEffectivenessOut | None
     sentences: list[str]
+    # Which contributing prices are dated after the price index's last year (face value).
+    price_note: str | None = None
 
 
 class ProductCostsOut(msgspec.Struct):
@@ -129,6 +133,8 @@ class ProductCostsOut(msgspec.Struct):
     sentences: list[str]
     pilots: list[PilotCostOut]
     method: str
+    # Which contributing prices are dated after the price index's last year (face value).
+    price_note: str | None = None
 
 
 class DistrictPlanOut(msgspec.Struct):
@@ -144,6 +150,8 @@ class DistrictPlanOut(msgspec.Struct):
     prediction_interval: list[float] | None
     pooled_ci: list[float] | None
     sentences: list[str]
+    # Which contributing prices are dated after the price index's last year (face value).
+    price_note: str | None = None
 
 
 class ComparedProductOut(msgspec.Struct):
@@ -159,6 +167,8 @@ class ComparedProductOut(msgspec.Struct):
     cost_per_student: float | None
     cost_basis: str
     cost_effectiveness: CostEffectivenessOut | None
+    # Which contributing prices are dated after the price index's last year (face value).
+    price_note: str | None = None
 
 
 class ComparisonOut(msgspec.Struct):

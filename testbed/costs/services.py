@@ -18,8 +18,8 @@ from typing import Any
 from analysis.cost_effectiveness import (
     CostEffectiveness,
     Ingredient,
+    clustered_mean_cost,
     cost_effectiveness,
-    mean_cost,
     site_cost,
 )
 from testbed import audit
@@ -46,6 +46,12 @@ BASES = {"per_student": "per student per year", "per_site": "per site per year"}
 PUBLIC_MIN_SITES = 3
 MAX_AMOUNT = 100_000_000.0
 MAX_STUDENTS = 2_000_000
+# Plausibility ceilings (docs/costs.md): an amount above them is a typing slip, and one such
+# slip would swamp every mean and interval it enters. The largest U.S. district spends about
+# $30,000 per student a year on everything; no one edtech item reaches $100 million.
+MAX_ITEM_TOTAL = 100_000_000.0
+MAX_PER_STUDENT = 100_000.0
+MAX_LIST_PRICE = {"per_student": MAX_PER_STUDENT, "per_site": MAX_ITEM_TOTAL}
 
 
 # --- reading input -------------------------------------------------------------------------
@@ -105,14 +111,16 @@ class FieldReader:
 
 
 def _year(reader: FieldReader, name: str, today: datetime.date) -> int:
-    year = reader.number(name, "the year of the price", maximum=today.year, whole=True)
-    if not reader.errors and year < cpi.first_year():
+    raw = str(reader.values.get(name) or "").strip()
+    first = cpi.first_year()
+    if not raw.isdigit() or not first <= int(raw) <= today.year:
         reader.problem(
             name,
-            f"The price index starts in {cpi.first_year()}: give a price of {cpi.first_year()} "
-            "or later.",
+            f"Give the year of the price as a year from {first} (the price index's first "
+            f"year) to {today.year} (this year).",
         )
-    return int(year)
+        return first
+    return int(raw)
 
 
 # --- list prices ---------------------------------------------------------------------------
@@ -157,6 +165,12 @@ async def add_price(
     amount = reader.number("amount", "the price", maximum=MAX_AMOUNT)
     includes = reader.text("includes", "what the price includes", max_length=2000)
     effective = _date(reader, "effective_on", today)
+    if basis in MAX_LIST_PRICE and amount > MAX_LIST_PRICE[basis]:
+        reader.problem(
+            "amount",
+            f"A list price {BASES[basis]} above {_money(MAX_LIST_PRICE[basis])} is not "
+            "plausible: check the amount.",
+        )
     reader.check("The price needs fixing.")
     row = await ProductPrice.insert(
         ProductPrice(
@@ -253,6 +267,8 @@ async def add_item(
     unit = reader.text("unit", "the unit", max_length=40, required=False)
     unit_price = reader.number("unit_price", "the unit price", maximum=MAX_AMOUNT)
     price_year = _year(reader, "price_year", today)
+    if not reader.errors:
+        await _check_item_size(reader, pilot_id, site_id, quantity * unit_price, price_year)
     reader.check("The cost needs fixing.")
     sheet = await _sheet_id(pilot_id, site_id, create=True)
     row = await CostItem.insert(
@@ -276,6 +292,44 @@ async def add_item(
         detail={"site": site_id, "category": category},
     )
     return row[0]["id"]
+
+
+def _money(value: float) -> str:
+    return f"${value:,.0f}"
+
+
+async def _sheet_total(pilot_id: int, site_id: int) -> tuple[float, int]:
+    """The site's recorded total (dollar-year dollars) and its students in the pilot arm."""
+    sheet = (
+        await CostSheet.select(CostSheet.id, CostSheet.treatment_students)
+        .where((CostSheet.pilot == pilot_id) & (CostSheet.district == site_id))
+        .first()
+    )
+    if sheet is None:
+        return 0.0, 0
+    items = (await _items_by_sheet([sheet["id"]])).get(sheet["id"], [])
+    return sum(row["cost"] for row in items), sheet["treatment_students"] or 0
+
+
+async def _check_item_size(
+    reader: FieldReader, pilot_id: int, site_id: int, amount: float, price_year: int
+) -> None:
+    if amount > MAX_ITEM_TOTAL:
+        reader.problem(
+            "quantity",
+            f"Quantity × unit price comes to {_money(amount)}, above the {_money(MAX_ITEM_TOTAL)} "
+            "one item may total: check the quantity and the unit price.",
+        )
+        return
+    total, students = await _sheet_total(pilot_id, site_id)
+    total += cpi.in_dollar_year(amount, price_year)
+    if students and total / students > MAX_PER_STUDENT:
+        reader.problem(
+            "quantity",
+            f"With this item the site's cost would be {_money(total / students)} per student, "
+            f"above the {_money(MAX_PER_STUDENT)} a year that is plausible: check the quantity, "
+            "the unit price and the number of students.",
+        )
 
 
 async def remove_item(principal: Principal, pilot_id: int, site_id: int, item_id: int) -> None:
@@ -307,6 +361,14 @@ async def set_students(
         maximum=MAX_STUDENTS,
         whole=True,
     )
+    total, _ = await _sheet_total(pilot_id, site_id)
+    if students and total / students > MAX_PER_STUDENT:
+        reader.problem(
+            "treatment_students",
+            f"With {int(students):,} students the site's cost would be "
+            f"{_money(total / students)} per student, above the {_money(MAX_PER_STUDENT)} a year "
+            "that is plausible: check the number of students and the costs.",
+        )
     reader.check("The number of students needs fixing.")
     sheet = await _sheet_id(pilot_id, site_id, create=True)
     await CostSheet.update(
@@ -328,6 +390,7 @@ class SiteCosts:
     by_category: dict[str, float]
     dollar_year: int
     may_edit: bool
+    price_note: str | None = None  # which prices count at face value (cpi.unadjusted_note)
     effect: Any = None  # the pilot's published primary effect (synthesis.PilotEstimate)
     ce: CostEffectiveness | None = None
     sentences: list[str] = field(default_factory=list)
@@ -408,6 +471,7 @@ async def site_costs(principal: Principal, pilot_id: int, site_id: int) -> SiteC
         by_category=total.by_category,
         dollar_year=cpi.dollar_year(),
         may_edit=site_id in access.site_district_ids,
+        price_note=cpi.unadjusted_note(row["price_year"] for row in items),
     )
     evidence = await product_evidence(pilot["product_id"])
     result.effect = next((p for p in evidence.pilots if p.pilot_id == pilot_id), None)
@@ -456,6 +520,7 @@ class PilotCost:
     basis: str  # "sites" | "list_price" | "none"
     ce: CostEffectiveness | None
     sentences: list[str]
+    price_note: str | None = None
 
 
 @dataclass
@@ -469,12 +534,17 @@ class ProductCosts:
     basis: str
     cost_per_student: float | None
     cost_se: float
+    cost_from: str  # in words: which pilots' sites (or the list price) the cost is from
     pooled: CostEffectiveness | None
+    # The pooled effect on the list price, for a chart beside the per-pilot (list price) rows
+    # when `pooled` is on sites' recorded costs: one chart, one cost basis.
+    pooled_at_list: CostEffectiveness | None
     sentences: list[str]
     pilots: list[PilotCost]
     evidence: Evidence
     dollar_year: int
     site_sheets: list[dict[str, Any]]  # for the vendor and admins: links to each site's sheet
+    price_note: str | None = None  # which prices behind `cost_per_student` are at face value
 
 
 def per_student_list_price(
@@ -489,6 +559,16 @@ def per_student_list_price(
     if students_per_site:
         return price["constant"] / students_per_site
     return None
+
+
+async def planned_students_per_site(product_id: int) -> float | None:
+    """The students a pilot site of the product plans, averaged over its pilots: the number a
+    per-site price is spread over, on every page (None when a pilot does not say)."""
+    planned = [
+        row["students_per_site"]
+        for row in await Pilot.select(Pilot.students_per_site).where(Pilot.product == product_id)
+    ]
+    return sum(planned) / len(planned) if planned and all(planned) else None
 
 
 async def costed_sites(product_id: int) -> list[dict[str, Any]]:
@@ -509,18 +589,25 @@ async def costed_sites(product_id: int) -> list[dict[str, Any]]:
         if not items.get(sheet["id"]):
             continue
         total = _total(items[sheet["id"]], sheet["treatment_students"])
-        rows.append({**sheet, "total": total.total, "per_student": total.per_student})
+        years = {row["price_year"] for row in items[sheet["id"]]}
+        rows.append(
+            {**sheet, "total": total.total, "per_student": total.per_student, "years": years}
+        )
     return sorted(rows, key=lambda row: (row["pilot"], row["district_name"]))
 
 
 async def product_costs(
-    principal: Principal | None, product_id: int, today: datetime.date | None = None
+    principal: Principal | None,
+    product_id: int,
+    today: datetime.date | None = None,
+    evidence: Evidence | None = None,
 ) -> ProductCosts:
+    """`evidence`: the product's evidence when the caller has it already (the evidence page)."""
     today = today or datetime.date.today()
     product = await get_product(product_id)
     prices = await list_prices(product_id)
     price = current_price(prices, today)
-    evidence = await product_evidence(product_id)
+    evidence = evidence or await product_evidence(product_id)
     sites = await costed_sites(product_id)
     planned = {
         row["id"]: row["students_per_site"]
@@ -532,13 +619,16 @@ async def product_costs(
     for site in sites:
         by_pilot[site["pilot"]].append(site)
 
+    price_year = price["effective_on"].year if price else None
     pilots = []
     for effect in evidence.pilots:
         own = by_pilot.get(effect.pilot_id, [])
         # A pilot's own costs stay off public pages even across three sites: beside the
         # product's mean over all sites, a pilot's mean would let the others' be worked out by
         # subtraction. Public per-pilot rows use the list price.
-        cost, se, basis = _cost_of([], per_student_list_price(price, planned.get(effect.pilot_id)))
+        cost, se, basis, _ = pooled_cost(
+            [], per_student_list_price(price, planned.get(effect.pilot_id)), []
+        )
         ce = None
         sentences: list[str] = []
         if cost is not None and _usable(effect) and effect.pooled:
@@ -561,25 +651,33 @@ async def product_costs(
                 basis=basis,
                 ce=ce,
                 sentences=sentences,
+                price_note=cpi.unadjusted_note([price_year]) if basis == "list_price" else None,
             )
         )
 
-    typical_site = (
-        sum(planned.values()) / len(planned) if planned and all(planned.values()) else None
-    )
-    list_per_student = per_student_list_price(price, typical_site)
-    cost, se, basis = _cost_of(sites, list_per_student)
-    pooled = None
+    list_per_student = per_student_list_price(price, await planned_students_per_site(product_id))
+    # The cost comes from the same pilots as the effect it is divided into.
+    pooled_ids = [pilot.pilot_id for pilot in evidence.pooled_pilots]
+    in_effect = [site for site in sites if site["pilot"] in pooled_ids]
+    cost, se, basis, cost_from = pooled_cost(in_effect, list_per_student, evidence.pooled_pilots)
+    pooled = pooled_at_list = None
     sentences = []
     effect = _pooled_effect(evidence)
     if effect is not None and cost is not None:
         estimate, effect_se, df, critical = effect
         pooled = cost_effectiveness(estimate, effect_se, cost, se, df=df, critical=critical)
+        if basis == "sites" and list_per_student is not None:
+            pooled_at_list = cost_effectiveness(
+                estimate, effect_se, list_per_student, df=df, critical=critical
+            )
         sentences = words.cost_effectiveness(pooled, cpi.dollar_year())
     elif effect is None:
         sentences = [words.no_pooled_effect()]
     else:
         sentences = [words.no_cost()]
+    years = (
+        {year for site in in_effect for year in site["years"]} if basis == "sites" else {price_year}
+    )
     site_range = None
     if len(sites) >= PUBLIC_MIN_SITES:
         per_student = [site["per_student"] for site in sites]
@@ -597,29 +695,46 @@ async def product_costs(
         basis=basis,
         cost_per_student=cost,
         cost_se=se,
+        cost_from=cost_from,
         pooled=pooled,
+        pooled_at_list=pooled if basis == "list_price" else pooled_at_list,
         sentences=sentences,
         pilots=pilots,
         evidence=evidence,
         dollar_year=cpi.dollar_year(),
         site_sheets=sites if may_see_sheets else [],
+        price_note=cpi.unadjusted_note(years) if basis != "none" else None,
     )
 
 
-def _cost_of(
-    sites: list[dict[str, Any]], list_per_student: float | None
-) -> tuple[float | None, float, str]:
-    """The cost per student a public page may use: the student-weighted mean of at least
-    PUBLIC_MIN_SITES sites, else the list price, else none."""
+def pooled_cost(
+    sites: list[dict[str, Any]], list_per_student: float | None, pilots: list[Any]
+) -> tuple[float | None, float, str, str]:
+    """The cost per student a public page may divide the effect of `pilots` by: the
+    student-weighted mean of at least PUBLIC_MIN_SITES of their sites (SE over pilots), else
+    the list price, else none; with the words saying where it comes from."""
     if len(sites) >= PUBLIC_MIN_SITES:
-        mean, se = mean_cost(
+        mean, se = clustered_mean_cost(
             [site["per_student"] for site in sites],
             [site["treatment_students"] for site in sites],
+            [site["pilot"] for site in sites],
         )
-        return mean, se, "sites"
+        costed = {site["pilot"] for site in sites}
+        titles = ", ".join(pilot.title for pilot in pilots if pilot.pilot_id in costed)
+        words_from = (
+            f"Cost: the average over the {len(sites)} sites of the {len(costed)} "
+            f"pilot{'' if len(costed) == 1 else 's'} in the effect that entered their costs "
+            f"({titles}), weighted by their students."
+        )
+        if se is None:
+            words_from += (
+                " Its uncertainty cannot be estimated from one pilot (its sites share a "
+                "negotiated price and a design), so the intervals treat the cost as known."
+            )
+        return mean, se or 0.0, "sites", words_from
     if list_per_student is not None:
-        return list_per_student, 0.0, "list_price"
-    return None, 0.0, "none"
+        return list_per_student, 0.0, "list_price", "Cost: the current list price."
+    return None, 0.0, "none", ""
 
 
 def _pooled_effect(
@@ -635,3 +750,9 @@ def _pooled_effect(
     if len(pooled) == 1 and _usable(pooled[0]):
         return pooled[0].estimate, pooled[0].se, None, effect_critical(pooled[0])
     return None
+
+
+async def evidence_section(evidence: Evidence) -> list[str]:
+    """The costs part of a product's evidence page: what the pooled effect costs, in words."""
+    costs = await product_costs(None, evidence.product["id"], evidence=evidence)
+    return costs.sentences

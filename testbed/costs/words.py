@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from analysis.cost_effectiveness import CostEffectiveness, FiellerSet
+from analysis.cost_effectiveness import PER_DOLLARS, CostEffectiveness, FiellerSet
+from testbed.vocabulary import BAND_WORDS
 
 
 def dollars(value: float | None) -> str:
     if value is None:
         return "–"
+    if 0 < abs(value) < 0.005:
+        return "less than $0.01" if value > 0 else "less than −$0.01"
     if abs(value) >= 100:
         return f"${value:,.0f}"
     return f"${value:,.2f}"
@@ -17,17 +20,17 @@ def sd(value: float) -> str:
     return f"{value:.2f}".replace("-", "−")
 
 
-def interval(result: FiellerSet, show) -> str:
-    """A Fieller set in words, its ends printed by `show`."""
+def interval(result: FiellerSet, show, denominator: str = "the cost per student") -> str:
+    """A Fieller set in words, its ends printed by `show`. A set that is not a finite interval
+    is described, never printed as one: its "ends" are not bounds (an exclusive set is
+    everything outside them), and the cause is the denominator's uncertainty."""
     percent = f"{100 * result.level:.0f} %"
     if result.kind == "interval":
         return f"{percent} CI {show(result.low)} to {show(result.high)}"
-    if result.kind == "exclusive":
-        return (
-            f"the {percent} confidence set is unbounded: anything below {show(result.low)} or "
-            f"above {show(result.high)}"
-        )
-    return f"the {percent} confidence set is unbounded: every value is compatible with the data"
+    return (
+        f"no useful {percent} interval: {denominator} is too uncertain to divide by (its own "
+        "interval comes close to zero), so ratios of any size fit the data"
+    )
 
 
 def withheld(reason: str, gain: float, effect_ci: tuple[float, float]) -> str:
@@ -54,16 +57,24 @@ def cost_effectiveness(result: CostEffectiveness, dollar_year: int) -> list[str]
             "brings is free."
         )
     else:
+        # Tied to what was spent: "per $1,000" is a rate, not what $1,000 would buy.
         sentences.append(
-            f"Each $1,000 spent per student bought {sd(result.effect_per_1000)} SD of gain "
+            f"The effect was {sd(result.effect)} SD for {dollars(result.cost_per_student)} per "
+            f"student; as a ratio, {sd(result.effect_per_1000)} SD per $1,000 per student "
             f"({interval(result.effect_per_1000_set, sd)})."
         )
+        if result.cost_per_student < PER_DOLLARS / 10:
+            sentences.append(
+                "The ratio is a rate, not a forecast: no pilot spent anywhere near $1,000 per "
+                "student, and spending more would not be expected to buy proportionally more."
+            )
     if result.withheld:
         sentences.append(withheld(result.withheld, result.gain, result.effect_ci))
     else:
         sentences.append(
-            f"A gain of {result.gain:g} SD cost about {dollars(result.cost_for_gain)} per student "
-            f"({interval(result.cost_for_gain_set, dollars)})."
+            f"As a ratio, a gain of {result.gain:g} SD came to about "
+            f"{dollars(result.cost_for_gain)} per student "
+            f"({interval(result.cost_for_gain_set, dollars, 'the effect')})."
         )
     return sentences
 
@@ -88,14 +99,24 @@ def no_cost() -> str:
 
 METHOD = (
     "Intervals for ratios are by Fieller's theorem: they account for the uncertainty of the "
-    "effect (and of the cost, when it is a mean over sites), and they are honest when the "
-    "effect may be zero (then they are unbounded). Cost and effect are treated as independent."
+    "effect (and of the cost, when it is a mean over sites). When the number divided by is too "
+    "uncertain (its own interval comes close to zero), no useful interval exists and the page "
+    "says so instead of printing one. Cost and effect are treated as independent."
 )
 
 
 def district_plan(plan, pooled_pilots) -> list[str]:
     """What a product would cost one district and what it would likely buy."""
     name, product = plan.district["name"], plan.product["name"]
+    if plan.serves_none:
+        bands = ", ".join(
+            BAND_WORDS.get(band, band).lower() for band in plan.product["grade_bands"]
+        )
+        return [
+            f"{name} serves none of the grades {product} is for ({bands}), so it has no "
+            "students to cost and no likely effect to show. Give your own count of students "
+            "to cost it anyway."
+        ]
     sentences = []
     if plan.students_estimated:
         grades = len(plan.grades)
@@ -104,8 +125,13 @@ def district_plan(plan, pooled_pilots) -> list[str]:
             f"{'' if grades == 1 else 's'} {product} serves (its enrolment shared equally "
             "across the grades it serves; give your own count to replace the estimate)."
         )
-    if plan.total is None:
+    if plan.price is None:
         sentences.append(f"{product} has no list price yet, so its cost cannot be worked out.")
+    elif plan.total is None:
+        sentences.append(
+            f"{product}'s list price is per site, and its pilots do not say how many students a "
+            "site plans, so it cannot be put per student."
+        )
     elif plan.price["basis"] == "per_student":
         sentences.append(
             f"At the list price, {product} would cost {name} about {dollars(plan.total)} a year "
@@ -114,18 +140,32 @@ def district_plan(plan, pooled_pilots) -> list[str]:
         )
     else:
         sentences.append(
-            f"At the list price, one site licence costs {dollars(plan.total)} a year "
-            f"({dollars(plan.per_student)} per student for {plan.students:,} students, "
-            f"{plan.dollar_year} dollars), before devices, training and staff time."
+            f"The list price is {dollars(plan.price['constant'])} per site a year; spread over "
+            f"the {plan.site_students:,.0f} students a pilot site plans (as on the product's "
+            f"cost page), that is {dollars(plan.per_student)} per student, so about "
+            f"{dollars(plan.total)} a year for {plan.students:,} students ({plan.dollar_year} "
+            "dollars), before any discount, devices, training and staff time."
         )
     if plan.prediction is not None:
         low, high = plan.prediction
+        wider = high - low > (plan.pooled[1] - plan.pooled[0]) * (1 + 1e-9)
+        why = (
+            "it includes how much districts differed from each other, so it is wider than the "
+            "pooled average's interval"
+            if wider
+            else "here it is no wider than the pooled average's interval, because the pilots' "
+            "results differed no more than chance alone would make them"
+        )
         sentence = (
             f"What it would likely buy: across {plan.k} pilots, the effect in a new district "
             f"like yours would probably fall between {sd(low)} and {sd(high)} SD (95 % "
-            "prediction interval: it includes how much districts differed from each other, so "
-            "it is wider than the pooled average's interval)."
+            f"prediction interval: {why})."
         )
+        if plan.k == 2:
+            sentence += (
+                " With only two pilots, how much districts differ cannot be estimated, so a new "
+                "district's result may well fall outside this range."
+            )
         if low <= 0:
             sentence += " It includes zero: in your district the product might make no difference."
         sentences.append(sentence)

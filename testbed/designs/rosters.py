@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from testbed.errors import InvalidInput
 
 MAX_UPLOAD_BYTES = 5_000_000
+# Room for the multipart envelope around the largest accepted file.
+UPLOAD_BODY_LIMIT = MAX_UPLOAD_BYTES + 64_000
 MAX_ROWS = 200_000
 MAX_KEY_LENGTH = 64
 PROBLEMS_LISTED = 100

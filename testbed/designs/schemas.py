@@ -7,9 +7,10 @@ A design document is stored in DesignVersion.document as plain JSON with exactly
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
+from litestar.params import QueryParameter
 
 DesignType = Literal["rct", "cluster_rct", "quasi_experiment", "pre_post"]
 Unit = Literal["student", "classroom", "school"]
@@ -186,3 +187,7 @@ class VerifyOut(msgspec.Struct, kw_only=True):
     units: int | None  # None: hidden outside the site's district (small counts)
     differences: int
     sentence: str
+
+
+# A version number in the query (?version=2); none means the latest.
+OptionalVersion = Annotated[int | None, QueryParameter(ge=1)]

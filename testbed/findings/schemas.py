@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from testbed.tables import RowId
+
+if TYPE_CHECKING:
+    from testbed.findings.services import FindingView
 
 
 class FindingSummary(msgspec.Struct):
@@ -71,3 +75,26 @@ class ApprovalOut(msgspec.Struct):
 
 class RetractIn(msgspec.Struct):
     reason: str
+
+
+def finding_out(view: FindingView) -> dict[str, Any]:
+    """A finding as the API gives it (FindingOut's fields) and the page's JSON download."""
+    finding = view.finding
+    return {
+        "id": finding["id"],
+        "pilot_id": finding["pilot"],
+        "variant": finding["variant"],
+        "design_version_id": finding["design_version"],
+        "dataset_ids": json.loads(finding["dataset_ids"]),
+        "headline": view.headline,
+        "weaknesses": view.weaknesses,
+        "why_different": view.shown.why_different,
+        "computed_at": finding["computed_at"],
+        "published_at": finding["published_at"],
+        "retracted_at": finding["retracted_at"],
+        "retraction_reason": finding["retraction_reason"],
+        "embargo_until": finding["embargo_until"],
+        "withheld_sites": view.withheld_sites,
+        "suppressed": view.results["suppressed"],
+        "results": view.results,
+    }

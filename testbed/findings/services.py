@@ -28,6 +28,7 @@ from testbed.findings.compute import (
     compute_results,
     student_table,
 )
+from testbed.inputs import InputReader
 from testbed.tables import (
     Assignment,
     Dataset,
@@ -588,13 +589,12 @@ async def record_decision(
         (district_id,) = access.site_district_ids
     if district_id not in access.site_district_ids:
         raise Forbidden("Only a site district records its decision about the product.")
-    errors = []
+    reader = InputReader({"decision": decision, "reasons": reasons})
     if decision not in DECISIONS:
-        errors.append({"field": "decision", "message": "Choose adopt, extend, stop or undecided."})
+        reader.problem("decision", "Choose adopt, extend, stop or undecided.")
     if decision in ("adopt", "extend", "stop") and not reasons.strip():
-        errors.append({"field": "reasons", "message": "Give the reasons for the decision."})
-    if errors:
-        raise InvalidInput("The decision needs fixing.", errors=errors)
+        reader.problem("reasons", "Give the reasons for the decision.")
+    reader.raise_problems(message="The decision needs fixing.")
     await PilotDecision.insert(
         PilotDecision(
             pilot=pilot_id,

@@ -32,7 +32,7 @@ FINGERPRINT_PARTS = (
     *reach.FINGERPRINT_PARTS,
     "(SELECT COUNT(*) FROM pilot)",
     "(SELECT MAX(updated_at) FROM pilot)",
-    "(SELECT MAX(created_at) FROM pilot)",
+    "(SELECT created_at FROM pilot ORDER BY id DESC LIMIT 1)",
     "(SELECT COUNT(*) FROM enrollment WHERE status = 'site')",
     "(SELECT MAX(id) FROM enrollment)",
     "(SELECT MAX(updated_at) FROM enrollment)",

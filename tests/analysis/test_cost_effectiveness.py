@@ -24,6 +24,7 @@ from scipy import stats
 
 from analysis.cost_effectiveness import (
     Ingredient,
+    clustered_mean_cost,
     constant_dollars,
     cost_effectiveness,
     fieller,
@@ -187,3 +188,16 @@ def test_a_given_critical_value_replaces_z_in_the_effect_interval_and_fieller() 
     assert result.effect_per_1000_set.critical == pytest.approx(c)
     assert result.withheld == "effect_may_be_zero"  # on z (1.96) it would lie above zero
     assert cost_effectiveness(0.30, 0.145, 20.0).withheld is None
+
+
+def test_clustered_mean_cost_takes_its_se_over_pilots() -> None:
+    # Worked by hand: pilot A's sites cost $10 and $20 per student (50 students each), pilot B's
+    # one site $40 (100 students). Pilot means 15 and 40, each over 100 students; mean 27.5.
+    # Over pilots: Σ W (m - 27.5)² / Σ W = 156.25, × k/(k-1) = 312.5, / k = 156.25, SE 12.5.
+    # (Over sites, as if independent, the SE would be 9.19.)
+    mean, se = clustered_mean_cost([10.0, 20.0, 40.0], [50, 50, 100], [1, 1, 2])
+    assert mean == pytest.approx(27.5)
+    assert se == pytest.approx(12.5)
+    assert mean_cost([10.0, 20.0, 40.0], [50, 50, 100])[1] == pytest.approx(9.1856, abs=1e-4)
+    one_pilot = clustered_mean_cost([10.0, 20.0, 40.0], [50, 50, 100], [1, 1, 1])
+    assert one_pilot == (pytest.approx(27.5), None)

@@ -9,19 +9,17 @@ from datetime import UTC, datetime
 
 from testbed.tables import (
     AuditEvent,
-    DesignVersion,
     Invitation,
     LoginAttempt,
     Membership,
     PilotRole,
     User,
 )
+from tests import factories
 from tests.web.conftest import (
     EMAILS,
     PASSWORD,
-    VERIFIED_AT,
     other_browser,
-    password_hash,
     post_form,
     sign_in,
 )
@@ -37,14 +35,12 @@ def delete(client, password=PASSWORD, confirm=True):
 
 
 async def _authored_design(pilot_id: int, author: int) -> None:
-    await DesignVersion.insert(
-        DesignVersion(
-            pilot=pilot_id,
-            version=1,
-            document=design_document(),
-            author=author,
-            created_at=datetime.now(UTC),
-        )
+    await factories.design(
+        pilot_id,
+        design_document(),
+        registered=False,
+        author=author,
+        created_at=datetime.now(UTC),
     )
 
 
@@ -111,20 +107,12 @@ def test_delete_account_end_to_end(client, call, people):
 
 
 async def _second_vendor_member() -> int:
-    rows = await User.insert(
-        User(
-            email="sam@brightpath.example",
-            name="Sam Second",
-            password_hash=password_hash(),
-            email_verified_at=VERIFIED_AT,
-        )
-    )
-    return rows[0]["id"]
+    return await factories.user("sam@brightpath.example", "Sam Second")
 
 
 def test_the_last_admin_of_an_organization_with_members_is_refused(client, call, people):
     sam = call(_second_vendor_member)
-    call(lambda: Membership.insert(Membership(user=sam, organization=people.vendor, role="member")))
+    call(lambda: factories.membership(sam, people.vendor, role="member"))
     sign_in(client, "vendor")
     refused = delete(client)
     assert refused.status_code == 409
@@ -167,13 +155,8 @@ def test_an_unverified_person_may_delete_their_account(client, call, people):
         )
     )
     call(
-        lambda: Invitation.insert(
-            Invitation(
-                organization=people.vendor,
-                email=EMAILS["other_vendor"],
-                token_hash="0" * 64,
-                invited_by=people.vendor_user,
-            )
+        lambda: factories.invitation(
+            people.vendor, EMAILS["other_vendor"], people.vendor_user, token_hash="0" * 64
         )
     )
     sign_in(client, "other_vendor")

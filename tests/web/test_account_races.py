@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 
+from tests import factories
 from tests.web.conftest import EMAILS, PASSWORD, csrf_token, other_browser, post_form, sign_in
 from tests.web.test_concurrency import _fire
 
@@ -107,19 +108,10 @@ def test_one_invitation_used_by_ten_sign_ups_at_once_makes_one_member(client, ca
 
 
 async def _make_second_admin(people) -> dict[str, int]:
-    from testbed.tables import Membership, User
-    from tests.web.conftest import VERIFIED_AT, password_hash
+    from testbed.tables import Membership
 
-    second = await User.insert(
-        User(
-            email_verified_at=VERIFIED_AT,
-            email="second@brightpath.example",
-            name="Sec Ond",
-            password_hash=password_hash(),
-        )
-    )
-    await Membership.insert(
-        Membership(user=second[0]["id"], organization=people.vendor, role="admin")
+    await factories.user(
+        "second@brightpath.example", "Sec Ond", organization=people.vendor, role="admin"
     )
     rows = await Membership.select(Membership.id, Membership.user).where(
         Membership.organization == people.vendor

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from litestar.testing import TestClient
 
+from tests import factories
 from tests.web.conftest import EMAILS, PASSWORD, csrf_token, other_browser, post_form, sign_in
 
 
@@ -603,19 +604,9 @@ def test_the_principal_is_read_whole_in_one_statement(people, call):
     from testbed.auth import load_principal
     from testbed.tables import Membership, Notification, User
 
-    call(
-        lambda: Membership.insert(
-            Membership(user=people.district_user, organization=people.vendor, role="member")
-        )
-    )
-    call(
-        lambda: Notification.insert(
-            *(
-                Notification(user=people.district_user, kind="match", message=f"n{i}", link="/")
-                for i in range(3)
-            )
-        )
-    )
+    call(lambda: factories.membership(people.district_user, people.vendor, role="member"))
+    for i in range(3):
+        call(lambda i=i: factories.notification(people.district_user, message=f"n{i}"))
     call(
         lambda: Notification.update({Notification.read_at: Notification.created_at}).where(
             Notification.message == "n0"

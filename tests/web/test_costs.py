@@ -324,7 +324,9 @@ def test_site_costs_reach_the_public_only_across_three_sites(client, call, peopl
     api = client.get(f"/api/v1/products/{people.product}/costs").json()
     assert api["site_cost_range"] == pytest.approx([40.0, 87.5])
     assert api["cost_basis"] == "sites"
-    mean, se = mean_cost([61.25, 87.5, 40.0], [50, 50, 100])
+    # SE over pilots (their sites share a price): pilot 0's two sites average 74.375 over 100
+    # students, pilot 1's one 40 over 100; mean 57.1875, SE |74.375 - 40| / 2 = 17.1875
+    mean, se = mean_cost([61.25, 87.5, 40.0], [50, 50, 100])[0], 17.1875
     assert api["cost_per_student"] == pytest.approx(mean)
     assert api["pooled"]["cost_se"] == pytest.approx(se)
     page = client.get(f"/products/{people.product}/costs").text
@@ -369,7 +371,7 @@ def test_pooled_cost_effectiveness_uses_the_evidence_pages_effect(client, call, 
     assert evidence["ci"][0] < 0 < evidence["ci"][1]
     assert pooled["withheld"] == expected.withheld == "effect_may_be_zero"
     page = client.get(f"/products/{people.product}/costs")
-    assert "Each $1,000 spent per student bought" in page.text
+    assert "as a ratio" in page.text and "bought" not in page.text
     assert "<svg" in page.text and "Effect per $1,000 per student" in page.text
 
 
@@ -405,7 +407,7 @@ def test_a_clearly_positive_pooled_effect_prices_a_gain(client, call, people):
     assert pooled["cost_for_gain_interval"]["low"] == pytest.approx(5.0 / evidence["ci"][1])
     assert pooled["cost_for_gain_interval"]["high"] == pytest.approx(5.0 / evidence["ci"][0])
     page = client.get(f"/products/{people.product}/costs").text
-    assert "A gain of 0.1 SD cost about" in page
+    assert "As a ratio, a gain of 0.1 SD came to about" in page
 
 
 def test_an_effect_that_may_be_zero_gets_no_cost_per_gain_and_says_why(client, call, people):
@@ -475,9 +477,17 @@ def test_csv_export_with_its_data_dictionary(client, call, people):
     assert all(f"<code>{name}</code>" in dictionary for name in COLUMNS)
 
 
-def test_the_evidence_page_links_to_costs(client, people):
+def test_the_evidence_page_has_a_costs_section(client, call, people):
     page = client.get(f"/products/{people.product}/evidence").text
     assert f'href="/products/{people.product}/costs"' in page
+    assert "No cost-effectiveness yet" in page
+    call(four_pilots, people)
+    sign_in(client, "vendor")
+    post_form(client, f"/products/{people.product}/prices", PRICE_20)
+    page = client.get(f"/products/{people.product}/evidence").text
+    costs = client.get(f"/api/v1/products/{people.product}/costs").json()
+    assert costs["sentences"][1].replace("'", "&#39;") in page
+    assert "It cost $20.00 per student (in 2024 dollars)." in page
 
 
 def test_a_pilots_own_site_costs_stay_off_public_pages(client, call, people):

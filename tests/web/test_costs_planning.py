@@ -123,6 +123,9 @@ def test_comparison_puts_products_side_by_side_and_says_what_is_not_comparable(
     assert "<svg" not in page.text  # no product has a cost yet
     sign_in(client, "vendor")
     post_form(client, f"/products/{people.product}/prices", PRICE)
-    assert "Effect per $1,000 per student, each product" in client.get("/costs/compare").text
+    assert (
+        "Effect per $1,000 per student on list price, each product"
+        in client.get("/costs/compare").text
+    )
     assert others["ReadWell"] and "Before you compare" in page.text
     assert client.get("/api/v1/costs/compare?band=g99").status_code == 400

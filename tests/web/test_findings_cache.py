@@ -98,7 +98,7 @@ def test_a_page_view_reads_the_finding_once_and_a_form_reads_it_afresh(
 def test_the_results_markup_is_rendered_once_and_follows_what_it_shows(
     client, call, people, monkeypatch
 ):
-    from testbed.findings import controllers
+    from testbed.findings import pages
     from testbed.tables import Finding, Organization
 
     study = call(seed_study, people)
@@ -106,11 +106,9 @@ def test_the_results_markup_is_rendered_once_and_follows_what_it_shows(
     finding_id = _run(client, study.pilot)
     client.get(f"/findings/{finding_id}")  # shows (and so clears) the "analysis ran" message
     numbers = []
-    real = controllers.TEMPLATE_HELPERS["num"]
-    monkeypatch.setitem(
-        controllers.TEMPLATE_HELPERS, "num", lambda *a: numbers.append(a) or real(*a)
-    )
-    controllers._rendered_results.clear()
+    real = pages.TEMPLATE_HELPERS["num"]
+    monkeypatch.setitem(pages.TEMPLATE_HELPERS, "num", lambda *a: numbers.append(a) or real(*a))
+    pages._rendered_results.clear()
     first = client.get(f"/findings/{finding_id}").text
     assert numbers, "the results were rendered"
     numbers.clear()

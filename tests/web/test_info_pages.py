@@ -9,7 +9,7 @@ import pytest
 from litestar.testing import TestClient
 
 from testbed.app import create_app
-from testbed.info.controllers import ROBOTS_TXT
+from testbed.info.pages import ROBOTS_TXT
 from testbed.settings import Settings
 
 PAGES = {

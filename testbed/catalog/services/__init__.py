@@ -1,7 +1,7 @@
 """The catalog both sides browse: district profiles and needs, products, and pilot calls with
 their lifecycle. Pages and the API call these functions; the rules live here.
 
-One module a job: `inputs` (one reader for form and API input), `listing` (filters and pages),
+One module a job (input is read by testbed/inputs.py): `listing` (filters and pages),
 `districts`, `needs`, `products` and `pilots` (calls and their lifecycle). Callers import
 from here.
 """
@@ -25,6 +25,7 @@ from testbed.catalog.services.needs import (
     create_need,
     get_need,
     list_needs,
+    open_needs,
     set_need_open,
     update_need,
 )
@@ -35,6 +36,7 @@ from testbed.catalog.services.pilots import (
     get_pilot,
     list_pilots,
     next_statuses,
+    pilot_actions,
     update_pilot,
 )
 from testbed.catalog.services.products import (
@@ -65,9 +67,11 @@ __all__ = [
     "get_product",
     "list_districts",
     "list_needs",
+    "open_needs",
     "list_pilots",
     "list_products",
     "next_statuses",
+    "pilot_actions",
     "parse_filters",
     "product_options",
     "require_district_member",

@@ -15,7 +15,6 @@ from piccolo.columns.combination import Combinable
 
 from testbed import audit, vocabulary
 from testbed.auth import Principal
-from testbed.catalog.services.inputs import FIX_MESSAGE, InputReader
 from testbed.catalog.services.listing import (
     ListFilters,
     Page,
@@ -26,6 +25,7 @@ from testbed.catalog.services.listing import (
 )
 from testbed.db import is_unique_violation
 from testbed.errors import Conflict, Forbidden, InvalidInput, NotFound
+from testbed.inputs import FIX_MESSAGE, InputReader
 from testbed.tables import (
     DistrictProfile,
     Need,

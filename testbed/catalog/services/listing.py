@@ -14,7 +14,7 @@ from piccolo.columns import Array, Column
 from piccolo.columns.combination import Combinable
 
 from testbed import vocabulary
-from testbed.catalog.services.inputs import InputReader
+from testbed.inputs import InputReader
 from testbed.tables import (
     MAX_ID,
 )

@@ -11,9 +11,16 @@ from piccolo.columns.combination import Combinable
 from testbed import audit, vocabulary
 from testbed.auth import Principal
 from testbed.catalog.services.districts import require_district, require_district_member
-from testbed.catalog.services.inputs import InputReader
-from testbed.catalog.services.listing import ListFilters, Page, fetch_page, has_code, search_terms
+from testbed.catalog.services.listing import (
+    MAX_PER_PAGE,
+    ListFilters,
+    Page,
+    fetch_page,
+    has_code,
+    search_terms,
+)
 from testbed.errors import NotFound
+from testbed.inputs import InputReader
 from testbed.tables import (
     DistrictProfile,
     Need,
@@ -71,6 +78,12 @@ async def list_needs(principal: Principal | None, filters: ListFilters, page: in
         where.append(Need.is_open.eq(filters.status == "open"))
     where += search_terms(filters.words, (Need.title, Need.statement))
     return await fetch_page(Need, NEED_COLUMNS, where, (Need.title, Need.id), filters, page)
+
+
+async def open_needs(principal: Principal | None, district_id: int) -> list[dict[str, Any]]:
+    """A district's open needs as this person may see them (its page and its API detail)."""
+    filters = ListFilters(district=district_id, status="open", per_page=MAX_PER_PAGE)
+    return (await list_needs(principal, filters, 1)).items
 
 
 async def get_need(principal: Principal, district_id: int, need_id: int) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -10,9 +11,14 @@ from piccolo.columns import Column
 from piccolo.columns.combination import Combinable
 
 from testbed import audit, vocabulary
-from testbed.access import SITE_STATUSES, PilotAccess, pilot_access, visible_pilots_where
+from testbed.access import (
+    CALL_STATUSES,
+    SITE_STATUSES,
+    PilotAccess,
+    pilot_access,
+    visible_pilots_where,
+)
 from testbed.auth import Principal
-from testbed.catalog.services.inputs import InputReader
 from testbed.catalog.services.listing import (
     ListFilters,
     Page,
@@ -23,6 +29,7 @@ from testbed.catalog.services.listing import (
 )
 from testbed.catalog.services.products import vendor_options
 from testbed.errors import Conflict, Forbidden, InvalidInput, NotFound
+from testbed.inputs import InputReader
 from testbed.tables import (
     MAX_ID,
     Enrollment,
@@ -32,6 +39,8 @@ from testbed.tables import (
 )
 
 EDITABLE_PILOT_STATUSES = frozenset({"draft", "open"})
+# A pilot has outcome data (uploads, data quality, findings) from the day it starts.
+DATA_STATUSES = frozenset({"active", "analysis", "published", "closed"})
 PILOT_LIST_COLUMNS = (
     Pilot.id,
     Pilot.title,
@@ -196,6 +205,29 @@ def may_move(access: PilotAccess, target: str) -> bool:
 def next_statuses(access: PilotAccess) -> list[str]:
     """The moves this principal can make now (for the buttons on the pilot's page)."""
     return [target for target in TRANSITIONS[access.status] if may_move(access, target)]
+
+
+@dataclass(frozen=True)
+class PilotActions:
+    """What the pilot's page offers this person now, by the pilot's status and their part."""
+
+    can_manage: bool  # its team, volunteers and status
+    can_edit: bool  # the call itself
+    next_statuses: list[str]
+    has_outcome_data: bool  # uploads, data quality and findings exist from the start on
+    may_volunteer: bool  # a district's member, while the call takes volunteers
+
+
+def pilot_actions(principal: Principal | None, access: PilotAccess) -> PilotActions:
+    return PilotActions(
+        can_manage=access.can_manage,
+        can_edit=access.can_manage and access.status in EDITABLE_PILOT_STATUSES,
+        next_statuses=next_statuses(access),
+        has_outcome_data=access.status in DATA_STATUSES,
+        may_volunteer=principal is not None
+        and "district" in principal.kinds
+        and access.status in CALL_STATUSES,
+    )
 
 
 async def transition_problems(

@@ -10,9 +10,9 @@ from piccolo.columns.combination import Combinable
 
 from testbed import audit, vocabulary
 from testbed.auth import Principal
-from testbed.catalog.services.inputs import InputReader
 from testbed.catalog.services.listing import ListFilters, Page, fetch_page, has_code, search_terms
 from testbed.errors import Forbidden, NotFound
+from testbed.inputs import InputReader
 from testbed.tables import (
     Organization,
     Product,

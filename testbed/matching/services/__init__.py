@@ -10,7 +10,11 @@ invitations) and `rounds`. Callers import from here.
 """
 
 from testbed.matching.services.acceptance import accept, decline, enrollment_party
-from testbed.matching.services.enrollments import STATUS_WORDS, WITHDRAWABLE_STATUSES
+from testbed.matching.services.enrollments import (
+    STATUS_WORDS,
+    WITHDRAWABLE_STATUSES,
+    get_enrollment,
+)
 from testbed.matching.services.facts import (
     call_facts,
     call_rows,
@@ -28,6 +32,7 @@ from testbed.matching.services.rounds import admin_overview, round_detail, round
 from testbed.matching.services.volunteering import own_enrollment, volunteer, withdraw
 
 __all__ = [
+    "get_enrollment",
     "STATUS_WORDS",
     "WITHDRAWABLE_STATUSES",
     "accept",

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from piccolo.engine.sqlite import TransactionType
 
 from testbed.tables import (
+    Enrollment,
     Organization,
     Pilot,
 )
@@ -59,3 +61,8 @@ async def locked(pilot_id: int, district_id: int | None = None) -> AsyncIterator
     else:
         async with engine.transaction(transaction_type=TransactionType.immediate):
             yield
+
+
+async def get_enrollment(enrollment_id: int) -> dict[str, Any]:
+    """One enrollment as it is stored (the API answers a change with it)."""
+    return await Enrollment.select().where(Enrollment.id == enrollment_id).first()

@@ -10,6 +10,7 @@ from testbed import audit
 from testbed.access import CALL_STATUSES
 from testbed.auth import Principal
 from testbed.errors import Forbidden, InvalidInput
+from testbed.inputs import InputReader
 from testbed.matching.fit import (
     DEFAULT_WEIGHTS,
     PART_LABELS,
@@ -41,19 +42,18 @@ async def set_fit_weights(principal: Principal, values: Mapping[str, object]) ->
     """Network admins change the weights; every change is audited with before and after."""
     if not principal.is_network_admin:
         raise Forbidden("Only network administrators can change the fit weights.")
-    errors, parsed = [], {}
+    reader, parsed = InputReader(values), {}
     for part in PARTS:
         raw = values.get(part, DEFAULT_WEIGHTS[part])
         try:
             number = float(str(raw).strip())
         except ValueError:
-            errors.append({"field": part, "message": "Enter a number from 0 to 100."})
+            reader.problem(part, "Enter a number from 0 to 100.")
             continue
         if not 0 <= number <= 100:
-            errors.append({"field": part, "message": "Enter a number from 0 to 100."})
+            reader.problem(part, "Enter a number from 0 to 100.")
         parsed[part] = number
-    if errors:
-        raise InvalidInput("Some weights need fixing.", errors=errors)
+    reader.raise_problems(message="Some weights need fixing.")
     try:
         weights = check_weights(parsed)
     except ValueError as error:

@@ -10,6 +10,7 @@ from testbed import audit
 from testbed.access import CALL_STATUSES, pilot_access
 from testbed.auth import Principal
 from testbed.errors import Conflict, Forbidden, InvalidInput, NotFound
+from testbed.inputs import InputReader
 from testbed.matching.services.enrollments import (
     NOTE_MAX_CHARACTERS,
     STATUS_WORDS,
@@ -43,39 +44,32 @@ def _volunteering_district(principal: Principal, district_id: object) -> int:
     return chosen
 
 
-def _whole_number(data: Mapping[str, object], name: str, errors: list, minimum: int) -> int:
-    raw = data.get(name)
+def _whole_number(reader: InputReader, name: str, minimum: int, raw: object) -> int:
     try:
         number = int(str(raw).strip()) if raw not in (None, "") else None
     except ValueError:
         number = None
     if number is None or number < minimum:
-        errors.append({"field": name, "message": f"Enter a whole number of at least {minimum}."})
+        reader.problem(name, f"Enter a whole number of at least {minimum}.")
         return 0
     return number
 
 
 def _volunteer_input(data: Mapping[str, object], call_grades: Sequence[str]) -> dict[str, Any]:
-    errors: list[dict[str, str]] = []
-    students = _whole_number(data, "capacity_students", errors, 1)
+    reader = InputReader(data)
+    students = _whole_number(reader, "capacity_students", 1, data.get("capacity_students"))
     classrooms = _whole_number(
-        {"capacity_classrooms": data.get("capacity_classrooms") or 0},
-        "capacity_classrooms",
-        errors,
-        0,
+        reader, "capacity_classrooms", 0, data.get("capacity_classrooms") or 0
     )
     raw_grades = data.get("grades") or []
     grades = [raw_grades] if isinstance(raw_grades, str) else list(raw_grades)  # type: ignore[arg-type]
     unknown = [g for g in grades if g not in call_grades]
     if unknown:
-        errors.append({"field": "grades", "message": "Choose among the grades the call needs."})
+        reader.problem("grades", "Choose among the grades the call needs.")
     note = str(data.get("note") or "").strip()
     if len(note) > NOTE_MAX_CHARACTERS:
-        errors.append(
-            {"field": "note", "message": f"Keep the note under {NOTE_MAX_CHARACTERS} characters."}
-        )
-    if errors:
-        raise InvalidInput("Some of what you entered needs fixing.", errors=errors)
+        reader.problem("note", f"Keep the note under {NOTE_MAX_CHARACTERS} characters.")
+    reader.raise_problems()
     return {
         "capacity_students": students,
         "capacity_classrooms": classrooms,

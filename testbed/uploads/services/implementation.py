@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from piccolo.engine.sqlite import TransactionType
@@ -10,7 +10,7 @@ from piccolo.engine.sqlite import TransactionType
 from testbed import audit
 from testbed.access import PilotAccess
 from testbed.auth import Principal
-from testbed.errors import InvalidInput
+from testbed.inputs import InputReader
 from testbed.tables import (
     ImplementationLog,
 )
@@ -32,38 +32,24 @@ async def implementation_log(pilot_id: int, site_id: int) -> dict[str, Any] | No
     )
 
 
-def _date_field(values: dict[str, str], name: str, errors: list[dict[str, str]]) -> date | None:
-    text = (values.get(name) or "").strip()
-    if not text:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        errors.append({"field": name, "message": "Enter a date as YYYY-MM-DD."})
-        return None
-
-
 async def save_implementation_log(
     principal: Principal, access: PilotAccess, site_id: int, values: dict[str, str]
 ) -> None:
     require_upload_permission(principal, access, site_id)
     await require_site(access.pilot_id, site_id)
-    errors: list[dict[str, str]] = []
+    reader = InputReader(values)
     held = {"yes": True, "no": False, "": None}.get((values.get("training_held") or "").strip())
-    training_on = _date_field(values, "training_on", errors)
-    started_on = _date_field(values, "started_on", errors)
-    ended_on = _date_field(values, "ended_on", errors)
+    training_on = reader.iso_date("training_on")
+    started_on = reader.iso_date("started_on")
+    ended_on = reader.iso_date("ended_on")
     if started_on and ended_on and ended_on < started_on:
-        errors.append({"field": "ended_on", "message": "The end date is before the start date."})
+        reader.problem("ended_on", "The end date is before the start date.")
     if training_on and held is False:
-        errors.append(
-            {"field": "training_on", "message": "A training date was given, but no training held."}
-        )
+        reader.problem("training_on", "A training date was given, but no training held.")
     problems = (values.get("problems") or "").strip()
     if len(problems) > 5000:
-        errors.append({"field": "problems", "message": "Keep this under 5,000 characters."})
-    if errors:
-        raise InvalidInput("Some of the log needs fixing.", errors=errors)
+        reader.problem("problems", "Keep this under 5,000 characters.")
+    reader.raise_problems(message="Some of the log needs fixing.")
     fields = {
         ImplementationLog.training_held: held,
         ImplementationLog.training_on: training_on,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
+from datetime import date
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -28,9 +29,14 @@ class InputReader:
     def problem(self, name: str, message: str) -> None:
         self.errors.append({"field": name, "message": message})
 
-    def raise_problems(self, error_type: type[InvalidInput] | type[Conflict] = InvalidInput):
+    def raise_problems(
+        self,
+        error_type: type[InvalidInput] | type[Conflict] = InvalidInput,
+        message: str = FIX_MESSAGE,
+    ) -> None:
+        """Raise every problem found so far at once (nothing when there is none)."""
         if self.errors:
-            raise error_type(FIX_MESSAGE, errors=self.errors)
+            raise error_type(message, errors=self.errors)
 
     def _raw(self, name: str) -> Any:
         value = self.values.get(name)
@@ -116,6 +122,17 @@ class InputReader:
         if isinstance(value, str):
             return value.lower() in {"on", "1", "true", "yes"}
         return bool(value)
+
+    def iso_date(self, name: str) -> date | None:
+        """A date typed as YYYY-MM-DD; None when left empty."""
+        value = self._raw(name)
+        if value is None or value == "":
+            return None
+        try:
+            return date.fromisoformat(str(value))
+        except ValueError:
+            self.problem(name, "Enter a date as YYYY-MM-DD.")
+            return None
 
     def url(self, name: str, label: str, *, required: bool = False) -> str:
         value = self.text(name, label, required=required, max_length=300)

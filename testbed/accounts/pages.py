@@ -1,52 +1,39 @@
-"""Pages and API for signing in, sign-up, the account page, organizations, invitations,
-access tokens, per-pilot roles and the network admin's pages."""
+"""Pages for signing in, sign-up, the account page, organizations, invitations, access tokens,
+per-pilot roles and the network admin's pages. The same in JSON: api.py."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import quote
 
-from litestar import Controller, Request, delete, get, post
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter, URLEncodedBody
+from litestar import Controller, Request, get, post
+from litestar.params import FromPath, FromQuery, QueryParameter, URLEncodedBody
 from litestar.plugins.flash import flash
 from litestar.response import Redirect, Template
-from litestar.status_codes import HTTP_204_NO_CONTENT
 
 from testbed.access import organization_admin, organization_member, pilot_access, pilot_manager
 from testbed.accounts import addresses, deletion, recovery, services
-from testbed.accounts.schemas import (
-    AuditEventOut,
-    InvitationCreated,
-    InvitationIn,
-    Me,
-    MemberOut,
-    MembershipOut,
-    OrganizationOut,
-    PilotRoleIn,
-    PilotRoleOut,
-    TokenCreated,
-    TokenIn,
-    TokenOut,
-)
+from testbed.accounts.guards import invited_address
 from testbed.accounts.tokens import LinkUsed
 from testbed.auth import (
     BEFORE_VERIFICATION,
-    current_principal,
+    PUBLIC,
+    Principal,
+    SignedIn,
+    Viewer,
+    access_rule,
+    guarded,
     network_admin,
-    require_principal,
     signed_in,
 )
-from testbed.errors import Conflict, Forbidden, InvalidInput, NotFound, TestbedError
+from testbed.errors import InvalidInput, TestbedError
 from testbed.sessions import start_session
-from testbed.tables import MAX_ID
-from testbed.web import form_page, require_confirmation
+from testbed.web import client_address, form_errors, form_page, require_confirmation
 
 Form = URLEncodedBody[dict[str, str]]
+
+
 SESSION_COOKIE = "testbed_session"  # app.create_app's SessionConfig key
-
-
-def _client_address(request: Request) -> str:
-    return request.client.host if request.client else ""
 
 
 def _safe_next(target: str | None) -> str:
@@ -56,21 +43,12 @@ def _safe_next(target: str | None) -> str:
     return "/work"
 
 
-def _invitation_link(request: Request, token: str) -> str:
-    # From the configured public address, as in the mail: a request's Host header is chosen
-    # by whoever sends it.
-    return f"{request.app.state['settings'].base_url}/invitations/{token}"
-
-
-# --- pages ----------------------------------------------------------------------------------
-
-
 class SessionController(Controller):
     """Signing in and out."""
 
     tags = ["accounts"]
     include_in_schema = False
-    opt = {"access": "public", BEFORE_VERIFICATION: True}
+    opt = {**PUBLIC, BEFORE_VERIFICATION: True}
 
     @get("/login")
     async def login_page(
@@ -87,17 +65,21 @@ class SessionController(Controller):
 
     @post("/login")
     async def login(self, request: Request, data: Form) -> Template | Redirect:
-        try:
+        with form_errors() as outcome:
             user_id = await services.authenticate(
                 email=data.get("email", ""),
                 password=data.get("password", ""),
-                ip_address=_client_address(request),
+                ip_address=client_address(request),
             )
-        except InvalidInput as error:
-            return form_page("accounts/login.html.j2", values=data, error=error, status_code=400)
-        except TestbedError as error:
+        if outcome.error:
+            # Credentials that do not match are a bad request (400), not a field to correct;
+            # too many tries keep their 429.
+            wrong = isinstance(outcome.error, InvalidInput)
             return form_page(
-                "accounts/login.html.j2", values=data, error=error, status_code=error.status_code
+                "accounts/login.html.j2",
+                values=data,
+                error=outcome.error,
+                status_code=400 if wrong else None,
             )
         old_session = request.cookies.get(SESSION_COOKIE)
         if old_session:
@@ -105,12 +87,11 @@ class SessionController(Controller):
         csrf_cookie = start_session(request, user_id)
         return Redirect(_safe_next(data.get("next")), cookies=[csrf_cookie])
 
-    @post("/logout", opt={"access": "signed_in"}, guards=[signed_in])
-    async def logout(self, request: Request) -> Redirect:
-        principal = require_principal(request)
+    @post("/logout", **guarded(signed_in))
+    async def logout(self, request: Request, principal: SignedIn) -> Redirect:
         request.clear_session()
         await services.audit.record(
-            "logout", actor_id=principal.user_id, ip_address=_client_address(request)
+            "logout", actor_id=principal.user_id, ip_address=client_address(request)
         )
         return Redirect("/")
 
@@ -119,7 +100,7 @@ class SignupController(Controller):
     path = "/signup"
     tags = ["accounts"]
     include_in_schema = False
-    opt = {"access": "public", BEFORE_VERIFICATION: True}
+    opt = {**PUBLIC, BEFORE_VERIFICATION: True}
 
     @get("/")
     async def signup_page(self) -> Template:
@@ -127,7 +108,7 @@ class SignupController(Controller):
 
     @post("/")
     async def signup(self, request: Request, data: Form) -> Template | Redirect:
-        try:
+        with form_errors() as outcome:
             await services.sign_up(
                 name=data.get("name", ""),
                 email=data.get("email", ""),
@@ -136,16 +117,15 @@ class SignupController(Controller):
                 organization_name=data.get("organization_name", ""),
                 state=data.get("state") or None,
                 invitation_token=data.get("invitation") or None,
-                ip_address=_client_address(request),
+                ip_address=client_address(request),
                 settings=request.app.state["settings"],
             )
-        except TestbedError as error:
+        if outcome.error:
             template = "accounts/invitation.html.j2" if data.get("invitation") else None
             return form_page(
                 template or "accounts/signup.html.j2",
                 values=data,
-                error=error,
-                status_code=error.status_code,
+                error=outcome.error,
                 extra={"invitation": await _invitation_or_none(data.get("invitation"))},
             )
         # The same answer whether the address was new or already had an account (then nothing
@@ -172,55 +152,53 @@ class AccountController(Controller):
     tags = ["accounts"]
     include_in_schema = False
     guards = [signed_in]
-    opt = {"access": "signed_in"}
+    opt = access_rule(signed_in)
 
     @get("/")
-    async def account_page(self, request: Request) -> Template:
-        return await _account_page(request)
+    async def account_page(self, principal: SignedIn) -> Template:
+        return await _account_page(principal)
 
     @post("/tokens")
-    async def create_token(self, request: Request, data: Form) -> Template:
-        try:
-            _, token = await services.create_access_token(
-                require_principal(request), data.get("name", "")
-            )
-        except InvalidInput as error:
-            return await _account_page(request, error=error, values=data, status_code=422)
-        return await _account_page(request, new_token=token)
+    async def create_token(self, principal: SignedIn, data: Form) -> Template:
+        with form_errors() as outcome:
+            _, token = await services.create_access_token(principal, data.get("name", ""))
+        if outcome.error:
+            return await _account_page(principal, error=outcome.error, values=data)
+        return await _account_page(principal, new_token=token)
 
     @post("/tokens/{token_id:int}/revoke")
-    async def revoke_token(self, request: Request, token_id: FromPath[int]) -> Redirect:
-        await services.revoke_access_token(require_principal(request), token_id)
+    async def revoke_token(
+        self, request: Request, principal: SignedIn, token_id: FromPath[int]
+    ) -> Redirect:
+        await services.revoke_access_token(principal, token_id)
         flash(request, "Token revoked: it no longer works.", category="saved")
         return Redirect("/account#tokens")
 
     @post("/profile")
-    async def update_profile(self, request: Request, data: Form) -> Template | Redirect:
-        try:
-            await services.update_profile(
-                require_principal(request), name=data.get("display_name", "")
-            )
-        except TestbedError as error:
-            return await _account_page(
-                request, error=error, values=data, status_code=error.status_code
-            )
+    async def update_profile(
+        self, request: Request, principal: SignedIn, data: Form
+    ) -> Template | Redirect:
+        with form_errors() as outcome:
+            await services.update_profile(principal, name=data.get("display_name", ""))
+        if outcome.error:
+            return await _account_page(principal, error=outcome.error, values=data)
         flash(request, "Your profile is saved.", category="saved")
         return Redirect("/account#profile")
 
     @post("/email", opt={BEFORE_VERIFICATION: True})
-    async def change_email(self, request: Request, data: Form) -> Template | Redirect:
-        try:
+    async def change_email(
+        self, request: Request, principal: SignedIn, data: Form
+    ) -> Template | Redirect:
+        with form_errors() as outcome:
             new_email = await addresses.request_email_change(
-                require_principal(request),
+                principal,
                 new_email=data.get("new_email", ""),
                 password=data.get("email_password", ""),
-                ip_address=_client_address(request),
+                ip_address=client_address(request),
                 settings=request.app.state["settings"],
             )
-        except TestbedError as error:
-            return await _account_page(
-                request, error=error, values=data, status_code=error.status_code
-            )
+        if outcome.error:
+            return await _account_page(principal, error=outcome.error, values=data)
         flash(
             request,
             f"We sent a link to {new_email}. Your address changes when you follow it; "
@@ -230,20 +208,22 @@ class AccountController(Controller):
         return Redirect("/account#email")
 
     @post("/password", opt={BEFORE_VERIFICATION: True})
-    async def change_password(self, request: Request, data: Form) -> Template | Redirect:
-        try:
+    async def change_password(
+        self, request: Request, principal: SignedIn, data: Form
+    ) -> Template | Redirect:
+        with form_errors() as outcome:
             await recovery.change_password(
-                require_principal(request),
+                principal,
                 current=data.get("current_password", ""),
                 password=data.get("new_password", ""),
                 again=data.get("new_password_again", ""),
                 session_key=request.cookies.get(SESSION_COOKIE),
-                ip_address=_client_address(request),
+                ip_address=client_address(request),
                 settings=request.app.state["settings"],
             )
-        except TestbedError as error:
+        if outcome.error:
             # The passwords typed are never sent back into the form.
-            return await _account_page(request, error=error, status_code=error.status_code)
+            return await _account_page(principal, error=outcome.error)
         flash(
             request,
             "Password changed. Every other session of your account was signed out.",
@@ -256,20 +236,20 @@ class AccountController(Controller):
         return form_page("accounts/verification.html.j2", values={})
 
     @post("/verification", opt={BEFORE_VERIFICATION: True})
-    async def resend_verification(self, request: Request) -> Template | Redirect:
-        principal = require_principal(request)
-        try:
+    async def resend_verification(
+        self, request: Request, principal: SignedIn
+    ) -> Template | Redirect:
+        with form_errors() as outcome:
             await addresses.resend_verification(
                 principal,
-                ip_address=_client_address(request),
+                ip_address=client_address(request),
                 settings=request.app.state["settings"],
             )
-        except TestbedError as error:
+        if outcome.error:
             return form_page(
                 "accounts/verification.html.j2",
                 values={},
-                error=error,
-                status_code=error.status_code,
+                error=outcome.error,
             )
         flash(
             request,
@@ -279,18 +259,16 @@ class AccountController(Controller):
         return Redirect("/account/verification")
 
     @post("/delete", opt={BEFORE_VERIFICATION: True})
-    async def delete_account(self, request: Request, data: Form) -> Template:
-        try:
+    async def delete_account(self, request: Request, principal: SignedIn, data: Form) -> Template:
+        with form_errors() as outcome:
             require_confirmation(data, "delete your account")
             await deletion.delete_account(
-                require_principal(request),
+                principal,
                 password=data.get("delete_password", ""),
-                ip_address=_client_address(request),
+                ip_address=client_address(request),
             )
-        except TestbedError as error:
-            return await _account_page(
-                request, error=error, values=data, status_code=error.status_code
-            )
+        if outcome.error:
+            return await _account_page(principal, error=outcome.error, values=data)
         # Every session of the account ended with it, this one too: an empty session here
         # (the page still reads it for messages) drops this browser's cookie.
         request.set_session({})
@@ -304,21 +282,20 @@ class VerifyController(Controller):
     path = "/verify/{verify_token:str}"
     tags = ["accounts"]
     include_in_schema = False
-    opt = {"access": "public"}
+    opt = PUBLIC
 
     @get("/")
-    async def verify(self, request: Request, verify_token: FromPath[str]) -> Template:
+    async def verify(
+        self, request: Request, viewer: Viewer, verify_token: FromPath[str]
+    ) -> Template:
         try:
-            email = await addresses.verify_address(
-                verify_token, ip_address=_client_address(request)
-            )
+            email = await addresses.verify_address(verify_token, ip_address=client_address(request))
         except LinkUsed:
             # A second click, or a mail scanner that opened the link first, used it up: to
             # someone already verified, that is no error.
-            principal = current_principal(request)
-            if principal is None or not principal.verified:
+            if viewer is None or not viewer.verified:
                 raise
-            email = principal.email
+            email = viewer.email
         return Template("accounts/verified.html.j2", context={"email": email})
 
 
@@ -328,7 +305,7 @@ class EmailChangeController(Controller):
     path = "/email/confirm/{change_token:str}"
     tags = ["accounts"]
     include_in_schema = False
-    opt = {"access": "public", BEFORE_VERIFICATION: True}
+    opt = {**PUBLIC, BEFORE_VERIFICATION: True}
 
     @get("/")
     async def confirm_page(self, change_token: FromPath[str]) -> Template:
@@ -342,7 +319,7 @@ class EmailChangeController(Controller):
     async def confirm(self, request: Request, change_token: FromPath[str]) -> Redirect:
         new_email = await addresses.confirm_email_change(
             change_token,
-            ip_address=_client_address(request),
+            ip_address=client_address(request),
             settings=request.app.state["settings"],
         )
         flash(request, f"Your address is now {new_email}.", category="saved")
@@ -356,7 +333,7 @@ class PasswordController(Controller):
     path = "/password"
     tags = ["accounts"]
     include_in_schema = False
-    opt = {"access": "public", BEFORE_VERIFICATION: True}
+    opt = {**PUBLIC, BEFORE_VERIFICATION: True}
 
     @get("/forgot")
     async def forgot_page(self) -> Template:
@@ -364,18 +341,17 @@ class PasswordController(Controller):
 
     @post("/forgot")
     async def forgot(self, request: Request, data: Form) -> Template:
-        try:
+        with form_errors() as outcome:
             await recovery.request_password_reset(
                 email=data.get("email", ""),
-                ip_address=_client_address(request),
+                ip_address=client_address(request),
                 settings=request.app.state["settings"],
             )
-        except TestbedError as error:
+        if outcome.error:
             return form_page(
                 "accounts/password_forgot.html.j2",
                 values=data,
-                error=error,
-                status_code=error.status_code,
+                error=outcome.error,
             )
         # The same page whether or not the address has an account.
         return form_page(
@@ -393,20 +369,19 @@ class PasswordController(Controller):
     async def reset(
         self, request: Request, reset_token: FromPath[str], data: Form
     ) -> Template | Redirect:
-        try:
+        with form_errors() as outcome:
             await recovery.reset_password(
                 token=reset_token,
                 password=data.get("new_password", ""),
                 again=data.get("new_password_again", ""),
-                ip_address=_client_address(request),
+                ip_address=client_address(request),
                 settings=request.app.state["settings"],
             )
-        except InvalidInput as error:
+        if outcome.error:
             return form_page(
                 "accounts/password_reset.html.j2",
                 values={},
-                error=error,
-                status_code=error.status_code,
+                error=outcome.error,
                 extra={"token": reset_token},
             )
         # Signed out everywhere, this browser included: sign in with the new password.
@@ -415,19 +390,16 @@ class PasswordController(Controller):
 
 
 async def _account_page(
-    request: Request,
+    principal: Principal,
     *,
     new_token: str | None = None,
     error: TestbedError | None = None,
     values: dict | None = None,
-    status_code: int = 200,
 ) -> Template:
-    principal = require_principal(request)
     return form_page(
         "accounts/account.html.j2",
         values={"display_name": principal.name, **(values or {})},
         error=error,
-        status_code=status_code,
         extra={
             "tokens": await services.list_access_tokens(principal),
             "new_token": new_token,
@@ -440,18 +412,21 @@ class OrganizationController(Controller):
     tags = ["accounts"]
     include_in_schema = False
     guards = [organization_member]
-    opt = {"access": "org_member"}
+    opt = access_rule(organization_member)
 
     @get("/members")
-    async def members_page(self, request: Request, organization_id: FromPath[int]) -> Template:
-        return await _members_page(request, organization_id)
+    async def members_page(self, principal: SignedIn, organization_id: FromPath[int]) -> Template:
+        return await _members_page(principal, organization_id)
 
-    @post("/invitations", guards=[organization_admin], opt={"access": "org_admin"})
+    @post("/invitations", **guarded(organization_admin))
     async def invite(
-        self, request: Request, organization_id: FromPath[int], data: Form
+        self,
+        request: Request,
+        principal: SignedIn,
+        organization_id: FromPath[int],
+        data: Form,
     ) -> Template:
-        principal = require_principal(request)
-        try:
+        with form_errors() as outcome:
             token = await services.create_invitation(
                 principal,
                 organization_id=organization_id,
@@ -459,28 +434,27 @@ class OrganizationController(Controller):
                 role=data.get("role", "member"),
                 settings=request.app.state["settings"],
             )
-        except InvalidInput as error:
-            return await _members_page(
-                request, organization_id, error=error, values=data, status_code=422
-            )
+        if outcome.error:
+            return await _members_page(principal, organization_id, error=outcome.error, values=data)
         return await _members_page(
-            request, organization_id, invitation_link=_invitation_link(request, token)
+            principal,
+            organization_id,
+            invitation_link=services.invitation_link(request.app.state["settings"], token),
         )
 
     @post(
         "/members/{membership_id:int}/role",
-        guards=[organization_admin],
-        opt={"access": "org_admin"},
+        **guarded(organization_admin),
     )
     async def change_role(
         self,
-        request: Request,
+        principal: SignedIn,
         organization_id: FromPath[int],
         membership_id: FromPath[int],
         data: Form,
     ) -> Redirect:
         await services.change_member_role(
-            require_principal(request),
+            principal,
             organization_id=organization_id,
             membership_id=membership_id,
             role=data.get("role", ""),
@@ -489,21 +463,18 @@ class OrganizationController(Controller):
 
 
 async def _members_page(
-    request: Request,
+    principal: Principal,
     organization_id: int,
     *,
     invitation_link: str | None = None,
     error: TestbedError | None = None,
     values: dict | None = None,
-    status_code: int = 200,
 ) -> Template:
-    principal = require_principal(request)
     members = await services.list_members(principal, organization_id)
     return form_page(
         "accounts/members.html.j2",
         values=values or {},
         error=error,
-        status_code=status_code,
         extra={
             "organization": await services.get_organization(organization_id),
             "members": members,
@@ -517,13 +488,12 @@ class InvitationController(Controller):
     path = "/invitations/{token:str}"
     tags = ["accounts"]
     include_in_schema = False
-    opt = {"access": "public"}
+    opt = PUBLIC
 
     @get("/")
-    async def invitation_page(self, request: Request, token: FromPath[str]) -> Template | Redirect:
-        principal = current_principal(request)
+    async def invitation_page(self, viewer: Viewer, token: FromPath[str]) -> Template | Redirect:
         found = await services.find_invitation(token)
-        if found and principal and principal.is_member_of(found["organization"]):
+        if found and viewer and viewer.is_member_of(found["organization"]):
             # Already in (for instance just joined through this link): go to the organization.
             return Redirect(f"/organizations/{found['organization']}/members")
         invitation = _described(await services.usable_invitation(token))
@@ -535,11 +505,11 @@ class InvitationController(Controller):
 
     @post(
         "/accept",
-        guards=[signed_in],
-        opt={"access": "invited_address", BEFORE_VERIFICATION: True},  # it verifies the address
+        guards=[invited_address],
+        opt={**access_rule(invited_address), BEFORE_VERIFICATION: True},  # it verifies the address
     )
-    async def accept(self, request: Request, token: FromPath[str]) -> Redirect:
-        organization_id = await services.accept_invitation(require_principal(request), token)
+    async def accept(self, principal: SignedIn, token: FromPath[str]) -> Redirect:
+        organization_id = await services.accept_invitation(principal, token)
         return Redirect(f"/organizations/{organization_id}/members")
 
 
@@ -548,7 +518,7 @@ class AdminController(Controller):
     tags = ["admin"]
     include_in_schema = False
     guards = [network_admin]
-    opt = {"access": "network_admin"}
+    opt = access_rule(network_admin)
 
     @get("/")
     async def admin_page(self, action: FromQuery[str | None] = None) -> Template:
@@ -562,8 +532,8 @@ class AdminController(Controller):
         )
 
     @post("/organizations/{organization_id:int}/verify")
-    async def verify(self, request: Request, organization_id: FromPath[int]) -> Redirect:
-        await services.verify_organization(require_principal(request), organization_id)
+    async def verify(self, principal: SignedIn, organization_id: FromPath[int]) -> Redirect:
+        await services.verify_organization(principal, organization_id)
         return Redirect("/admin")
 
 
@@ -572,53 +542,47 @@ class PilotTeamController(Controller):
     tags = ["pilots"]
     include_in_schema = False
     guards = [pilot_manager]
-    opt = {"access": "pilot_manager"}
+    opt = access_rule(pilot_manager)
 
     @get("/")
-    async def team_page(self, request: Request, pilot_id: FromPath[int]) -> Template:
-        return await _team_page(request, pilot_id)
+    async def team_page(self, principal: SignedIn, pilot_id: FromPath[int]) -> Template:
+        return await _team_page(principal, pilot_id)
 
     @post("/")
     async def grant(
-        self, request: Request, pilot_id: FromPath[int], data: Form
+        self, principal: SignedIn, pilot_id: FromPath[int], data: Form
     ) -> Template | Redirect:
-        principal = require_principal(request)
         (await pilot_access(principal, pilot_id)).require_manage()
-        try:
+        with form_errors() as outcome:
             await services.grant_pilot_role(
                 principal, pilot_id, email=data.get("email", ""), role=data.get("role", "")
             )
-        except TestbedError as error:
-            return await _team_page(
-                request, pilot_id, error=error, values=data, status_code=error.status_code
-            )
+        if outcome.error:
+            return await _team_page(principal, pilot_id, error=outcome.error, values=data)
         return Redirect(f"/pilots/{pilot_id}/team")
 
     @post("/{role_id:int}/revoke")
     async def revoke(
-        self, request: Request, pilot_id: FromPath[int], role_id: FromPath[int]
+        self, principal: SignedIn, pilot_id: FromPath[int], role_id: FromPath[int]
     ) -> Redirect:
-        principal = require_principal(request)
         (await pilot_access(principal, pilot_id)).require_manage()
         await services.revoke_pilot_role(principal, pilot_id, role_id)
         return Redirect(f"/pilots/{pilot_id}/team")
 
 
 async def _team_page(
-    request: Request,
+    principal: Principal,
     pilot_id: int,
     *,
     error: TestbedError | None = None,
     values: dict | None = None,
-    status_code: int = 200,
 ) -> Template:
-    access = await pilot_access(require_principal(request), pilot_id)
+    access = await pilot_access(principal, pilot_id)
     access.require_manage()
     return form_page(
         "accounts/team.html.j2",
         values=values or {},
         error=error,
-        status_code=status_code,
         extra={
             "pilot_id": pilot_id,
             "roles": await services.list_pilot_roles(pilot_id),
@@ -627,181 +591,15 @@ async def _team_page(
     )
 
 
-# --- JSON API -------------------------------------------------------------------------------
-
-
-def _me(request: Request) -> Me:
-    principal = require_principal(request)
-    return Me(
-        id=principal.user_id,
-        email=principal.email,
-        name=principal.name,
-        is_network_admin=principal.is_network_admin,
-        email_verified=principal.verified,
-        role=principal.role_label,
-        memberships=[MembershipOut(**vars(m)) for m in principal.memberships],
-    )
-
-
-class AccountApiController(Controller):
-    path = "/api/v1"
-    tags = ["accounts"]
-    guards = [signed_in]
-    opt = {"access": "signed_in"}
-
-    @get("/me", summary="Who am I")
-    async def me(self, request: Request) -> Me:
-        return _me(request)
-
-    @get("/tokens", summary="My personal access tokens")
-    async def list_tokens(self, request: Request) -> list[TokenOut]:
-        rows = await services.list_access_tokens(require_principal(request))
-        return [TokenOut(**row) for row in rows]
-
-    @post("/tokens", summary="Create a personal access token (shown once)", raises=[InvalidInput])
-    async def create_token(self, request: Request, data: JSONBody[TokenIn]) -> TokenCreated:
-        token_id, token = await services.create_access_token(require_principal(request), data.name)
-        return TokenCreated(id=token_id, name=data.name.strip(), token=token)
-
-    @delete(
-        "/tokens/{token_id:int}",
-        summary="Revoke a personal access token",
-        status_code=HTTP_204_NO_CONTENT,
-        raises=[NotFound],
-    )
-    async def revoke_token(self, request: Request, token_id: FromPath[int]) -> None:
-        await services.revoke_access_token(require_principal(request), token_id)
-
-
-class OrganizationApiController(Controller):
-    path = "/api/v1/organizations/{organization_id:int}"
-    tags = ["accounts"]
-    guards = [organization_member]
-    opt = {"access": "org_member"}
-
-    @get("/members", summary="Members of an organization", raises=[Forbidden, NotFound])
-    async def members(self, request: Request, organization_id: FromPath[int]) -> list[MemberOut]:
-        await services.get_organization(organization_id)
-        rows = await services.list_members(require_principal(request), organization_id)
-        return [MemberOut(**row) for row in rows]
-
-    @post(
-        "/invitations",
-        summary="Invite a colleague (mails the one-time link, and returns it)",
-        guards=[organization_admin],
-        opt={"access": "org_admin"},
-        raises=[Forbidden, NotFound, InvalidInput],
-    )
-    async def invite(
-        self, request: Request, organization_id: FromPath[int], data: JSONBody[InvitationIn]
-    ) -> InvitationCreated:
-        await services.get_organization(organization_id)
-        token = await services.create_invitation(
-            require_principal(request),
-            organization_id=organization_id,
-            email=data.email,
-            role=data.role,
-            settings=request.app.state["settings"],
-        )
-        return InvitationCreated(
-            email=services.normalize_email(data.email),
-            role=data.role,
-            link=_invitation_link(request, token),
-        )
-
-
-class PilotRoleApiController(Controller):
-    path = "/api/v1/pilots/{pilot_id:int}/roles"
-    tags = ["pilots"]
-    guards = [pilot_manager]
-    opt = {"access": "pilot_manager"}
-
-    @get("/", summary="People with a role on a pilot", raises=[NotFound, Forbidden])
-    async def list_roles(self, request: Request, pilot_id: FromPath[int]) -> list[PilotRoleOut]:
-        (await pilot_access(require_principal(request), pilot_id)).require_manage()
-        return [PilotRoleOut(**row) for row in await services.list_pilot_roles(pilot_id)]
-
-    @post(
-        "/",
-        summary="Give a person a role on a pilot",
-        raises=[NotFound, Forbidden, InvalidInput, Conflict],
-    )
-    async def grant(
-        self, request: Request, pilot_id: FromPath[int], data: JSONBody[PilotRoleIn]
-    ) -> list[PilotRoleOut]:
-        principal = require_principal(request)
-        (await pilot_access(principal, pilot_id)).require_manage()
-        await services.grant_pilot_role(principal, pilot_id, email=data.email, role=data.role)
-        return [PilotRoleOut(**row) for row in await services.list_pilot_roles(pilot_id)]
-
-    @delete(
-        "/{role_id:int}",
-        summary="Remove a person's role on a pilot",
-        status_code=HTTP_204_NO_CONTENT,
-        raises=[NotFound, Forbidden],
-    )
-    async def revoke(
-        self, request: Request, pilot_id: FromPath[int], role_id: FromPath[int]
-    ) -> None:
-        principal = require_principal(request)
-        (await pilot_access(principal, pilot_id)).require_manage()
-        await services.revoke_pilot_role(principal, pilot_id, role_id)
-
-
-class AdminApiController(Controller):
-    path = "/api/v1/admin"
-    tags = ["admin"]
-    guards = [network_admin]
-    opt = {"access": "network_admin"}
-
-    @get(
-        "/organizations",
-        summary="Organizations, optionally only (un)verified ones",
-        raises=[Forbidden],
-    )
-    async def organizations(self, verified: FromQuery[bool | None] = None) -> list[OrganizationOut]:
-        rows = await services.list_organizations(verified=verified)
-        return [
-            OrganizationOut(**{k: row[k] for k in OrganizationOut.__struct_fields__})
-            for row in rows
-        ]
-
-    @post(
-        "/organizations/{organization_id:int}/verify",
-        summary="Verify an organization",
-        raises=[Forbidden, NotFound],
-    )
-    async def verify(self, request: Request, organization_id: FromPath[int]) -> OrganizationOut:
-        await services.verify_organization(require_principal(request), organization_id)
-        row = await services.get_organization(organization_id)
-        return OrganizationOut(**{k: row[k] for k in OrganizationOut.__struct_fields__})
-
-    @get("/audit", summary="The security audit log, newest first", raises=[Forbidden])
-    async def audit(
-        self,
-        action: FromQuery[str | None] = None,
-        limit: FromQuery[int] = 100,
-        offset: FromQuery[int] = 0,
-    ) -> list[AuditEventOut]:
-        rows = await services.audit_events(
-            action=action, limit=max(1, min(limit, 1000)), offset=max(0, min(offset, MAX_ID))
-        )
-        return [AuditEventOut(**row) for row in rows]
-
-
-ROUTE_HANDLERS: list[Any] = [
+ROUTE_HANDLERS = [
     SessionController,
     SignupController,
+    AccountController,
     VerifyController,
     EmailChangeController,
     PasswordController,
-    AccountController,
     OrganizationController,
     InvitationController,
     AdminController,
     PilotTeamController,
-    AccountApiController,
-    OrganizationApiController,
-    PilotRoleApiController,
-    AdminApiController,
 ]

@@ -7,7 +7,7 @@ from typing import Any
 from litestar import Controller, Request, get
 from litestar.response import Template
 
-from testbed.auth import network_admin
+from testbed.auth import access_rule, network_admin
 from testbed.mail import outbox
 
 
@@ -16,7 +16,7 @@ class OutboxController(Controller):
     tags = ["admin"]
     include_in_schema = False
     guards = [network_admin]
-    opt = {"access": "network_admin"}
+    opt = access_rule(network_admin)
 
     @get("/")
     async def outbox_page(self, request: Request) -> Template:

@@ -1,26 +1,19 @@
-"""The notifications page and API (the menu's unread count comes with the principal), each
-person's choice of notification mail (page and API), and one-click unsubscribe from mail."""
+"""The notifications page (the menu's unread count comes with the principal), each person's
+choice of notification mail, and one-click unsubscribe from mail. The same in JSON: api.py."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, Request, get, post, put
-from litestar.params import FromPath, JSONBody, URLEncodedBody
+from litestar import Controller, Request, get, post
+from litestar.params import FromPath, URLEncodedBody
 from litestar.plugins.flash import flash
 from litestar.response import Redirect, Template
 
-from testbed.auth import require_principal, signed_in
+from testbed.auth import PUBLIC, SignedIn, access_rule, signed_in
 from testbed.errors import InvalidInput, NotFound
 from testbed.notifications import mailing, services
-from testbed.notifications.schemas import (
-    MailChoiceIn,
-    MailChoiceOut,
-    NotificationOut,
-    ReadIn,
-    ReadOut,
-)
-from testbed.web import form_page
+from testbed.web import form_errors, form_page
 
 
 def _notification_id(value: object) -> int | None:
@@ -37,42 +30,24 @@ class NotificationController(Controller):
     tags = ["notifications"]
     include_in_schema = False
     guards = [signed_in]
-    opt = {"access": "signed_in"}
+    opt = access_rule(signed_in)
 
     @get("/")
-    async def notifications_page(self, request: Request) -> Template:
-        items = await services.notifications_for(require_principal(request))
+    async def notifications_page(self, principal: SignedIn) -> Template:
+        items = await services.notifications_for(principal)
         return Template("notifications/index.html.j2", context={"notifications": items})
 
     @post("/read")
-    async def mark_read(self, request: Request, data: URLEncodedBody[dict[str, Any]]) -> Redirect:
-        await services.mark_read(
-            require_principal(request), _notification_id(data.get("notification_id"))
-        )
+    async def mark_read(
+        self, principal: SignedIn, data: URLEncodedBody[dict[str, Any]]
+    ) -> Redirect:
+        await services.mark_read(principal, _notification_id(data.get("notification_id")))
         return Redirect("/notifications")
 
 
-class NotificationApiController(Controller):
-    path = "/api/v1/notifications"
-    tags = ["notifications"]
-    guards = [signed_in]
-    opt = {"access": "signed_in"}
-
-    @get("/", summary="My notifications, newest first")
-    async def list_notifications(self, request: Request) -> list[NotificationOut]:
-        rows = await services.notifications_for(require_principal(request))
-        return [NotificationOut(**row) for row in rows]
-
-    @post(
-        "/read", summary="Mark one notification (or all) read", status_code=200, raises=[NotFound]
-    )
-    async def mark_read(self, request: Request, data: JSONBody[ReadIn]) -> ReadOut:
-        principal = require_principal(request)
-        marked = await services.mark_read(principal, data.notification_id)
-        return ReadOut(marked_read=marked, unread=await services.unread_count(principal.user_id))
-
-
 SETTINGS_PAGE = "notifications/settings.html.j2"
+
+
 SAVED_WORDS = {
     "immediate": "Saved: you will get a mail for each notification that needs your action.",
     "digest": "Saved: you will get one digest mail a day when something needs your action.",
@@ -85,26 +60,24 @@ class MailChoiceController(Controller):
     tags = ["notifications"]
     include_in_schema = False
     guards = [signed_in]
-    opt = {"access": "signed_in"}
+    opt = access_rule(signed_in)
 
     @get("/")
-    async def settings_page(self, request: Request) -> Template:
-        choice = await mailing.mail_choice(require_principal(request).user_id)
+    async def settings_page(self, principal: SignedIn) -> Template:
+        choice = await mailing.mail_choice(principal.user_id)
         return form_page(SETTINGS_PAGE, values={"mail": choice}, extra=_page_context())
 
     @post("/")
     async def save_settings(
-        self, request: Request, data: URLEncodedBody[dict[str, Any]]
+        self, request: Request, principal: SignedIn, data: URLEncodedBody[dict[str, Any]]
     ) -> Template | Redirect:
-        principal = require_principal(request)
-        try:
+        with form_errors() as outcome:
             choice = await mailing.set_mail_choice(principal.user_id, str(data.get("mail", "")))
-        except InvalidInput as error:
+        if outcome.error:
             return form_page(
                 SETTINGS_PAGE,
                 values={"mail": ""},
-                error=error,
-                status_code=error.status_code,
+                error=outcome.error,
                 extra=_page_context(),
             )
         flash(request, SAVED_WORDS[choice], category="saved")
@@ -115,27 +88,6 @@ def _page_context() -> dict[str, Any]:
     return {"choices": mailing.CHOICES, "default_choice": mailing.DEFAULT_CHOICE}
 
 
-class MailChoiceApiController(Controller):
-    path = "/api/v1/me/notification-mail"
-    tags = ["notifications"]
-    guards = [signed_in]
-    opt = {"access": "signed_in"}
-
-    @get("/", summary="How my action-needed notifications are mailed")
-    async def get_choice(self, request: Request) -> MailChoiceOut:
-        choice = await mailing.mail_choice(require_principal(request).user_id)
-        return MailChoiceOut(mail=choice, choices=mailing.CHOICES)  # type: ignore[arg-type]
-
-    @put(
-        "/",
-        summary="Choose immediate mail, a daily digest or no mail",
-        raises=[InvalidInput],
-    )
-    async def set_choice(self, request: Request, data: JSONBody[MailChoiceIn]) -> MailChoiceOut:
-        choice = await mailing.set_mail_choice(require_principal(request).user_id, data.mail)
-        return MailChoiceOut(mail=choice, choices=mailing.CHOICES)  # type: ignore[arg-type]
-
-
 class UnsubscribeController(Controller):
     """One-click unsubscribe (RFC 8058). The token in the address is the authentication: no
     session and no CSRF token (app.py exempts this path from the CSRF check), since the POST
@@ -143,7 +95,7 @@ class UnsubscribeController(Controller):
 
     path = "/unsubscribe/{unsubscribe_token:str}"
     include_in_schema = False
-    opt = {"access": "public"}
+    opt = PUBLIC
 
     @get("/")
     async def unsubscribe_page(
@@ -179,10 +131,4 @@ async def _unsubscribing(request: Request, token: str) -> int:
     return user_id
 
 
-ROUTE_HANDLERS = [
-    NotificationController,
-    NotificationApiController,
-    MailChoiceController,
-    MailChoiceApiController,
-    UnsubscribeController,
-]
+ROUTE_HANDLERS = [NotificationController, MailChoiceController, UnsubscribeController]
