@@ -126,6 +126,19 @@ def _year(reader: FieldReader, name: str, today: datetime.date) -> int:
 # --- list prices ---------------------------------------------------------------------------
 
 
+def _outward(low: float, high: float) -> tuple[float, float]:
+    """The public range of site costs, widened to two significant figures, so neither end is
+    one site's exact cost (with the mean, two exact ends would give a third site's cost)."""
+
+    def rounded(value: float, up: bool) -> float:
+        if value <= 0:
+            return 0.0
+        step = 10.0 ** (math.floor(math.log10(value)) - 1)
+        return (math.ceil if up else math.floor)(value / step) * step
+
+    return rounded(low, up=False), rounded(high, up=True)
+
+
 async def list_prices(product_id: int) -> list[dict[str, Any]]:
     """The product's list prices, newest first, each with its amount in dollars of the
     dollar year (`constant`, for a per-student price)."""
@@ -681,7 +694,7 @@ async def product_costs(
     site_range = None
     if len(sites) >= PUBLIC_MIN_SITES:
         per_student = [site["per_student"] for site in sites]
-        site_range = (min(per_student), max(per_student))
+        site_range = _outward(min(per_student), max(per_student))
     may_see_sheets = principal is not None and (
         principal.is_network_admin or principal.is_member_of(product["vendor_id"])
     )
