@@ -12,11 +12,10 @@ is frozen when computed), and they are disclosed for the public, as on every pub
 
 from __future__ import annotations
 
-import base64
-import binascii
 import csv
 import io
 import json
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -101,26 +100,27 @@ RETRACTED_SQL = "SELECT id, retracted_at FROM finding WHERE id IN ({})"  # noqa:
 _rows_of: dict[tuple[int, str], list[dict[str, Any]]] = {}
 
 
+# A cursor is the id of the last pilot of the previous page, in decimal: every string of this
+# form is a cursor the service could have given, which is what the OpenAPI document promises.
+CURSOR_PATTERN = r"^[0-9]{1,18}$"
+
+
 def encode_cursor(pilot_id: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"after_pilot": pilot_id}).encode()).decode()
+    return str(pilot_id)
 
 
 def decode_cursor(cursor: str | None) -> int:
-    """The pilot id a cursor continues after (0: from the start); a cursor this service did not
-    give is a 400 naming the parameter."""
-    if not cursor:
+    """The pilot id a cursor continues after (0: from the start); a cursor this service could
+    not have given is a 400 naming the parameter."""
+    if cursor is None:
         return 0
-    try:
-        after = json.loads(base64.urlsafe_b64decode(cursor.encode("ascii")))["after_pilot"]
-    except (ValueError, KeyError, TypeError, UnicodeEncodeError, binascii.Error):
-        after = None
-    if not isinstance(after, int) or isinstance(after, bool) or after < 0:
+    if re.fullmatch(CURSOR_PATTERN, cursor) is None:
         message = (
             "This cursor is not one the service gave: use the `next` link of the previous page, "
             "or leave the cursor out to start from the first page."
         )
         raise TestbedError(message, errors=[{"field": "cursor", "message": message}])
-    return after
+    return int(cursor)
 
 
 def check_limit(limit: int) -> int:

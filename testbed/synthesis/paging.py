@@ -26,7 +26,8 @@ Cursor = Annotated[
     str | None,
     QueryParameter(
         description="Where the page starts: the cursor in the previous page's `Link: <...>; "
-        'rel="next"` header. Left out: the first page.'
+        'rel="next"` header. Left out: the first page.',
+        schema_extra={"pattern": export.CURSOR_PATTERN},
     ),
 ]
 
