@@ -194,7 +194,8 @@ async def comparison(band: str | None, outcome: str | None) -> Comparison:
             f"No product has a published pilot in {BAND_WORDS.get(band, band).lower()} that "
             f"measured “{outcome}”. Outcomes measured there: {measured}."
         )
-        raise InvalidInput(message, errors=[{"field": "outcome", "message": message}])
+        # A comparison that does not exist, like any object that does not: 404, with the reason.
+        raise NotFound(message, errors=[{"field": "outcome", "message": message}])
     outcome = outcome or (outcomes[0] if outcomes else "")
     rows = []
     for product, pilots in in_band.values():

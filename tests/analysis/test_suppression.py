@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 
+import numpy as np
 import pytest
 
 from analysis.suppression import suppress_small_cells
@@ -113,3 +114,67 @@ def test_a_site_cannot_analyze_more_than_it_randomized():
 
     with pytest.raises(ValueError, match="more students than it randomized"):
         suppress_attrition(randomized=[[10, 10]], analyzed=[[11, 10]])
+
+
+def _integer_values(shown, hidden_cells, bound):
+    """Every integer value each hidden cell can take, by brute force over 0..bound, given the
+    shown cells and totals: an exact check that does not use the code's linear programming."""
+    k = len(hidden_cells)
+    grid = np.indices((bound + 1,) * k, dtype=np.int16).reshape(k, -1)
+    filled = {
+        (i, j): np.full(grid.shape[1], value, dtype=np.int16)
+        for i, row in enumerate(shown.cells)
+        for j, value in enumerate(row)
+        if value is not None
+    }
+    for position, cell in enumerate(hidden_cells):
+        filled[cell] = grid[position]
+    rows, width = len(shown.cells), len(shown.cells[0])
+    ok = np.ones(grid.shape[1], dtype=bool)
+    for i, total in enumerate(shown.row_totals):
+        if total is not None:
+            ok &= sum(filled[(i, j)].astype(np.int32) for j in range(width)) == total
+    for j, total in enumerate(shown.column_totals):
+        if total is not None:
+            ok &= sum(filled[(i, j)].astype(np.int32) for i in range(rows)) == total
+    if shown.total is not None:
+        ok &= sum(value.astype(np.int32) for value in filled.values()) == shown.total
+    return {cell: set(grid[p][ok].tolist()) for p, cell in enumerate(hidden_cells)}
+
+
+def test_a_complement_that_another_line_pins_does_not_count():
+    """An attacker's case from /network/decisions (decisions by evidence strength, zeros shown):
+    the rules hid a zero beside a 1 in a column whose total was shown as 0, so the zero was
+    known, the stop row's total gave its hidden cell, and the weak column's total gave the 1.
+    The linear-programming audit (Cox 1980) must leave every small count with more than one
+    possible value; checked here by brute force over the integers."""
+    counts = [[0, 0, 0, 1, 5], [0, 0, 0, 0, 5], [0, 0, 0, 10, 0]]
+    shown = suppress_small_cells(counts, zero_is_small=False)
+    hidden = [(i, j) for i, row in enumerate(shown.cells) for j, v in enumerate(row) if v is None]
+    options = _integer_values(shown, hidden, 12)
+    for i, j in hidden:
+        if 1 <= counts[i][j] < 10:
+            assert len(options[(i, j)]) > 1, ((i, j), options[(i, j)])
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_no_small_count_is_pinned_in_random_tables(seed):
+    """Random 2x3 and 3x3 tables of small and large counts: after suppression, every hidden
+    small count can take at least two integer values (brute force, not the code's audit)."""
+    import random
+
+    chooser = random.Random(seed)
+    rows = chooser.choice([2, 3])
+    counts = [[chooser.choice([0, 1, 2, 4, 9, 11, 14]) for _ in range(3)] for _ in range(rows)]
+    for zero_is_small in (True, False):
+        shown = suppress_small_cells(counts, zero_is_small=zero_is_small)
+        hidden = [
+            (i, j) for i, row in enumerate(shown.cells) for j, v in enumerate(row) if v is None
+        ]
+        if not hidden or len(hidden) > 5:
+            continue
+        options = _integer_values(shown, hidden, 20)
+        lowest = 0 if zero_is_small else 1
+        for i, j in hidden:
+            if lowest <= counts[i][j] < 10:
+                assert len(options[(i, j)]) > 1, (counts, zero_is_small, (i, j))

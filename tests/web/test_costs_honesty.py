@@ -90,10 +90,10 @@ def test_an_unknown_outcome_in_compare_is_said_not_swapped(client, call, people)
         published_pilot, people.product, [people.district], 0.2, 0.05
     )  # grades 3-5, Spring math score
     api = client.get("/api/v1/costs/compare?band=g35&outcome=Spring art score")
-    assert api.status_code == 422, api.text
+    assert api.status_code == 404, api.text
     assert "Spring art score" in api.text and "Spring math score" in api.text
     page = client.get("/costs/compare?band=g35&outcome=Spring art score")
-    assert page.status_code == 422
+    assert page.status_code == 404
     assert "Outcomes measured there: Spring math score" in page.text
 
 
