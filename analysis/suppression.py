@@ -109,11 +109,10 @@ def _hidden_ranges(
         if not equations:
             ranges.append((0.0, float("inf")))
             continue
-        bounds = []
-        for sign in (1.0, -1.0):
-            solved = linprog(sign * objective, A_eq=np.array(equations), b_eq=np.array(sums),
-                             bounds=(0, None), method="highs")  # fmt: skip
-            bounds.append(sign * solved.fun if solved.status == 0 else sign * float("inf"))
+        least = linprog(objective, A_eq=np.array(equations), b_eq=np.array(sums), bounds=(0, None))
+        most = linprog(-objective, A_eq=np.array(equations), b_eq=np.array(sums), bounds=(0, None))
+        # Counts are at least 0, so the least is always found; the most may be unbounded.
+        bounds = (least.fun, -most.fun if most.status == 0 else float("inf"))
         ranges.append((bounds[0], bounds[1]))
     return ranges
 
@@ -225,6 +224,7 @@ def suppress_small_cells(
 
     apply_rules()
     # The audit: a small count hidden in a cell or a row total must not be pinned to one value.
+    last_pinned, last_state = None, None
     while True:
         sensitive = [
             ((i, j), [(i, j)])
@@ -240,8 +240,10 @@ def suppress_small_cells(
                                 total_hidden, [target for _, target in sensitive])  # fmt: skip
         pinned = [where for (where, _), (low, high) in zip(sensitive, ranges, strict=True)
                   if high - low < 1 - 1e-9]  # fmt: skip
-        if not pinned:
+        state = ([list(row) for row in hidden], list(row_total_hidden), list(column_total_hidden))
+        if not pinned or (pinned == last_pinned and state == last_state):
             break
+        last_pinned, last_state = pinned, state
         for i, j in pinned:
             if not _hide_one_more(table, hidden, known, i, j):
                 row_total_hidden[i] = True

@@ -229,7 +229,7 @@ class CostApi(Controller):
         "/costs/compare",
         summary="Products with pilots on the same outcome and grade band, side by side",
         opt=PUBLIC,
-        raises=[InvalidInput],
+        raises=[NotFound, InvalidInput],
     )
     async def compare(self, band: Band = None, outcome: Outcome = None) -> ComparisonOut:
         return _comparison_out(await planning.comparison(band, outcome))

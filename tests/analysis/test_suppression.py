@@ -118,7 +118,28 @@ def test_a_site_cannot_analyze_more_than_it_randomized():
 
 def _integer_values(shown, hidden_cells, bound):
     """Every integer value each hidden cell can take, by brute force over 0..bound, given the
-    shown cells and totals: an exact check that does not use the code's linear programming."""
+    shown cells and totals: an exact check that does not use the code's linear programming.
+    A hidden cell in a row or column whose shown total is 0 is 0, as a reader would see."""
+    zero = {
+        (i, j) for i, j in hidden_cells if shown.row_totals[i] == 0 or shown.column_totals[j] == 0
+    }
+    open_cells = [cell for cell in hidden_cells if cell not in zero]
+    shown = type(shown)(
+        cells=[
+            [0 if (i, j) in zero else v for j, v in enumerate(row)]
+            for i, row in enumerate(shown.cells)
+        ],
+        row_totals=shown.row_totals,
+        column_totals=shown.column_totals,
+        total=shown.total,
+    )
+    options = {cell: {0} for cell in zero}
+    if open_cells:
+        options.update(_brute_force(shown, open_cells, bound))
+    return options
+
+
+def _brute_force(shown, hidden_cells, bound):
     k = len(hidden_cells)
     grid = np.indices((bound + 1,) * k, dtype=np.int16).reshape(k, -1)
     filled = {
