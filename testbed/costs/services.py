@@ -134,7 +134,8 @@ def _outward(low: float, high: float) -> tuple[float, float]:
         if value <= 0:
             return 0.0
         step = 10.0 ** (math.floor(math.log10(value)) - 1)
-        return (math.ceil if up else math.floor)(value / step) * step
+        # Rounded first to six places, so a stored 39.99999999 is not floored to 39.
+        return (math.ceil if up else math.floor)(round(value / step, 6)) * step
 
     return rounded(low, up=False), rounded(high, up=True)
 
